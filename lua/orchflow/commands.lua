@@ -1,0 +1,132 @@
+-- The one command table. It drives :Orchflow dispatch, nested completion, the
+-- <Plug> mappings and (through a test) the list in doc/orchflow.txt.
+--
+-- A node is either a leaf { impl = "module.fn", desc, plug?, key?, complete? }
+-- or a group { desc, sub = { name = node, ... } }. `impl` names a function in a
+-- lua/orchflow module so that nothing is required before the command runs.
+local M = {}
+
+M.tree = {
+  health = { impl = "actions.health", desc = "Run :checkhealth orchflow", plug = "orchflow-health" },
+  version = {
+    impl = "actions.version",
+    desc = "Show the versions of the Lua plugin, orchflow_core, Python and pynvim",
+    plug = "orchflow-version",
+  },
+  log = { impl = "actions.log", desc = "Open the orchflow log file", plug = "orchflow-log", key = "<leader>oL" },
+  config = {
+    impl = "actions.config",
+    desc = "Show the effective configuration (defaults, config.toml, setup())",
+    plug = "orchflow-config",
+  },
+}
+
+local function resolve_impl(path)
+  local mod, fn = path:match("^(.*)%.([%w_]+)$")
+  return require("orchflow." .. mod)[fn]
+end
+
+local function sorted_keys(t)
+  local keys = vim.tbl_keys(t)
+  table.sort(keys)
+  return keys
+end
+
+--- Walk the tree along `words`; returns the deepest node, the path taken and the remaining words.
+function M.resolve(words)
+  local node, path, i = { sub = M.tree }, {}, 1
+  while node.sub and words[i] and node.sub[words[i]] do
+    node = node.sub[words[i]]
+    path[#path + 1] = words[i]
+    i = i + 1
+  end
+  return node, path, vim.list_slice(words, i)
+end
+
+--- Every leaf as { path = "pane new", node = leaf }, sorted; used by <Plug> maps and the doc test.
+function M.leaves()
+  local out = {}
+  local function walk(t, prefix)
+    for _, name in ipairs(sorted_keys(t)) do
+      local node, path = t[name], prefix == "" and name or (prefix .. " " .. name)
+      if node.sub then
+        walk(node.sub, path)
+      else
+        out[#out + 1] = { path = path, node = node }
+      end
+    end
+  end
+  walk(M.tree, "")
+  return out
+end
+
+local function err(msg)
+  vim.notify("orchflow: " .. msg, vim.log.levels.ERROR)
+end
+
+function M.run(info)
+  local node, path, rest = M.resolve(info.fargs)
+  if node.impl then
+    local ok, e = pcall(resolve_impl(node.impl), rest, info)
+    if not ok then
+      err(tostring(e))
+    end
+    return
+  end
+  local where = #path == 0 and ":Orchflow" or (":Orchflow " .. table.concat(path, " "))
+  local choices = table.concat(sorted_keys(node.sub), ", ")
+  if rest[1] then
+    err(("unknown subcommand %q for %s; valid: %s"):format(rest[1], where, choices))
+  else
+    err(("%s needs a subcommand: %s"):format(where, choices))
+  end
+end
+
+local function filter(items, lead)
+  return vim.tbl_filter(function(s)
+    return vim.startswith(s, lead)
+  end, items)
+end
+
+function M.complete(arglead, cmdline, _)
+  local words = vim.split(cmdline:gsub("^%s*%S+%s*", ""), "%s+", { trimempty = true })
+  if arglead ~= "" then
+    table.remove(words)
+  end
+  local node, _, rest = M.resolve(words)
+  if node.sub and #rest == 0 then
+    return filter(sorted_keys(node.sub), arglead)
+  end
+  if node.complete then
+    local ok, items = pcall(resolve_impl(node.complete), arglead, rest)
+    return ok and filter(items or {}, arglead) or {}
+  end
+  return {}
+end
+
+--- Run a leaf by its path ("pane list"), as <Plug> maps and keymaps do.
+function M.call(path, args)
+  M.run({ fargs = vim.list_extend(vim.split(path, " "), args or {}), bang = false })
+end
+
+function M.define_plug_maps()
+  for _, leaf in ipairs(M.leaves()) do
+    if leaf.node.plug then
+      vim.keymap.set("n", ("<Plug>(%s)"):format(leaf.node.plug), function()
+        M.call(leaf.path)
+      end, { desc = "orchflow: " .. leaf.node.desc })
+    end
+  end
+end
+
+--- Opt-in default keymaps (setup({ keymaps = true })): each leaf's `key`, unless the user mapped it.
+function M.define_default_keymaps()
+  for _, leaf in ipairs(M.leaves()) do
+    local key = leaf.node.key
+    if key and leaf.node.plug and vim.fn.maparg(key, "n") == "" then
+      vim.keymap.set("n", key, ("<Plug>(%s)"):format(leaf.node.plug), { desc = "orchflow: " .. leaf.node.desc })
+    end
+  end
+end
+
+return M

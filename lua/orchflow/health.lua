@@ -1,0 +1,161 @@
+-- :checkhealth orchflow. Checks the interpreter orchflow will really use, by
+-- running it, rather than has('python3').
+local M = {}
+
+local h = vim.health
+
+local PROBE = [[
+import json, os, shutil, sys
+out = {"python": sys.version.split()[0], "executable": sys.executable, "ok": sys.version_info >= (3, 11)}
+try:
+    import pynvim
+    from importlib import metadata
+    out["pynvim"] = metadata.version("pynvim")
+except Exception as exc:
+    out["pynvim_error"] = str(exc)
+try:
+    import orchflow_core
+    from orchflow_core import paths, host_boot
+    out["core"] = orchflow_core.__version__
+    out["core_path"] = os.path.dirname(orchflow_core.__file__)
+    out["missing"] = host_boot.missing_modules()
+    out["state_dir"] = str(paths.state_dir())
+    out["log_dir"] = str(paths.log_dir())
+    out["config_file"] = str(paths.config_file())
+    from orchflow_core import config
+    try:
+        config.read_toml(paths.config_file())
+    except Exception as exc:
+        out["config_error"] = str(exc)
+except Exception as exc:
+    out["core_error"] = str(exc)
+print(json.dumps(out))
+]]
+
+local function run(argv, env)
+  local ok, res = pcall(function()
+    return vim.system(argv, { text = true, env = env }):wait(5000)
+  end)
+  if not ok then
+    return nil, tostring(res)
+  end
+  if res.code ~= 0 then
+    return nil, vim.trim((res.stderr or "") .. (res.stdout or ""))
+  end
+  return vim.trim(res.stdout or "")
+end
+
+local function check_dir(label, dir)
+  if not dir then
+    return
+  end
+  vim.fn.mkdir(dir, "p")
+  if vim.fn.isdirectory(dir) == 1 and vim.fn.filewritable(dir) == 2 then
+    h.ok(("%s writable: %s"):format(label, dir))
+  else
+    h.error(("%s not writable: %s"):format(label, dir), { "Fix the directory's permissions or owner" })
+  end
+end
+
+local function version_ge(v, want)
+  local a, b = v:match("(%d+)%.(%d+)")
+  local wa, wb = want:match("(%d+)%.(%d+)")
+  a, b, wa, wb = tonumber(a), tonumber(b), tonumber(wa), tonumber(wb)
+  return a and (a > wa or (a == wa and b >= wb))
+end
+
+function M.check()
+  local config = require("orchflow.config")
+  local opts = config.get()
+  local root = config.root()
+  local lua_version = require("orchflow").version
+
+  h.start("orchflow: Python host")
+  local py, source = require("orchflow.host").python()
+  if vim.fn.executable(py) == 0 then
+    h.error(("interpreter %q (%s) not found"):format(py, source), {
+      "Run `make install` in " .. root .. " to create the plugin-local .venv",
+      "or set setup({ python = '/path/to/python3' })",
+    })
+    return
+  end
+  local pythonpath = root .. (vim.env.PYTHONPATH and (":" .. vim.env.PYTHONPATH) or "")
+  local out, err = run({ py, "-c", PROBE }, { PYTHONPATH = pythonpath })
+  local info = out and pcall(vim.json.decode, out) and vim.json.decode(out)
+  if not info then
+    h.error(("could not run %s: %s"):format(py, err or out or "?"), { "Run `make install` in " .. root })
+    return
+  end
+  if info.ok then
+    h.ok(("Python %s at %s (%s)"):format(info.python, info.executable, source))
+  else
+    h.error(("Python %s at %s is too old; orchflow needs >= 3.11"):format(info.python, info.executable), {
+      "Run `make install` in " .. root .. " with a newer python3, or set setup({ python = ... })",
+    })
+  end
+  if info.pynvim then
+    h.ok("pynvim " .. info.pynvim)
+  else
+    h.error("pynvim not importable: " .. (info.pynvim_error or "?"), { "Run `make install` in " .. root })
+  end
+  if info.core then
+    if info.core == lua_version then
+      h.ok(("orchflow_core %s from %s (matches the Lua plugin)"):format(info.core, info.core_path))
+    else
+      h.error(("orchflow_core %s from %s, but the Lua plugin is %s"):format(info.core, info.core_path, lua_version), {
+        "Reinstall: `make install` in " .. root,
+      })
+    end
+    if info.missing and #info.missing > 0 then
+      h.error("missing Python modules: " .. table.concat(info.missing, ", "), { "Run `make install` in " .. root })
+    else
+      h.ok("all runtime dependencies importable")
+    end
+  else
+    h.error("orchflow_core not importable: " .. (info.core_error or "?"), { "Run `make install` in " .. root })
+  end
+
+  h.start("orchflow: tools")
+  local tmux = opts.tmux and opts.tmux.binary or "tmux"
+  local tv = vim.fn.executable(tmux) == 1 and run({ tmux, "-V" })
+  if not tv then
+    h.error(tmux .. " not found", { "Install tmux >= 3.2 (apt install tmux, brew install tmux)" })
+  elseif version_ge(tv:match("[%d%.]+[a-z]?") or "0.0", "3.2") then
+    h.ok(tv)
+  else
+    h.error(tv .. " is older than 3.2", { "Upgrade tmux to >= 3.2" })
+  end
+  local rg = vim.fn.exepath("rg")
+  if rg == "" then
+    local venv_rg = vim.fn.fnamemodify(py, ":h") .. "/rg"
+    rg = vim.fn.executable(venv_rg) == 1 and venv_rg or ""
+  end
+  local rv = rg ~= "" and run({ rg, "--version" })
+  if rv then
+    h.ok(("%s (%s)"):format(rv:match("^[^\n]+"), rg))
+  else
+    h.warn("rg (ripgrep) not found: project search is unavailable", { "Install ripgrep, or `make install`" })
+  end
+
+  h.start("orchflow: files")
+  check_dir("state dir", info.state_dir)
+  check_dir("log dir", info.log_dir)
+  if info.config_error then
+    h.error(info.config_error, { "Fix the file, then run :Orchflow config" })
+  elseif info.config_file then
+    local exists = vim.fn.filereadable(info.config_file) == 1
+    h.ok(("config: %s%s"):format(info.config_file, exists and "" or " (absent: defaults apply)"))
+  end
+
+  h.start("orchflow: orchestrator")
+  local mode = opts.orchestrator and opts.orchestrator.mode or "embedded"
+  if mode == "embedded" then
+    h.ok("mode embedded: no orchestrator runs; agent and memory commands say they are unavailable")
+  else
+    h.error(("mode %s: the orchestrator is not part of this build yet"):format(mode), {
+      "Use orchestrator = { mode = 'embedded' } until the orchestrator lands",
+    })
+  end
+end
+
+return M

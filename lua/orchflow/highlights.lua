@@ -1,0 +1,31 @@
+-- Highlight groups, linked with default = true so a colorscheme or the user can
+-- override any of them; re-applied on ColorScheme because :colorscheme clears links.
+local M = {}
+
+M.groups = {
+  { name = "OrchflowNormal", link = "NormalFloat", desc = "Text in orchflow floats" },
+  { name = "OrchflowBorder", link = "FloatBorder", desc = "Borders of orchflow floats" },
+  { name = "OrchflowTitle", link = "FloatTitle", desc = "Titles of orchflow floats" },
+  { name = "OrchflowFooter", link = "FloatFooter", desc = "Key hints in float footers" },
+  { name = "OrchflowDim", link = "Comment", desc = "Secondary text: ids, times, paths" },
+  { name = "OrchflowOk", link = "DiagnosticOk", desc = "Success: running, exit code 0" },
+  { name = "OrchflowWarn", link = "DiagnosticWarn", desc = "Warnings: idle, dropped output" },
+  { name = "OrchflowError", link = "DiagnosticError", desc = "Failures: exited non-zero, errors" },
+  { name = "OrchflowSelection", link = "CursorLine", desc = "The selected row in a picker" },
+}
+
+function M.apply()
+  for _, g in ipairs(M.groups) do
+    vim.api.nvim_set_hl(0, g.name, { link = g.link, default = true })
+  end
+end
+
+function M.setup()
+  M.apply()
+  vim.api.nvim_create_autocmd("ColorScheme", {
+    group = vim.api.nvim_create_augroup("OrchflowHighlights", { clear = true }),
+    callback = M.apply,
+  })
+end
+
+return M

@@ -1,0 +1,212 @@
+-- The Python host: started on first use with jobstart(..., { rpc = true }), so it
+-- works with the python3 provider or rplugin manifest disabled. Every call is
+-- asynchronous: Lua sends a notification, the host answers later through
+-- require("orchflow.host")._reply(), so Neovim never waits on Python.
+local M = {}
+
+local state = {
+  chan = nil, ---@type integer|nil
+  pending = {}, ---@type table<integer, fun(err: table|nil, result: any)>
+  next_id = 0,
+  stderr = {},
+  stopping = false,
+}
+
+local function notify(msg, level)
+  vim.schedule(function()
+    vim.notify(msg, level or vim.log.levels.ERROR)
+  end)
+end
+
+--- The interpreter: setup({ python }) > plugin-local .venv > g:python3_host_prog > python3.
+function M.python()
+  local config = require("orchflow.config")
+  local opt = config.get().python
+  if type(opt) == "string" and opt ~= "" then
+    return vim.fn.expand(opt), "setup({ python })"
+  end
+  local venv = config.root() .. "/.venv/bin/python"
+  if vim.fn.executable(venv) == 1 then
+    return venv, "plugin .venv"
+  end
+  local prog = vim.g.python3_host_prog
+  if type(prog) == "string" and prog ~= "" then
+    return vim.fn.expand(prog), "g:python3_host_prog"
+  end
+  return "python3", "python3 on $PATH"
+end
+
+-- Runs in the interpreter before anything else: a Python too old for
+-- orchflow_core gets a plain message instead of a SyntaxError.
+local BOOT = table.concat({
+  "import sys",
+  "if sys.version_info < (3, 11):",
+  "    sys.stderr.write('orchflow: %s is Python %d.%d; orchflow needs Python >= 3.11. '",
+  "                     'Fix: run `make install` in %s or set setup({ python = ... }).\\n'",
+  "                     % (sys.executable, sys.version_info[0], sys.version_info[1], sys.argv[2]))",
+  "    sys.exit(3)",
+  "from orchflow_core.host_boot import boot",
+  "boot(sys.argv[1], sys.argv[2])",
+}, "\n")
+
+function M.running()
+  return state.chan ~= nil
+end
+
+function M.channel()
+  return state.chan
+end
+
+local function fail_pending(message)
+  local pending = state.pending
+  state.pending = {}
+  for _, cb in pairs(pending) do
+    pcall(cb, { code = -32003, message = message }, nil)
+  end
+end
+
+local function on_exit(chan, code)
+  if state.chan ~= chan then
+    return
+  end
+  state.chan = nil
+  local text = vim.trim(table.concat(state.stderr, "\n"))
+  state.stderr = {}
+  local message
+  if text:match("^orchflow: ") then
+    message = text -- the boot script's own one-line diagnosis
+  elseif code ~= 0 then
+    local last = text:match("([^\n]+)$") or "no output"
+    message = ("orchflow: the Python host exited with code %d (%s); see :Orchflow log"):format(code, last)
+  end
+  fail_pending(message or "orchflow: the Python host stopped")
+  if message and not state.stopping then
+    notify(message)
+  end
+end
+
+--- Start the host if it is not running; returns the channel id. Raises if the interpreter is missing.
+function M.start()
+  if state.chan then
+    return state.chan
+  end
+  local config = require("orchflow.config")
+  local py, source = M.python()
+  if vim.fn.executable(py) == 0 then
+    error(
+      ("orchflow: Python interpreter %q (from %s) not found. Fix: run `make install` in %s, or setup({ python = '/path/to/python' })"):format(
+        py,
+        source,
+        config.root()
+      ),
+      0
+    )
+  end
+  local root = config.root()
+  local pythonpath = root .. (vim.env.PYTHONPATH and vim.env.PYTHONPATH ~= "" and (":" .. vim.env.PYTHONPATH) or "")
+  state.stderr, state.stopping = {}, false
+  local chan
+  chan = vim.fn.jobstart({ py, "-c", BOOT, root .. "/rplugin/python3/orchflow", root }, {
+    rpc = true,
+    env = { PYTHONPATH = pythonpath, ORCHFLOW_NVIM_PID = tostring(vim.fn.getpid()) },
+    on_stderr = function(_, data)
+      for _, line in ipairs(data) do
+        if line ~= "" then
+          state.stderr[#state.stderr + 1] = line
+        end
+      end
+    end,
+    on_exit = function(_, code)
+      on_exit(chan, code)
+    end,
+  })
+  if chan <= 0 then
+    error(("orchflow: could not start %q (jobstart returned %d)"):format(py, chan), 0)
+  end
+  state.chan = chan
+  M.call("init", { overrides = config.core_overrides() }, function(err)
+    if err then
+      notify("orchflow: " .. err.message)
+    end
+  end)
+  return chan
+end
+
+--- Call `method` on the host; `cb(err, result)` runs later on the main loop.
+--- err is { code, message, data? } and never a traceback.
+function M.call(method, params, cb)
+  local ok, e = pcall(M.start)
+  if not ok then
+    if cb then
+      vim.schedule(function()
+        cb({ code = -32003, message = tostring(e) }, nil)
+      end)
+      return
+    end
+    error(e, 0)
+  end
+  state.next_id = state.next_id + 1
+  local id = state.next_id
+  state.pending[id] = cb or function(err)
+    if err then
+      notify("orchflow: " .. err.message)
+    end
+  end
+  if params == nil or next(params) == nil then
+    params = vim.empty_dict() -- an empty Lua table would travel as an array
+  end
+  vim.rpcnotify(state.chan, "orchflow_call", id, method, params)
+  return id
+end
+
+--- Host -> Lua: the answer to call `id`.
+function M._reply(id, ok, payload)
+  local cb = state.pending[id]
+  state.pending[id] = nil
+  if not cb then
+    return
+  end
+  if ok then
+    cb(nil, payload)
+  else
+    cb(payload, nil)
+  end
+end
+
+--- Host -> Lua: an event pushed by orchflow_core (pane output, command finished ...).
+function M._event(name, data)
+  require("orchflow.events").emit(name, data)
+end
+
+--- Call and wait at most `timeout_ms` (default 2000), keeping the editor responsive
+--- (vim.wait runs the event loop). For completion and tests; UI code uses call().
+function M.wait(method, params, timeout_ms)
+  timeout_ms = timeout_ms or 2000
+  local done, err, result = false, nil, nil
+  M.call(method, params, function(e, r)
+    done, err, result = true, e, r
+  end)
+  if not vim.wait(timeout_ms, function()
+    return done
+  end, 2) then
+    error(("orchflow: %s got no answer within %d ms"):format(method, timeout_ms), 0)
+  end
+  if err then
+    error(err.message, 0)
+  end
+  return result
+end
+
+function M.stop()
+  if state.chan then
+    state.stopping = true
+    pcall(vim.fn.jobstop, state.chan)
+  end
+end
+
+vim.api.nvim_create_autocmd("VimLeavePre", {
+  group = vim.api.nvim_create_augroup("OrchflowHost", { clear = true }),
+  callback = M.stop,
+})
+
+return M

@@ -1,0 +1,81 @@
+"""The method table: named async handlers shared by the Neovim host and JSON-RPC.
+
+A handler takes ``(core, params)`` and returns something JSON-serialisable.
+``dispatch`` is the one choke point where any exception becomes an
+``OrchflowError`` dict: callers never see a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from orchflow_core.errors import InvalidArgumentError, NotFoundError, OrchflowError
+
+if TYPE_CHECKING:
+    from orchflow_core.core import Core
+
+log = logging.getLogger(__name__)
+
+Params = dict[str, Any]
+Handler = Callable[["Core", Params], Awaitable[Any]]
+T = TypeVar("T")
+
+_MISSING = object()
+
+
+class MethodTable:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def method(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            if name in self._handlers:
+                raise ValueError(f"method {name!r} registered twice")
+            self._handlers[name] = fn
+            return fn
+
+        return register
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def get(self, name: str) -> Handler:
+        try:
+            return self._handlers[name]
+        except KeyError:
+            raise NotFoundError(f"unknown method {name!r}", method=name) from None
+
+
+METHODS = MethodTable()
+
+
+def param(params: Params, name: str, kind: type[T] | tuple[type, ...], default: Any = _MISSING) -> T:
+    """Fetch ``params[name]`` checked against ``kind``; errors name the parameter."""
+    value = params.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise InvalidArgumentError(f"missing parameter {name!r}", param=name)
+        return default  # type: ignore[no-any-return]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InvalidArgumentError(
+            f"parameter {name!r} must be {expected}, got {type(value).__name__}", param=name
+        )
+    return value  # type: ignore[return-value]
+
+
+async def dispatch(core: Core, method: str, params: Params) -> tuple[bool, Any]:
+    """Run ``method``; returns ``(True, result)`` or ``(False, error_dict)``."""
+    try:
+        if not isinstance(params, dict):
+            raise InvalidArgumentError("params must be a table/object")
+        result = await METHODS.get(method)(core, params)
+        return True, result
+    except OrchflowError as exc:
+        log.info("%s failed: %s", method, exc.message)
+        return False, exc.to_dict()
+    except Exception:
+        log.exception("internal error in %s", method)
+        return False, {"code": -32603, "message": f"internal error in {method}; see :Orchflow log"}

@@ -1,0 +1,45 @@
+"""Methods about orchflow itself: version, paths, config."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from orchflow_core import __version__, paths
+from orchflow_core.api import METHODS, Params, param
+
+if TYPE_CHECKING:
+    from orchflow_core.core import Core
+
+
+@METHODS.method("version")
+async def version(core: Core, params: Params) -> dict[str, Any]:
+    return {
+        "orchflow_core": __version__,
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "pynvim": metadata.version("pynvim"),
+    }
+
+
+@METHODS.method("paths")
+async def paths_(core: Core, params: Params) -> dict[str, str]:
+    return {
+        "config_file": str(paths.config_file()),
+        "state_dir": str(paths.state_dir()),
+        "log_file": core.log_file,
+        "runtime_dir": str(paths.runtime_dir()),
+    }
+
+
+@METHODS.method("config.get")
+async def config_get(core: Core, params: Params) -> dict[str, Any]:
+    return {"config": core.config, "config_file": str(paths.config_file())}
+
+
+@METHODS.method("config.set")
+async def config_set(core: Core, params: Params) -> dict[str, Any]:
+    core.reconfigure(param(params, "overrides", dict))
+    return {"config": core.config}

@@ -1,0 +1,64 @@
+"""The host's side of orchflow_core: one Core on one LoopThread.
+
+Kept free of pynvim so it is tested without an editor; the plugin class only
+adds the two hops onto and off pynvim's loop.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from orchflow_core import system  # noqa: F401  (registers version/paths/config methods)
+from orchflow_core.api import Params, dispatch
+from orchflow_core.core import Core
+from orchflow_core.errors import OrchflowError
+from orchflow_core.events import Event
+from orchflow_core.runtime import LoopThread
+
+log = logging.getLogger("orchflow.bridge")
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+class Bridge:
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._loop = LoopThread()
+        self.core: Core | None = None
+
+    def submit(self, method: str, params: Params) -> concurrent.futures.Future[tuple[bool, Any]]:
+        return self._loop.submit(self._run(method, params))
+
+    async def _run(self, method: str, params: Params) -> tuple[bool, Any]:
+        if method == "init":
+            return self._init(params)
+        if self.core is None:
+            self._init({})
+        assert self.core is not None
+        return await dispatch(self.core, method, params)
+
+    def _init(self, params: Params) -> tuple[bool, Any]:
+        overrides = params.get("overrides") or {}
+        try:
+            self.core = Core(overrides if isinstance(overrides, dict) else {})
+        except OrchflowError as exc:  # bad setup() overrides: fall back to defaults
+            self.core = Core({})
+            return False, exc.to_dict()
+        self.core.events.subscribe(self._forward)
+        if self.core.config_error is not None:
+            return False, self.core.config_error.to_dict()
+        return True, {"config": self.core.config}
+
+    def _forward(self, event: Event) -> None:
+        try:
+            self._sink(event.kind, event.data)
+        except Exception:
+            log.exception("event sink failed for %s", event.kind)
+
+    def close(self) -> None:
+        if self.core is not None:
+            self._loop.submit(self.core.close()).result(timeout=2)
+        self._loop.stop()
