@@ -51,7 +51,9 @@ class MethodTable:
 METHODS = MethodTable()
 
 
-def param(params: Params, name: str, kind: type[T] | tuple[type, ...], default: Any = _MISSING) -> T:
+def param(
+    params: Params, name: str, kind: type[T] | tuple[type, ...], default: Any = _MISSING
+) -> T:
     """Fetch ``params[name]`` checked against ``kind``; errors name the parameter."""
     value = params.get(name, _MISSING)
     if value is _MISSING or value is None:
@@ -59,7 +61,9 @@ def param(params: Params, name: str, kind: type[T] | tuple[type, ...], default: 
             raise InvalidArgumentError(f"missing parameter {name!r}", param=name)
         return default  # type: ignore[no-any-return]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        expected = (
+            kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        )
         raise InvalidArgumentError(
             f"parameter {name!r} must be {expected}, got {type(value).__name__}", param=name
         )

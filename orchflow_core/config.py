@@ -73,7 +73,9 @@ def _check_leaf(key: str, spec: dict[str, Any], value: Any) -> str | None:
     return f"{key}: got {json.dumps(value)}, expected {_describe(spec)}"
 
 
-def validate(values: Any, *, origin: str, allow_lua: bool, node: Any = None, prefix: str = "") -> None:
+def validate(
+    values: Any, *, origin: str, allow_lua: bool, node: Any = None, prefix: str = ""
+) -> None:
     """Raise ConfigError naming the first bad key; ``origin`` says where it came from."""
     node = schema() if node is None else node
     if not isinstance(values, dict):
@@ -90,7 +92,8 @@ def validate(values: Any, *, origin: str, allow_lua: bool, node: Any = None, pre
         if _is_leaf(spec):
             if spec["scope"] == "lua" and not allow_lua:
                 raise ConfigError(
-                    f"{origin}: {key!r} is a Neovim-side option; set it in setup(), not config.toml",
+                    f"{origin}: {key!r} is a Neovim-side option; "
+                    "set it in setup(), not config.toml",
                     origin=origin,
                     key=key,
                 )

@@ -74,5 +74,5 @@ class PermissionDeniedError(OrchflowError):
     code = -32007
 
 
-class TimeoutError_(OrchflowError):  # noqa: N801 - avoids shadowing the builtin
+class TimeoutError_(OrchflowError):
     code = -32008

@@ -9,20 +9,27 @@ import os
 from orchflow_core import paths
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_LOGGERS = ("orchflow_core", "orchestrator", "orchflow")
 
 
 def configure(level: str = "info") -> str:
-    """Send the ``orchflow_core``/``orchestrator``/``orchflow`` loggers to the log file.
+    """Send orchflow's loggers to the log file (mode 0600) and return its path.
 
-    Returns the file's path. Idempotent: a second call only changes the level.
+    Idempotent: a second call changes the level, and re-targets the handler if
+    the log location changed (tests run several cores in one process).
     """
     log_file = paths.log_file()
     paths.ensure_private_dir(log_file.parent)
+    os.close(os.open(log_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
     numeric = getattr(logging, level.upper(), logging.INFO)
-    for name in ("orchflow_core", "orchestrator", "orchflow"):
+    for name in _LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(numeric)
         logger.propagate = False
+        for old in [h for h in logger.handlers if getattr(h, "_orchflow", False)]:
+            if getattr(old, "baseFilename", None) != str(log_file):
+                logger.removeHandler(old)
+                old.close()
         if not any(getattr(h, "_orchflow", False) for h in logger.handlers):
             handler = logging.handlers.RotatingFileHandler(
                 log_file, maxBytes=2_000_000, backupCount=2, encoding="utf-8"
@@ -30,5 +37,4 @@ def configure(level: str = "info") -> str:
             handler.setFormatter(logging.Formatter(_FORMAT))
             handler._orchflow = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
-    os.chmod(log_file, 0o600)
     return str(log_file)

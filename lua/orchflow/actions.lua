@@ -3,9 +3,7 @@ local M = {}
 
 local host = require("orchflow.host")
 
-local function report_error(err)
-  vim.notify("orchflow: " .. err.message, vim.log.levels.ERROR)
-end
+local report_error = host.report
 
 function M.health()
   vim.cmd("checkhealth orchflow")

@@ -57,11 +57,21 @@ function M.channel()
   return state.chan
 end
 
-local function fail_pending(message)
+--- Tell the user about a failed call, once. Errors the host layer already
+--- reported (a dead host fails every pending call) carry `reported = true`.
+function M.report(err)
+  if not err or err.reported then
+    return
+  end
+  local msg = err.message or tostring(err)
+  notify(msg:match("^orchflow") and msg or ("orchflow: " .. msg))
+end
+
+local function fail_pending(message, reported)
   local pending = state.pending
   state.pending = {}
   for _, cb in pairs(pending) do
-    pcall(cb, { code = -32003, message = message }, nil)
+    pcall(cb, { code = -32003, message = message, reported = reported }, nil)
   end
 end
 
@@ -79,8 +89,9 @@ local function on_exit(chan, code)
     local last = text:match("([^\n]+)$") or "no output"
     message = ("orchflow: the Python host exited with code %d (%s); see :Orchflow log"):format(code, last)
   end
-  fail_pending(message or "orchflow: the Python host stopped")
-  if message and not state.stopping then
+  local tell = message ~= nil and not state.stopping
+  fail_pending(message or "orchflow: the Python host stopped", tell)
+  if tell then
     notify(message)
   end
 end
@@ -124,11 +135,7 @@ function M.start()
     error(("orchflow: could not start %q (jobstart returned %d)"):format(py, chan), 0)
   end
   state.chan = chan
-  M.call("init", { overrides = config.core_overrides() }, function(err)
-    if err then
-      notify("orchflow: " .. err.message)
-    end
-  end)
+  M.call("init", { overrides = config.core_overrides() }, M.report)
   return chan
 end
 
@@ -147,11 +154,7 @@ function M.call(method, params, cb)
   end
   state.next_id = state.next_id + 1
   local id = state.next_id
-  state.pending[id] = cb or function(err)
-    if err then
-      notify("orchflow: " .. err.message)
-    end
-  end
+  state.pending[id] = cb or M.report
   if params == nil or next(params) == nil then
     params = vim.empty_dict() -- an empty Lua table would travel as an array
   end

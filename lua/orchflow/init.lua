@@ -11,8 +11,8 @@ function M.setup(opts)
   if config.get().keymaps then
     require("orchflow.commands").define_default_keymaps()
   end
-  local host = require("orchflow.host")
-  if host.running() then
+  local host = package.loaded["orchflow.host"] -- never start (or load) the host from setup()
+  if host and host.running() then
     -- Options reach a running host at once; a later start sends them on its own.
     host.call("config.set", { overrides = config.core_overrides() })
   end

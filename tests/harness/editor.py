@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -63,12 +64,15 @@ class Editor:
 
     def notifications(self) -> list[tuple[str, int]]:
         """Every vim.notify call since start (recorded by capture_notify())."""
-        return [tuple(x) for x in self.lua("return _G.__orchflow_notes or {}")]  # type: ignore[misc]
+        notes = self.lua("return _G.__orchflow_notes or {}")
+        return [(str(msg), int(level)) for msg, level in notes]
 
     def capture_notify(self) -> None:
         self.lua(
             """_G.__orchflow_notes = {}
-            vim.notify = function(msg, level) table.insert(_G.__orchflow_notes, {msg, level or 2}) end"""
+            vim.notify = function(msg, level)
+              table.insert(_G.__orchflow_notes, { msg, level or 2 })
+            end"""
         )
 
     def wait_notify(self, pattern: str, *, timeout: float = 5.0) -> str:
@@ -124,14 +128,10 @@ class Editor:
         return result
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the child exits while answering
             self.nv.command("qa!")
-        except Exception:  # noqa: S110 - the child exits while answering
-            pass
-        try:
+        with contextlib.suppress(Exception):
             self.nv.close()
-        except Exception:  # noqa: S110
-            pass
 
 
 def isolated_env(base: Path) -> dict[str, str]:

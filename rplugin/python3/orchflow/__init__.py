@@ -27,7 +27,7 @@ class OrchflowPlugin:
         self.nvim = nvim
         self.bridge = Bridge(self._push_event)
 
-    @pynvim.rpc_export("orchflow_call", sync=False)
+    @pynvim.rpc_export("orchflow_call", sync=False)  # type: ignore[untyped-decorator]
     def call(self, call_id: int, method: str, params: dict[str, Any]) -> None:
         future = self.bridge.submit(method, params)
         future.add_done_callback(partial(self._deliver, call_id))
@@ -39,11 +39,18 @@ class OrchflowPlugin:
 
     def _reply(self, call_id: int, ok: bool, payload: Any) -> None:
         try:
-            self.nvim.exec_lua("require('orchflow.host')._reply(...)", call_id, ok, payload, async_=True)
+            self.nvim.exec_lua(
+                "require('orchflow.host')._reply(...)", call_id, ok, payload, async_=True
+            )
         except Exception:
             log.exception("could not deliver the answer to call %s", call_id)
-            error = {"code": -32603, "message": "orchflow: the answer could not be sent; see :Orchflow log"}
-            self.nvim.exec_lua("require('orchflow.host')._reply(...)", call_id, False, error, async_=True)
+            error = {
+                "code": -32603,
+                "message": "orchflow: the answer could not be sent; see :Orchflow log",
+            }
+            self.nvim.exec_lua(
+                "require('orchflow.host')._reply(...)", call_id, False, error, async_=True
+            )
 
     def _push_event(self, kind: str, data: dict[str, Any]) -> None:
         """Called on the core thread for each event the UI listens to."""

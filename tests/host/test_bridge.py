@@ -1,0 +1,75 @@
+"""The host bridge without an editor: calls run on the core thread and never raise."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from orchflow.bridge import Bridge
+
+from orchflow_core.api import METHODS, Params
+from orchflow_core.core import Core
+
+
+def make_bridge() -> tuple[Bridge, list[tuple[str, dict[str, Any]]]]:
+    seen: list[tuple[str, dict[str, Any]]] = []
+    return Bridge(lambda kind, data: seen.append((kind, data))), seen
+
+
+def test_init_then_call(isolated: Path) -> None:
+    bridge, _ = make_bridge()
+    ok, res = bridge.submit("init", {"overrides": {"log": {"level": "debug"}}}).result(timeout=5)
+    assert ok and res["config"]["log"]["level"] == "debug"
+    ok, res = bridge.submit("version", {}).result(timeout=5)
+    assert ok and res["orchflow_core"] == "0.1.0"
+    bridge.close()
+
+
+def test_unknown_method_and_bad_params_are_errors_not_exceptions(isolated: Path) -> None:
+    bridge, _ = make_bridge()
+    ok, err = bridge.submit("nope", {}).result(timeout=5)
+    assert not ok and err["message"] == "unknown method 'nope'"
+    ok, err = bridge.submit("config.set", {"overrides": 3}).result(timeout=5)
+    assert not ok and err["code"] == -32602 and "'overrides'" in err["message"]
+    bridge.close()
+
+
+def test_internal_errors_carry_no_traceback(isolated: Path) -> None:
+    @METHODS.method("test.boom")
+    async def boom(core: Core, params: Params) -> None:
+        raise RuntimeError("secret detail")
+
+    bridge, _ = make_bridge()
+    ok, err = bridge.submit("test.boom", {}).result(timeout=5)
+    assert not ok and err["code"] == -32603
+    assert "secret" not in err["message"] and "Traceback" not in err["message"]
+    assert "see :Orchflow log" in err["message"]
+    bridge.close()
+
+
+def test_events_are_forwarded_from_the_core_thread(isolated: Path) -> None:
+    @METHODS.method("test.emit")
+    async def emit(core: Core, params: Params) -> str:
+        core.events.publish("pane.created", pane_id="%1")
+        return threading.current_thread().name
+
+    bridge, seen = make_bridge()
+    bridge.submit("init", {}).result(timeout=5)
+    ok, thread = bridge.submit("test.emit", {}).result(timeout=5)
+    assert ok and thread == "orchflow-core"
+    assert seen == [("pane.created", {"pane_id": "%1"})]
+    bridge.close()
+
+
+def test_bad_config_file_still_serves_calls(isolated: Path) -> None:
+    import os
+
+    Path(os.environ["ORCHFLOW_CONFIG"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(os.environ["ORCHFLOW_CONFIG"]).write_text("[tmux\n")
+    bridge, _ = make_bridge()
+    ok, err = bridge.submit("init", {}).result(timeout=5)
+    assert not ok and "invalid TOML" in err["message"]
+    ok, _ = bridge.submit("version", {}).result(timeout=5)
+    assert ok
+    bridge.close()
