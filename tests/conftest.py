@@ -35,7 +35,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def editor(isolated: Path, tmux_server: TmuxServer) -> Iterator[Editor]:
+def private_tmux(monkeypatch: pytest.MonkeyPatch) -> Iterator[TmuxServer]:
+    """A tmux server for this test alone, so panes never leak between tests."""
+    server = TmuxServer()
+    monkeypatch.setenv("ORCHFLOW_TMUX_SOCKET", server.socket)
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def editor(isolated: Path, private_tmux: TmuxServer) -> Iterator[Editor]:
     ed = Editor()
     yield ed
     ed.close()

@@ -19,6 +19,95 @@ M.tree = {
     desc = "Show the effective configuration (defaults, config.toml, setup())",
     plug = "orchflow-config",
   },
+  session = {
+    desc = "tmux sessions",
+    sub = {
+      new = { impl = "terminal.session_new", desc = "Create a session: {name}" },
+      list = {
+        impl = "dashboard.open",
+        desc = "The dashboard: sessions and their panes",
+        plug = "orchflow-session-list",
+        key = "<leader>os",
+      },
+      switch = {
+        impl = "terminal.session_switch",
+        desc = "Make {name} the session new panes go to",
+        complete = "terminal.complete_sessions",
+      },
+      rename = {
+        impl = "terminal.session_rename",
+        desc = "Rename a session: {old} {new}",
+        complete = "terminal.complete_sessions",
+      },
+      kill = {
+        impl = "terminal.session_kill",
+        desc = "Kill a session and its panes: {name}",
+        complete = "terminal.complete_sessions",
+      },
+    },
+  },
+  pane = {
+    desc = "Terminal panes",
+    sub = {
+      new = {
+        impl = "terminal.pane_new",
+        desc = "Open a pane: [type] [cmd]",
+        plug = "orchflow-pane-new",
+        key = "<leader>on",
+        complete = "terminal.complete_types",
+      },
+      list = {
+        impl = "dashboard.open",
+        desc = "The dashboard: panes with type, command, state and last line",
+        plug = "orchflow-pane-list",
+        key = "<leader>op",
+      },
+      send = {
+        impl = "terminal.pane_send",
+        desc = "Type text into a pane, then Enter: {pane} {text}",
+        plug = "orchflow-pane-send",
+        complete = "terminal.complete_panes",
+      },
+      run = {
+        impl = "terminal.pane_run",
+        desc = "Run a command and report its exit code: {pane} {cmd}",
+        plug = "orchflow-pane-run",
+        key = "<leader>or",
+        complete = "terminal.complete_panes",
+      },
+      focus = {
+        impl = "terminal.pane_focus",
+        desc = "Select the pane in tmux: {pane}",
+        complete = "terminal.complete_panes",
+      },
+      close = {
+        impl = "terminal.pane_close",
+        desc = "Close a pane: {pane}",
+        plug = "orchflow-pane-close",
+        complete = "terminal.complete_panes",
+      },
+      output = {
+        impl = "terminal.pane_output",
+        desc = "Follow a pane's output live in a float: {pane}",
+        plug = "orchflow-pane-output",
+        key = "<leader>oo",
+        complete = "terminal.complete_panes",
+      },
+      attach = {
+        impl = "terminal.pane_attach",
+        desc = "Open the pane in a terminal split to type in: {pane}",
+        plug = "orchflow-pane-attach",
+        key = "<leader>oa",
+        complete = "terminal.complete_panes",
+      },
+      search = {
+        impl = "terminal.pane_search",
+        desc = "Search the scrollback of every pane: {pattern}",
+        plug = "orchflow-pane-search",
+        key = "<leader>o/",
+      },
+    },
+  },
 }
 
 local function resolve_impl(path)

@@ -12,7 +12,9 @@ def complete(editor: Editor, line: str) -> list[str]:
 
 
 def test_completion_lists_subcommands(editor: Editor) -> None:
-    assert complete(editor, "Orchflow ") == ["config", "health", "log", "version"]
+    assert complete(editor, "Orchflow ") == ["config", "health", "log", "pane", "session", "version"]
+    assert complete(editor, "Orchflow pane ")[:3] == ["attach", "close", "focus"]
+    assert complete(editor, "Orchflow pane new ")[:3] == ["shell", "dev", "test"]
     assert complete(editor, "Orchflow ve") == ["version"]
 
 
@@ -21,13 +23,13 @@ def test_unknown_subcommand_lists_valid_ones(editor: Editor) -> None:
     editor.cmd("Orchflow bogus")
     msg = editor.wait_notify("unknown subcommand")
     assert '"bogus"' in msg
-    assert "config, health, log, version" in msg
+    assert "config, health, log, pane, session, version" in msg
 
 
 def test_no_subcommand_says_what_is_needed(editor: Editor) -> None:
     editor.capture_notify()
     editor.cmd("Orchflow")
-    assert "needs a subcommand: config, health, log, version" in editor.wait_notify("needs")
+    assert "needs a subcommand: config, health, log, pane, session, version" in editor.wait_notify("needs")
 
 
 def test_startup_loads_nothing_heavy(editor: Editor) -> None:

@@ -11,12 +11,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from orchflow_core import system  # noqa: F401  (registers version/paths/config methods)
 from orchflow_core.api import Params, dispatch
 from orchflow_core.core import Core
 from orchflow_core.errors import OrchflowError
 from orchflow_core.events import Event
+from orchflow_core.registry import load_methods
 from orchflow_core.runtime import LoopThread
+
+load_methods()
 
 log = logging.getLogger("orchflow.bridge")
 
@@ -34,20 +36,27 @@ class Bridge:
 
     async def _run(self, method: str, params: Params) -> tuple[bool, Any]:
         if method == "init":
-            return self._init(params)
+            return await self._init(params)
         if self.core is None:
-            self._init({})
+            await self._init({})
         assert self.core is not None
         return await dispatch(self.core, method, params)
 
-    def _init(self, params: Params) -> tuple[bool, Any]:
+    async def _init(self, params: Params) -> tuple[bool, Any]:
         overrides = params.get("overrides") or {}
+        error: dict[str, Any] | None = None
         try:
             self.core = Core(overrides if isinstance(overrides, dict) else {})
         except OrchflowError as exc:  # bad setup() overrides: fall back to defaults
             self.core = Core({})
-            return False, exc.to_dict()
+            error = exc.to_dict()
         self.core.events.subscribe(self._forward)
+        try:
+            await self.core.start()
+        except OrchflowError as exc:  # the state dir is unusable: say so, keep serving
+            error = error or exc.to_dict()
+        if error is not None:
+            return False, error
         if self.core.config_error is not None:
             return False, self.core.config_error.to_dict()
         return True, {"config": self.core.config}

@@ -1,0 +1,170 @@
+-- The dashboard float: sessions and their panes with type, command, state and
+-- last output line. Refreshed by events (pane created/closed/state, command
+-- finished, output), never by a timer.
+local M = {}
+
+local host = require("orchflow.host")
+local events = require("orchflow.events")
+
+local view = nil ---@type { win: integer, buf: integer, rows: table, unsubs: table, pending: boolean }|nil
+local ns = vim.api.nvim_create_namespace("orchflow_dashboard")
+
+local function state_text(p)
+  if p.state == "exited" or (p.state == "idle" and p.exit_code ~= nil and p.exit_code ~= vim.NIL) then
+    return ("%s %s"):format(p.state == "exited" and "exited" or "idle", p.exit_code)
+  end
+  return p.state
+end
+
+local function state_hl(p)
+  if p.state == "running" then
+    return "OrchflowOk"
+  end
+  local code = p.exit_code
+  if code ~= nil and code ~= vim.NIL and code ~= 0 then
+    return "OrchflowError"
+  end
+  return p.state == "exited" and "OrchflowWarn" or "OrchflowDim"
+end
+
+local function trunc(s, n)
+  s = tostring(s or "")
+  if vim.fn.strdisplaywidth(s) <= n then
+    return s .. string.rep(" ", n - vim.fn.strdisplaywidth(s))
+  end
+  return vim.fn.strcharpart(s, 0, n - 1) .. "…"
+end
+
+--- Lines, highlights and the pane behind each line, from session.list's answer.
+function M.render(sessions)
+  local lines, hls, rows = {}, {}, {}
+  if #sessions == 0 then
+    lines[1] = "No sessions yet. :Orchflow pane new [type] [cmd] makes one."
+  end
+  for _, s in ipairs(sessions) do
+    lines[#lines + 1] = ("%s %s%s"):format(s.current and "●" or "○", s.name, s.current and "  (current)" or "")
+    hls[#hls + 1] = { #lines - 1, 0, -1, "OrchflowTitle" }
+    if #s.panes == 0 then
+      lines[#lines + 1] = "    (no orchflow panes)"
+      hls[#hls + 1] = { #lines - 1, 0, -1, "OrchflowDim" }
+    end
+    for _, p in ipairs(s.panes) do
+      local cmd = (p.last_command ~= vim.NIL and p.last_command) or p.command or ""
+      local line = ("  %s %s %s %s %s %s"):format(
+        trunc(p.name ~= "" and p.name or "-", 12),
+        trunc(p.pane_id, 5),
+        trunc(p.type, 7),
+        trunc(state_text(p), 10),
+        trunc(cmd, 22),
+        p.last_line or ""
+      )
+      lines[#lines + 1] = line
+      rows[#lines] = p
+      local col = 2 + 13 + 6 + 8
+      hls[#hls + 1] = { #lines - 1, col, col + 10, state_hl(p) }
+    end
+  end
+  return lines, hls, rows
+end
+
+local function draw(sessions)
+  if not view or not vim.api.nvim_win_is_valid(view.win) then
+    return
+  end
+  local lines, hls, rows = M.render(sessions)
+  view.rows = rows
+  vim.bo[view.buf].modifiable = true
+  vim.api.nvim_buf_set_lines(view.buf, 0, -1, false, lines)
+  vim.bo[view.buf].modifiable = false
+  vim.api.nvim_buf_clear_namespace(view.buf, ns, 0, -1)
+  for _, h in ipairs(hls) do
+    vim.api.nvim_buf_add_highlight(view.buf, ns, h[4], h[1], h[2], h[3])
+  end
+end
+
+function M.refresh()
+  if not view or view.pending then
+    return
+  end
+  view.pending = true
+  host.call("session.list", {}, function(err, sessions)
+    if view then
+      view.pending = false
+    end
+    if err then
+      return host.report(err)
+    end
+    draw(sessions)
+  end)
+end
+
+local function current_pane()
+  if not view then
+    return nil
+  end
+  return view.rows[vim.api.nvim_win_get_cursor(view.win)[1]]
+end
+
+function M.close()
+  if not view then
+    return
+  end
+  for _, unsub in ipairs(view.unsubs) do
+    unsub()
+  end
+  if vim.api.nvim_win_is_valid(view.win) then
+    vim.api.nvim_win_close(view.win, true)
+  end
+  view = nil
+end
+
+function M.open()
+  if view and vim.api.nvim_win_is_valid(view.win) then
+    return M.refresh()
+  end
+  local win, buf = require("orchflow.float").open({ "loading…" }, {
+    title = "orchflow",
+    footer = "<CR> attach  o output  x close pane  q quit",
+    filetype = "orchflow-dashboard",
+  })
+  view = { win = win, buf = buf, rows = {}, unsubs = {}, pending = false }
+  local function map(key, fn, desc)
+    vim.keymap.set("n", key, fn, { buffer = buf, nowait = true, desc = "orchflow: " .. desc })
+  end
+  local function on_pane(fn)
+    return function()
+      local p = current_pane()
+      if p then
+        fn(p)
+      end
+    end
+  end
+  local terminal = require("orchflow.terminal")
+  map("<CR>", on_pane(function(p)
+    M.close()
+    terminal.pane_attach({ p.pane_id })
+  end), "attach")
+  map("o", on_pane(function(p)
+    M.close()
+    terminal.pane_output({ p.pane_id })
+  end), "output")
+  map("x", on_pane(function(p)
+    terminal.pane_close({ p.pane_id })
+  end), "close pane")
+  map("q", M.close, "quit")
+  map("<Esc>", M.close, "quit")
+  for _, name in ipairs({ "pane.created", "pane.closed", "pane.state", "command.finished", "pane.output",
+    "session.created", "session.renamed", "session.closed" }) do
+    view.unsubs[#view.unsubs + 1] = events.on(name, M.refresh)
+  end
+  vim.api.nvim_create_autocmd("WinClosed", {
+    pattern = tostring(win),
+    once = true,
+    callback = function()
+      vim.schedule(M.close)
+    end,
+  })
+  M.refresh()
+end
+
+return M

@@ -1,0 +1,35 @@
+-- A short summary for the statusline: require("orchflow.statusline").get()
+-- e.g. "⧉ 3 ▶1 ✗1": 3 panes, 1 running, 1 whose last command failed.
+local M = {}
+
+local summary = ""
+
+function M.update(panes)
+  local running, failed = 0, 0
+  for _, p in ipairs(panes) do
+    if p.state == "running" then
+      running = running + 1
+    elseif (p.exit_code or 0) ~= 0 and p.state ~= "running" then
+      failed = failed + 1
+    end
+  end
+  if #panes == 0 then
+    summary = ""
+    return
+  end
+  local parts = { ("⧉ %d"):format(#panes) }
+  if running > 0 then
+    parts[#parts + 1] = ("▶%d"):format(running)
+  end
+  if failed > 0 then
+    parts[#parts + 1] = ("✗%d"):format(failed)
+  end
+  summary = table.concat(parts, " ")
+end
+
+--- The summary string ("" when orchflow has no panes); cheap, safe in 'statusline'.
+function M.get()
+  return summary
+end
+
+return M

@@ -1,0 +1,247 @@
+-- :Orchflow session … and :Orchflow pane … : argument parsing, pickers for a
+-- missing pane, and a cache of known panes for completion (fed by events).
+local M = {}
+
+local host = require("orchflow.host")
+
+M.types = { "shell", "dev", "test", "repl", "build", "lint", "agent", "custom" }
+
+local cache = { panes = {}, sessions = {} } -- last known, for completion and the statusline
+
+local function remember(list)
+  cache.panes = list or {}
+  local seen, sessions = {}, {}
+  for _, p in ipairs(cache.panes) do
+    if not seen[p.session] then
+      seen[p.session] = true
+      sessions[#sessions + 1] = p.session
+    end
+  end
+  cache.sessions = sessions
+  require("orchflow.statusline").update(cache.panes)
+end
+
+function M.known_panes()
+  return cache.panes
+end
+
+--- Refresh the cache from the host; `cb(panes)` optional.
+function M.refresh(cb)
+  host.call("pane.list", {}, function(err, panes)
+    if err then
+      return host.report(err)
+    end
+    remember(panes)
+    if cb then
+      cb(panes)
+    end
+  end)
+end
+
+local function pane_label(p)
+  local label = p.name ~= "" and p.name or p.pane_id
+  return ("%s  [%s] %s"):format(label, p.type, p.state)
+end
+
+--- Use `ref` when given, else let the user pick a pane; then `fn(ref)`.
+local function with_pane(ref, fn)
+  if ref and ref ~= "" then
+    return fn(ref)
+  end
+  M.refresh(function(panes)
+    if #panes == 0 then
+      return vim.notify("orchflow: no panes yet; :Orchflow pane new", vim.log.levels.WARN)
+    end
+    vim.ui.select(panes, { prompt = "orchflow pane", format_item = pane_label }, function(p)
+      if p then
+        fn(p.pane_id)
+      end
+    end)
+  end)
+end
+
+local function ok_notify(fmt)
+  return function(err, res)
+    if err then
+      return host.report(err)
+    end
+    vim.notify(fmt(res), vim.log.levels.INFO)
+  end
+end
+
+local function need(args, n, usage)
+  if #args < n then
+    error(("usage: %s"):format(usage), 0)
+  end
+end
+
+-- sessions ---------------------------------------------------------------------
+function M.session_new(args)
+  need(args, 1, ":Orchflow session new {name}")
+  host.call("session.new", { name = args[1], cwd = vim.fn.getcwd() }, ok_notify(function(s)
+    return "orchflow: session " .. s.name .. " created"
+  end))
+end
+
+function M.session_switch(args)
+  need(args, 1, ":Orchflow session switch {name}")
+  host.call("session.switch", { name = args[1] }, ok_notify(function(s)
+    return "orchflow: new panes go to session " .. s.name
+  end))
+end
+
+function M.session_rename(args)
+  need(args, 2, ":Orchflow session rename {old} {new}")
+  host.call("session.rename", { old = args[1], new = args[2] }, ok_notify(function(s)
+    return "orchflow: session renamed to " .. s.name
+  end))
+end
+
+function M.session_kill(args)
+  need(args, 1, ":Orchflow session kill {name}")
+  host.call("session.kill", { name = args[1] }, ok_notify(function(s)
+    return "orchflow: session " .. s.name .. " killed"
+  end))
+end
+
+-- panes ------------------------------------------------------------------------
+--- :Orchflow pane new [type] [cmd...]   (a first word that is not a type starts the command)
+function M.pane_new(args)
+  local params = { cwd = vim.fn.getcwd() }
+  local rest = args
+  if args[1] and vim.tbl_contains(M.types, args[1]) then
+    params.type = args[1]
+    rest = vim.list_slice(args, 2)
+  end
+  if #rest > 0 then
+    params.cmd = table.concat(rest, " ")
+  end
+  host.call("pane.new", params, ok_notify(function(p)
+    M.refresh()
+    return ("orchflow: pane %s (%s) created"):format(p.pane_id, p.type)
+  end))
+end
+
+function M.pane_send(args)
+  with_pane(args[1], function(ref)
+    local text = table.concat(vim.list_slice(args, 2), " ")
+    if text == "" then
+      text = vim.fn.input("send to " .. ref .. ": ")
+    end
+    host.call("pane.send", { pane = ref, text = text, enter = true }, function(err)
+      host.report(err)
+    end)
+  end)
+end
+
+function M.pane_run(args)
+  with_pane(args[1], function(ref)
+    local cmd = table.concat(vim.list_slice(args, 2), " ")
+    if cmd == "" then
+      cmd = vim.fn.input("run in " .. ref .. ": ")
+    end
+    host.call("pane.run", { pane = ref, cmd = cmd }, function(err)
+      host.report(err)
+    end)
+  end)
+end
+
+function M.pane_focus(args)
+  with_pane(args[1], function(ref)
+    host.call("pane.focus", { pane = ref }, function(err)
+      host.report(err)
+    end)
+  end)
+end
+
+function M.pane_close(args)
+  with_pane(args[1], function(ref)
+    host.call("pane.close", { pane = ref }, ok_notify(function(p)
+      M.refresh()
+      return ("orchflow: pane %s closed"):format(p.pane_id)
+    end))
+  end)
+end
+
+function M.pane_output(args)
+  with_pane(args[1], function(ref)
+    require("orchflow.output").open(ref)
+  end)
+end
+
+--- Open the pane in a Neovim terminal split where the user can type (a tmux client).
+function M.pane_attach(args)
+  with_pane(args[1], function(ref)
+    host.call("pane.attach_command", { pane = ref }, function(err, res)
+      if err then
+        return host.report(err)
+      end
+      vim.cmd("botright split")
+      local buf = vim.api.nvim_create_buf(true, false)
+      vim.api.nvim_win_set_buf(0, buf)
+      -- TMUX unset: the client may run inside a tmux-hosted Neovim too.
+      vim.fn.jobstart(res.argv, { term = true, env = { TMUX = "" } })
+      vim.b[buf].orchflow_pane = res.pane_id
+      vim.cmd("startinsert")
+    end)
+  end)
+end
+
+function M.pane_search(args)
+  local pattern = table.concat(args, " ")
+  if pattern == "" then
+    pattern = vim.fn.input("search scrollback: ")
+  end
+  if pattern == "" then
+    return
+  end
+  require("orchflow.scrollback").search(pattern)
+end
+
+-- completion -------------------------------------------------------------------
+function M.complete_types(_, rest)
+  return #rest == 0 and M.types or {}
+end
+
+local function pane_refs()
+  if #cache.panes == 0 and host.running() then
+    pcall(function()
+      remember(host.wait("pane.list", {}, 300))
+    end)
+  end
+  local count, out = {}, {}
+  for _, p in ipairs(cache.panes) do
+    count[p.name] = (count[p.name] or 0) + 1
+  end
+  for _, p in ipairs(cache.panes) do
+    -- a name only where it is unique, else the pane id (both resolve on the host)
+    out[#out + 1] = (p.name ~= "" and count[p.name] == 1) and p.name or p.pane_id
+  end
+  return out
+end
+
+function M.complete_panes(_, rest)
+  return #rest == 0 and pane_refs() or {}
+end
+
+function M.complete_sessions(_, rest)
+  if #rest > 0 then
+    return {}
+  end
+  if #cache.sessions == 0 and host.running() then
+    pcall(function()
+      remember(host.wait("pane.list", {}, 300))
+    end)
+  end
+  return cache.sessions
+end
+
+-- keep the cache true as panes come and go
+local events = require("orchflow.events")
+for _, name in ipairs({ "pane.created", "pane.closed", "pane.state", "session.renamed", "session.closed" }) do
+  events.on(name, function()
+    M.refresh()
+  end)
+end
+
+return M

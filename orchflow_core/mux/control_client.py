@@ -1,0 +1,311 @@
+"""One persistent ``tmux -C`` client over asyncio: commands in, replies and events out.
+
+The client pipes bytes between a tmux control-mode process and ``ControlParser``
+(control.py holds all protocol logic). Commands are written at once and may be
+pipelined; their replies come back in order. ``%output`` goes to ``on_output``;
+other notifications go to ``on_event``.
+
+A tmux control client only sees ``%output`` of panes in the session it is attached
+to, so the tmux backend runs one command client (attached to a hidden session,
+``no-output``) and one watcher per session that has orchflow panes.
+
+When tmux goes away (``%exit`` or EOF) every pending and later call raises
+``TmuxUnavailableError`` until ``reconnect()`` succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Sequence
+
+from orchflow_core.errors import BackendError, TimeoutError_, TmuxUnavailableError
+from orchflow_core.mux.control import ControlParser, Event, Exit, Output, Reply, SessionChanged
+
+log = logging.getLogger(__name__)
+
+HIDDEN_SESSION = "_orchflow"
+MIN_VERSION = (3, 2)
+DEFAULT_COMMAND_TIMEOUT_S = 5.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+SOCKET_ENV = "ORCHFLOW_TMUX_SOCKET"
+_READ_SIZE = 256 * 1024
+
+
+def find_tmux(path: str | None = None) -> str:
+    """The tmux binary (``path`` or the one on PATH); TmuxUnavailableError if there is none."""
+    found = shutil.which(path or "tmux")
+    if found is None:
+        raise TmuxUnavailableError("tmux not found: install tmux >= 3.2", binary=path or "tmux")
+    return found
+
+
+def resolve_socket(socket: str | None) -> str | None:
+    """The ``-L`` socket name: the argument, else $ORCHFLOW_TMUX_SOCKET, else tmux's default."""
+    return socket or os.environ.get(SOCKET_ENV) or None
+
+
+async def tmux_version(
+    binary: str,
+    *,
+    timeout: float = DEFAULT_CONNECT_TIMEOUT_S,  # noqa: ASYNC109 - bounded wait is part of the API
+) -> tuple[int, int]:
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-V", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        raise TmuxUnavailableError(f"{binary} -V did not answer in {timeout} s") from None
+    match = re.search(rb"(\d+)\.(\d+)", out)
+    if match is None:
+        raise TmuxUnavailableError(f"cannot read the tmux version from {out!r}")
+    return int(match[1]), int(match[2])
+
+
+class ControlModeClient:
+    """A ``tmux -C`` process attached to ``session`` (created first if ``create``)."""
+
+    def __init__(
+        self,
+        *,
+        socket: str | None = None,
+        tmux: str | None = None,
+        session: str = HIDDEN_SESSION,
+        create: bool = True,
+        config_file: str | None = None,
+        no_output: bool = False,
+        on_output: Callable[[str, bytes], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        command_timeout: float = DEFAULT_COMMAND_TIMEOUT_S,
+    ) -> None:
+        self.socket = resolve_socket(socket)
+        self._tmux_arg = tmux
+        self.session = session
+        self._create = create
+        self._config_file = config_file
+        self._no_output = no_output
+        self.on_output = on_output
+        self.on_event = on_event
+        self.command_timeout = command_timeout
+        self.session_id: str | None = None
+        self.binary = ""  # the tmux executable, once started
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._parser = ControlParser()
+        self._waiters: dict[int, asyncio.Future[Reply]] = {}
+        self._attached: asyncio.Future[None] | None = None
+        self._dead_reason: str | None = "not started"
+        self._closed = False
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self._dead_reason is None
+
+    def base_args(self, binary: str) -> list[str]:
+        args = [binary]
+        if self.socket:
+            args += ["-L", self.socket]
+        if self._config_file:
+            args += ["-f", self._config_file]
+        return args
+
+    async def start(self, *, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # noqa: ASYNC109 - bounded wait is part of the API
+        """Spawn the client and wait until tmux has attached it. Idempotent while alive."""
+        if self.alive:
+            return
+        self._closed = False
+        binary = self.binary = find_tmux(self._tmux_arg)
+        if await tmux_version(binary, timeout=timeout) < MIN_VERSION:
+            raise TmuxUnavailableError(f"{binary} is older than tmux 3.2: install tmux >= 3.2")
+        target = f"={self.session}"
+        if self._create:
+            # The hidden session runs `cat`: it blocks on its tty and costs nothing.
+            cmd = ["new-session", "-A", "-s", self.session, "-x", "80", "-y", "24", "cat"]
+        else:
+            cmd = ["attach-session", "-t", target]
+        self._parser = ControlParser()
+        loop = asyncio.get_running_loop()
+        self._attached = loop.create_future()
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.base_args(binary),
+            "-C",
+            *cmd,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # a C-c in our terminal must not reach tmux
+        )
+        self._dead_reason = None
+        self._reader = asyncio.create_task(self._read_loop(self._proc), name="tmux-control-reader")
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._attached)
+        except TimeoutError:
+            await self._kill()
+            raise TmuxUnavailableError(
+                f"tmux control client did not attach within {timeout} s", socket=self.socket
+            ) from None
+        except TmuxUnavailableError:
+            await self._kill()
+            raise
+        if self._no_output:
+            await self.command("refresh-client", "-f", "no-output")
+        log.debug("control client attached to %s on socket %s", self.session, self.socket)
+
+    async def _read_loop(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        reason = "tmux closed the control connection"
+        try:
+            while True:
+                data = await proc.stdout.read(_READ_SIZE)
+                if not data:
+                    break
+                exited = self._dispatch(self._parser.feed(data))
+                if exited is not None:
+                    reason = f"tmux server exited ({exited})" if exited else "tmux exited"
+                    break
+        except Exception as exc:  # a parser bug must not leave callers hanging
+            log.exception("control client reader failed")
+            reason = f"control client reader failed: {exc}"
+        if proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 1.0)
+        stderr = b""
+        if proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                stderr = await asyncio.wait_for(proc.stderr.read(4096), 0.5)
+        if stderr.strip():
+            reason = f"{reason}: {stderr.decode(errors='replace').strip()}"
+        self._mark_dead(reason)
+
+    def _dispatch(self, events: Sequence[Event]) -> str | None:
+        on_output = self.on_output
+        for event in events:
+            if isinstance(event, Reply):
+                waiter = self._waiters.pop(event.seq, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(event)
+            elif isinstance(event, Output):
+                if on_output is not None:
+                    on_output(event.pane_id, event.data)
+            elif isinstance(event, Exit):
+                return event.reason
+            else:
+                if isinstance(event, SessionChanged):
+                    self.session_id = event.session_id
+                    if self._attached is not None and not self._attached.done():
+                        self._attached.set_result(None)
+                if self.on_event is not None:
+                    try:
+                        self.on_event(event)
+                    except Exception:
+                        log.exception("control event handler failed on %r", event)
+        return None
+
+    def _mark_dead(self, reason: str) -> None:
+        if self._dead_reason is not None:
+            return
+        self._dead_reason = reason if not self._closed else "closed"
+        log.info("tmux control client down: %s", reason)
+        error = TmuxUnavailableError(f"tmux unavailable: {reason}", socket=self.socket)
+        self._parser.fail_pending()
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        if self._attached is not None and not self._attached.done():
+            self._attached.set_exception(error)
+            self._attached.exception()
+        if self.on_event is not None and not self._closed:
+            with contextlib.suppress(Exception):
+                self.on_event(Exit(reason))
+
+    def _unavailable(self) -> TmuxUnavailableError:
+        return TmuxUnavailableError(
+            f"tmux unavailable: {self._dead_reason}; call reconnect() once the server is back",
+            socket=self.socket,
+        )
+
+    async def command(self, name: str, *args: str, timeout: float | None = None) -> Reply:  # noqa: ASYNC109 - bounded wait is part of the API
+        """Run one command; its Reply (``ok`` False on %error: use ``check`` to raise)."""
+        return (await self.commands([(name, *args)], timeout=timeout))[0]
+
+    async def commands(
+        self,
+        cmds: Sequence[Sequence[str]],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - bounded wait is part of the API
+    ) -> list[Reply]:
+        """Send several commands in one write (pipelined); replies in the same order."""
+        if not self.alive or self._proc is None or self._proc.stdin is None:
+            raise self._unavailable()
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Reply]] = []
+        payload = bytearray()
+        for name, *args in cmds:
+            seq, line = self._parser.command(name, *args)
+            fut: asyncio.Future[Reply] = loop.create_future()
+            self._waiters[seq] = fut
+            futures.append(fut)
+            payload += line
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("tmux <- %s", " ".join(c[0] for c in cmds))
+        try:
+            async with self._write_lock:
+                self._proc.stdin.write(bytes(payload))
+                await self._proc.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self._mark_dead(f"write failed: {exc}")
+        limit = self.command_timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                return [await f for f in futures]
+        except TimeoutError:
+            raise TimeoutError_(
+                f"tmux did not answer {cmds[0][0]!r} within {limit} s", command=cmds[0][0]
+            ) from None
+
+    async def check(self, name: str, *args: str, timeout: float | None = None) -> Reply:  # noqa: ASYNC109 - bounded wait is part of the API
+        """Like ``command`` but a tmux %error raises BackendError with tmux's message."""
+        reply = await self.command(name, *args, timeout=timeout)
+        if not reply.ok:
+            raise BackendError(f"tmux {name} failed: {reply.text}", command=name)
+        return reply
+
+    async def reconnect(self, *, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # noqa: ASYNC109 - bounded wait is part of the API
+        """Drop the old process and attach anew (starting the server if needed)."""
+        await self._kill()
+        self._dead_reason = "reconnecting"
+        await self.start(timeout=timeout)
+
+    async def _kill(self) -> None:
+        proc, reader = self._proc, self._reader
+        self._proc = self._reader = None
+        if proc is not None and proc.returncode is None:
+            if proc.stdin is not None:
+                with contextlib.suppress(Exception):
+                    proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), 1.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(proc.wait(), 1.0)
+        if reader is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(reader, 1.0)
+        self._mark_dead("closed")
+
+    async def close(self) -> None:
+        """Detach (closing stdin makes tmux detach the client); idempotent."""
+        self._closed = True
+        await self._kill()

@@ -1,0 +1,1 @@
+"""The terminal manager: sessions and panes over a MuxBackend, persisted in SQLite."""

@@ -1,0 +1,479 @@
+"""TerminalManager: sessions and panes over a MuxBackend, with metadata in SQLite.
+
+The backend (tmux) is the source of truth for what runs; SQLite keeps what
+orchflow knows about it (names, types, the command a pane was made for, its
+state and last exit code). On start the two are reconciled: panes still alive
+are re-attached by their ``@orchflow_id`` (never duplicated), vanished ones are
+marked closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from orchflow_core.events import EventBus
+from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
+from orchflow_core.store.database import Database
+from orchflow_core.terminal.state import PaneEvent, PaneState, transition
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION = "orchflow"
+
+
+class CommandRecorder(Protocol):
+    """Where finished commands go (the history store)."""
+
+    async def add(
+        self,
+        command: str,
+        *,
+        cwd: str | None,
+        pane_type: str | None,
+        exit_code: int | None,
+        duration_s: float | None,
+    ) -> Any: ...
+
+
+@dataclass(slots=True)
+class PaneRecord:
+    """What orchflow knows about one pane, beyond what the backend reports."""
+
+    orchflow_id: str
+    pane_id: str
+    session: str
+    name: str
+    pane_type: str
+    cwd: str
+    command: str
+    state: PaneState
+    exit_code: int | None = None
+    last_command: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.orchflow_id,
+            "pane_id": self.pane_id,
+            "session": self.session,
+            "name": self.name,
+            "type": self.pane_type,
+            "cwd": self.cwd,
+            "command": self.command,
+            "state": self.state.value,
+            "exit_code": self.exit_code,
+            "last_command": self.last_command,
+        }
+
+
+class TerminalManager:
+    def __init__(
+        self,
+        backend: MuxBackend,
+        db: Database,
+        events: EventBus,
+        *,
+        backend_name: str = "tmux",
+        recorder: CommandRecorder | None = None,
+    ) -> None:
+        self.backend = backend
+        self.db = db
+        self.events = events
+        self.backend_name = backend_name
+        self.recorder = recorder
+        self.current_session: str | None = None
+        self._panes: dict[str, PaneRecord] = {}  # by orchflow_id
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        await self.backend.start()
+        await self.reconcile()
+        self._started = True
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.backend.close()
+
+    async def reconcile(self) -> dict[str, int]:
+        """Match SQLite's open panes with the backend's live ones; returns counts."""
+        live = {p.orchflow_id: p for p in await self.backend.list_panes()}
+        sessions = {s.name: s for s in await self.backend.list_sessions()}
+        rows = await self.db.fetchall("SELECT * FROM panes WHERE state != 'closed'")
+        now = time.time()
+        reattached = closed = adopted = 0
+        known: set[str] = set()
+        for row in rows:
+            oid = row["orchflow_id"]
+            known.add(oid)
+            info = live.get(oid)
+            if info is None:
+                closed += 1
+                continue
+            reattached += 1
+            state = PaneState(row["state"])
+            state = transition(state, PaneEvent.EXIT if info.dead else PaneEvent.REVIVE)
+            if state is PaneState.RUNNING:
+                state = PaneState.IDLE  # a run() handle does not survive a restart
+            self._panes[oid] = self._record(info, state, row["command"] or info.command)
+        for oid, info in live.items():
+            if oid not in known:
+                adopted += 1
+                self._panes[oid] = self._record(
+                    info, PaneState.EXITED if info.dead else PaneState.IDLE, info.command
+                )
+
+        def write(conn: sqlite3.Connection) -> None:
+            for name, s in sessions.items():
+                conn.execute(
+                    "INSERT INTO sessions(name, backend, backend_id, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                    " backend_id = excluded.backend_id, updated_at = excluded.updated_at,"
+                    " closed_at = NULL",
+                    (name, self.backend_name, s.id, now, now),
+                )
+            # only "?" placeholders are interpolated: one per live pane
+            conn.execute(  # noqa: S608
+                "UPDATE panes SET state = 'closed', closed_at = ? WHERE state != 'closed'"
+                f" AND orchflow_id NOT IN ({','.join('?' * len(live))})",
+                (now, *live),
+            )
+            for rec in self._panes.values():
+                self._upsert(conn, rec, now)
+
+        await self.db.transaction(write)
+        log.info("reconciled: %d re-attached, %d adopted, %d closed", reattached, adopted, closed)
+        return {"reattached": reattached, "adopted": adopted, "closed": closed}
+
+    @staticmethod
+    def _record(info: PaneInfo, state: PaneState, command: str) -> PaneRecord:
+        return PaneRecord(
+            orchflow_id=info.orchflow_id,
+            pane_id=info.pane_id,
+            session=info.session,
+            name=info.name,
+            pane_type=info.pane_type,
+            cwd=info.cwd,
+            command=command,
+            state=state,
+            exit_code=info.exit_code,
+        )
+
+    @staticmethod
+    def _upsert(conn: sqlite3.Connection, rec: PaneRecord, now: float) -> None:
+        conn.execute(
+            "INSERT INTO sessions(name, backend, created_at, updated_at) VALUES (?, 'tmux', ?, ?)"
+            " ON CONFLICT(name) DO NOTHING",
+            (rec.session, now, now),
+        )
+        conn.execute(
+            "INSERT INTO panes(orchflow_id, session, backend_pane_id, name, type, cwd, command,"
+            " state, exit_code, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(orchflow_id) DO UPDATE SET session = excluded.session,"
+            " backend_pane_id = excluded.backend_pane_id, name = excluded.name,"
+            " state = excluded.state, exit_code = excluded.exit_code, closed_at = NULL",
+            (
+                rec.orchflow_id,
+                rec.session,
+                rec.pane_id,
+                rec.name,
+                rec.pane_type,
+                rec.cwd,
+                rec.command,
+                rec.state.value,
+                rec.exit_code,
+                now,
+            ),
+        )
+
+    async def _save(self, rec: PaneRecord) -> None:
+        now = time.time()
+        await self.db.transaction(lambda conn: self._upsert(conn, rec, now))
+
+    def _set_state(self, rec: PaneRecord, event: PaneEvent) -> None:
+        new = transition(rec.state, event)
+        if new is not rec.state:
+            rec.state = new
+            self.events.publish("pane.state", **rec.to_dict())
+
+    # -- sessions ------------------------------------------------------------------
+    async def new_session(self, name: str, *, cwd: str | None = None) -> dict[str, Any]:
+        _check_name(name, "session")
+        if any(s.name == name for s in await self.backend.list_sessions()):
+            raise ConflictError(f"session {name!r} exists already", session=name)
+        info = await self.backend.create_session(name, cwd=cwd)
+        now = time.time()
+        await self.db.execute(
+            "INSERT INTO sessions(name, backend, backend_id, cwd, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET closed_at = NULL,"
+            " backend_id = excluded.backend_id, updated_at = excluded.updated_at",
+            (name, self.backend_name, info.id, cwd, now, now),
+        )
+        self.current_session = name
+        self.events.publish("session.created", name=name)
+        return {"name": info.name, "id": info.id}
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """Every session with its orchflow panes (fresh from the backend)."""
+        live = await self.backend.list_sessions()
+        panes = await self.panes()
+        return [
+            {
+                "name": s.name,
+                "id": s.id,
+                "current": s.name == self.current_session,
+                "panes": [p for p in panes if p["session"] == s.name],
+            }
+            for s in live
+        ]
+
+    async def switch_session(self, name: str) -> dict[str, Any]:
+        if not any(s.name == name for s in await self.backend.list_sessions()):
+            raise NotFoundError(f"no session {name!r}", session=name)
+        self.current_session = name
+        return {"name": name}
+
+    async def rename_session(self, old: str, new: str) -> dict[str, Any]:
+        _check_name(new, "session")
+        info = await self.backend.rename_session(old, new)
+        await self.db.execute(
+            "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, time.time(), old)
+        )
+        for rec in self._panes.values():
+            if rec.session == old:
+                rec.session = new
+        if self.current_session == old:
+            self.current_session = new
+        self.events.publish("session.renamed", old=old, new=new)
+        return {"name": info.name, "id": info.id}
+
+    async def kill_session(self, name: str) -> None:
+        await self.backend.kill_session(name)
+        now = time.time()
+        for rec in [r for r in self._panes.values() if r.session == name]:
+            self._set_state(rec, PaneEvent.CLOSE)
+            del self._panes[rec.orchflow_id]
+            self.events.publish("pane.closed", **rec.to_dict())
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE sessions SET closed_at = ? WHERE name = ?", (now, name))
+            conn.execute(
+                "UPDATE panes SET state = 'closed', closed_at = ? WHERE session = ?", (now, name)
+            )
+
+        await self.db.transaction(write)
+        if self.current_session == name:
+            self.current_session = None
+        self.events.publish("session.closed", name=name)
+
+    async def _session_for_new_pane(self, session: str | None, cwd: str | None) -> str:
+        name = session or self.current_session or DEFAULT_SESSION
+        if not any(s.name == name for s in await self.backend.list_sessions()):
+            if session is not None and session != DEFAULT_SESSION:
+                raise NotFoundError(f"no session {session!r}", session=session)
+            await self.new_session(name, cwd=cwd)
+        self.current_session = name
+        return name
+
+    # -- panes ---------------------------------------------------------------------
+    async def new_pane(
+        self,
+        *,
+        pane_type: str = "shell",
+        command: str | None = None,
+        name: str | None = None,
+        cwd: str | None = None,
+        session: str | None = None,
+        split: str = "window",
+        env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if split not in SPLITS:
+            raise InvalidArgumentError(
+                f"split must be one of {', '.join(SPLITS)}, got {split!r}", param="split"
+            )
+        _check_name(pane_type, "pane type")
+        if name is not None:
+            _check_name(name, "pane name")
+            if any(r.name == name for r in self._panes.values() if r.state != PaneState.CLOSED):
+                raise ConflictError(f"a pane named {name!r} exists already", name=name)
+        sess = await self._session_for_new_pane(session, cwd)
+        split_kind: Split = split  # type: ignore[assignment]
+        info = await self.backend.create_pane(
+            sess,
+            name=name,
+            pane_type=pane_type,
+            cwd=cwd,
+            env=env,
+            command=command,
+            split=split_kind,
+        )
+        rec = self._record(info, PaneState.IDLE, command or "")
+        self._panes[rec.orchflow_id] = rec
+        await self._save(rec)
+        self.events.publish("pane.created", **rec.to_dict())
+        return rec.to_dict()
+
+    async def refresh(self) -> None:
+        """Pick up panes that died or vanished since we last looked."""
+        live = {p.orchflow_id: p for p in await self.backend.list_panes()}
+        for oid, rec in list(self._panes.items()):
+            info = live.get(oid)
+            if info is None:
+                self._set_state(rec, PaneEvent.CLOSE)
+                del self._panes[oid]
+                await self._save(rec)
+                self.events.publish("pane.closed", **rec.to_dict())
+            elif info.dead and rec.state is not PaneState.EXITED:
+                rec.exit_code = info.exit_code
+                self._set_state(rec, PaneEvent.EXIT)
+                await self._save(rec)
+            else:
+                rec.pane_id, rec.session = info.pane_id, info.session
+        for oid, info in live.items():
+            if oid not in self._panes:  # made by another client (the orchestrator)
+                rec = self._record(info, PaneState.EXITED if info.dead else PaneState.IDLE, "")
+                self._panes[oid] = rec
+                await self._save(rec)
+
+    async def panes(self, session: str | None = None) -> list[dict[str, Any]]:
+        await self.refresh()
+        out = []
+        for rec in self._panes.values():
+            if session is None or rec.session == session:
+                d = rec.to_dict()
+                d["last_line"] = await self._last_line(rec)
+                out.append(d)
+        return sorted(out, key=lambda d: (d["session"], d["pane_id"]))
+
+    async def _last_line(self, rec: PaneRecord) -> str:
+        try:
+            text = await self.backend.capture(rec.pane_id)
+        except Exception:  # a pane closing under us has no last line
+            return ""
+        lines = [line for line in text.splitlines() if line.strip()]
+        return lines[-1].rstrip() if lines else ""
+
+    def records(self) -> list[PaneRecord]:
+        """Every open pane orchflow knows, as of the last refresh."""
+        return list(self._panes.values())
+
+    def resolve(self, ref: str) -> PaneRecord:
+        """A pane by backend id (%3), orchflow id, or unique name."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgumentError("a pane reference (name or id) is required", param="pane")
+        for rec in self._panes.values():
+            if ref in (rec.pane_id, rec.orchflow_id):
+                return rec
+        named = [r for r in self._panes.values() if r.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            ids = ", ".join(r.pane_id for r in named)
+            raise ConflictError(f"several panes are named {ref!r}: {ids}", pane=ref)
+        known = ", ".join(sorted(r.name or r.pane_id for r in self._panes.values())) or "none"
+        raise NotFoundError(f"no pane {ref!r} (panes: {known})", pane=ref)
+
+    async def send(self, ref: str, text: str, *, enter: bool = False) -> dict[str, Any]:
+        rec = self.resolve(ref)
+        await self.backend.send_text(rec.pane_id, text + ("\n" if enter else ""))
+        return rec.to_dict()
+
+    async def run(self, ref: str, command: str) -> dict[str, Any]:
+        """Start ``command`` in the pane; ``command.finished`` reports its exit code later."""
+        if not command.strip():
+            raise InvalidArgumentError("the command is empty", param="cmd")
+        rec = self.resolve(ref)
+        if rec.state is PaneState.EXITED:
+            raise ConflictError(
+                f"pane {rec.name or rec.pane_id} has exited (code {rec.exit_code}); open a new one",
+                pane=rec.pane_id,
+            )
+        handle = await self.backend.run(rec.pane_id, command)
+        rec.last_command = command
+        self._set_state(rec, PaneEvent.RUN)
+        await self._save(rec)
+        started = time.time()
+        task = asyncio.create_task(self._await_command(rec, command, handle, started))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return {**rec.to_dict(), "started_at": started}
+
+    async def _await_command(
+        self, rec: PaneRecord, command: str, handle: Any, started: float
+    ) -> None:
+        try:
+            result = await handle.wait(timeout=None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("command in %s ended without an exit code: %s", rec.pane_id, exc)
+            self.events.publish(
+                "command.finished",
+                pane=rec.pane_id,
+                name=rec.name,
+                command=command,
+                exit_code=None,
+                duration_s=time.time() - started,
+                error=str(exc),
+            )
+            return
+        rec.exit_code = result.exit_code
+        if rec.state is not PaneState.CLOSED:
+            self._set_state(rec, PaneEvent.FINISHED)
+            await self._save(rec)
+        self.events.publish(
+            "command.finished",
+            pane=rec.pane_id,
+            name=rec.name,
+            command=command,
+            exit_code=result.exit_code,
+            duration_s=result.duration_s,
+        )
+        if self.recorder is not None:
+            try:
+                await self.recorder.add(
+                    command,
+                    cwd=rec.cwd,
+                    pane_type=rec.pane_type,
+                    exit_code=result.exit_code,
+                    duration_s=result.duration_s,
+                )
+            except Exception:
+                log.exception("could not record %r in history", command)
+
+    async def focus(self, ref: str) -> dict[str, Any]:
+        rec = self.resolve(ref)
+        await self.backend.focus_pane(rec.pane_id)
+        return rec.to_dict()
+
+    async def close_pane(self, ref: str) -> dict[str, Any]:
+        rec = self.resolve(ref)
+        await self.backend.close_pane(rec.pane_id)
+        self._set_state(rec, PaneEvent.CLOSE)
+        del self._panes[rec.orchflow_id]
+        await self._save(rec)
+        await self.db.execute(
+            "UPDATE panes SET closed_at = ? WHERE orchflow_id = ?", (time.time(), rec.orchflow_id)
+        )
+        self.events.publish("pane.closed", **rec.to_dict())
+        return rec.to_dict()
+
+
+def _check_name(name: object, what: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError(f"{what} must be a non-empty string, got {name!r}", param=what)
+    bad = set(name) & set(":.%$'\"\\\n\t")
+    if bad:
+        raise InvalidArgumentError(
+            f"{what} {name!r} contains {''.join(sorted(bad))!r}; use letters, digits, - and _",
+            param=what,
+        )

@@ -1,0 +1,132 @@
+"""Sessions and panes from Neovim, against a real tmux server: what the user sees."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.harness.editor import Editor
+from tests.harness.tmux import TmuxServer
+
+
+def float_lines(editor: Editor, title: str) -> list[str]:
+    for f in editor.floats():
+        if f["title"] and title in f["title"]:
+            return list(f["lines"])
+    return []
+
+
+def wait_float(editor: Editor, title: str, pattern: str, timeout: float = 8.0) -> list[str]:
+    def ready() -> list[str] | None:
+        lines = float_lines(editor, title)
+        return lines if any(re.search(pattern, line) for line in lines) else None
+
+    try:
+        return editor.wait_until(ready, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"no {pattern!r} in float {title!r}; floats: {editor.floats()}") from None
+
+
+def new_pane(editor: Editor, args: str) -> str:
+    editor.capture_notify()
+    editor.cmd(f"Orchflow pane new {args}")
+    msg = editor.wait_notify(r"pane %\d+ .* created|orchflow: ", timeout=10)
+    m = re.search(r"pane (%\d+)", msg)
+    assert m, msg
+    return m.group(1)
+
+
+def test_new_pane_appears_in_the_dashboard(editor: Editor, private_tmux: TmuxServer) -> None:
+    pane = new_pane(editor, "build")
+    editor.cmd("Orchflow pane list")
+    lines = wait_float(editor, "orchflow", re.escape(pane))
+    row = next(line for line in lines if pane in line)
+    assert "build" in row and "idle" in row
+    assert any("orchflow" in line and "current" in line for line in lines)
+    # the pane is really in tmux, tagged with its type
+    out = private_tmux.run("list-panes", "-a", "-F", "#{pane_id} #{@orchflow_type}")
+    assert f"{pane} build" in out
+
+
+def last_screen_line(tmux: TmuxServer, pane: str) -> str:
+    lines = [line for line in tmux.run("capture-pane", "-p", "-t", pane).splitlines() if line.strip()]
+    return lines[-1].rstrip() if lines else ""
+
+
+def test_run_reports_exit_code_in_dashboard_and_statusline(
+    editor: Editor, private_tmux: TmuxServer
+) -> None:
+    pane = new_pane(editor, "test")
+    editor.cmd("Orchflow pane list")
+    wait_float(editor, "orchflow", re.escape(pane))
+    editor.cmd(f"Orchflow pane run {pane} sh -c 'echo failing-now; exit 3'")
+    lines = wait_float(editor, "orchflow", r"idle 3")
+    row = next(line for line in lines if pane in line)
+    assert "sh -c" in row  # the last command
+    # the pane's last line follows its output (the prompt comes after the exit)
+    wait_float(editor, "orchflow", re.escape(last_screen_line(private_tmux, pane)) + "$")
+    assert editor.wait_until(lambda: editor.lua("return require('orchflow.statusline').get()")) == "⧉ 1 ✗1"
+
+
+def test_output_float_shows_new_output_live(editor: Editor) -> None:
+    pane = new_pane(editor, "shell")
+    editor.cmd(f"Orchflow pane output {pane}")
+    editor.wait_until(lambda: float_lines(editor, "output") or None)
+    editor.cmd(f"Orchflow pane send {pane} echo marker-$((6*7))")
+    lines = wait_float(editor, "output", r"^marker-42$")
+    assert any(line.startswith("marker-42") for line in lines)
+
+
+def test_attach_opens_a_terminal_split_on_the_pane(editor: Editor) -> None:
+    pane = new_pane(editor, "shell")
+    editor.cmd(f"Orchflow pane attach {pane}")
+    editor.wait_until(lambda: editor.lua("return vim.bo.buftype") == "terminal")
+    assert editor.lua("return vim.b.orchflow_pane") == pane
+    assert len(editor.lua("return vim.api.nvim_list_wins()")) == 2
+
+
+def test_unknown_pane_is_named(editor: Editor) -> None:
+    new_pane(editor, "shell")
+    editor.capture_notify()
+    editor.cmd("Orchflow pane send nosuchpane hello")
+    msg = editor.wait_notify("no pane")
+    assert "'nosuchpane'" in msg
+
+
+def test_session_commands(editor: Editor, private_tmux: TmuxServer) -> None:
+    editor.capture_notify()
+    editor.cmd("Orchflow session new work")
+    editor.wait_notify("session work created")
+    editor.cmd("Orchflow session rename work play")
+    editor.wait_notify("renamed to play")
+    assert "play" in private_tmux.run("list-sessions", "-F", "#{session_name}").split()
+    editor.cmd("Orchflow session new play")
+    assert "exists already" in editor.wait_notify("exists")
+    editor.cmd("Orchflow session kill play")
+    editor.wait_notify("session play killed")
+    assert "play" not in private_tmux.run("list-sessions", "-F", "#{session_name}").split()
+
+
+def test_scrollback_search_lists_matches(editor: Editor, private_tmux: TmuxServer) -> None:
+    pane = new_pane(editor, "shell")
+    editor.cmd(f"Orchflow pane send {pane} echo needle-$((1+1))")
+    editor.wait_until(lambda: "needle-2\n" in private_tmux.run("capture-pane", "-p", "-t", pane))
+    editor.cmd("Orchflow pane search needle-2")
+    lines = wait_float(editor, "scrollback", re.escape(pane))
+    assert any("needle-2" in line for line in lines)
+
+
+def test_reattach_after_restart_without_duplicates(isolated: Path, private_tmux: TmuxServer) -> None:
+    first = Editor()
+    try:
+        pane = new_pane(first, "build")
+    finally:
+        first.close()
+    second = Editor()
+    try:
+        second.cmd("Orchflow pane list")
+        lines = wait_float(second, "orchflow", re.escape(pane))
+        assert sum(pane in line for line in lines) == 1
+        assert len(private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_id}").split()) == 1
+    finally:
+        second.close()
