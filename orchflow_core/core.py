@@ -20,6 +20,7 @@ from orchflow_core.events import EventBus
 
 if TYPE_CHECKING:
     from orchflow_core.history.store import HistoryStore
+    from orchflow_core.remote.link import OrchestratorLink
     from orchflow_core.store.database import Database
     from orchflow_core.terminal.manager import TerminalManager
     from orchflow_core.terminal.watch import OutputWatches
@@ -50,11 +51,15 @@ class Core:
         self._terminals: TerminalManager | None = None
         self._terminals_lock = asyncio.Lock()
         self._watches: OutputWatches | None = None
+        self._orchestrator: OrchestratorLink | None = None
         log.info("orchflow core started")
 
     def reconfigure(self, overrides: dict[str, Any]) -> None:
         """Apply new setup() overrides (re-reading config.toml); all-or-nothing."""
         new = config_mod.load(overrides)
+        if new["orchestrator"] != self.config["orchestrator"] and self._orchestrator is not None:
+            old, self._orchestrator = self._orchestrator, None
+            asyncio.get_running_loop().create_task(old.stop())  # the next call uses the new mode
         self.overrides, self.config, self.config_error = overrides, new, None
         logsetup.configure(new["log"]["level"])
 
@@ -93,6 +98,7 @@ class Core:
                 backend = TmuxBackend(
                     socket=self.tmux_socket(),
                     tmux=self.config["tmux"]["binary"],
+                    config_file=self.config["tmux"]["config_file"],
                     events=backend_events,
                 )
                 db = await self.db()
@@ -110,8 +116,26 @@ class Core:
         return self._watches
 
 
+    @property
+    def orchestrator(self) -> OrchestratorLink:
+        """The link to the orchestrator for the configured mode (made on first use)."""
+        if self._orchestrator is None:
+            from orchflow_core.remote.link import OrchestratorLink
+
+            conf = self.config["orchestrator"]
+            self._orchestrator = OrchestratorLink(
+                conf["mode"],
+                url=conf["url"],
+                discovery_file=conf["discovery_file"],
+                # stream.output from an agent becomes the agent.output event
+                on_notification=lambda _method, data: self.events.publish("agent.output", **data),
+            )
+        return self._orchestrator
+
     async def close(self) -> None:
         log.info("orchflow core stopping")
+        if self._orchestrator is not None:
+            await self._orchestrator.stop()
         if self._watches is not None:
             self._watches.stop_all()
         if self._terminals is not None:

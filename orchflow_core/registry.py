@@ -12,6 +12,9 @@ METHOD_MODULES = (
     "orchflow_core.system",
     "orchflow_core.terminal.methods",
     "orchflow_core.history.methods",
+    "orchflow_core.remote.methods",
+    "orchflow_core.search.methods",
+    "orchflow_core.files.methods",
 )
 
 

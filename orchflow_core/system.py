@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import platform
 import sys
+from pathlib import Path
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from orchflow_core import __version__, paths
 from orchflow_core.api import METHODS, Params, param
+from orchflow_core.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from orchflow_core.core import Core
@@ -43,3 +45,13 @@ async def config_get(core: Core, params: Params) -> dict[str, Any]:
 async def config_set(core: Core, params: Params) -> dict[str, Any]:
     core.reconfigure(param(params, "overrides", dict))
     return {"config": core.config}
+
+
+@METHODS.method("project.set_root")
+async def project_set_root(core: Core, params: Params) -> dict[str, str]:
+    """Neovim's working directory changed: search, files and history follow it."""
+    root = Path(param(params, "root", str)).expanduser()
+    if not root.is_dir():
+        raise InvalidArgumentError(f"project root {str(root)!r} is not a directory", param="root")
+    core.project_root = root.resolve()
+    return {"root": str(core.project_root)}

@@ -46,6 +46,73 @@ M.tree = {
       },
     },
   },
+  search = {
+    impl = "search.open",
+    desc = "Project search with ripgrep, results streamed into a picker: [pattern]",
+    plug = "orchflow-search",
+    key = "<leader>og",
+  },
+  files = {
+    impl = "files.open",
+    desc = "Fuzzy file finder (respects .gitignore, learns what you open)",
+    plug = "orchflow-files",
+    key = "<leader>of",
+  },
+  browse = {
+    impl = "browser.open",
+    desc = "File browser float: create, rename, move, copy, delete to trash: [dir]",
+    plug = "orchflow-browse",
+    key = "<leader>ob",
+  },
+  trash = {
+    impl = "browser.open_trash",
+    desc = "Files deleted by orchflow; restore them",
+    plug = "orchflow-trash",
+  },
+  history = {
+    impl = "history.open",
+    desc = "Command history ranked by frecency; re-run in a pane",
+    plug = "orchflow-history",
+    key = "<leader>oh",
+  },
+  orchestrator = {
+    desc = "The orchestrator process",
+    sub = {
+      start = { impl = "orchestrator.start", desc = "Start (sidecar) or connect to (service) the orchestrator" },
+      stop = { impl = "orchestrator.stop", desc = "Disconnect; a sidecar is stopped" },
+      status = {
+        impl = "orchestrator.status",
+        desc = "Mode, state and health of the orchestrator",
+        plug = "orchflow-orchestrator-status",
+      },
+    },
+  },
+  agent = {
+    desc = "Agents: typed panes run by the orchestrator",
+    sub = {
+      new = {
+        impl = "orchestrator.agent_new",
+        desc = "Start an agent: {type} [cmd]",
+        plug = "orchflow-agent-new",
+        complete = "orchestrator.complete_agent_types",
+      },
+      list = { impl = "orchestrator.agent_list", desc = "List agents", plug = "orchflow-agent-list", key = "<leader>oA" },
+      send = { impl = "orchestrator.agent_send", desc = "Type text into an agent: {id} {text}" },
+      stop = { impl = "orchestrator.agent_stop", desc = "Stop an agent: {id}" },
+      output = { impl = "orchestrator.agent_output", desc = "Follow an agent's output: {id}" },
+    },
+  },
+  memory = {
+    desc = "The orchestrator's persistent memory",
+    sub = {
+      store = { impl = "orchestrator.memory_store", desc = "Store a value: {key} {value}" },
+      search = {
+        impl = "orchestrator.memory_search",
+        desc = "Ranked full-text search: {query}",
+        plug = "orchflow-memory-search",
+      },
+    },
+  },
   pane = {
     desc = "Terminal panes",
     sub = {

@@ -135,7 +135,7 @@ function M.start()
     error(("orchflow: could not start %q (jobstart returned %d)"):format(py, chan), 0)
   end
   state.chan = chan
-  M.call("init", { overrides = config.core_overrides() }, M.report)
+  M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
   return chan
 end
 
@@ -207,9 +207,17 @@ function M.stop()
   end
 end
 
-vim.api.nvim_create_autocmd("VimLeavePre", {
-  group = vim.api.nvim_create_augroup("OrchflowHost", { clear = true }),
-  callback = M.stop,
+local group = vim.api.nvim_create_augroup("OrchflowHost", { clear = true })
+vim.api.nvim_create_autocmd("VimLeavePre", { group = group, callback = M.stop })
+-- search, files and history work on Neovim's working directory
+vim.api.nvim_create_autocmd("DirChanged", {
+  group = group,
+  pattern = "global",
+  callback = function()
+    if state.chan then
+      M.call("project.set_root", { root = vim.fn.getcwd() })
+    end
+  end,
 })
 
 return M

@@ -65,7 +65,7 @@ class FrecencyIndex:
         score = self.score(path, now=now) + 1.0
         self._entries[path] = (score, now)
         if len(self._entries) > self.max_entries:
-            self._prune(now)
+            self._prune(now, keep=path)
         self.save()
         return score
 
@@ -147,6 +147,7 @@ class FrecencyIndex:
             log.warning("frecency file %s is unreadable; starting with an empty index", file)
             self._entries = {}
 
-    def _prune(self, now: float) -> None:
-        keep = self.top(self.max_entries, now=now)
-        self._entries = {p: self._entries[p] for p, _ in keep}
+    def _prune(self, now: float, *, keep: str) -> None:
+        """Drop the lowest scores, but never ``keep`` (the file just opened)."""
+        best = [p for p, _ in self.top(self.max_entries, now=now) if p != keep]
+        self._entries = {p: self._entries[p] for p in [keep, *best[: self.max_entries - 1]]}

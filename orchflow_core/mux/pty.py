@@ -31,7 +31,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchflow_core.errors import (
@@ -185,8 +185,11 @@ class PtyBackend:
         close_grace_s: float = 2.0,
         write_timeout_s: float = 10.0,
         term: str = "xterm-256color",
+        shell: Sequence[str] | None = None,
     ) -> None:
+        """``shell``: the argv of a pane opened without a command (default: ``$SHELL``)."""
         _check_size(rows, cols)
+        self._shell = list(shell) if shell else None
         self._events = events
         self._ring_bytes = ring_bytes
         self._rows, self._cols = rows, cols
@@ -289,7 +292,7 @@ class PtyBackend:
         workdir = _check_dir(cwd or owner.cwd or os.getcwd())
         full_env = {**os.environ, "TERM": self._term, **(env or {})}
         shell = full_env.get("SHELL") or shutil.which("sh") or "/bin/sh"
-        argv = [shell, "-c", command] if command else [shell]
+        argv = [shell, "-c", command] if command else (self._shell or [shell])
         self._next_pane += 1
         pane = _Pane(
             pane_id=f"pty:{self._next_pane}",

@@ -23,7 +23,9 @@ class ScrollbackHit:
     text: str
 
 
-def compile_pattern(pattern: str, *, regex: bool = True, ignore_case: bool = False) -> re.Pattern[str]:
+def compile_pattern(
+    pattern: str, *, regex: bool = True, ignore_case: bool = False
+) -> re.Pattern[str]:
     """The compiled search; InvalidArgumentError naming a pattern that is not a valid regex."""
     if not isinstance(pattern, str) or not pattern:
         raise InvalidArgumentError(f"bad search pattern {pattern!r}: expected non-empty text")

@@ -124,14 +124,24 @@ def _check_pane_id(pane_id: str) -> str:
     return pane_id
 
 
+# tmux rewrites these in session names (":" "." to "_", "$" "\\" to escapes).
+_SESSION_FORBIDDEN = re.compile(r"[:.$\\]")
+
+
 def _check_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > 200:
         raise InvalidArgumentError(
             f"bad {what} {value!r}: expected 1-200 characters", **{what: value}
         )
-    if _CONTROL_CHARS.search(value) or (what == "session" and (":" in value or "." in value)):
-        bad = "control characters, ':' or '.'" if what == "session" else "control characters"
-        raise InvalidArgumentError(f"bad {what} {value!r}: must not contain {bad}", **{what: value})
+    if _CONTROL_CHARS.search(value):
+        raise InvalidArgumentError(
+            f"bad {what} {value!r}: must not contain control characters", **{what: value}
+        )
+    if what == "session" and _SESSION_FORBIDDEN.search(value):
+        raise InvalidArgumentError(
+            f"bad session name {value!r}: tmux does not keep ':', '.', '$' or '\\' in names",
+            session=value,
+        )
     return value
 
 

@@ -268,7 +268,7 @@ async def reap(
     stderr_task: asyncio.Task[str],
     *,
     kill: bool = True,
-    timeout: float = 5.0,
+    timeout: float = 5.0,  # noqa: ASYNC109 - bounded wait is part of the API
 ) -> None:
     """Drain ripgrep's pipes and wait for it (killing it first if ``kill``).
 

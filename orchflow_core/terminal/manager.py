@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from orchflow_core.events import EventBus
 from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
+from orchflow_core.mux.keys import Key
 from orchflow_core.store.database import Database
 from orchflow_core.terminal.state import PaneEvent, PaneState, transition
 
@@ -384,7 +385,9 @@ class TerminalManager:
 
     async def send(self, ref: str, text: str, *, enter: bool = False) -> dict[str, Any]:
         rec = self.resolve(ref)
-        await self.backend.send_text(rec.pane_id, text + ("\n" if enter else ""))
+        await self.backend.send_text(rec.pane_id, text)
+        if enter:  # a key press, not a typed newline: a bracketed paste would keep "\n" as text
+            await self.backend.send_keys(rec.pane_id, Key.ENTER)
         return rec.to_dict()
 
     async def run(self, ref: str, command: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from orchflow_core.errors import ConfigError
 
 def test_defaults_follow_the_schema() -> None:
     d = config.defaults()
-    assert d["tmux"] == {"socket": "orchflow", "binary": "tmux"}
+    assert d["tmux"] == {"socket": "orchflow", "binary": "tmux", "config_file": None}
     assert d["orchestrator"]["mode"] == "embedded"
 
 
@@ -24,7 +24,7 @@ def test_precedence_defaults_file_overrides(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[tmux]\nsocket = "file"\nbinary = "/usr/bin/tmux"\n')
     cfg = config.load({"tmux": {"socket": "setup"}}, path=f)
-    assert cfg["tmux"] == {"socket": "setup", "binary": "/usr/bin/tmux"}
+    assert cfg["tmux"] == {"socket": "setup", "binary": "/usr/bin/tmux", "config_file": None}
 
 
 def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[tmux]\nsockett = 'a'\n", "unknown key 'tmux.sockett'; valid here: binary, socket"),
+        ("[tmux]\nsockett = 'a'\n", "unknown key 'tmux.sockett'; valid here: binary, config_file, socket"),
         ("[nope]\n", "unknown key 'nope'"),
         (
             "[log]\nlevel = 'loud'\n",

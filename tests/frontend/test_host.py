@@ -106,6 +106,12 @@ def test_log_opens_the_log_file(editor: Editor, isolated: Path) -> None:
 def write_config(isolated: Path, text: str) -> Path:
     path = Path(os.environ["ORCHFLOW_CONFIG"])
     path.parent.mkdir(parents=True, exist_ok=True)
+    # keep the test tmux config line the harness put there
+    keep = path.read_text().split("\n")[1] if path.exists() else ""
+    if "[tmux]" in text:
+        text = text.replace("[tmux]\n", f"[tmux]\n{keep}\n", 1)
+    else:
+        text = f"[tmux]\n{keep}\n{text}"
     path.write_text(text)
     return path
 
@@ -131,7 +137,7 @@ def test_bad_toml_is_reported_with_file_and_line(editor: Editor, isolated: Path)
     editor.capture_notify()
     editor.cmd("Orchflow version")
     msg = editor.wait_notify("invalid TOML")
-    assert str(path) in msg and "line 3" in msg
+    assert str(path) in msg and "line 4" in msg
     # orchflow still works on defaults: the call itself answers
     editor.wait_notify(r"^orchflow \d")
 
@@ -141,7 +147,7 @@ def test_unknown_key_in_config_toml_is_named(editor: Editor, isolated: Path) -> 
     editor.capture_notify()
     editor.cmd("Orchflow version")
     msg = editor.wait_notify("unknown key")
-    assert "'tmux.sockett'" in msg and "valid here: binary, socket" in msg
+    assert "'tmux.sockett'" in msg and "valid here: binary, config_file, socket" in msg
 
 
 def test_lua_only_key_in_config_toml_is_refused(editor: Editor, isolated: Path) -> None:

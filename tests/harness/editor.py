@@ -141,7 +141,10 @@ def isolated_env(base: Path) -> dict[str, str]:
         d = base / name.lower()
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         env[f"XDG_{name}_HOME" if name != "RUNTIME" else "XDG_RUNTIME_DIR"] = str(d)
-    env["ORCHFLOW_CONFIG"] = str(base / "config" / "orchflow" / "config.toml")
+    config = base / "config" / "orchflow" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[tmux]\nconfig_file = "{ROOT / "tests" / "tmux.conf"}"\n')
+    env["ORCHFLOW_CONFIG"] = str(config)
     env["ORCHFLOW_TEST_PYTHON"] = sys.executable
     env["NVIM_RPLUGIN_MANIFEST"] = str(base / "rplugin.vim")
     return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 
 class TmuxServer:
@@ -24,4 +25,7 @@ class TmuxServer:
         return proc.stdout
 
     def kill(self) -> None:
+        """Kill the server and remove its socket file (tmux leaves it behind)."""
+        uid_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
         self.run("kill-server", check=False)
+        (uid_dir / self.socket).unlink(missing_ok=True)

@@ -14,7 +14,11 @@ from orchflow_core.mux.stream import Gap, OutputSubscription
 
 
 async def read_until(
-    sub: OutputSubscription, needle: bytes, *, count: int = 1, timeout: float = 10.0
+    sub: OutputSubscription,
+    needle: bytes,
+    *,
+    count: int = 1,
+    timeout: float = 10.0,  # noqa: ASYNC109
 ) -> bytes:
     """Everything received until ``needle`` showed up ``count`` times (bounded)."""
     got = bytearray()
@@ -30,8 +34,19 @@ async def read_until(
     raise AssertionError(f"stream ended before {needle!r}; got {bytes(got[-300:])!r}")
 
 
+def drain(sub: OutputSubscription) -> list[bytes | Gap]:
+    items: list[bytes | Gap] = []
+    while (item := sub.get_nowait()) is not None:
+        items.append(item)
+    return items
+
+
 async def wait_for_pane(
-    backend: MuxBackend, pane_id: str, pred: object, *, timeout: float = 10.0
+    backend: MuxBackend,
+    pane_id: str,
+    pred: object,
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109
 ) -> PaneInfo:
     async with asyncio.timeout(timeout):
         while True:
@@ -68,7 +83,9 @@ async def test_pane_create_with_name_type_cwd_env(
     assert pane.orchflow_id and not pane.dead
     assert [p.pane_id for p in await backend.list_panes(session)] == [pane.pane_id]
     assert pane.pane_id in [p.pane_id for p in await backend.list_panes()]
-    result = await (await backend.run(pane.pane_id, "printf '%s|%s\\n' \"$OF_VAR\" \"$PWD\" > out.txt")).wait(timeout=10)
+    result = await (
+        await backend.run(pane.pane_id, 'printf \'%s|%s\\n\' "$OF_VAR" "$PWD" > out.txt')
+    ).wait(timeout=10)
     assert result.exit_code == 0
     assert (tmp_path / "out.txt").read_text() == f"a b;c|{tmp_path}\n"
     await backend.close_pane(pane.pane_id)
@@ -160,7 +177,9 @@ async def test_streams_seq_output_byte_exact(backend: MuxBackend, session: str) 
     pane = await backend.create_pane(session)
     sub = await backend.subscribe(pane.pane_id, max_queue=1_000_000)
     # printf's %s keeps the markers out of the echoed command line.
-    handle = await backend.run(pane.pane_id, "printf 'BE%sIN\\n' G; seq 1 200000; printf 'E%sD\\n' N")
+    handle = await backend.run(
+        pane.pane_id, "printf 'BE%sIN\\n' G; seq 1 200000; printf 'E%sD\\n' N"
+    )
     got = await read_until(sub, b"END\r\n", timeout=30)
     assert (await handle.wait(timeout=10)).exit_code == 0
     body = got[got.index(b"BEGIN\r\n") + 7 : got.index(b"END\r\n")]
@@ -177,8 +196,8 @@ async def test_slow_subscriber_gets_gap_and_fast_one_does_not(
     fast_bytes = await read_until(fast, b"DONE\r\n", timeout=30)
     await handle.wait(timeout=10)
     await asyncio.sleep(0.1)
-    fast_bytes += b"".join(i for i in iter(fast.get_nowait, None) if isinstance(i, bytes))
-    items = list(iter(slow.get_nowait, None))
+    fast_bytes += b"".join(i for i in drain(fast) if isinstance(i, bytes))
+    items = drain(slow)
     gaps = [i for i in items if isinstance(i, Gap)]
     assert gaps and len(items) <= 3
     accounted = sum(len(i) if isinstance(i, bytes) else i.dropped_bytes for i in items)

@@ -36,7 +36,7 @@ from orchflow_core.mux.control import (
 RECORDED = (
     b"%begin 1795291071 270 0\n%end 1795291071 270 0\n"
     b"%session-changed $0 a b\n"
-    b"%begin 1795291071 276 1\nxA\"y$HOME%0~;{\n%end 1795291071 276 1\n"
+    b'%begin 1795291071 276 1\nxA"y$HOME%0~;{\n%end 1795291071 276 1\n'
     b"%output %0 root@vm:/tmp# echo hello\\015\\012\\033[?2004l\\015\n"
     b"%begin 1795291072 277 1\n%end 1795291072 277 1\n"
     b"%begin 1795291072 278 1\nparse error: unknown command: bogus\n%error 1795291072 278 1\n"
@@ -127,7 +127,7 @@ def test_escape_unescape_round_trip(data: bytes) -> None:
     escaped = escape_output(data)
     assert b"\n" not in escaped  # one %output line
     assert unescape_output(escaped) == data
-    assert codecs.escape_decode(escaped)[0] == data  # type: ignore[attr-defined]
+    assert codecs.escape_decode(escaped)[0] == data
 
 
 @given(st.binary(max_size=300), st.integers(min_value=0, max_value=400))

@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from orchflow_core.errors import TmuxUnavailableError
 from orchflow_core.mux.control_client import ControlModeClient
 from tests.harness.tmux import TmuxServer
+from tests.mux.conftest import poll_until
 
 
 @pytest.fixture
@@ -53,7 +55,9 @@ ARG_TEXT = st.text(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@settings(
+    max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(text=ARG_TEXT)
 def test_any_argument_reaches_tmux_literally(tmux_server: TmuxServer, text: str) -> None:
     async def check() -> None:
@@ -65,8 +69,7 @@ def test_any_argument_reaches_tmux_literally(tmux_server: TmuxServer, text: str)
                 # save-buffer writes the raw bytes (show-buffer escapes unusual characters).
                 path = os.path.join(tmp, "buf")
                 await c.check("save-buffer", "-b", "quoting-test", path)
-                with open(path, "rb") as f:
-                    assert f.read() == text.encode()
+                assert await asyncio.to_thread(Path(path).read_bytes) == text.encode()
         finally:
             await c.close()
 
@@ -88,9 +91,7 @@ async def test_server_death_then_reconnect() -> None:
         await c.start()
         assert (await c.command("display-message", "-p", "ok")).lines == ("ok",)
         server.kill()
-        async with asyncio.timeout(5):
-            while c.alive:
-                await asyncio.sleep(0.01)
+        await poll_until(lambda: not c.alive, timeout=5)
         with pytest.raises(TmuxUnavailableError, match="tmux unavailable"):
             await c.command("display-message", "-p", "x")
         await c.reconnect()

@@ -28,7 +28,12 @@ def test_bad_token_rejected() -> None:
         wrap_command("true", "x'; rm -rf /")
 
 
-@given(cmd=st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40))
+@given(
+    cmd=st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
+        max_size=40,
+    )
+)
 def test_wrapped_command_runs_the_text_verbatim_in_sh(cmd: str) -> None:
     # `printf %s <text>` inside the wrapper must print the text unchanged: quoting is airtight.
     inner = "printf '%s' " + "'" + cmd.replace("'", "'\\''") + "'"

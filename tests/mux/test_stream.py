@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchflow_core.mux.stream import Gap, OutputEventCoalescer, OutputStream
+from orchflow_core.mux.stream import Gap, OutputEventCoalescer, OutputStream, OutputSubscription
 
 
-def drain(sub) -> list[bytes | Gap]:
-    out = []
+def drain(sub: OutputSubscription) -> list[bytes | Gap]:
+    out: list[bytes | Gap] = []
     while (item := sub.get_nowait()) is not None:
         out.append(item)
     return out

@@ -8,6 +8,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,31 +116,39 @@ async def test_dangling_link_is_reported_and_search_goes_on(project: Path) -> No
     assert summary.match_count >= 3
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
-)
-async def test_unreadable_directory_is_reported_and_search_goes_on() -> None:
-    """Root reads everything, so ripgrep runs as ``nobody`` (setpriv) over a chmod-000 dir."""
+@pytest.fixture
+def locked_tree() -> Iterator[tuple[Path, Path]]:
+    """A world-readable tree with a chmod-000 dir, and an ``rg`` wrapper that runs as nobody.
+
+    Root reads everything, so only a non-root ripgrep (via setpriv) meets the locked dir.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run ripgrep as nobody")
     base = Path(tempfile.mkdtemp(prefix="orchflow-perm-"))
-    try:
-        base.chmod(0o755)
-        git_init(base)
-        (base / "open.txt").write_text("hello open\n")
-        (base / "locked").mkdir()
-        (base / "locked" / "secret.txt").write_text("hello secret\n")
-        (base / "locked").chmod(0)
-        wrapper = base / "rg-as-nobody"
-        rg = Path(sys.executable).parent / "rg"
-        wrapper.write_text(
-            f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {rg} "$@"\n'
-        )
-        wrapper.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-        summary = await search(base, "hello", rg_path=wrapper)
-        assert [m.path for m in summary.matches] == ["open.txt"]
-        assert any("locked" in e and "Permission denied" in e for e in summary.errors)
-    finally:
-        (base / "locked").chmod(0o755)
-        shutil.rmtree(base)
+    base.chmod(0o755)
+    git_init(base)
+    (base / "open.txt").write_text("hello open\n")
+    (base / "locked").mkdir()
+    (base / "locked" / "secret.txt").write_text("hello secret\n")
+    (base / "locked").chmod(0)
+    wrapper = base / "rg-as-nobody"
+    rg = Path(sys.executable).parent / "rg"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups {rg} "$@"\n'
+    )
+    wrapper.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    yield base, wrapper
+    (base / "locked").chmod(0o755)
+    shutil.rmtree(base)
+
+
+async def test_unreadable_directory_is_reported_and_search_goes_on(
+    locked_tree: tuple[Path, Path],
+) -> None:
+    base, wrapper = locked_tree
+    summary = await search(base, "hello", rg_path=wrapper)
+    assert [m.path for m in summary.matches] == ["open.txt"]
+    assert any("locked" in e and "Permission denied" in e for e in summary.errors)
 
 
 async def test_max_results_stops_ripgrep(tmp_path: Path) -> None:
@@ -182,7 +191,11 @@ async def test_stop_event_ends_search_with_cancelled_summary(tmp_path: Path) -> 
     (tmp_path / "big.txt").write_text("needle here\n" * 200_000)
     stop = asyncio.Event()
     summary = await search(
-        tmp_path, "needle", SearchOptions(max_results=None), on_batch=lambda b: stop.set(), stop=stop
+        tmp_path,
+        "needle",
+        SearchOptions(max_results=None),
+        on_batch=lambda b: stop.set(),
+        stop=stop,
     )
     assert summary.cancelled and not summary.truncated
     assert 0 < summary.match_count < 200_000

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orchflow_core.api import Params, dispatch
@@ -44,11 +45,13 @@ class Bridge:
 
     async def _init(self, params: Params) -> tuple[bool, Any]:
         overrides = params.get("overrides") or {}
+        cwd = params.get("cwd")
+        root = Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else None
         error: dict[str, Any] | None = None
         try:
-            self.core = Core(overrides if isinstance(overrides, dict) else {})
+            self.core = Core(overrides if isinstance(overrides, dict) else {}, project_root=root)
         except OrchflowError as exc:  # bad setup() overrides: fall back to defaults
-            self.core = Core({})
+            self.core = Core({}, project_root=root)
             error = exc.to_dict()
         self.core.events.subscribe(self._forward)
         try:

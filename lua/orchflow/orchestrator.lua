@@ -1,0 +1,178 @@
+-- :Orchflow orchestrator …, agent …, memory … . The host forwards these to the
+-- orchestrator; in embedded mode it answers that the orchestrator is off and how
+-- to turn it on, and that message is what the user sees.
+local M = {}
+
+local host = require("orchflow.host")
+local events = require("orchflow.events")
+
+M.agent_types = { "dev", "test", "repl", "build", "lint", "custom" }
+
+local function with_result(fn)
+  return function(err, res)
+    if err then
+      return host.report(err)
+    end
+    fn(res)
+  end
+end
+
+local function need(args, n, usage)
+  if #args < n then
+    error("usage: " .. usage, 0)
+  end
+end
+
+local function show(lines, title, footer)
+  return require("orchflow.float").open(lines, { title = title, footer = footer, fit = true })
+end
+
+-- orchestrator -----------------------------------------------------------------
+local function status_lines(s)
+  local lines = { ("mode:     %s"):format(s.mode), ("state:    %s"):format(s.state or "?") }
+  if s.pid and s.pid ~= vim.NIL then
+    lines[#lines + 1] = ("pid:      %s"):format(s.pid)
+  end
+  if s.restarts and s.restarts > 0 then
+    lines[#lines + 1] = ("restarts: %d"):format(s.restarts)
+  end
+  if type(s.health) == "table" then
+    for _, k in ipairs({ "version", "uptime_s", "connections", "agents", "memory_entries" }) do
+      if s.health[k] ~= nil then
+        lines[#lines + 1] = ("%-9s %s"):format(k .. ":", vim.inspect(s.health[k]))
+      end
+    end
+  end
+  if s.error then
+    lines[#lines + 1] = "error:    " .. s.error
+  end
+  if s.hint then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = s.hint
+  end
+  return lines
+end
+
+function M.start()
+  host.call("orchestrator.start", {}, with_result(function(s)
+    vim.notify(("orchflow: orchestrator %s (%s)"):format(s.state, s.mode), vim.log.levels.INFO)
+  end))
+end
+
+function M.stop()
+  host.call("orchestrator.stop", {}, with_result(function(s)
+    vim.notify(("orchflow: orchestrator %s (%s)"):format(s.state or "stopped", s.mode), vim.log.levels.INFO)
+  end))
+end
+
+function M.status()
+  host.call("orchestrator.status", {}, with_result(function(s)
+    show(status_lines(s), "orchflow orchestrator")
+  end))
+end
+
+-- agents -----------------------------------------------------------------------
+--- :Orchflow agent new {type} [cmd...]
+function M.agent_new(args)
+  need(args, 1, ":Orchflow agent new {type} [cmd]")
+  local params = { type = args[1], cwd = vim.fn.getcwd() }
+  if #args > 1 then
+    params.command = table.concat(vim.list_slice(args, 2), " ")
+  end
+  host.call("agent.new", params, with_result(function(a)
+    vim.notify(("orchflow: agent %s (%s) %s: %s"):format(a.id, a.type, a.state, a.command or ""), vim.log.levels.INFO)
+  end))
+end
+
+function M.agent_list()
+  host.call("agent.list", {}, with_result(function(res)
+    local agents = res.agents or res
+    local lines = {}
+    for _, a in ipairs(agents) do
+      lines[#lines + 1] = ("%-10s %-7s %-9s %s"):format(a.id, a.type, a.state, a.command or "")
+    end
+    if #lines == 0 then
+      lines[1] = "No agents. :Orchflow agent new {type} starts one."
+    end
+    show(lines, "orchflow agents")
+  end))
+end
+
+function M.agent_send(args)
+  need(args, 2, ":Orchflow agent send {id} {text}")
+  host.call("agent.send", { id = args[1], text = table.concat(vim.list_slice(args, 2), " ") }, function(err)
+    host.report(err)
+  end)
+end
+
+function M.agent_stop(args)
+  need(args, 1, ":Orchflow agent stop {id}")
+  host.call("agent.stop", { id = args[1] }, with_result(function()
+    vim.notify("orchflow: agent " .. args[1] .. " stopped", vim.log.levels.INFO)
+  end))
+end
+
+local views = {} ---@type table<string, { buf: integer, chan: integer }>  by agent id
+
+events.on("agent.output", function(ev)
+  local v = views[ev.id]
+  if v and vim.api.nvim_buf_is_valid(v.buf) then
+    vim.api.nvim_chan_send(v.chan, ev.data)
+  end
+end)
+
+--- A live float of the agent's output: recent text first, then stream.output as it comes.
+function M.agent_output(args)
+  need(args, 1, ":Orchflow agent output {id}")
+  local id = args[1]
+  host.call("agent.output", { id = id }, with_result(function(res)
+    local win, buf = require("orchflow.float").open({}, { title = "agent: " .. id, footer = "q close" })
+    local chan = vim.api.nvim_open_term(buf, {})
+    local text = type(res) == "table" and (res.output or res.text) or tostring(res)
+    vim.api.nvim_chan_send(chan, (text or ""):gsub("\n", "\r\n"))
+    views[id] = { buf = buf, chan = chan }
+    host.call("agent.subscribe", { id = id }, function(err)
+      host.report(err)
+    end)
+    vim.api.nvim_create_autocmd({ "BufWipeout", "BufHidden" }, {
+      buffer = buf,
+      once = true,
+      callback = function()
+        views[id] = nil
+        host.call("agent.unsubscribe", { id = id }, function() end)
+      end,
+    })
+    return win
+  end))
+end
+
+function M.complete_agent_types(_, rest)
+  return #rest == 0 and M.agent_types or {}
+end
+
+-- memory -----------------------------------------------------------------------
+function M.memory_store(args)
+  need(args, 2, ":Orchflow memory store {key} {value}")
+  host.call("memory.store", { key = args[1], value = table.concat(vim.list_slice(args, 2), " ") }, with_result(function(e)
+    vim.notify(("orchflow: stored %s in %s"):format(e.key, e.namespace or "default"), vim.log.levels.INFO)
+  end))
+end
+
+function M.memory_search(args)
+  need(args, 1, ":Orchflow memory search {query}")
+  local query = table.concat(args, " ")
+  host.call("memory.search", { query = query }, with_result(function(res)
+    local hits = res.results or res
+    local lines = {}
+    for _, h in ipairs(hits) do
+      local value = type(h.value) == "string" and h.value or vim.json.encode(h.value)
+      lines[#lines + 1] = ("%-20s %s"):format(h.key, (value:gsub("\n", " ")))
+    end
+    if #lines == 0 then
+      lines[1] = ("nothing in memory matches %q"):format(query)
+    end
+    show(lines, "memory: " .. query)
+  end))
+end
+
+return M

@@ -1,0 +1,1 @@
+"""The host's connection to an orchestrator (sidecar or shared service)."""

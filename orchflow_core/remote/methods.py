@@ -1,0 +1,62 @@
+"""Host methods that reach the orchestrator: ``orchestrator.*``, ``agent.*``, ``memory.*``.
+
+In embedded mode each answers "unavailable" with how to turn the orchestrator
+on; nothing pretends to work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from orchflow_core.api import METHODS, Params, param
+
+if TYPE_CHECKING:
+    from orchflow_core.core import Core
+
+
+@METHODS.method("orchestrator.start")
+async def orchestrator_start(core: Core, params: Params) -> dict[str, Any]:
+    link = core.orchestrator
+    await link.client()
+    return await link.status()
+
+
+@METHODS.method("orchestrator.stop")
+async def orchestrator_stop(core: Core, params: Params) -> dict[str, Any]:
+    await core.orchestrator.stop()
+    return await core.orchestrator.status()
+
+
+@METHODS.method("orchestrator.status")
+async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
+    return await core.orchestrator.status()
+
+
+def _forward(name: str, remote: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> None:
+    """Register host method ``name`` as a call of orchestrator method ``remote``."""
+
+    async def handler(core: Core, params: Params) -> Any:
+        out: dict[str, Any] = {}
+        for key in required:
+            out[key] = param(params, key, (str, int, float, dict, list, bool))
+        for key in optional:
+            if params.get(key) is not None:
+                out[key] = params[key]
+        return await core.orchestrator.call(remote, out)
+
+    METHODS.method(name)(handler)
+
+
+_forward("agent.new", "agent.create", ("type",), ("name", "command", "cwd"))
+_forward("agent.list", "agent.list")
+_forward("agent.get", "agent.get", ("id",))
+_forward("agent.send", "agent.send", ("id", "text"))
+_forward("agent.stop", "agent.stop", ("id",))
+_forward("agent.output", "agent.output", ("id",), ("lines",))
+_forward("agent.subscribe", "stream.subscribe", ("id",))
+_forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
+_forward("memory.store", "memory.store", ("key", "value"), ("namespace", "metadata", "ttl_s"))
+_forward("memory.get", "memory.get", ("key",), ("namespace",))
+_forward("memory.search", "memory.search", ("query",), ("namespace", "limit"))
+_forward("memory.list", "memory.list", (), ("namespace", "prefix", "limit"))
+_forward("memory.delete", "memory.delete", ("key",), ("namespace",))
