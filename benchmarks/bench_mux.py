@@ -30,7 +30,9 @@ class BareControlClient:
     def __init__(self, socket: str, session: str) -> None:
         self.proc = subprocess.Popen(
             ["tmux", "-L", socket, "-f", str(CONF), "-C", "attach", "-t", session],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
         )
         self.out = self.proc.stdout
         assert self.out is not None
@@ -44,9 +46,9 @@ class BareControlClient:
             buf += chunk
             if marker is not None and not seen_at and marker in buf:
                 seen_at = time.perf_counter()
-            if b"\n%end " in buf or buf.startswith(b"%end ") or b"\n%error " in buf:
-                if marker is None or seen_at:
-                    return seen_at
+            ended = b"\n%end " in buf or buf.startswith(b"%end ") or b"\n%error " in buf
+            if ended and (marker is None or seen_at):
+                return seen_at
 
     def command(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -144,14 +146,23 @@ def _floors(socket: str) -> dict[str, list[float]]:
     for i in range(60):
         tag = f"{i:04d}"
         t0 = time.perf_counter()
-        seen = bare.send_until(f"send-keys -t {pane} -l 'printf \"Q%sZ\\n\" {tag}' ; send-keys -t {pane} Enter",
-                               f"Q{tag}Z".encode())
+        seen = bare.send_until(
+            f"send-keys -t {pane} -l 'printf \"Q%sZ\\n\" {tag}' ; send-keys -t {pane} Enter",
+            f"Q{tag}Z".encode(),
+        )
         out["first"].append((seen - t0) * 1000)
         time.sleep(0.01)
     bare.close()
     for _ in range(3):  # tmux's own ingest, nobody watching
         t0 = time.perf_counter()
-        _tmux(socket, "send-keys", "-t", pane, "seq 1 200000; tmux -L " + socket + " wait-for -S done", "Enter")
+        _tmux(
+            socket,
+            "send-keys",
+            "-t",
+            pane,
+            "seq 1 200000; tmux -L " + socket + " wait-for -S done",
+            "Enter",
+        )
         _tmux(socket, "wait-for", "done")
         out["stream"].append(1.49 / (time.perf_counter() - t0))
     _tmux(socket, "kill-session", "-t", "floor")
@@ -184,8 +195,19 @@ def _host_idle(socket: str) -> tuple[float, float]:
     old = dict(os.environ)
     os.environ.update(env)
     try:
-        nv = pynvim.attach("child", argv=[nvim_binary(), "--embed", "--headless", "-n", "-i", "NONE",
-                                           "-u", str(ROOT / "tests" / "minimal_init.lua")])
+        nv = pynvim.attach(
+            "child",
+            argv=[
+                nvim_binary(),
+                "--embed",
+                "--headless",
+                "-n",
+                "-i",
+                "NONE",
+                "-u",
+                str(ROOT / "tests" / "minimal_init.lua"),
+            ],
+        )
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -194,8 +216,16 @@ def _host_idle(socket: str) -> tuple[float, float]:
     c0, t0 = _proc_cpu_s(pid), time.perf_counter()
     time.sleep(5.0)
     cpu = (_proc_cpu_s(pid) - c0) / (time.perf_counter() - t0) * 100
-    rss = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                   if line.startswith("VmRSS")).split()[1]) / 1024
+    rss = (
+        int(
+            next(
+                line
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS")
+            ).split()[1]
+        )
+        / 1024
+    )
     nv.close()
     return cpu, rss
 
@@ -209,14 +239,38 @@ def run() -> list[Row]:
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
     return [
-        Row("tmux command round trip (control mode)", median(ours["cmd"]), "ms", median(floors["cmd"]),
-            "bare blocking `tmux -C` client", "<= 0.3 ms"),
-        Row("pane creation, p95", p95(ours["create"]), "ms", p95(floors["create"]),
-            "bare client: new-window -d -P", "<= 5 ms"),
-        Row("send -> first output", median(ours["first"]), "ms", median(floors["first"]),
-            "bare client: send-keys -> %output", "<= 2 ms"),
-        Row("seq 1 200000 streamed byte-exact", median(ours["stream"]), "MB/s",
-            median(floors["stream"]), "tmux ingest, no observer (wait-for)", ">= 0.7x"),
+        Row(
+            "tmux command round trip (control mode)",
+            median(ours["cmd"]),
+            "ms",
+            median(floors["cmd"]),
+            "bare blocking `tmux -C` client",
+            "<= 0.3 ms",
+        ),
+        Row(
+            "pane creation, p95",
+            p95(ours["create"]),
+            "ms",
+            p95(floors["create"]),
+            "bare client: new-window -d -P",
+            "<= 5 ms",
+        ),
+        Row(
+            "send -> first output",
+            median(ours["first"]),
+            "ms",
+            median(floors["first"]),
+            "bare client: send-keys -> %output",
+            "<= 2 ms",
+        ),
+        Row(
+            "seq 1 200000 streamed byte-exact",
+            median(ours["stream"]),
+            "MB/s",
+            median(floors["stream"]),
+            "tmux ingest, no observer (wait-for)",
+            ">= 0.7x",
+        ),
         Row("host idle CPU with 100 panes", cpu, "%", None, "", "~0"),
         Row("host RSS with 100 panes", rss, "MB", None, "", "<= 60 MB"),
     ]

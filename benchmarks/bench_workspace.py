@@ -37,7 +37,9 @@ def _make_tree() -> None:
         return
     rng = random.Random(3)
     words = [f"w{i:04d}" for i in range(3000)]
-    block = "\n".join(" ".join(rng.choices(words, k=rng.randint(3, 12))) for _ in range(4000)) + "\n"
+    block = (
+        "\n".join(" ".join(rng.choices(words, k=rng.randint(3, 12))) for _ in range(4000)) + "\n"
+    )
     paths = synthetic_paths(FILES, seed=3)
     for i, rel in enumerate(paths):
         start = rng.randrange(0, len(block) - FILE_BYTES - 1)
@@ -103,8 +105,14 @@ def _search_rows() -> list[Row]:
         ours.append(total)
         first.append(fb)
     return [
-        Row("search.project total, 50k files / 800 MB", median(ours), "ms", median(plain),
-            "plain `rg -n` on the same tree, same run", "<= 1.2x"),
+        Row(
+            "search.project total, 50k files / 800 MB",
+            median(ours),
+            "ms",
+            median(plain),
+            "plain `rg -n` on the same tree, same run",
+            "<= 1.2x",
+        ),
         Row("  same, against `rg --json`", median(ours), "ms", median(json_), "", ""),
         Row("  first batch of results", median(first), "ms", None, "", "<= 20 ms"),
     ]
@@ -125,8 +133,14 @@ def _ranking_rows() -> list[Row]:
         process.extract(q, paths, scorer=fuzz.QRatio, limit=50)
         floor.append((time.perf_counter() - t0) * 1000)
     return [
-        Row("file ranking per keystroke, 100k paths", median(ours), "ms", median(floor),
-            "rapidfuzz extract(QRatio) over the same paths", "<= 16 ms"),
+        Row(
+            "file ranking per keystroke, 100k paths",
+            median(ours),
+            "ms",
+            median(floor),
+            "rapidfuzz extract(QRatio) over the same paths",
+            "<= 16 ms",
+        ),
         Row("  p95", p95(ours), "ms", None, "", ""),
     ]
 
@@ -165,8 +179,8 @@ async def _history_rows() -> list[Row]:
                 t0 = time.perf_counter()
                 raw.execute("BEGIN IMMEDIATE")
                 raw.execute(
-                    "INSERT INTO history(command, cwd, pane_type, exit_code, duration_s, ts, source)"
-                    " VALUES (?, ?, 'shell', 0, 0.1, ?, 'orchflow')",
+                    "INSERT INTO history(command, cwd, pane_type, exit_code, duration_s, ts,"
+                    " source) VALUES (?, ?, 'shell', 0, 0.1, ?, 'orchflow')",
                     (command, cwd, ts),
                 )
                 raw.execute(_UPSERT_FRECENCY, ("", command, 0, ts, 0, score))
@@ -180,10 +194,22 @@ async def _history_rows() -> list[Row]:
                 add_ours.append((time.perf_counter() - t0) * 1000)
             raw.close()
     return [
-        Row("history append (HistoryStore, aiosqlite)", median(add_ours), "ms", median(add_floor),
-            "same transaction on raw sqlite3, same file", "<= 0.5 ms"),
-        Row("history top-20 by frecency at 100k rows", median(top_ours), "ms", median(top_floor),
-            "same query on raw sqlite3, same file", "<= 1 ms"),
+        Row(
+            "history append (HistoryStore, aiosqlite)",
+            median(add_ours),
+            "ms",
+            median(add_floor),
+            "same transaction on raw sqlite3, same file",
+            "<= 0.5 ms",
+        ),
+        Row(
+            "history top-20 by frecency at 100k rows",
+            median(top_ours),
+            "ms",
+            median(top_floor),
+            "same query on raw sqlite3, same file",
+            "<= 1 ms",
+        ),
     ]
 
 

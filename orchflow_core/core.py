@@ -31,7 +31,9 @@ DB_NAME = "orchflow.db"
 
 
 class Core:
-    def __init__(self, overrides: dict[str, Any] | None = None, *, project_root: Path | None = None) -> None:
+    def __init__(
+        self, overrides: dict[str, Any] | None = None, *, project_root: Path | None = None
+    ) -> None:
         self.overrides: dict[str, Any] = overrides or {}
         self.events = EventBus()
         self.project_root = (project_root or Path.cwd()).resolve()
@@ -114,7 +116,6 @@ class Core:
 
             self._watches = OutputWatches(self.events)
         return self._watches
-
 
     @property
     def orchestrator(self) -> OrchestratorLink:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import platform
 import sys
-from pathlib import Path
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchflow_core import __version__, paths

@@ -88,8 +88,10 @@ class OrchestratorLink:
     async def _connect(self) -> RpcClient:
         from orchflow_core.rpc.client import RpcClient
 
-        path = self._sidecar_discovery() if self.mode == "sidecar" else (
-            self.discovery_path or discovery.default_path()
+        path = (
+            self._sidecar_discovery()
+            if self.mode == "sidecar"
+            else (self.discovery_path or discovery.default_path())
         )
         found = discovery.read(path)
         client = await RpcClient.connect(self.url or found.url, found.token, timeout=2.0)
@@ -99,7 +101,9 @@ class OrchestratorLink:
     def _forward(self, method: str) -> Callable[[Any], None]:
         def deliver(params: Any) -> None:
             if self._on_notification is not None:
-                self._on_notification(method, params if isinstance(params, dict) else {"params": params})
+                self._on_notification(
+                    method, params if isinstance(params, dict) else {"params": params}
+                )
 
         return deliver
 
@@ -116,24 +120,44 @@ class OrchestratorLink:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         t0 = time.monotonic()
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestrator", "serve",
-            "--listen", f"unix:{sock}", "--discovery-file", str(disc),
-            "--parent-pid", str(os.getpid()),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, env=env,
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--listen",
+            f"unix:{sock}",
+            "--discovery-file",
+            str(disc),
+            "--parent-pid",
+            str(os.getpid()),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
         )
         deadline = t0 + max(self.ready_timeout_s, 0.05)
         while not disc.exists():
             if self._proc.returncode is not None:
-                err = (await self._proc.stderr.read()).decode(errors="replace") if self._proc.stderr else ""
-                last = err.strip().splitlines()[-1] if err.strip() else f"exit code {self._proc.returncode}"
+                err = (
+                    (await self._proc.stderr.read()).decode(errors="replace")
+                    if self._proc.stderr
+                    else ""
+                )
+                last = (
+                    err.strip().splitlines()[-1]
+                    if err.strip()
+                    else f"exit code {self._proc.returncode}"
+                )
                 raise UnavailableError(f"the orchestrator sidecar failed to start: {last}")
             if time.monotonic() > deadline:
+                waited = self.ready_timeout_s * 1000
                 raise UnavailableError(
-                    f"the orchestrator sidecar was not ready within {self.ready_timeout_s * 1000:.0f} ms"
+                    f"the orchestrator sidecar was not ready within {waited:.0f} ms"
                 )
             await asyncio.sleep(0.005)
-        log.info("sidecar ready in %.0f ms (pid %s)", (time.monotonic() - t0) * 1000, self._proc.pid)
+        log.info(
+            "sidecar ready in %.0f ms (pid %s)", (time.monotonic() - t0) * 1000, self._proc.pid
+        )
 
     async def _watch(self) -> None:
         """Health-ping the sidecar; restart it with backoff when it dies."""
@@ -157,8 +181,11 @@ class OrchestratorLink:
             if self._closing:
                 return
             self.restarts += 1
-            log.warning("orchestrator sidecar died (code %s); restarting in %.1f s",
-                        proc.returncode if proc else None, backoff)
+            log.warning(
+                "orchestrator sidecar died (code %s); restarting in %.1f s",
+                proc.returncode if proc else None,
+                backoff,
+            )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff_s)
             async with self._lock:
@@ -203,7 +230,9 @@ class OrchestratorLink:
                     health = await self.call("system.health")
                     out.update(state="running", health=health)
             else:
-                out.update(state="running", health=await client.call("system.health", {}, timeout=2.0))
+                out.update(
+                    state="running", health=await client.call("system.health", {}, timeout=2.0)
+                )
         except OrchflowError as exc:
             out.update(state="unreachable", error=exc.message)
         return out

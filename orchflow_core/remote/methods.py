@@ -32,7 +32,9 @@ async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
     return await core.orchestrator.status()
 
 
-def _forward(name: str, remote: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> None:
+def _forward(
+    name: str, remote: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> None:
     """Register host method ``name`` as a call of orchestrator method ``remote``."""
 
     async def handler(core: Core, params: Params) -> Any:

@@ -143,7 +143,7 @@ class TerminalManager:
                     (name, self.backend_name, s.id, now, now),
                 )
             # only "?" placeholders are interpolated: one per live pane
-            conn.execute(  # noqa: S608
+            conn.execute(
                 "UPDATE panes SET state = 'closed', closed_at = ? WHERE state != 'closed'"
                 f" AND orchflow_id NOT IN ({','.join('?' * len(live))})",
                 (now, *live),

@@ -63,7 +63,9 @@ async def pane_list(core: Core, params: Params) -> list[dict[str, Any]]:
 async def pane_send(core: Core, params: Params) -> dict[str, Any]:
     tm = await core.terminals()
     return await tm.send(
-        param(params, "pane", str), param(params, "text", str), enter=param(params, "enter", bool, False)
+        param(params, "pane", str),
+        param(params, "text", str),
+        enter=param(params, "enter", bool, False),
     )
 
 
@@ -89,7 +91,10 @@ async def pane_attach_command(core: Core, params: Params) -> dict[str, Any]:
     rec = tm.resolve(param(params, "pane", str))
     await tm.backend.focus_pane(rec.pane_id)
     tmux = core.config["tmux"]
-    return {"argv": [tmux["binary"], "-L", core.tmux_socket(), "attach-session", "-t", rec.pane_id], **rec.to_dict()}
+    return {
+        "argv": [tmux["binary"], "-L", core.tmux_socket(), "attach-session", "-t", rec.pane_id],
+        **rec.to_dict(),
+    }
 
 
 @METHODS.method("pane.watch")
@@ -129,7 +134,12 @@ async def pane_search(core: Core, params: Params) -> dict[str, Any]:
     return {
         "panes": len(records),
         "matches": [
-            {"pane_id": h.pane_id, "name": names.get(h.pane_id, ""), "line": h.line_no + 1, "text": h.text}
+            {
+                "pane_id": h.pane_id,
+                "name": names.get(h.pane_id, ""),
+                "line": h.line_no + 1,
+                "text": h.text,
+            }
             for h in hits
         ],
     }

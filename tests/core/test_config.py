@@ -39,7 +39,10 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[tmux]\nsockett = 'a'\n", "unknown key 'tmux.sockett'; valid here: binary, config_file, socket"),
+        (
+            "[tmux]\nsockett = 'a'\n",
+            "unknown key 'tmux.sockett'; valid here: binary, config_file, socket",
+        ),
         ("[nope]\n", "unknown key 'nope'"),
         (
             "[log]\nlevel = 'loud'\n",

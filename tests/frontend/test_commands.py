@@ -6,7 +6,10 @@ import pytest
 
 from tests.harness.editor import Editor
 
-TOP_LEVEL = "agent, browse, config, files, health, history, log, memory, orchestrator, pane, search, session, trash, version"
+TOP_LEVEL = (
+    "agent, browse, config, files, health, history, log, memory, "
+    "orchestrator, pane, search, session, trash, version"
+)
 
 
 def complete(editor: Editor, line: str) -> list[str]:

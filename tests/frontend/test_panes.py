@@ -24,7 +24,9 @@ def wait_float(editor: Editor, title: str, pattern: str, timeout: float = 8.0) -
     try:
         return editor.wait_until(ready, timeout=timeout)
     except AssertionError:
-        raise AssertionError(f"no {pattern!r} in float {title!r}; floats: {editor.floats()}") from None
+        raise AssertionError(
+            f"no {pattern!r} in float {title!r}; floats: {editor.floats()}"
+        ) from None
 
 
 def new_pane(editor: Editor, args: str) -> str:
@@ -49,7 +51,9 @@ def test_new_pane_appears_in_the_dashboard(editor: Editor, private_tmux: TmuxSer
 
 
 def last_screen_line(tmux: TmuxServer, pane: str) -> str:
-    lines = [line for line in tmux.run("capture-pane", "-p", "-t", pane).splitlines() if line.strip()]
+    lines = [
+        line for line in tmux.run("capture-pane", "-p", "-t", pane).splitlines() if line.strip()
+    ]
     return lines[-1].rstrip() if lines else ""
 
 
@@ -65,7 +69,10 @@ def test_run_reports_exit_code_in_dashboard_and_statusline(
     assert "sh -c" in row  # the last command
     # the pane's last line follows its output (the prompt comes after the exit)
     wait_float(editor, "orchflow", re.escape(last_screen_line(private_tmux, pane)) + "$")
-    assert editor.wait_until(lambda: editor.lua("return require('orchflow.statusline').get()")) == "⧉ 1 ✗1"
+    assert (
+        editor.wait_until(lambda: editor.lua("return require('orchflow.statusline').get()"))
+        == "⧉ 1 ✗1"
+    )
 
 
 def test_output_float_shows_new_output_live(editor: Editor) -> None:
@@ -116,7 +123,9 @@ def test_scrollback_search_lists_matches(editor: Editor, private_tmux: TmuxServe
     assert any("needle-2" in line for line in lines)
 
 
-def test_reattach_after_restart_without_duplicates(isolated: Path, private_tmux: TmuxServer) -> None:
+def test_reattach_after_restart_without_duplicates(
+    isolated: Path, private_tmux: TmuxServer
+) -> None:
     first = Editor()
     try:
         pane = new_pane(first, "build")
