@@ -10,6 +10,7 @@ marked closed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
@@ -142,11 +143,10 @@ class TerminalManager:
                     " closed_at = NULL",
                     (name, self.backend_name, s.id, now, now),
                 )
-            # only "?" placeholders are interpolated: one per live pane
             conn.execute(
                 "UPDATE panes SET state = 'closed', closed_at = ? WHERE state != 'closed'"
-                f" AND orchflow_id NOT IN ({','.join('?' * len(live))})",
-                (now, *live),
+                " AND orchflow_id NOT IN (SELECT value FROM json_each(?))",
+                (now, json.dumps(list(live))),
             )
             for rec in self._panes.values():
                 self._upsert(conn, rec, now)
