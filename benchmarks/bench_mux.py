@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import ROOT, Row, isolated_env, median, nvim_binary, p95
 from orchflow_core.mux.keys import Key
@@ -180,6 +181,65 @@ return vim.fn.jobpid(host.channel())
 """
 
 
+FLOAT_LATENCY = """
+local sock, n = ...
+local host, events = require('orchflow.host'), require('orchflow.events')
+local pane
+host.call('pane.new', { type = 'shell' }, function(err, p) pane = p end)
+vim.wait(10000, function() return pane ~= nil end, 5)
+vim.wait(300)
+require('orchflow.output').open(pane.pane_id)
+vim.wait(2000, function() return next(require('orchflow.output').views()) ~= nil end, 5)
+local times, seen, want = {}, nil, nil
+events.on('pane.data', function(ev)
+  if want and ev.data:find(want, 1, true) then seen = vim.uv.hrtime() end
+end)
+for i = 1, n do
+  want, seen = ('Q%04dZ'):format(i), nil
+  local t0 = vim.uv.hrtime()
+  vim.system({ 'tmux', '-L', sock, 'send-keys', '-t', pane.pane_id, ('printf "Q%%04dZ\\n" %d'):format(i), 'Enter' })
+  vim.wait(2000, function() return seen ~= nil end, 0)
+  times[#times + 1] = ((seen or vim.uv.hrtime()) - t0) / 1e6
+  vim.wait(20)
+end
+return times
+"""
+
+
+def _editor(socket: str) -> object:
+    import pynvim
+
+    env = isolated_env()
+    env["ORCHFLOW_TMUX_SOCKET"] = socket
+    Path(env["ORCHFLOW_CONFIG"]).write_text(f'[tmux]\nconfig_file = "{CONF}"\n')
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        argv = [
+            nvim_binary(),
+            "--embed",
+            "--headless",
+            "-n",
+            "-i",
+            "NONE",
+            "-u",
+            str(ROOT / "tests" / "minimal_init.lua"),
+        ]
+        return pynvim.attach("child", argv=argv)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _float_latency(socket: str) -> list[float]:
+    """tmux send-keys (from Neovim) -> the bytes reach the output float's terminal buffer."""
+    nv = _editor(socket)
+    try:
+        return list(nv.exec_lua(FLOAT_LATENCY, socket, 40))  # type: ignore[attr-defined]
+    finally:
+        nv.close()  # type: ignore[attr-defined]
+
+
 def _proc_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -235,6 +295,7 @@ def run() -> list[Row]:
     try:
         floors = _floors(socket)
         ours = asyncio.run(_ours(socket))
+        float_ms = _float_latency(socket)
         cpu, rss = _host_idle(socket)
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
@@ -271,6 +332,15 @@ def run() -> list[Row]:
             "tmux ingest, no observer (wait-for)",
             ">= 0.7x",
         ),
+        Row(
+            "tmux output -> live output float (Neovim)",
+            median(float_ms),
+            "ms",
+            None,
+            "",
+            "<= 50 ms",
+        ),
+        Row("  p95", p95(float_ms), "ms", None, "", ""),
         Row("host idle CPU with 100 panes", cpu, "%", None, "", "~0"),
         Row("host RSS with 100 panes", rss, "MB", None, "", "<= 60 MB"),
     ]

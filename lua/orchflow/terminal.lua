@@ -236,8 +236,15 @@ function M.complete_sessions(_, rest)
   return cache.sessions
 end
 
--- keep the cache true as panes come and go
 local events = require("orchflow.events")
+events.on("tmux.lost", function(ev)
+  vim.notify(
+    ("orchflow: the tmux server went away (%s); started a new one, %d pane(s) closed"):format(ev.reason, ev.closed),
+    vim.log.levels.WARN
+  )
+end)
+
+-- keep the cache true as panes come and go
 for _, name in ipairs({ "pane.created", "pane.closed", "pane.state", "session.renamed", "session.closed" }) do
   events.on(name, function()
     M.refresh()

@@ -17,7 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from orchflow_core.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from orchflow_core.events import EventBus
 from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
 from orchflow_core.mux.keys import Key
@@ -106,6 +111,18 @@ class TerminalManager:
             task.cancel()
         await self.backend.close()
 
+    async def recover(self) -> dict[str, int]:
+        """After the tmux server went away: attach again (a new server if none runs) and
+        reconcile, which marks the panes that died with it closed."""
+        reconnect = getattr(self.backend, "reconnect", None)
+        if reconnect is None:
+            raise UnavailableError(f"the {self.backend_name} backend cannot reconnect")
+        await reconnect()
+        counts = await self.reconcile()
+        for oid in [oid for oid, rec in self._panes.items() if rec.state is PaneState.CLOSED]:
+            del self._panes[oid]
+        return counts
+
     async def reconcile(self) -> dict[str, int]:
         """Match SQLite's open panes with the backend's live ones; returns counts."""
         live = {p.orchflow_id: p for p in await self.backend.list_panes()}
@@ -120,6 +137,10 @@ class TerminalManager:
             info = live.get(oid)
             if info is None:
                 closed += 1
+                gone = self._panes.pop(oid, None)
+                if gone is not None:
+                    gone.state = PaneState.CLOSED
+                    self.events.publish("pane.closed", **gone.to_dict())
                 continue
             reattached += 1
             state = PaneState(row["state"])

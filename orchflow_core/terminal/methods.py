@@ -1,47 +1,74 @@
-"""Host and JSON-RPC methods for sessions and panes (``session.*``, ``pane.*``)."""
+"""Host and JSON-RPC methods for sessions and panes (``session.*``, ``pane.*``).
+
+Every handler goes through ``terminal_method``: when the tmux server has gone away
+it reports that (the ``tmux.lost`` event), attaches again (starting a new server),
+reconciles, and retries the call once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchflow_core.api import METHODS, Params, param
+from orchflow_core.errors import OrchflowError, TmuxUnavailableError
 
 if TYPE_CHECKING:
     from orchflow_core.core import Core
+    from orchflow_core.terminal.manager import TerminalManager
+
+TerminalHandler = Callable[["TerminalManager", Params, "Core"], Awaitable[Any]]
 
 
-@METHODS.method("session.new")
-async def session_new(core: Core, params: Params) -> dict[str, Any]:
-    tm = await core.terminals()
+def terminal_method(name: str) -> Callable[[TerminalHandler], TerminalHandler]:
+    def register(fn: TerminalHandler) -> TerminalHandler:
+        async def handler(core: Core, params: Params) -> Any:
+            tm = await core.terminals()
+            try:
+                return await fn(tm, params, core)
+            except TmuxUnavailableError as lost:
+                try:
+                    counts = await tm.recover()
+                except OrchflowError:
+                    raise lost from None
+                core.events.publish("tmux.lost", reason=lost.message, closed=counts["closed"])
+                return await fn(tm, params, core)
+
+        METHODS.method(name)(handler)
+        return fn
+
+    return register
+
+
+@terminal_method("session.new")
+async def session_new(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     return await tm.new_session(param(params, "name", str), cwd=param(params, "cwd", str, None))
 
 
-@METHODS.method("session.list")
-async def session_list(core: Core, params: Params) -> list[dict[str, Any]]:
-    return await (await core.terminals()).sessions()
+@terminal_method("session.list")
+async def session_list(tm: TerminalManager, params: Params, core: Core) -> list[dict[str, Any]]:
+    return await tm.sessions()
 
 
-@METHODS.method("session.switch")
-async def session_switch(core: Core, params: Params) -> dict[str, Any]:
-    return await (await core.terminals()).switch_session(param(params, "name", str))
+@terminal_method("session.switch")
+async def session_switch(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    return await tm.switch_session(param(params, "name", str))
 
 
-@METHODS.method("session.rename")
-async def session_rename(core: Core, params: Params) -> dict[str, Any]:
-    tm = await core.terminals()
+@terminal_method("session.rename")
+async def session_rename(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     return await tm.rename_session(param(params, "old", str), param(params, "new", str))
 
 
-@METHODS.method("session.kill")
-async def session_kill(core: Core, params: Params) -> dict[str, Any]:
+@terminal_method("session.kill")
+async def session_kill(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     name = param(params, "name", str)
-    await (await core.terminals()).kill_session(name)
+    await tm.kill_session(name)
     return {"name": name}
 
 
-@METHODS.method("pane.new")
-async def pane_new(core: Core, params: Params) -> dict[str, Any]:
-    tm = await core.terminals()
+@terminal_method("pane.new")
+async def pane_new(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     env = param(params, "env", dict, None)
     return await tm.new_pane(
         pane_type=param(params, "type", str, "shell"),
@@ -54,14 +81,13 @@ async def pane_new(core: Core, params: Params) -> dict[str, Any]:
     )
 
 
-@METHODS.method("pane.list")
-async def pane_list(core: Core, params: Params) -> list[dict[str, Any]]:
-    return await (await core.terminals()).panes(param(params, "session", str, None))
+@terminal_method("pane.list")
+async def pane_list(tm: TerminalManager, params: Params, core: Core) -> list[dict[str, Any]]:
+    return await tm.panes(param(params, "session", str, None))
 
 
-@METHODS.method("pane.send")
-async def pane_send(core: Core, params: Params) -> dict[str, Any]:
-    tm = await core.terminals()
+@terminal_method("pane.send")
+async def pane_send(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     return await tm.send(
         param(params, "pane", str),
         param(params, "text", str),
@@ -69,25 +95,24 @@ async def pane_send(core: Core, params: Params) -> dict[str, Any]:
     )
 
 
-@METHODS.method("pane.run")
-async def pane_run(core: Core, params: Params) -> dict[str, Any]:
-    return await (await core.terminals()).run(param(params, "pane", str), param(params, "cmd", str))
+@terminal_method("pane.run")
+async def pane_run(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    return await tm.run(param(params, "pane", str), param(params, "cmd", str))
 
 
-@METHODS.method("pane.focus")
-async def pane_focus(core: Core, params: Params) -> dict[str, Any]:
-    return await (await core.terminals()).focus(param(params, "pane", str))
+@terminal_method("pane.focus")
+async def pane_focus(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    return await tm.focus(param(params, "pane", str))
 
 
-@METHODS.method("pane.close")
-async def pane_close(core: Core, params: Params) -> dict[str, Any]:
-    return await (await core.terminals()).close_pane(param(params, "pane", str))
+@terminal_method("pane.close")
+async def pane_close(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    return await tm.close_pane(param(params, "pane", str))
 
 
-@METHODS.method("pane.attach_command")
-async def pane_attach_command(core: Core, params: Params) -> dict[str, Any]:
+@terminal_method("pane.attach_command")
+async def pane_attach_command(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """The argv that attaches a tmux client to the pane (for a Neovim terminal split)."""
-    tm = await core.terminals()
     rec = tm.resolve(param(params, "pane", str))
     await tm.backend.focus_pane(rec.pane_id)
     tmux = core.config["tmux"]
@@ -97,29 +122,27 @@ async def pane_attach_command(core: Core, params: Params) -> dict[str, Any]:
     }
 
 
-@METHODS.method("pane.watch")
-async def pane_watch(core: Core, params: Params) -> dict[str, Any]:
+@terminal_method("pane.watch")
+async def pane_watch(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """Start pushing a pane's output as ``pane.data`` events; returns the buffered backlog."""
-    tm = await core.terminals()
     rec = tm.resolve(param(params, "pane", str))
     sub = await tm.backend.subscribe(rec.pane_id)
     watch, backlog = core.watches.start(sub, rec.pane_id)
     return {"watch": watch, "backlog": backlog, **rec.to_dict()}
 
 
-@METHODS.method("pane.unwatch")
-async def pane_unwatch(core: Core, params: Params) -> dict[str, Any]:
+@terminal_method("pane.unwatch")
+async def pane_unwatch(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     watch = param(params, "watch", str)
     core.watches.stop(watch)
     return {"watch": watch}
 
 
-@METHODS.method("pane.search")
-async def pane_search(core: Core, params: Params) -> dict[str, Any]:
+@terminal_method("pane.search")
+async def pane_search(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """Regex (default) or literal search across the scrollback of every orchflow pane, or one."""
     from orchflow_core.mux.scrollback import search_scrollback
 
-    tm = await core.terminals()
     await tm.refresh()
     ref = param(params, "pane", str, None)
     records = [tm.resolve(ref)] if ref else tm.records()
