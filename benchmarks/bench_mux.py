@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from benchmarks.common import ROOT, Row, isolated_env, median, nvim_binary, p95
 from orchflow_core.mux.keys import Key
