@@ -196,7 +196,8 @@ end)
 for i = 1, n do
   want, seen = ('Q%04dZ'):format(i), nil
   local t0 = vim.uv.hrtime()
-  vim.system({ 'tmux', '-L', sock, 'send-keys', '-t', pane.pane_id, ('printf "Q%%04dZ\\n" %d'):format(i), 'Enter' })
+  local typed = ('printf "Q%%04dZ\\n" %d'):format(i)
+  vim.system({ 'tmux', '-L', sock, 'send-keys', '-t', pane.pane_id, typed, 'Enter' })
   vim.wait(2000, function() return seen ~= nil end, 0)
   times[#times + 1] = ((seen or vim.uv.hrtime()) - t0) / 1e6
   vim.wait(20)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -137,16 +136,13 @@ KILLED_WRITER = textwrap.dedent(
 async def test_kill_9_of_the_host_loses_no_committed_metadata(
     core: Core, isolated: Path, private_tmux: TmuxServer
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, CONF],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_WRITER, CONF, stdout=asyncio.subprocess.PIPE, env=os.environ
     )
     assert proc.stdout is not None
-    oid = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=20)
+    oid = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode()
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    await proc.wait()
     stored = await rows(core, "SELECT orchflow_id, name, type FROM panes")
     assert stored == [{"orchflow_id": oid.strip(), "name": "durable", "type": "dev"}]
     tm = await core.terminals()
