@@ -95,6 +95,13 @@ def _spawn_orchestrator(base: Path, env: dict[str, str]) -> tuple[subprocess.Pop
     return proc, elapsed
 
 
+def _spawn_bare() -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_orchestrator", "bare"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 def _stop(proc: subprocess.Popen[str]) -> None:
     proc.terminate()
     try:
@@ -229,10 +236,7 @@ async def _measure(base: Path, env: dict[str, str], tmux_socket: str) -> list[Ro
     ready_floor = _ready_floor()
 
     proc, _ = _spawn_orchestrator(base, env)
-    bare = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_orchestrator", "bare"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    bare = _spawn_bare()
     try:
         info = json.loads((base / "runtime" / "orchestrator.json").read_text())
         url, token = info["url"], info["token"]

@@ -148,12 +148,21 @@ function M.check()
   end
 
   h.start("orchflow: orchestrator")
-  local mode = opts.orchestrator and opts.orchestrator.mode or "embedded"
-  if mode == "embedded" then
+  -- ask the host: it knows the effective mode (setup() over config.toml)
+  local ok, status = pcall(require("orchflow.host").wait, "orchestrator.status", {}, 5000)
+  if not ok then
+    h.error("could not ask the host: " .. tostring(status), { "See :Orchflow log" })
+  elseif status.mode == "embedded" then
     h.ok("mode embedded: no orchestrator runs; agent and memory commands say they are unavailable")
+  elseif status.state == "running" then
+    local health = type(status.health) == "table" and status.health or {}
+    h.ok(("mode %s: orchestrator %s answers (status %s)"):format(status.mode, health.version or "?", health.status or "?"))
+  elseif status.mode == "sidecar" and status.state == "not started" then
+    h.ok("mode sidecar: the host starts the orchestrator on first use (:Orchflow orchestrator start)")
   else
-    h.error(("mode %s: the orchestrator is not part of this build yet"):format(mode), {
-      "Use orchestrator = { mode = 'embedded' } until the orchestrator lands",
+    h.error(("mode %s: orchestrator %s%s"):format(status.mode, status.state or "?", status.error and (": " .. status.error) or ""), {
+      status.mode == "service" and "Start it with `orchflow-orchestrator serve`, or check orchestrator.url / discovery_file"
+        or "See :Orchflow log",
     })
   end
 end

@@ -117,33 +117,44 @@ local views = {} ---@type table<string, { buf: integer, chan: integer }>  by age
 events.on("agent.output", function(ev)
   local v = views[ev.id]
   if v and vim.api.nvim_buf_is_valid(v.buf) then
-    vim.api.nvim_chan_send(v.chan, ev.data)
+    if ev.dropped_bytes then
+      vim.api.nvim_chan_send(v.chan, ("\r\n[orchflow: %d bytes of output dropped]\r\n"):format(ev.dropped_bytes))
+    end
+    vim.api.nvim_chan_send(v.chan, ev.data or "")
   end
 end)
 
---- A live float of the agent's output: recent text first, then stream.output as it comes.
+--- A live float of the agent's output. stream.subscribe replays what the pane has
+--- buffered, then streams; the float exists before the subscription so nothing is missed.
 function M.agent_output(args)
   need(args, 1, ":Orchflow agent output {id}")
   local id = args[1]
-  host.call("agent.output", { id = id }, with_result(function(res)
-    local win, buf = require("orchflow.float").open({}, { title = "agent: " .. id, footer = "q close" })
-    local chan = vim.api.nvim_open_term(buf, {})
-    local text = type(res) == "table" and (res.output or res.text) or tostring(res)
-    vim.api.nvim_chan_send(chan, (text or ""):gsub("\n", "\r\n"))
-    views[id] = { buf = buf, chan = chan }
-    host.call("agent.subscribe", { id = id }, function(err)
-      host.report(err)
-    end)
-    vim.api.nvim_create_autocmd({ "BufWipeout", "BufHidden" }, {
-      buffer = buf,
-      once = true,
-      callback = function()
-        views[id] = nil
-        host.call("agent.unsubscribe", { id = id }, function() end)
-      end,
-    })
-    return win
-  end))
+  local win, buf = require("orchflow.float").open({}, { title = "agent: " .. id, footer = "q close" })
+  local chan = vim.api.nvim_open_term(buf, {})
+  views[id] = { buf = buf, chan = chan }
+  local subscribed = nil
+  host.call("agent.subscribe", { id = id }, function(err, res)
+    if err then
+      views[id] = nil
+      if vim.api.nvim_win_is_valid(win) then
+        vim.api.nvim_win_close(win, true)
+      end
+      return host.report(err)
+    end
+    subscribed = res.id
+    if res.id ~= id then -- a name was given: notifications carry the canonical id
+      views[res.id], views[id] = views[id], nil
+    end
+  end)
+  vim.api.nvim_create_autocmd({ "BufWipeout", "BufHidden" }, {
+    buffer = buf,
+    once = true,
+    callback = function()
+      views[subscribed or id] = nil
+      host.call("agent.unsubscribe", { id = subscribed or id }, function() end)
+    end,
+  })
+  return win
 end
 
 function M.complete_agent_types(_, rest)

@@ -1,0 +1,484 @@
+"""The orchestrator service: wires the core, memory, agents, streams and metrics to RpcServer.
+
+Start-up order (what "ready" means): open the state and memory databases, listen, then
+write the discovery file; only then is tmux started (in the background: agents re-attach
+and the first ``agent.create`` does not pay for it). A missing tmux leaves memory and the
+rest working, and the features that need it say why they are unavailable.
+
+Shutdown (SIGTERM, SIGINT, SIGHUP, ``system.shutdown``, or the ``--parent-pid`` process
+dying): remove the discovery file, stop accepting, let in-flight requests finish (bounded),
+close the databases; the unix socket is removed. Agents' panes keep running in tmux.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator import discovery
+from orchestrator.metrics import CONTENT_TYPE, RequestMetrics
+from orchflow_core import __version__, paths
+from orchflow_core.core import Core
+from orchflow_core.errors import (
+    ConflictError,
+    NotFoundError,
+    OrchflowError,
+    TimeoutError_,
+    UnavailableError,
+)
+from orchflow_core.rpc.auth import new_token, parse_listen
+from orchflow_core.rpc.server import ConnectionContext, RpcServer
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request
+
+    from orchestrator.agents import AgentManager
+    from orchestrator.memory import MemoryStore
+    from orchestrator.saved_sessions import SavedSessions
+    from orchestrator.streams import StreamHub
+    from orchflow_core.mux.stream import OutputSubscription
+    from orchflow_core.store.database import Database
+    from orchflow_core.terminal.manager import TerminalManager
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "orchestrator.sock"
+MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+DEFAULT_DRAIN_S = 5.0
+DEFAULT_TMUX_START_S = 10.0
+DEFAULT_STORES_OPEN_S = 10.0
+NOT_BUILT = ("router", "swarm", "scheduler", "providers", "mcp")
+
+
+def default_listen() -> str:
+    """A unix socket in the runtime dir (file permissions guard it as well as the token),
+    or ``127.0.0.1:0`` where that path would be too long for a socket address."""
+    path = paths.runtime_dir() / SOCKET_NAME
+    return f"unix:{path}" if len(str(path)) < MAX_UNIX_PATH else "127.0.0.1:0"
+
+
+@dataclass
+class Options:
+    listen: str = ""  # "" = default_listen()
+    discovery_file: Path | None = None  # None = discovery.default_path()
+    allow_remote: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    state_dir: Path = field(default_factory=paths.state_dir)
+    project_root: Path = field(default_factory=Path.cwd)
+    parent_pid: int | None = None
+    mode: str = "service"
+    drain_s: float = DEFAULT_DRAIN_S
+    idle_after_s: float = 1.0
+
+
+class Orchestrator:
+    """One orchestrator process. ``await run()`` serves until asked to stop."""
+
+    def __init__(self, options: Options) -> None:
+        options.listen = options.listen or default_listen()
+        self.discovery_file = options.discovery_file or discovery.default_path()
+        self.options = options
+        self.token = new_token()
+        self.metrics = RequestMetrics()
+        self.started_at = time.time()
+        self.core = Core(project_root=options.project_root)
+        self.stopping = asyncio.Event()
+        self.ready = asyncio.Event()  # set once listening with the discovery file written
+        self.state_db: Database | None = None
+        self.memory: MemoryStore | None = None
+        self.memory_error: str | None = None
+        self.agents: AgentManager | None = None
+        self.saved: SavedSessions | None = None
+        self.streams: StreamHub | None = None
+        self.server: RpcServer | None = None
+        self.tmux_error: str | None = None
+        self.tmux_ready = False
+        self._warmup: asyncio.Task[None] | None = None
+        self._stores: asyncio.Task[None] | None = None
+
+    # -- parts -------------------------------------------------------------------------
+    async def terminals(self) -> TerminalManager:
+        """The started TerminalManager; UnavailableError saying why when tmux cannot run."""
+        binary = self.core.config["tmux"]["binary"] or "tmux"
+        if shutil.which(binary) is None:
+            self.tmux_error = f"tmux not found ({binary!r} is not on PATH)"
+            raise UnavailableError(self.tmux_error, feature="terminals")
+        try:
+            async with asyncio.timeout(DEFAULT_TMUX_START_S):
+                tm = await self.core.terminals()
+        except TimeoutError:
+            self.tmux_error = f"tmux did not start within {DEFAULT_TMUX_START_S}s"
+            raise TimeoutError_(self.tmux_error, feature="terminals") from None
+        except OrchflowError as exc:
+            self.tmux_error = exc.message
+            raise
+        self.tmux_error, self.tmux_ready = None, True
+        return tm
+
+    async def _stores_open(self) -> None:
+        """Wait (bounded) until the databases opened after ready are open."""
+        assert self._stores is not None, "start() first"
+        if not self._stores.done():
+            try:
+                async with asyncio.timeout(DEFAULT_STORES_OPEN_S):
+                    await asyncio.shield(self._stores)
+            except TimeoutError:
+                raise TimeoutError_(
+                    f"the state databases did not open within {DEFAULT_STORES_OPEN_S}s"
+                ) from None
+        self._stores.result()  # re-raise a failure to open the state database
+
+    async def memory_store(self) -> MemoryStore:
+        await self._stores_open()
+        if self.memory is None:
+            raise UnavailableError(self.memory_error or "memory store not open", feature="memory")
+        return self.memory
+
+    async def agent_manager(self) -> AgentManager:
+        await self._stores_open()
+        assert self.agents is not None
+        return self.agents
+
+    async def saved_sessions(self) -> SavedSessions:
+        await self._stores_open()
+        assert self.saved is not None
+        return self.saved
+
+    async def stream_hub(self) -> StreamHub:
+        await self._stores_open()
+        assert self.streams is not None
+        return self.streams
+
+    async def _open_stores(self) -> None:
+        await asyncio.gather(self._open_state(), self._open_memory())
+
+    async def _open_memory(self) -> None:
+        from orchestrator.memory import MemoryStore
+
+        try:
+            self.memory = await MemoryStore.open(self.options.state_dir / "memory.db")
+        except OrchflowError as exc:
+            self.memory_error = exc.message
+            log.error("memory store unavailable: %s", exc.message)
+
+    async def _open_state(self) -> None:
+        from orchestrator.agents import AgentManager
+        from orchestrator.saved_sessions import SavedSessions
+        from orchestrator.schema import open_state_db
+        from orchestrator.streams import StreamHub
+
+        paths.ensure_private_dir(self.options.state_dir)
+        self.state_db = await open_state_db(self.options.state_dir)
+        self.agents = AgentManager(
+            self.terminals,
+            self.state_db,
+            self.options.project_root,
+            idle_after_s=self.options.idle_after_s,
+        )
+        self.saved = SavedSessions(self.state_db)
+        self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
+
+    async def _resolve_stream(self, ref: str) -> tuple[str, str, str]:
+        agents = await self.agent_manager()
+        try:
+            agent_id, pane_id = await agents.pane_of(ref)
+            return agent_id, "agent", pane_id
+        except NotFoundError:
+            pass
+        tm = await self.terminals()
+        await tm.refresh()
+        try:
+            rec = tm.resolve(ref)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no agent or pane {ref!r}: give an agent id/name or a pane id/name", id=ref
+            ) from None
+        return rec.orchflow_id, "pane", rec.pane_id
+
+    async def _subscribe_pane(self, pane_id: str) -> OutputSubscription:
+        tm = await self.terminals()
+        return await tm.backend.subscribe(pane_id)
+
+    # -- facts -------------------------------------------------------------------------
+    async def settled(self) -> None:
+        """Wait (bounded) for the databases, so facts about them are not "still opening"."""
+        with contextlib.suppress(OrchflowError):
+            await self._stores_open()
+
+    async def health(self) -> dict[str, Any]:
+        await self.settled()
+        problems = []
+        if self.memory is None:
+            problems.append(f"memory: {self.memory_error}")
+        if self.tmux_error:
+            problems.append(f"terminals: {self.tmux_error}")
+        if self.stopping.is_set():
+            problems.append("shutting down")
+        entries = None
+        if self.memory is not None:
+            with contextlib.suppress(OrchflowError):
+                entries = await self.memory.count()
+        return {
+            "status": "ok"
+            if not problems
+            else ("stopping" if self.stopping.is_set() else "degraded"),
+            "problems": problems,
+            "version": __version__,
+            "pid": os.getpid(),
+            "mode": self.options.mode,
+            "uptime_s": round(time.time() - self.started_at, 3),
+            "connections": self.metrics.connections,
+            "agents": self.agents.count if self.agents else 0,
+            "memory_entries": entries,
+            "tmux": "ready" if self.tmux_ready else (self.tmux_error or "starting"),
+        }
+
+    def features(self) -> dict[str, dict[str, Any]]:
+        def feature(status: str, reason: str | None = None, **extra: Any) -> dict[str, Any]:
+            return {"status": status, "reason": reason, **extra}
+
+        if self.tmux_ready:
+            tmux = feature("implemented")
+        elif self.tmux_error:
+            tmux = feature("unavailable", self.tmux_error)
+        else:
+            tmux = feature("implemented", "tmux is starting")
+        needs_tmux = (
+            tmux
+            if tmux["status"] == "implemented"
+            else feature("unavailable", f"needs tmux: {self.tmux_error}")
+        )
+        memory = (
+            feature("implemented", backend="sqlite")
+            if self.memory is not None
+            else feature("unavailable", self.memory_error)
+        )
+        out = {
+            "rpc": feature(
+                "implemented", transport=self.server.url.split(":")[0] if self.server else None
+            ),
+            "terminals": tmux,
+            "agents": {**needs_tmux, "types": ["dev", "test", "repl", "build", "lint", "custom"]},
+            "sessions": needs_tmux,
+            "sessions.save_restore": needs_tmux,
+            "stream": needs_tmux,
+            "memory": memory,
+            "memory_fts": (
+                feature("implemented", "SQLite FTS5 with a fuzzy fallback")
+                if self.memory is not None
+                else feature("unavailable", self.memory_error)
+            ),
+            "metrics": feature("implemented", path="/metrics"),
+        }
+        for name in NOT_BUILT:
+            out[name] = feature("unavailable", "not implemented in this version")
+        return out
+
+    async def metrics_route(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+        entries = None
+        if self.memory is not None:
+            with contextlib.suppress(OrchflowError):
+                entries = await self.memory.count()
+        agents = self.agents.count if self.agents else 0
+        body = await asyncio.to_thread(self.metrics.render, agents=agents, memory_entries=entries)
+        return 200, {"Content-Type": CONTENT_TYPE}, body
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def _on_connect(self, ctx: ConnectionContext) -> None:
+        self.metrics.connections += 1
+
+    def _on_disconnect(self, ctx: ConnectionContext) -> None:
+        self.metrics.connections -= 1
+
+    async def start(self) -> None:
+        """Open state, listen and write the discovery file (raises ConflictError if another
+        orchestrator answers at the discovery file or holds the socket)."""
+        from orchestrator.methods import build_lookup
+
+        await self._refuse_if_running()
+        self.server = RpcServer(
+            build_lookup(self),
+            token=self.token,
+            listen=self.options.listen,
+            allow_remote=self.options.allow_remote,
+            allowed_hosts=self.options.allowed_hosts,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            http_routes={"/metrics": self.metrics_route},
+        )
+        try:
+            await self.server.start()
+        except OSError as exc:
+            raise UnavailableError(
+                f"cannot listen on {self.options.listen}: {exc.strerror or exc}"
+            ) from None
+        discovery.write(
+            self.discovery_file,
+            discovery.Discovery(
+                url=self.server.url,
+                token=self.token,
+                pid=os.getpid(),
+                version=__version__,
+                started_at=self.started_at,
+                mode=self.options.mode,
+            ),
+        )
+        log.info(
+            "orchestrator %s ready on %s (pid %d, mode %s, discovery file %s)",
+            __version__,
+            self.server.url,
+            os.getpid(),
+            self.options.mode,
+            self.discovery_file,
+        )
+        # The databases open once ready (no await since listening: no request can come
+        # first); requests that need them wait for them (bounded), so being ready does not
+        # wait for SQLite, FTS5 and the imports behind agents and memory.
+        loop = asyncio.get_running_loop()
+        self._stores = loop.create_task(self._open_stores())
+        self._warmup = loop.create_task(self._warm_up())
+        self.ready.set()
+
+    async def _warm_up(self) -> None:
+        try:
+            await (await self.agent_manager()).start()
+        except OrchflowError as exc:
+            log.warning("terminals unavailable: %s", exc.message)
+        except Exception:
+            log.exception("starting tmux failed")
+
+    async def _refuse_if_running(self) -> None:
+        path = self.discovery_file
+        try:
+            info: discovery.Discovery | None = discovery.read(path)
+        except OrchflowError:
+            info = None  # absent or unreadable: ours to (over)write
+        alive = info is not None and info.pid != os.getpid() and discovery.pid_alive(info.pid)
+        if info is not None and alive and await _answers(info):
+            raise ConflictError(
+                f"an orchestrator (pid {info.pid}) already serves {info.url} with "
+                f"discovery file {path}; stop it or pass another --discovery-file",
+                pid=info.pid,
+            )
+        address = parse_listen(self.options.listen, allow_remote=self.options.allow_remote)
+        if address.path is not None:
+            paths.ensure_private_dir(Path(address.path).parent)
+            _remove_stale_socket(Path(address.path))
+
+    async def run(self) -> None:
+        """Serve until a signal, ``system.shutdown`` or the parent's death; then shut down."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        watcher = self._watch_parent() if self.options.parent_pid else None
+        try:
+            await self.start()
+            await self.stopping.wait()
+        finally:
+            if watcher is not None:
+                watcher()
+            await self.shutdown()
+
+    def request_stop(self, why: str) -> None:
+        if not self.stopping.is_set():
+            log.info("orchestrator stopping: %s", why)
+            self.stopping.set()
+
+    def _watch_parent(self) -> Any:
+        """Stop when ``parent_pid`` dies: a pidfd becomes readable then (no polling)."""
+        pid = self.options.parent_pid
+        assert pid is not None
+        loop = asyncio.get_running_loop()
+        if not discovery.pid_alive(pid):
+            self.request_stop(f"parent process {pid} is not running")
+            return None
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            loop.add_reader(fd, self.request_stop, f"parent process {pid} exited")
+
+            def stop_watching() -> None:
+                loop.remove_reader(fd)
+                os.close(fd)
+
+            return stop_watching
+
+        async def check() -> None:  # no pidfd (not Linux >= 5.3): a slow check
+            while discovery.pid_alive(pid):  # noqa: ASYNC110 - a foreign pid has no event
+                await asyncio.sleep(1.0)
+            self.request_stop(f"parent process {pid} exited")
+
+        task = loop.create_task(check())
+        return task.cancel
+
+    async def shutdown(self) -> None:
+        """Idempotent graceful stop; panes in tmux are left running."""
+        self.stopping.set()
+        discovery.remove_if_ours(self.discovery_file, os.getpid())
+        if self.server is not None:
+            await self.server.close(timeout=self.options.drain_s)
+        if self._stores is not None:
+            await asyncio.wait({self._stores}, timeout=DEFAULT_STORES_OPEN_S)
+        if self._warmup is not None:
+            # Let a tmux start in progress finish, so core.close() can close what it opened:
+            # cancelled half-way, it would leak a database thread that blocks the exit.
+            await asyncio.wait({self._warmup}, timeout=DEFAULT_TMUX_START_S)
+            self._warmup.cancel()
+        if self.agents is not None:
+            await self.agents.close()
+        with contextlib.suppress(Exception):
+            await self.core.close()
+        if self.memory is not None:
+            await self.memory.close()
+        if self.state_db is not None:
+            await self.state_db.close()
+        log.info("orchestrator stopped")
+
+
+async def _answers(info: discovery.Discovery, *, timeout: float = 1.0) -> bool:  # noqa: ASYNC109
+    from orchflow_core.rpc.client import RpcClient
+
+    try:
+        async with asyncio.timeout(timeout):
+            client = await RpcClient.connect(info.url, info.token, timeout=timeout)
+            async with client:
+                await client.call("system.version")
+    except (OrchflowError, TimeoutError, OSError):
+        return False
+    return True
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Unlink a socket file nobody listens on (left by a kill -9); ConflictError if in use."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConflictError(f"{path} exists and is not a socket; remove it or listen elsewhere")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        log.info("removed stale socket %s", path)
+        return
+    except OSError as exc:
+        raise ConflictError(f"cannot check socket {path}: {exc}") from None
+    finally:
+        probe.close()
+    raise ConflictError(f"another server listens on {path}; stop it or listen elsewhere")

@@ -1,0 +1,331 @@
+"""The orchestrator's JSON-RPC API: one table from method name to handler.
+
+Every method takes named parameters (a JSON object; an empty array counts as none) and
+checks them here: a missing, mistyped or unknown parameter is -32602 with a message and
+``data.param`` naming it. Handlers raise the ``OrchflowError`` hierarchy; the dispatcher
+maps it to the wire. ``build_lookup`` wraps each handler to count it in the metrics
+(unknown names are answered -32601 and counted as ``unknown``).
+
+The table (params; ``?`` = optional) — the result of each is documented on its handler:
+
+    system.health {}  system.version {}  system.features {}  system.shutdown {}
+    session.create {name, cwd?}  session.list {}  session.save {name, as?}
+    session.restore {name, session?}  session.saved {}
+    agent.create {type, name?, command?, cwd?, session?}  agent.list {}  agent.get {id}
+    agent.send {id, text, enter?}  agent.output {id, lines?}  agent.stop {id}
+    stream.subscribe {id}  stream.unsubscribe {id}
+    memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
+    memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
+    memory.delete {key, namespace?}
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.metrics import UNKNOWN_METHOD
+from orchflow_core import __version__
+from orchflow_core.api import param
+from orchflow_core.errors import InvalidArgumentError, OrchflowError
+from orchflow_core.rpc.protocol import Handler, MethodNotFoundError, Params
+from orchflow_core.rpc.server import ConnectionContext
+
+if TYPE_CHECKING:
+    from orchestrator.app import Orchestrator
+
+API_VERSION = 1
+DEFAULT_OUTPUT_LINES = 100
+Args = dict[str, Any]
+Method = Callable[["Orchestrator", Args, ConnectionContext], Awaitable[Any]]
+
+_TABLE: dict[str, tuple[Method, frozenset[str]]] = {}
+
+
+def method(name: str, *params: str) -> Callable[[Method], Method]:
+    """Register ``fn`` as ``name`` accepting exactly the named ``params``."""
+
+    def register(fn: Method) -> Method:
+        if name in _TABLE:
+            raise ValueError(f"method {name!r} registered twice")
+        _TABLE[name] = (fn, frozenset(params))
+        return fn
+
+    return register
+
+
+def names() -> list[str]:
+    return sorted(_TABLE)
+
+
+def _named(params: Params, allowed: frozenset[str]) -> Args:
+    if isinstance(params, list):
+        if params:
+            raise InvalidArgumentError(
+                "params must be an object of named parameters, not an array", param="params"
+            )
+        return {}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed)) or "none"
+        raise InvalidArgumentError(
+            f"unknown parameter {unknown[0]!r} (expected: {expected})", param=unknown[0]
+        )
+    return params
+
+
+def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
+    """``lookup(name)`` for RpcServer: instrumented handlers bound to ``app``."""
+    metrics = app.metrics
+    clock = time.perf_counter
+
+    def bind(name: str, fn: Method, allowed: frozenset[str]) -> Handler:
+        async def handler(params: Params, ctx: Any) -> Any:
+            start = clock()
+            try:
+                result = await fn(app, _named(params, allowed), ctx)
+            except OrchflowError as exc:
+                metrics.observe(name, str(exc.code), clock() - start)
+                raise
+            except BaseException:
+                metrics.observe(name, "-32603", clock() - start)
+                raise
+            metrics.observe(name, "ok", clock() - start)
+            return result
+
+        return handler
+
+    handlers = {name: bind(name, fn, allowed) for name, (fn, allowed) in _TABLE.items()}
+
+    def lookup(name: str) -> Handler | None:
+        found = handlers.get(name)
+        if found is not None:
+            return found
+
+        async def not_found(params: Params, ctx: Any) -> Any:
+            metrics.observe(UNKNOWN_METHOD, str(MethodNotFoundError.code), 0.0)
+            raise MethodNotFoundError(f"Method not found: {name[:200]!r}", method=name[:200])
+
+        return not_found
+
+    return lookup
+
+
+def _text(args: Args, name: str, default: Any = ...) -> Any:
+    if default is ...:
+        return param(args, name, str)
+    return param(args, name, str, default)
+
+
+def _int(args: Args, name: str, default: int, *, low: int = 1, high: int = 10_000) -> int:
+    value: int = param(args, name, int, default)
+    if not low <= value <= high:
+        raise InvalidArgumentError(
+            f"parameter {name!r} must be between {low} and {high}, got {value}", param=name
+        )
+    return value
+
+
+# -- system ------------------------------------------------------------------------------
+
+
+@method("system.health")
+async def system_health(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{status: "ok"|"degraded"|"stopping", problems: [str], version, pid, mode, uptime_s,
+    connections, agents, memory_entries: int|null, tmux: "ready"|"starting"|<why not>}"""
+    return await app.health()
+
+
+@method("system.version")
+async def system_version(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{version, api, protocol: "jsonrpc-2.0", methods: [names]}"""
+    return {
+        "version": __version__,
+        "api": API_VERSION,
+        "protocol": "jsonrpc-2.0",
+        "methods": names(),
+    }
+
+
+@method("system.features")
+async def system_features(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{features: {name: {status: "implemented"|"disabled"|"unavailable", reason, ...}}}"""
+    await app.settled()
+    return {"features": app.features()}
+
+
+@method("system.shutdown")
+async def system_shutdown(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{stopping: true}; the server then shuts down gracefully (this answer is sent first)."""
+    app.request_stop(f"system.shutdown from connection {ctx.id}")
+    return {"stopping": True, "pid": os.getpid()}
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+@method("session.create", "name", "cwd")
+async def session_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{name, id}; ConflictError if it exists."""
+    tm = await app.terminals()
+    return await tm.new_session(_text(args, "name"), cwd=_text(args, "cwd", None))
+
+
+@method("session.list")
+async def session_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[{name, id, current, panes: [pane]}]"""
+    return await (await app.terminals()).sessions()
+
+
+@method("session.save", "name", "as")
+async def session_save(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{name, session, saved_at, panes: [{type, name, cwd, command, last_command, agent_type}]}"""
+    saved, agents = await app.saved_sessions(), await app.agent_manager()
+    tm = await app.terminals()
+    return await saved.save(tm, agents, _text(args, "name"), as_name=_text(args, "as", None))
+
+
+@method("session.saved")
+async def session_saved(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[{name, saved_at, panes}] (snapshots made by session.save)."""
+    return await (await app.saved_sessions()).list()
+
+
+@method("session.restore", "name", "session")
+async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{name, session, panes: [pane or agent + {agent, last_command}]}; ConflictError if the
+    target session or a pane name exists; NotFoundError if nothing was saved as ``name``."""
+    saved, agents = await app.saved_sessions(), await app.agent_manager()
+    tm = await app.terminals()
+    await agents.start()
+    return await saved.restore(
+        tm, agents, _text(args, "name"), session=_text(args, "session", None)
+    )
+
+
+# -- agents ------------------------------------------------------------------------------
+
+
+@method("agent.create", "type", "name", "command", "cwd", "session")
+async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """agent: {id, type, name, command, source, cwd, session, pane_id, state, exit_code,
+    created_at, last_output_at}"""
+    return await (await app.agent_manager()).create(
+        _text(args, "type"),
+        name=_text(args, "name", None),
+        command=_text(args, "command", None),
+        cwd=_text(args, "cwd", None),
+        session=_text(args, "session", None),
+    )
+
+
+@method("agent.list")
+async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[agent]"""
+    return await (await app.agent_manager()).list()
+
+
+@method("agent.get", "id")
+async def agent_get(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """agent (``id`` may be the agent's id or its name)"""
+    return await (await app.agent_manager()).get(_text(args, "id"))
+
+
+@method("agent.send", "id", "text", "enter")
+async def agent_send(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, sent: chars, enter}; ``enter`` (default true) presses Enter after the text."""
+    return await (await app.agent_manager()).send(
+        _text(args, "id"), _text(args, "text"), enter=param(args, "enter", bool, True)
+    )
+
+
+@method("agent.output", "id", "lines")
+async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, state, lines, text}: the last ``lines`` (default 100) lines of the pane."""
+    return await (await app.agent_manager()).output(
+        _text(args, "id"), lines=_int(args, "lines", DEFAULT_OUTPUT_LINES)
+    )
+
+
+@method("agent.stop", "id")
+async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """agent + {stopped: true}: the pane is closed and the agent forgotten."""
+    return await (await app.agent_manager()).stop(_text(args, "id"))
+
+
+# -- streams -----------------------------------------------------------------------------
+
+
+@method("stream.subscribe", "id")
+async def stream_subscribe(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, kind: "agent"|"pane", pane_id, already}; then ``stream.output`` notifications."""
+    return await (await app.stream_hub()).subscribe(ctx, _text(args, "id"))
+
+
+@method("stream.unsubscribe", "id")
+async def stream_unsubscribe(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, unsubscribed: bool}"""
+    return await (await app.stream_hub()).unsubscribe(ctx, _text(args, "id"))
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def _namespace(args: Args) -> str:
+    return str(param(args, "namespace", str, "default"))
+
+
+@method("memory.store", "key", "value", "namespace", "metadata", "ttl")
+async def memory_store(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """entry: {namespace, key, value, metadata, created_at, updated_at, expires_at}.
+    ``ttl`` seconds (> 0) makes it expire; ``value`` is any JSON value."""
+    if "value" not in args:
+        raise InvalidArgumentError("missing parameter 'value'", param="value")
+    ttl: float | None = param(args, "ttl", (int, float), None)
+    if ttl is not None and not 0 < ttl < float("inf"):
+        raise InvalidArgumentError(
+            f"ttl must be a positive number of seconds, got {ttl!r}", param="ttl"
+        )
+    return await (await app.memory_store()).store(
+        _text(args, "key"),
+        args["value"],
+        namespace=_namespace(args),
+        metadata=param(args, "metadata", dict, None),
+        ttl_s=ttl,
+    )
+
+
+@method("memory.get", "key", "namespace")
+async def memory_get(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """entry; NotFoundError if absent or expired."""
+    return await (await app.memory_store()).get(_text(args, "key"), namespace=_namespace(args))
+
+
+@method("memory.search", "query", "namespace", "limit")
+async def memory_search(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[entry + {score, matcher: "fts"|"fuzzy"}], best first (namespace: all if omitted)."""
+    return await (await app.memory_store()).search(
+        _text(args, "query"),
+        namespace=_text(args, "namespace", None),
+        limit=_int(args, "limit", 20),
+    )
+
+
+@method("memory.list", "namespace", "prefix", "limit")
+async def memory_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[entry] ordered by (namespace, key)."""
+    return await (await app.memory_store()).list(
+        namespace=_text(args, "namespace", None),
+        prefix=_text(args, "prefix", None),
+        limit=_int(args, "limit", 100),
+    )
+
+
+@method("memory.delete", "key", "namespace")
+async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{key, namespace, deleted: bool} (false: there was no live entry)."""
+    key, namespace = _text(args, "key"), _namespace(args)
+    deleted = await (await app.memory_store()).delete(key, namespace=namespace)
+    return {"key": key, "namespace": namespace, "deleted": deleted}

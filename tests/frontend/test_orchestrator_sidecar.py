@@ -1,0 +1,97 @@
+"""Sidecar mode from Neovim: the host starts a real orchestrator on first need."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from tests.harness.editor import Editor
+from tests.harness.tmux import TmuxServer
+
+
+def sidecar_editor(editor: Editor) -> Editor:
+    editor.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
+    editor.capture_notify()
+    return editor
+
+
+def test_memory_store_and_search_through_the_sidecar(editor: Editor) -> None:
+    ed = sidecar_editor(editor)
+    ed.cmd("Orchflow memory store db-url postgres://localhost/app")
+    ed.wait_notify("stored db-url in default", timeout=15)
+    ed.cmd("Orchflow memory search postgres")
+    floats = ed.wait_until(ed.floats)
+    assert floats[0]["title"] == " memory: postgres "
+    assert any(
+        "db-url" in line and "postgres://localhost/app" in line for line in floats[0]["lines"]
+    )
+
+
+def test_agent_new_list_and_output(editor: Editor, private_tmux: TmuxServer) -> None:
+    ed = sidecar_editor(editor)
+    ed.cmd("Orchflow agent new custom sh -c 'echo agent-says-$((40+2)); exec cat'")
+    msg = ed.wait_notify(r"agent \S+ \(custom\)", timeout=15)
+    agent_id = re.search(r"agent (\S+) \(custom\)", msg).group(1)  # type: ignore[union-attr]
+    ed.cmd("Orchflow agent list")
+    lines = ed.wait_until(lambda: [f for f in ed.floats() if "agents" in (f["title"] or "")])[0][
+        "lines"
+    ]
+    assert any(line.startswith(agent_id) and "custom" in line for line in lines)
+    ed.nv.input("q")
+    ed.cmd(f"Orchflow agent output {agent_id}")
+
+    def output_text() -> str | None:
+        for f in ed.floats():
+            if f["title"] == f" agent: {agent_id} " and any(
+                "agent-says-42" in x for x in f["lines"]
+            ):
+                return "\n".join(f["lines"])
+        return None
+
+    ed.wait_until(output_text, timeout=10)
+    ed.cmd(f"Orchflow agent send {agent_id} typed-live-line")
+    assert "typed-live-line" in ed.wait_until(
+        lambda: (t := output_text()) and "typed-live-line" in t and t
+    )
+    # the agent is a real tmux pane, typed as such
+    assert "custom" in private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_type}").split()
+
+
+def test_status_float_shows_the_running_sidecar(editor: Editor) -> None:
+    ed = sidecar_editor(editor)
+    ed.cmd("Orchflow orchestrator start")
+    ed.wait_notify("orchestrator running", timeout=15)
+    ed.cmd("Orchflow orchestrator status")
+    lines = ed.wait_until(ed.floats)[0]["lines"]
+    text = "\n".join(lines)
+    assert "mode:     sidecar" in text and "state:    running" in text and "pid:" in text
+
+
+def test_sidecar_stops_when_neovim_quits(isolated: Path, private_tmux: TmuxServer) -> None:
+    ed = Editor()
+    sidecar_editor(ed)
+    ed.cmd("Orchflow orchestrator start")
+    ed.wait_notify("orchestrator running", timeout=15)
+    ed.cmd("Orchflow orchestrator status")
+    text = "\n".join(ed.wait_until(ed.floats)[0]["lines"])
+    pid = int(re.search(r"pid:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    ed.close()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat").read_text().split()
+        if stat[2] == "Z":
+            break
+        time.sleep(0.05)
+    alive = (
+        Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    )
+    assert not alive, "the sidecar outlived Neovim"
+
+
+def test_checkhealth_reports_service_mode_without_a_server(editor: Editor) -> None:
+    editor.lua("require('orchflow').setup({ orchestrator = { mode = 'service' } })")
+    editor.cmd("checkhealth orchflow")
+    text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
+    assert "mode service: orchestrator unreachable" in text
+    assert "orchflow-orchestrator serve" in text
