@@ -51,6 +51,7 @@ M.tree = {
     desc = "Project search with ripgrep, results streamed into a picker: [pattern]",
     plug = "orchflow-search",
     key = "<leader>og",
+    complete = "search.complete_options",
   },
   files = {
     impl = "files.open",
@@ -63,6 +64,7 @@ M.tree = {
     desc = "File browser float: create, rename, move, copy, delete to trash: [dir]",
     plug = "orchflow-browse",
     key = "<leader>ob",
+    complete = "browser.complete_dirs",
   },
   trash = {
     impl = "browser.open_trash",

@@ -12,6 +12,7 @@ M.groups = {
   { name = "OrchflowWarn", link = "DiagnosticWarn", desc = "Warnings: idle, dropped output" },
   { name = "OrchflowError", link = "DiagnosticError", desc = "Failures: exited non-zero, errors" },
   { name = "OrchflowSelection", link = "CursorLine", desc = "The selected row in a picker" },
+  { name = "OrchflowMatch", link = "Special", desc = "Matched characters in pickers" },
 }
 
 function M.apply()

@@ -6,6 +6,7 @@ adds the two hops onto and off pynvim's loop.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Callable
@@ -31,6 +32,7 @@ class Bridge:
         self._sink = sink
         self._loop = LoopThread()
         self.core: Core | None = None
+        self._ready: asyncio.Event | None = None  # set once init has finished (well or not)
 
     def submit(self, method: str, params: Params) -> concurrent.futures.Future[tuple[bool, Any]]:
         return self._loop.submit(self._run(method, params))
@@ -38,12 +40,24 @@ class Bridge:
     async def _run(self, method: str, params: Params) -> tuple[bool, Any]:
         if method == "init":
             return await self._init(params)
-        if self.core is None:
+        # every other call waits until init (and the state DB) is ready: a call that
+        # raced the first start would otherwise find history or the store not open
+        if self._ready is None:
             await self._init({})
+        assert self._ready is not None
+        await self._ready.wait()
         assert self.core is not None
         return await dispatch(self.core, method, params)
 
     async def _init(self, params: Params) -> tuple[bool, Any]:
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        try:
+            return await self._start_core(params)
+        finally:
+            self._ready.set()
+
+    async def _start_core(self, params: Params) -> tuple[bool, Any]:
         overrides = params.get("overrides") or {}
         cwd = params.get("cwd")
         root = Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else None
