@@ -279,6 +279,9 @@ class Orchestrator:
                 else feature("unavailable", self.memory_error)
             ),
             "metrics": feature("implemented", path="/metrics"),
+            "search": _rg_feature(),
+            "files": feature("implemented", "ripgrep lists files when it is installed"),
+            "history": feature("implemented", "frecency-ranked command history in SQLite"),
         }
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
@@ -482,3 +485,12 @@ def _remove_stale_socket(path: Path) -> None:
     finally:
         probe.close()
     raise ConflictError(f"another server listens on {path}; stop it or listen elsewhere")
+
+
+def _rg_feature() -> dict[str, Any]:
+    from orchflow_core.search.ripgrep import find_rg
+
+    try:
+        return {"status": "implemented", "reason": None, "rg": find_rg()}
+    except OrchflowError as exc:
+        return {"status": "unavailable", "reason": exc.message}

@@ -30,7 +30,7 @@ from orchestrator.metrics import UNKNOWN_METHOD
 from orchflow_core import __version__
 from orchflow_core.api import param
 from orchflow_core.errors import InvalidArgumentError, OrchflowError
-from orchflow_core.rpc.protocol import Handler, MethodNotFoundError, Params
+from orchflow_core.rpc.protocol import Handler, MethodNotFoundError, Params, error_from_wire
 from orchflow_core.rpc.server import ConnectionContext
 
 if TYPE_CHECKING:
@@ -57,7 +57,12 @@ def method(name: str, *params: str) -> Callable[[Method], Method]:
 
 
 def names() -> list[str]:
-    return sorted(_TABLE)
+    from orchflow_core.api import METHODS
+    from orchflow_core.registry import load_methods
+
+    load_methods()
+    core = [n for n in METHODS.names() if n.startswith(CORE_PREFIXES)]
+    return sorted([*_TABLE, *core])
 
 
 def _named(params: Params, allowed: frozenset[str]) -> Args:
@@ -98,6 +103,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
         return handler
 
     handlers = {name: bind(name, fn, allowed) for name, (fn, allowed) in _TABLE.items()}
+    handlers.update(_core_handlers(app, metrics, clock))
 
     def lookup(name: str) -> Handler | None:
         found = handlers.get(name)
@@ -111,6 +117,53 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
         return not_found
 
     return lookup
+
+
+CORE_PREFIXES = ("search.", "files.", "history.")
+
+
+def _core_handlers(
+    app: Orchestrator, metrics: Any, clock: Callable[[], float]
+) -> dict[str, Handler]:
+    """The workspace tools of orchflow_core (search.*, files.*, history.*), served as they are.
+
+    ``search.project`` streams its batches as ``search.results`` notifications to the
+    connection that started the search (matched by ``search_id``).
+    """
+    from orchflow_core.api import METHODS, dispatch
+    from orchflow_core.registry import load_methods
+
+    load_methods()
+    searches: dict[str, Any] = {}  # search_id -> the connection that asked
+
+    def forward(event: Any) -> None:
+        ctx = searches.get(str(event.data.get("search_id")))
+        if ctx is not None:
+            ctx.push("search.results", event.data)
+            if event.data.get("done"):
+                searches.pop(str(event.data.get("search_id")), None)
+
+    app.core.events.subscribe(forward, kinds={"search.results"})
+
+    def bind(name: str) -> Handler:
+        async def handler(params: Params, ctx: Any) -> Any:
+            start = clock()
+            args = dict(
+                _named(params, frozenset(params) if isinstance(params, dict) else frozenset())
+            )
+            if name == "search.project":
+                args.setdefault("search_id", f"rpc-{id(ctx)}-{time.monotonic_ns()}")
+                searches[str(args["search_id"])] = ctx
+            await app.core.start()  # the state DB and history (idempotent)
+            ok, result = await dispatch(app.core, name, args)
+            metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
+            if not ok:
+                raise error_from_wire(result)
+            return result
+
+        return handler
+
+    return {name: bind(name) for name in METHODS.names() if name.startswith(CORE_PREFIXES)}
 
 
 def _text(args: Args, name: str, default: Any = ...) -> Any:
