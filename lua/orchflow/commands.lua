@@ -73,9 +73,10 @@ M.tree = {
   },
   history = {
     impl = "history.open",
-    desc = "Command history ranked by frecency; re-run in a pane",
+    desc = "Command history ranked by frecency; re-run in a pane. [import {file}|export {file}|prune {days}]",
     plug = "orchflow-history",
     key = "<leader>oh",
+    complete = "history.complete",
   },
   orchestrator = {
     desc = "The orchestrator process",
@@ -142,7 +143,7 @@ M.tree = {
         desc = "Run a command and report its exit code: {pane} {cmd}",
         plug = "orchflow-pane-run",
         key = "<leader>or",
-        complete = "terminal.complete_panes",
+        complete = "terminal.complete_run",
       },
       focus = {
         impl = "terminal.pane_focus",

@@ -101,7 +101,85 @@ function M.rerun(command)
   end)
 end
 
-function M.open(_args, _info)
+-- :Orchflow history import {file} [format] | export {file} | prune {days}
+local admin = {
+  import = function(args)
+    if not args[1] then
+      error("usage: :Orchflow history import {file} [auto|bash|zsh|fish|json]", 0)
+    end
+    host.call("history.import", { path = vim.fn.expand(args[1]), format = args[2] }, function(err, r)
+      if err then
+        return host.report(err)
+      end
+      vim.notify(
+        ("orchflow: imported %d command(s) from %s history, skipped %d malformed, %d already there"):format(
+          r.imported, r.format, r.skipped, r.duplicates or 0
+        ),
+        vim.log.levels.INFO
+      )
+    end)
+  end,
+  export = function(args)
+    if not args[1] then
+      error("usage: :Orchflow history export {file.json}", 0)
+    end
+    host.call("history.export", { path = vim.fn.expand(args[1]) }, function(err, r)
+      if err then
+        return host.report(err)
+      end
+      vim.notify(("orchflow: exported %d command(s) to %s"):format(r.exported, r.path), vim.log.levels.INFO)
+    end)
+  end,
+  prune = function(args)
+    local days = tonumber(args[1] or "")
+    if not days or days < 0 then
+      error("usage: :Orchflow history prune {days}  (removes entries older than that)", 0)
+    end
+    host.call("history.prune", { older_than_days = days }, function(err, r)
+      if err then
+        return host.report(err)
+      end
+      vim.notify(("orchflow: removed %d history entr%s older than %s days"):format(
+        r.removed, r.removed == 1 and "y" or "ies", args[1]), vim.log.levels.INFO)
+    end)
+  end,
+}
+
+function M.complete(arglead, rest)
+  if #rest == 0 then
+    return { "import", "export", "prune" }
+  end
+  if rest[1] == "import" and #rest == 2 then
+    return { "auto", "bash", "zsh", "fish", "json" }
+  end
+  if (rest[1] == "import" or rest[1] == "export") and #rest == 1 then
+    return vim.fn.getcompletion(arglead, "file")
+  end
+  return {}
+end
+
+--- Commands from history that start with `prefix` (for completion; bounded wait).
+function M.suggest(prefix)
+  if not host.running() then
+    return {}
+  end
+  local ok, rows = pcall(host.wait, "history.suggest", { prefix = prefix, limit = 20 }, 200)
+  if not ok then
+    return {}
+  end
+  return vim.tbl_map(function(r)
+    return r.command
+  end, rows)
+end
+
+function M.open(args, _info)
+  if args and args[1] then
+    local action = admin[args[1]]
+    if not action then
+      error(("unknown history action %q; valid: import, export, prune (or none for the picker)"):format(args[1]), 0)
+    end
+    return action(vim.list_slice(args, 2))
+  end
   local p
   p = picker.open({
     title = "history",

@@ -224,6 +224,24 @@ function M.complete_panes(_, rest)
   return #rest == 0 and pane_refs() or {}
 end
 
+--- :Orchflow pane run {pane} <Tab>: history suggestions for what is typed so far.
+function M.complete_run(arglead, rest)
+  if #rest == 0 then
+    return pane_refs()
+  end
+  local typed = table.concat(vim.list_slice(rest, 2), " ")
+  local prefix = typed == "" and arglead or (typed .. " " .. arglead)
+  local out = {}
+  for _, cmd in ipairs(require("orchflow.history").suggest(prefix)) do
+    -- complete the current word only: Neovim replaces just the argument being typed
+    local word = cmd:sub(#prefix - #arglead + 1):match("^%S+")
+    if word and not vim.tbl_contains(out, word) then
+      out[#out + 1] = word
+    end
+  end
+  return out
+end
+
 function M.complete_sessions(_, rest)
   if #rest > 0 then
     return {}

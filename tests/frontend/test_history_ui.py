@@ -165,3 +165,31 @@ def test_closing_is_quiet(ed: Editor) -> None:
     ed.nv.input("<Esc>")
     ed.wait_until(lambda: not ed.floats(), timeout=3)
     assert not [m for m, level in ed.notifications() if level >= 3]
+
+
+def test_import_export_prune_commands(editor: Editor, tmp_path: Path) -> None:
+    hist = tmp_path / "bash_history"
+    hist.write_text("#1700000000\nmake build\n#1700000001\ngit status\n#not-a-time\n")
+    editor.capture_notify()
+    editor.cmd(f"Orchflow history import {hist} bash")
+    msg = editor.wait_notify("imported", timeout=10)
+    assert "imported 2 command(s) from bash history" in msg
+    out = tmp_path / "export.json"
+    editor.cmd(f"Orchflow history export {out}")
+    editor.wait_notify("exported 2 command", timeout=10)
+    assert "make build" in out.read_text()
+    editor.cmd("Orchflow history prune 1")
+    editor.wait_notify(r"removed 2 history entries older than 1 days", timeout=10)
+    editor.cmd("Orchflow history bogus")
+    assert "valid: import, export, prune" in editor.wait_notify("unknown history action")
+
+
+def test_pane_run_completes_from_history(editor: Editor) -> None:
+    editor.cmd("Orchflow version")  # start the host
+    editor.lua(
+        "require('orchflow.host').wait('history.add', { command = 'pytest -x tests', exit_code = 0 }, 5000)"
+    )
+    got = editor.lua("return require('orchflow.terminal').complete_run('py', { '%1' })")
+    assert got == ["pytest"]
+    got = editor.lua("return require('orchflow.terminal').complete_run('-', { '%1', 'pytest' })")
+    assert got == ["-x"]
