@@ -187,7 +187,8 @@ def test_import_export_prune_commands(editor: Editor, tmp_path: Path) -> None:
 def test_pane_run_completes_from_history(editor: Editor) -> None:
     editor.cmd("Orchflow version")  # start the host
     editor.lua(
-        "require('orchflow.host').wait('history.add', { command = 'pytest -x tests', exit_code = 0 }, 5000)"
+        "require('orchflow.host').wait('history.add', "
+        "{ command = 'pytest -x tests', exit_code = 0 }, 5000)"
     )
     got = editor.lua("return require('orchflow.terminal').complete_run('py', { '%1' })")
     assert got == ["pytest"]
