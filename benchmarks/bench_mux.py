@@ -298,7 +298,11 @@ def run() -> list[Row]:
         float_ms = _float_latency(socket)
         cpu, rss = _host_idle(socket)
     finally:
+        from tests.harness.tmux import kill_socket_processes
+
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+        time.sleep(0.5)  # the editors' hosts are still exiting; then nothing may stay behind
+        kill_socket_processes(socket)
     return [
         Row(
             "tmux command round trip (control mode)",

@@ -128,10 +128,24 @@ class Editor:
         return result
 
     def close(self) -> None:
+        """Quit Neovim and wait (bounded) for its orchflow host to exit too."""
+        host_pid = 0
+        with contextlib.suppress(Exception):
+            host_pid = int(
+                self.nv.exec_lua(
+                    "local h = package.loaded['orchflow.host']"
+                    " return h and h.running() and vim.fn.jobpid(h.channel()) or 0"
+                )
+            )
         with contextlib.suppress(Exception):  # the child exits while answering
             self.nv.command("qa!")
         with contextlib.suppress(Exception):
             self.nv.close()
+        deadline = time.monotonic() + 3.0
+        while host_pid and Path(f"/proc/{host_pid}").exists() and time.monotonic() < deadline:
+            if Path(f"/proc/{host_pid}/stat").read_text().split()[2] == "Z":
+                break
+            time.sleep(0.01)
 
 
 def isolated_env(base: Path) -> dict[str, str]:
