@@ -160,8 +160,16 @@ def _float_rows() -> list[Row]:
     os.environ.update(env)
     os.chdir(TREE)
     try:
-        argv = [nvim_binary(), "--embed", "--headless", "-n", "-i", "NONE",
-                "-u", str(ROOT / "tests" / "minimal_init.lua")]
+        argv = [
+            nvim_binary(),
+            "--embed",
+            "--headless",
+            "-n",
+            "-i",
+            "NONE",
+            "-u",
+            str(ROOT / "tests" / "minimal_init.lua"),
+        ]
         nv = pynvim.attach("child", argv=argv)
     finally:
         os.chdir(cwd)
@@ -172,8 +180,9 @@ def _float_rows() -> list[Row]:
     finally:
         nv.close()
     return [
-        Row("  first result in the picker float (Neovim)", median(times), "ms", None, "",
-            "<= 20 ms"),
+        Row(
+            "  first result in the picker float (Neovim)", median(times), "ms", None, "", "<= 20 ms"
+        ),
     ]
 
 
