@@ -7,6 +7,7 @@ A handler takes ``(core, params)`` and returns something JSON-serialisable.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,6 +29,15 @@ _MISSING = object()
 class MethodTable:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._lazy: dict[str, str] = {}  # method-name prefix -> module that registers it
+
+    def lazy(self, prefix: str, module: str) -> None:
+        """Import ``module`` on the first call of a method named ``prefix...``.
+
+        Keeps the Neovim host's start cheap: aiosqlite, rapidfuzz and the ripgrep
+        runner load when first used, not when the host starts.
+        """
+        self._lazy[prefix] = module
 
     def method(self, name: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -42,10 +52,16 @@ class MethodTable:
         return sorted(self._handlers)
 
     def get(self, name: str) -> Handler:
-        try:
-            return self._handlers[name]
-        except KeyError:
-            raise NotFoundError(f"unknown method {name!r}", method=name) from None
+        handler = self._handlers.get(name)
+        if handler is None:
+            for prefix, module in list(self._lazy.items()):
+                if name.startswith(prefix):
+                    del self._lazy[prefix]
+                    importlib.import_module(module)
+            handler = self._handlers.get(name)
+        if handler is None:
+            raise NotFoundError(f"unknown method {name!r}", method=name)
+        return handler
 
 
 METHODS = MethodTable()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchflow_core import config as config_mod
 from orchflow_core import logsetup, paths
-from orchflow_core.errors import ConfigError
+from orchflow_core.errors import BackendError, ConfigError
 from orchflow_core.events import EventBus
 
 if TYPE_CHECKING:
@@ -78,7 +78,13 @@ class Core:
                 from orchflow_core.history.store import HistoryStore
                 from orchflow_core.store.database import Database
 
-                paths.ensure_private_dir(self.state_dir)
+                try:
+                    paths.ensure_private_dir(self.state_dir)
+                except OSError as exc:
+                    raise BackendError(
+                        f"cannot use the state dir {self.state_dir}: {exc.strerror or exc}",
+                        path=str(self.state_dir),
+                    ) from None
                 db = await Database.open(self.state_dir / DB_NAME)
                 self.history = await HistoryStore.open(db)
                 self._db = db
@@ -141,5 +147,6 @@ class Core:
             self._watches.stop_all()
         if self._terminals is not None:
             await self._terminals.close()
-        if self._db is not None:
-            await self._db.close()
+        async with self._db_lock:  # an open still in progress finishes first, then closes
+            if self._db is not None:
+                await self._db.close()

@@ -18,6 +18,29 @@ METHOD_MODULES = (
 )
 
 
+# Which modules register which method prefixes, for loading on first use.
+LAZY_PREFIXES = {
+    "session.": "orchflow_core.terminal.methods",
+    "pane.": "orchflow_core.terminal.methods",
+    "history.": "orchflow_core.history.methods",
+    "orchestrator.": "orchflow_core.remote.methods",
+    "agent.": "orchflow_core.remote.methods",
+    "memory.": "orchflow_core.remote.methods",
+    "search.": "orchflow_core.search.methods",
+    "files.": "orchflow_core.files.methods",
+}
+
+
 def load_methods() -> None:
+    """Register every method now (the orchestrator lists them all)."""
     for name in METHOD_MODULES:
         importlib.import_module(name)
+
+
+def load_methods_lazily() -> None:
+    """Register the cheap system methods now and the rest on first use (the Neovim host)."""
+    from orchflow_core.api import METHODS
+
+    importlib.import_module("orchflow_core.system")
+    for prefix, module in LAZY_PREFIXES.items():
+        METHODS.lazy(prefix, module)

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 NUMBER = (int, float)
 
 
-def _history(core: Core) -> HistoryStore:
+async def _history(core: Core) -> HistoryStore:
+    """The core's history store, opened on first need (the state DB opens with it)."""
+    start = getattr(core, "start", None)
+    if start is not None:
+        await start()
     store = getattr(core, "history", None)
     if not isinstance(store, HistoryStore):
         raise UnavailableError("command history is not open")
@@ -42,7 +46,7 @@ def _listed(rows: list[FrecentCommand]) -> list[dict[str, Any]]:
 
 @METHODS.method("history.add")
 async def history_add(core: Core, params: Params) -> dict[str, Any]:
-    row_id = await _history(core).add(
+    row_id = await (await _history(core)).add(
         param(params, "command", str),
         cwd=param(params, "cwd", str, None),
         pane_type=param(params, "pane_type", str, None),
@@ -55,7 +59,7 @@ async def history_add(core: Core, params: Params) -> dict[str, Any]:
 
 @METHODS.method("history.search")
 async def history_search(core: Core, params: Params) -> list[dict[str, Any]]:
-    rows = await _history(core).search(
+    rows = await (await _history(core)).search(
         param(params, "query", str),
         limit=param(params, "limit", int, 50),
         cwd=param(params, "cwd", str, None),
@@ -65,7 +69,7 @@ async def history_search(core: Core, params: Params) -> list[dict[str, Any]]:
 
 @METHODS.method("history.top")
 async def history_top(core: Core, params: Params) -> list[dict[str, Any]]:
-    rows = await _history(core).top(
+    rows = await (await _history(core)).top(
         param(params, "n", int, 20), cwd=param(params, "cwd", str, None)
     )
     return _listed(rows)
@@ -73,7 +77,7 @@ async def history_top(core: Core, params: Params) -> list[dict[str, Any]]:
 
 @METHODS.method("history.suggest")
 async def history_suggest(core: Core, params: Params) -> list[dict[str, Any]]:
-    rows = await _history(core).suggest(
+    rows = await (await _history(core)).suggest(
         param(params, "prefix", str),
         limit=param(params, "limit", int, 10),
         cwd=param(params, "cwd", str, None),
@@ -83,7 +87,7 @@ async def history_suggest(core: Core, params: Params) -> list[dict[str, Any]]:
 
 @METHODS.method("history.import")
 async def history_import(core: Core, params: Params) -> dict[str, Any]:
-    report = await _history(core).import_shell(
+    report = await (await _history(core)).import_shell(
         param(params, "path", str), param(params, "format", str, "auto")
     )
     return report.to_dict()
@@ -92,7 +96,7 @@ async def history_import(core: Core, params: Params) -> dict[str, Any]:
 @METHODS.method("history.export")
 async def history_export(core: Core, params: Params) -> dict[str, Any]:
     path = param(params, "path", str)
-    count = await _history(core).export_json(
+    count = await (await _history(core)).export_json(
         path, overwrite=param(params, "overwrite", bool, False)
     )
     return {"exported": count, "path": path}
@@ -100,5 +104,5 @@ async def history_export(core: Core, params: Params) -> dict[str, Any]:
 
 @METHODS.method("history.prune")
 async def history_prune(core: Core, params: Params) -> dict[str, Any]:
-    removed = await _history(core).prune(param(params, "older_than_days", NUMBER))
+    removed = await (await _history(core)).prune(param(params, "older_than_days", NUMBER))
     return {"removed": removed}

@@ -84,8 +84,20 @@ async def test_errors_are_structured(core: Core, tmp_path: Path) -> None:
     )
 
 
-async def test_without_a_store_the_method_says_unavailable(isolated: Path) -> None:
+async def test_history_opens_on_first_need(isolated: Path) -> None:
+    core = Core()  # not started: the first history call opens the state DB itself
+    ok, rows = await dispatch(core, "history.top", {})
+    assert ok and rows == []
+    await core.close()
+
+
+async def test_an_unusable_state_dir_is_named(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = isolated / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("ORCHFLOW_STATE_DIR", str(blocker))
     core = Core()
     ok, error = await dispatch(core, "history.top", {})
-    assert not ok and error["message"] == "unavailable: command history is not open"
+    assert not ok and str(blocker) in error["message"]
     await core.close()

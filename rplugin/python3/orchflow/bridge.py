@@ -17,10 +17,10 @@ from orchflow_core.api import Params, dispatch
 from orchflow_core.core import Core
 from orchflow_core.errors import OrchflowError
 from orchflow_core.events import Event
-from orchflow_core.registry import load_methods
+from orchflow_core.registry import load_methods_lazily
 from orchflow_core.runtime import LoopThread
 
-load_methods()
+load_methods_lazily()
 
 log = logging.getLogger("orchflow.bridge")
 
@@ -68,15 +68,22 @@ class Bridge:
             self.core = Core({}, project_root=root)
             error = exc.to_dict()
         self.core.events.subscribe(self._forward)
-        try:
-            await self.core.start()
-        except OrchflowError as exc:  # the state dir is unusable: say so, keep serving
-            error = error or exc.to_dict()
+        # The state DB opens in the background: the first call should not pay for
+        # aiosqlite and migrations; whatever needs the DB awaits core.db() itself.
+        asyncio.get_running_loop().create_task(self._open_state())
         if error is not None:
             return False, error
         if self.core.config_error is not None:
             return False, self.core.config_error.to_dict()
         return True, {"config": self.core.config}
+
+    async def _open_state(self) -> None:
+        assert self.core is not None
+        try:
+            await self.core.start()
+        except OrchflowError as exc:  # the state dir is unusable: say so, keep serving
+            log.error("cannot open orchflow's state: %s", exc.message)
+            self._sink("state.error", exc.to_dict())
 
     def _forward(self, event: Event) -> None:
         try:
@@ -86,5 +93,5 @@ class Bridge:
 
     def close(self) -> None:
         if self.core is not None:
-            self._loop.submit(self.core.close()).result(timeout=2)
+            self._loop.submit(self.core.close()).result(timeout=10)
         self._loop.stop()
