@@ -16,13 +16,23 @@ if TYPE_CHECKING:
     from orchflow_core.core import Core
 
 
+def _pynvim_version() -> str:
+    # pynvim.__version__ is free once the host has imported pynvim; metadata costs ~15 ms
+    try:
+        import pynvim
+
+        return str(pynvim.__version__)
+    except (ImportError, AttributeError):
+        return metadata.version("pynvim")
+
+
 @METHODS.method("version")
 async def version(core: Core, params: Params) -> dict[str, Any]:
     return {
         "orchflow_core": __version__,
         "python": platform.python_version(),
         "python_executable": sys.executable,
-        "pynvim": metadata.version("pynvim"),
+        "pynvim": _pynvim_version(),
     }
 
 

@@ -178,9 +178,6 @@ end
 
 --- Host -> Lua: an event pushed by orchflow_core (pane output, command finished ...).
 function M._event(name, data)
-  if name == "state.error" then -- the state DB could not open: history and panes cannot persist
-    M.report(data)
-  end
   require("orchflow.events").emit(name, data)
 end
 

@@ -40,8 +40,7 @@ class Bridge:
     async def _run(self, method: str, params: Params) -> tuple[bool, Any]:
         if method == "init":
             return await self._init(params)
-        # every other call waits until init (and the state DB) is ready: a call that
-        # raced the first start would otherwise find history or the store not open
+        # every other call waits until init has made the Core (with its config)
         if self._ready is None:
             await self._init({})
         assert self._ready is not None
@@ -68,22 +67,14 @@ class Bridge:
             self.core = Core({}, project_root=root)
             error = exc.to_dict()
         self.core.events.subscribe(self._forward)
-        # The state DB opens in the background: the first call should not pay for
-        # aiosqlite and migrations; whatever needs the DB awaits core.db() itself.
-        asyncio.get_running_loop().create_task(self._open_state())
+        # The state DB opens on first need (panes, history): calls like version never
+        # pay for aiosqlite and migrations, and a broken state dir is named by the
+        # call that needed it.
         if error is not None:
             return False, error
         if self.core.config_error is not None:
             return False, self.core.config_error.to_dict()
         return True, {"config": self.core.config}
-
-    async def _open_state(self) -> None:
-        assert self.core is not None
-        try:
-            await self.core.start()
-        except OrchflowError as exc:  # the state dir is unusable: say so, keep serving
-            log.error("cannot open orchflow's state: %s", exc.message)
-            self._sink("state.error", exc.to_dict())
 
     def _forward(self, event: Event) -> None:
         try:
