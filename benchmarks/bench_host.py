@@ -10,9 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import pynvim
-
-from benchmarks.common import ROOT, Row, isolated_env, median, nvim_binary, p95
+from benchmarks.common import Row, isolated_env, median, p95, spawn_editor
 
 COLD_RUNS = 12
 WARM_RUNS = 300
@@ -52,25 +50,7 @@ return ms
 
 
 def _editor(env: dict[str, str]) -> Any:
-    argv = [
-        nvim_binary(),
-        "--embed",
-        "--headless",
-        "-n",
-        "-i",
-        "NONE",
-        "-u",
-        str(ROOT / "tests" / "minimal_init.lua"),
-    ]
-    import os
-
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return pynvim.attach("child", argv=argv)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return spawn_editor(env)
 
 
 def run() -> list[Row]:

@@ -15,8 +15,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import ROOT, Row, isolated_env, median, nvim_binary, p95
+from benchmarks.common import ROOT, Row, isolated_env, median, p95, spawn_editor
 from orchflow_core.mux.keys import Key
 from orchflow_core.mux.stream import Gap
 from orchflow_core.mux.tmux import TmuxBackend
@@ -206,29 +207,11 @@ return times
 """
 
 
-def _editor(socket: str) -> object:
-    import pynvim
-
+def _editor(socket: str) -> Any:
     env = isolated_env()
     env["ORCHFLOW_TMUX_SOCKET"] = socket
     Path(env["ORCHFLOW_CONFIG"]).write_text(f'[tmux]\nconfig_file = "{CONF}"\n')
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        argv = [
-            nvim_binary(),
-            "--embed",
-            "--headless",
-            "-n",
-            "-i",
-            "NONE",
-            "-u",
-            str(ROOT / "tests" / "minimal_init.lua"),
-        ]
-        return pynvim.attach("child", argv=argv)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return spawn_editor(env)
 
 
 def _float_latency(socket: str) -> list[float]:
@@ -246,31 +229,7 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 def _host_idle(socket: str) -> tuple[float, float]:
-    import pynvim
-
-    env = isolated_env()
-    env["ORCHFLOW_TMUX_SOCKET"] = socket
-    conf = Path(env["ORCHFLOW_CONFIG"])
-    conf.write_text(f'[tmux]\nconfig_file = "{CONF}"\n')
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        nv = pynvim.attach(
-            "child",
-            argv=[
-                nvim_binary(),
-                "--embed",
-                "--headless",
-                "-n",
-                "-i",
-                "NONE",
-                "-u",
-                str(ROOT / "tests" / "minimal_init.lua"),
-            ],
-        )
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    nv = _editor(socket)
     pid = nv.exec_lua(HOST_PANES, 100)
     time.sleep(2.0)  # let pane start-up output settle
     c0, t0 = _proc_cpu_s(pid), time.perf_counter()

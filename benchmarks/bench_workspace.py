@@ -153,30 +153,9 @@ return times
 
 def _float_rows() -> list[Row]:
     """`:Orchflow search` -> the first match's text in the picker float, in a real Neovim."""
-    import pynvim
+    from benchmarks.common import isolated_env, spawn_editor
 
-    from benchmarks.common import isolated_env, nvim_binary
-
-    env = isolated_env()
-    old, cwd = dict(os.environ), os.getcwd()
-    os.environ.update(env)
-    os.chdir(TREE)
-    try:
-        argv = [
-            nvim_binary(),
-            "--embed",
-            "--headless",
-            "-n",
-            "-i",
-            "NONE",
-            "-u",
-            str(ROOT / "tests" / "minimal_init.lua"),
-        ]
-        nv = pynvim.attach("child", argv=argv)
-    finally:
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(old)
+    nv = spawn_editor(isolated_env(), cwd=TREE)
     try:
         times = list(nv.exec_lua(FIRST_IN_FLOAT, NEEDLE, 10))
     finally:

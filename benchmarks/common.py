@@ -8,6 +8,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,28 @@ def isolated_env() -> dict[str, str]:
     env["ORCHFLOW_CONFIG"] = str(base / "config" / "orchflow.toml")
     env["ORCHFLOW_TEST_PYTHON"] = sys.executable
     return env
+
+
+def spawn_editor(env: dict[str, str], *, cwd: Path | None = None) -> Any:
+    """A headless Neovim with orchflow (tests/minimal_init.lua) in ``env``, started in ``cwd``.
+
+    pynvim's child session inherits os.environ and the working directory, so both are
+    set for the spawn only.
+    """
+    import pynvim
+
+    argv = [nvim_binary(), "--embed", "--headless", "-n", "-i", "NONE",
+            "-u", str(ROOT / "tests" / "minimal_init.lua")]  # fmt: skip
+    old_env, old_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        return pynvim.attach("child", argv=argv)
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
 
 
 def print_table(rows: list[Row]) -> None:

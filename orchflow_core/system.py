@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,8 @@ def _pynvim_version() -> str:
 
         return str(pynvim.__version__)
     except (ImportError, AttributeError):
+        from importlib import metadata
+
         return metadata.version("pynvim")
 
 

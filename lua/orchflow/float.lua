@@ -2,12 +2,14 @@
 -- keys and orchflow's highlight groups. A border of nil respects 'winborder'.
 local M = {}
 
-local function dim(v, total)
+--- A size option resolved against `total`: a ratio when <= 1, else cells (capped).
+function M.size(v, total)
   if v <= 1 then
     return math.max(1, math.floor(total * v))
   end
   return math.min(math.floor(v), total)
 end
+local dim = M.size
 
 --- Open a float showing `lines`. opts: title, footer, width, height, filetype, enter (default true).
 --- Returns win, buf. `q` and <Esc> close it.

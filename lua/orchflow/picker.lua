@@ -29,12 +29,7 @@ local function border()
   return b
 end
 
-local function size(v, total)
-  if v <= 1 then
-    return math.max(1, math.floor(total * v))
-  end
-  return math.min(math.floor(v), total)
-end
+local size = require("orchflow.float").size
 
 local WINHL = table.concat({
   "NormalFloat:OrchflowNormal",
