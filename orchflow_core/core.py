@@ -20,6 +20,7 @@ from orchflow_core.events import EventBus
 
 if TYPE_CHECKING:
     from orchflow_core.history.store import HistoryStore
+    from orchflow_core.mux.backend import MuxBackend
     from orchflow_core.remote.link import OrchestratorLink
     from orchflow_core.store.database import Database
     from orchflow_core.terminal.manager import TerminalManager
@@ -94,7 +95,6 @@ class Core:
         """The terminal manager, started (and reconciled with tmux) on first use."""
         async with self._terminals_lock:
             if self._terminals is None:
-                from orchflow_core.mux.tmux import TmuxBackend
                 from orchflow_core.terminal.manager import TerminalManager
 
                 # The manager publishes pane lifecycle events itself; from the backend
@@ -103,14 +103,25 @@ class Core:
                 backend_events.subscribe(
                     lambda ev: self.events.publish(ev.kind, **ev.data), kinds={"pane.output"}
                 )
-                backend = TmuxBackend(
-                    socket=self.tmux_socket(),
-                    tmux=self.config["tmux"]["binary"],
-                    config_file=self.config["tmux"]["config_file"],
-                    events=backend_events,
-                )
+                kind = self.config["terminal"]["backend"]
+                backend: MuxBackend
+                if kind == "pty":
+                    from orchflow_core.mux.pty import PtyBackend
+
+                    backend = PtyBackend(events=backend_events)
+                else:
+                    from orchflow_core.mux.tmux import TmuxBackend
+
+                    backend = TmuxBackend(
+                        socket=self.tmux_socket(),
+                        tmux=self.config["tmux"]["binary"],
+                        config_file=self.config["tmux"]["config_file"],
+                        events=backend_events,
+                    )
                 db = await self.db()
-                manager = TerminalManager(backend, db, self.events, recorder=self.history)
+                manager = TerminalManager(
+                    backend, db, self.events, backend_name=kind, recorder=self.history
+                )
                 await manager.start()  # raises TmuxUnavailableError; we retry next call
                 self._terminals = manager
             return self._terminals

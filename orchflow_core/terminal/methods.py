@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchflow_core.api import METHODS, Params, param
-from orchflow_core.errors import OrchflowError, TmuxUnavailableError
+from orchflow_core.errors import OrchflowError, TmuxUnavailableError, UnavailableError
 
 if TYPE_CHECKING:
     from orchflow_core.core import Core
@@ -114,6 +114,11 @@ async def pane_close(tm: TerminalManager, params: Params, core: Core) -> dict[st
 async def pane_attach_command(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """The argv that attaches a tmux client to the pane (for a Neovim terminal split)."""
     rec = tm.resolve(param(params, "pane", str))
+    if tm.backend_name != "tmux":
+        raise UnavailableError(
+            f"attach needs the tmux backend; {tm.backend_name} panes live inside orchflow's host "
+            "(use :Orchflow pane output and pane send)"
+        )
     await tm.backend.focus_pane(rec.pane_id)
     tmux = core.config["tmux"]
     return {

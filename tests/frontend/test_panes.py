@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.harness.editor import Editor
 from tests.harness.tmux import TmuxServer
 
@@ -32,8 +34,8 @@ def wait_float(editor: Editor, title: str, pattern: str, timeout: float = 8.0) -
 def new_pane(editor: Editor, args: str) -> str:
     editor.capture_notify()
     editor.cmd(f"Orchflow pane new {args}")
-    msg = editor.wait_notify(r"pane %\d+ .* created|orchflow: ", timeout=10)
-    m = re.search(r"pane (%\d+)", msg)
+    msg = editor.wait_notify(r"pane (%|pty:)\d+ .* created|orchflow: ", timeout=10)
+    m = re.search(r"pane (%\d+|pty:\d+)", msg)
     assert m, msg
     return m.group(1)
 
@@ -139,3 +141,21 @@ def test_reattach_after_restart_without_duplicates(
         assert len(private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_id}").split()) == 1
     finally:
         second.close()
+
+
+def test_pty_backend_needs_no_tmux(
+    editor: Editor, private_tmux: TmuxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor.lua("vim.env.SHELL = '/bin/sh'")  # a shell with no rc files: the pane is ready at once
+    editor.lua("require('orchflow').setup({ terminal = { backend = 'pty' } })")
+    pane = new_pane(editor, "test")
+    assert pane.startswith("pty:")
+    editor.cmd("Orchflow pane list")
+    wait_float(editor, "orchflow", re.escape(pane))
+    editor.cmd(f"Orchflow pane run {pane} sh -c 'exit 5'")
+    wait_float(editor, "orchflow", r"idle 5")
+    editor.capture_notify()
+    editor.cmd(f"Orchflow pane attach {pane}")
+    assert "attach needs the tmux backend" in editor.wait_notify("attach needs")
+    # nothing was made in tmux
+    assert private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_id}", check=False).strip() == ""
