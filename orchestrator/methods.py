@@ -21,6 +21,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -103,10 +104,10 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
         return handler
 
     handlers = {name: bind(name, fn, allowed) for name, (fn, allowed) in _TABLE.items()}
-    handlers.update(_core_handlers(app, metrics, clock))
+    core_lookup = _core_handlers(app, metrics, clock)
 
     def lookup(name: str) -> Handler | None:
-        found = handlers.get(name)
+        found = handlers.get(name) or core_lookup(name)
         if found is not None:
             return found
 
@@ -124,16 +125,18 @@ CORE_PREFIXES = ("search.", "files.", "history.")
 
 def _core_handlers(
     app: Orchestrator, metrics: Any, clock: Callable[[], float]
-) -> dict[str, Handler]:
+) -> Callable[[str], Handler | None]:
     """The workspace tools of orchflow_core (search.*, files.*, history.*), served as they are.
 
-    ``search.project`` streams its batches as ``search.results`` notifications to the
-    connection that started the search (matched by ``search_id``).
+    Their modules load on the first call of each prefix (ripgrep runner, rapidfuzz and the
+    history store are not needed to become ready). ``search.project`` streams its batches
+    as ``search.results`` notifications to the connection that started the search.
     """
     from orchflow_core.api import METHODS, dispatch
-    from orchflow_core.registry import load_methods
+    from orchflow_core.registry import LAZY_PREFIXES
 
-    load_methods()
+    for prefix in CORE_PREFIXES:
+        METHODS.lazy(prefix, LAZY_PREFIXES[prefix])
     searches: dict[str, Any] = {}  # search_id -> the connection that asked
 
     def forward(event: Any) -> None:
@@ -145,25 +148,30 @@ def _core_handlers(
 
     app.core.events.subscribe(forward, kinds={"search.results"})
 
-    def bind(name: str) -> Handler:
-        async def handler(params: Params, ctx: Any) -> Any:
-            start = clock()
-            args = dict(
-                _named(params, frozenset(params) if isinstance(params, dict) else frozenset())
-            )
-            if name == "search.project":
-                args.setdefault("search_id", f"rpc-{id(ctx)}-{time.monotonic_ns()}")
-                searches[str(args["search_id"])] = ctx
-            await app.core.start()  # the state DB and history (idempotent)
-            ok, result = await dispatch(app.core, name, args)
-            metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
-            if not ok:
-                raise error_from_wire(result)
-            return result
+    async def handler(name: str, params: Params, ctx: Any) -> Any:
+        start = clock()
+        args = dict(_named(params, frozenset(params) if isinstance(params, dict) else frozenset()))
+        if name == "search.project":
+            args.setdefault("search_id", f"rpc-{id(ctx)}-{time.monotonic_ns()}")
+            searches[str(args["search_id"])] = ctx
+        await app.core.start()  # the state DB and history (idempotent)
+        ok, result = await dispatch(app.core, name, args)
+        metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
+        if not ok:
+            raise error_from_wire(result)
+        return result
 
-        return handler
+    def lookup(name: str) -> Handler | None:
+        """A handler for a core method name (loading its module); None for unknown names."""
+        if not name.startswith(CORE_PREFIXES):
+            return None
+        try:
+            METHODS.get(name)
+        except OrchflowError:
+            return None
+        return functools.partial(handler, name)
 
-    return {name: bind(name) for name in METHODS.names() if name.startswith(CORE_PREFIXES)}
+    return lookup
 
 
 def _text(args: Args, name: str, default: Any = ...) -> Any:
