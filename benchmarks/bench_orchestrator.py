@@ -248,9 +248,9 @@ async def _measure(base: Path, env: dict[str, str], tmux_socket: str) -> list[Ro
         idle_cpu = (_cpu_seconds(proc.pid) - cpu0) / IDLE_S * 100
         rss, rss_floor = _rss_mb(proc.pid), _rss_mb(bare.pid)
         rtt_floor = await _rtt(bare_url, token, "echo")
-        rtt = await _rtt(url, token, "system.version")
+        rtt = await _rtt(url, token, "system.ping")
         tput_floor = await _throughput(bare_url, token, "echo")
-        tput = await _throughput(url, token, "system.version")
+        tput = await _throughput(url, token, "system.ping")
         echo = await _agent_echo(url, token)
         echo_floor = await _tmux_echo_floor(tmux_socket)
     finally:
@@ -262,9 +262,9 @@ async def _measure(base: Path, env: dict[str, str], tmux_socket: str) -> list[Ro
     ms = 1e3
     floor_name = "bare websockets+orjson echo server, same RpcClient"
     return [
-        Row("orchestrator: round trip system.version (median)", median(rtt) * ms, "ms",
+        Row("orchestrator: round trip system.ping (median)", median(rtt) * ms, "ms",
             median(rtt_floor) * ms, floor_name, "<= 0.3 ms"),
-        Row("orchestrator: round trip system.version (p95)", p95(rtt) * ms, "ms",
+        Row("orchestrator: round trip system.ping (p95)", p95(rtt) * ms, "ms",
             p95(rtt_floor) * ms, floor_name),
         Row(f"orchestrator: throughput, {CLIENTS} clients", tput, "req/s", tput_floor,
             floor_name, ">= 20k req/s and >= 0.5x floor"),

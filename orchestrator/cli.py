@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,17 @@ def _fail(message: str) -> int:
 # -- serve ---------------------------------------------------------------------------------
 
 
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop where installed: 10-20% more requests per second for the same CPU
+    (shared/research/perf.md section 4); plain asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from orchestrator.app import Options, Orchestrator
 
@@ -140,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
             ready.cancel()
 
     try:
-        asyncio.run(run())
+        _run_loop(run())
     except OrchflowError as exc:
         return _fail(exc.message)
     except KeyboardInterrupt:  # a second ^C during shutdown

@@ -8,7 +8,7 @@ maps it to the wire. ``build_lookup`` wraps each handler to count it in the metr
 
 The table (params; ``?`` = optional) — the result of each is documented on its handler:
 
-    system.health {}  system.version {}  system.features {}  system.shutdown {}
+    system.health {}  system.ping {}  system.version {}  system.features {}  system.shutdown {}
     session.create {name, cwd?}  session.list {}  session.save {name, as?}
     session.restore {name, session?}  session.saved {}
     agent.create {type, name?, command?, cwd?, session?}  agent.list {}  agent.get {id}
@@ -57,13 +57,15 @@ def method(name: str, *params: str) -> Callable[[Method], Method]:
     return register
 
 
-def names() -> list[str]:
+@functools.cache
+def names() -> tuple[str, ...]:
+    """Every method this server answers (computed once: the tables do not change)."""
     from orchflow_core.api import METHODS
     from orchflow_core.registry import load_methods
 
     load_methods()
     core = [n for n in METHODS.names() if n.startswith(CORE_PREFIXES)]
-    return sorted([*_TABLE, *core])
+    return tuple(sorted([*_TABLE, *core]))
 
 
 def _named(params: Params, allowed: frozenset[str]) -> Args:
@@ -206,8 +208,14 @@ async def system_version(app: Orchestrator, args: Args, ctx: ConnectionContext) 
         "version": __version__,
         "api": API_VERSION,
         "protocol": "jsonrpc-2.0",
-        "methods": names(),
+        "methods": list(names()),
     }
+
+
+@method("system.ping")
+async def system_ping(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{pong: true}: the cheapest round trip, for liveness checks."""
+    return {"pong": True}
 
 
 @method("system.features")

@@ -173,7 +173,7 @@ class OrchestratorLink:
                 try:
                     client = self._client
                     if client is not None:
-                        await client.call("system.health", {}, timeout=2.0)
+                        await client.call("system.ping", {}, timeout=2.0)
                     backoff = 0.1
                     continue
                 except OrchflowError as exc:
