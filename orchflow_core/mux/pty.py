@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pwd
 import re
 import shutil
 import uuid
@@ -291,7 +292,7 @@ class PtyBackend:
             )
         workdir = _check_dir(cwd or owner.cwd or os.getcwd())
         full_env = {**os.environ, "TERM": self._term, **(env or {})}
-        shell = full_env.get("SHELL") or shutil.which("sh") or "/bin/sh"
+        shell = full_env.get("SHELL") or login_shell()
         argv = [shell, "-c", command] if command else (self._shell or [shell])
         self._next_pane += 1
         pane = _Pane(
@@ -546,3 +547,15 @@ def _readlink(path: str) -> str | None:
         return os.readlink(path)
     except OSError:
         return None
+
+
+def login_shell() -> str:
+    """The shell when ``$SHELL`` is unset (cron, CI, systemd): the account's login shell,
+    then ``sh`` -- tmux's order too, so both backends start the same program."""
+    try:
+        shell = pwd.getpwuid(os.getuid()).pw_shell
+    except KeyError:
+        shell = ""
+    if shell and os.access(shell, os.X_OK):
+        return shell
+    return shutil.which("sh") or "/bin/sh"

@@ -25,7 +25,8 @@ from orchflow_core.mux.pty_process import session_pids
 from orchflow_core.mux.shell_integration import MARKER_PREFIX
 from orchflow_core.mux.stream import Gap, OutputSubscription
 
-BASH = "bash --norc --noprofile"
+# "exec": the pane's process is bash itself whatever shell runs the -c line (dash forks).
+BASH = "exec bash --norc --noprofile"
 SHELLS = {
     "bash": BASH,
     "sh": "sh",
@@ -156,7 +157,9 @@ async def test_spawn_list_close_with_events(tmp_path: Path) -> None:
     backend = PtyBackend(events=bus, ring_bytes=65536)
     try:
         await backend.create_session("s", cwd=str(tmp_path))
-        pane = await backend.create_pane("s", name="build", pane_type="test", command="sleep 30")
+        pane = await backend.create_pane(
+            "s", name="build", pane_type="test", command="exec sleep 30"
+        )
         assert pane.pane_id.startswith("pty:")
         assert len(pane.orchflow_id) == 32
         assert (pane.session, pane.name, pane.pane_type) == ("s", "build", "test")
