@@ -4,6 +4,9 @@
 - ``sidecar``: the host starts ``python -m orchestrator serve`` on first need, on a
   private Unix socket, waits at most ``ready_timeout_s`` for its discovery file,
   health-pings it, restarts it with backoff when it dies, and stops it on close.
+  A sidecar not ready in time (a loaded machine, a first start compiling bytecode) is
+  left to finish starting: that call says "still starting" and the next one uses it.
+  An explicit ``orchestrator.start`` waits longer (``start_timeout_s``).
   ``--parent-pid`` makes it exit by itself if the host is killed.
 - ``service``: connect to a running orchestrator through its discovery file (or a
   configured URL, with the token still from the discovery file).
@@ -48,6 +51,7 @@ class OrchestratorLink:
         discovery_file: str | None = None,
         on_notification: Notify | None = None,
         ready_timeout_s: float = 0.3,
+        start_timeout_s: float = 10.0,
         health_interval_s: float = 10.0,
         max_backoff_s: float = 5.0,
         call_timeout_s: float = 30.0,
@@ -57,11 +61,13 @@ class OrchestratorLink:
         self.discovery_path = Path(discovery_file) if discovery_file else None
         self._on_notification = on_notification
         self.ready_timeout_s = ready_timeout_s
+        self.start_timeout_s = start_timeout_s
         self.health_interval_s = health_interval_s
         self.max_backoff_s = max_backoff_s
         self.call_timeout_s = call_timeout_s
         self._client: RpcClient | None = None
         self._proc: asyncio.subprocess.Process | None = None
+        self._spawned_at = 0.0
         self._lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
@@ -69,14 +75,18 @@ class OrchestratorLink:
         self.last_error: str | None = None
 
     # -- connection -----------------------------------------------------------------
-    async def client(self) -> RpcClient:
+    async def client(self, *, ready_timeout_s: float | None = None) -> RpcClient:
+        """The connection, made on first need (in sidecar mode: after starting the sidecar
+        and waiting at most ``ready_timeout_s``, default ``self.ready_timeout_s``)."""
         if self.mode == "embedded":
             raise UnavailableError(HOW_TO_ENABLE, mode="embedded")
         async with self._lock:
             if self._client is not None and not self._client.closed:
                 return self._client
             if self.mode == "sidecar":
-                await self._start_sidecar()
+                await self._start_sidecar(
+                    self.ready_timeout_s if ready_timeout_s is None else ready_timeout_s
+                )
             self._client = await self._connect()
             if self.mode == "sidecar" and self._watchdog is None:
                 self._watchdog = asyncio.create_task(self._watch())
@@ -107,10 +117,35 @@ class OrchestratorLink:
 
         return deliver
 
-    async def _start_sidecar(self) -> None:
-        if self._proc is not None and self._proc.returncode is None:
-            return
+    async def _start_sidecar(self, ready_timeout_s: float) -> None:
+        """Spawn the sidecar unless one is alive, then wait for its discovery file."""
         disc = self._sidecar_discovery()
+        if self._proc is None or self._proc.returncode is not None:
+            await self._spawn_sidecar(disc)
+        proc = self._proc
+        assert proc is not None
+        deadline = time.monotonic() + max(ready_timeout_s, 0.05)
+        while not disc.exists():
+            if proc.returncode is not None:
+                err = (await proc.stderr.read()).decode(errors="replace") if proc.stderr else ""
+                last = (
+                    err.strip().splitlines()[-1] if err.strip() else f"exit code {proc.returncode}"
+                )
+                raise UnavailableError(f"the orchestrator sidecar failed to start: {last}")
+            if time.monotonic() > deadline:
+                # Left running: the next call finds it ready instead of starting another.
+                raise UnavailableError(
+                    "the orchestrator sidecar is still starting (not ready within "
+                    f"{ready_timeout_s * 1000:.0f} ms); try again in a moment"
+                )
+            await asyncio.sleep(0.005)
+        log.info(
+            "sidecar ready %.0f ms after spawn (pid %s)",
+            (time.monotonic() - self._spawned_at) * 1000,
+            proc.pid,
+        )
+
+    async def _spawn_sidecar(self, disc: Path) -> None:
         paths.ensure_private_dir(disc.parent)
         with contextlib.suppress(FileNotFoundError):
             disc.unlink()
@@ -118,7 +153,7 @@ class OrchestratorLink:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        t0 = time.monotonic()
+        self._spawned_at = time.monotonic()
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -134,29 +169,6 @@ class OrchestratorLink:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-        )
-        deadline = t0 + max(self.ready_timeout_s, 0.05)
-        while not disc.exists():
-            if self._proc.returncode is not None:
-                err = (
-                    (await self._proc.stderr.read()).decode(errors="replace")
-                    if self._proc.stderr
-                    else ""
-                )
-                last = (
-                    err.strip().splitlines()[-1]
-                    if err.strip()
-                    else f"exit code {self._proc.returncode}"
-                )
-                raise UnavailableError(f"the orchestrator sidecar failed to start: {last}")
-            if time.monotonic() > deadline:
-                waited = self.ready_timeout_s * 1000
-                raise UnavailableError(
-                    f"the orchestrator sidecar was not ready within {waited:.0f} ms"
-                )
-            await asyncio.sleep(0.005)
-        log.info(
-            "sidecar ready in %.0f ms (pid %s)", (time.monotonic() - t0) * 1000, self._proc.pid
         )
 
     async def _watch(self) -> None:
@@ -193,7 +205,7 @@ class OrchestratorLink:
                     await self._client.close()
                     self._client = None
             try:
-                await self.client()
+                await self.client(ready_timeout_s=self.start_timeout_s)
             except OrchflowError as exc:
                 self.last_error = exc.message
                 log.warning("sidecar restart failed: %s", exc.message)

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 @METHODS.method("orchestrator.start")
 async def orchestrator_start(core: Core, params: Params) -> dict[str, Any]:
     link = core.orchestrator
-    await link.client()
+    # Asked for explicitly: worth waiting for a slow first start (bytecode, a loaded machine).
+    await link.client(ready_timeout_s=link.start_timeout_s)
     return await link.status()
 
 

@@ -38,6 +38,27 @@ async def test_sidecar_starts_on_first_need_and_answers(sidecar: OrchestratorLin
     assert status["state"] == "running" and status["pid"] == health["pid"]
 
 
+async def test_a_slow_sidecar_is_left_starting_and_the_next_call_uses_it(
+    isolated: Path, private_tmux: TmuxServer
+) -> None:
+    link = OrchestratorLink("sidecar", ready_timeout_s=0.0)  # 50 ms: no start is that fast
+    try:
+        with pytest.raises(UnavailableError, match="still starting"):
+            await link.call("system.health")
+        first = (await link.status())["pid"]
+        t0 = time.monotonic()
+        while True:
+            try:
+                health = await link.call("system.health")
+                break
+            except UnavailableError as exc:
+                assert "still starting" in exc.message
+                assert time.monotonic() - t0 < 10.0, "sidecar never became ready"
+        assert health["pid"] == first == (await link.status())["pid"]  # one process, not two
+    finally:
+        await link.stop()
+
+
 async def test_sidecar_killed_comes_back_within_2s_with_its_memory(
     sidecar: OrchestratorLink,
 ) -> None:
