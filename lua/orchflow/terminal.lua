@@ -122,26 +122,36 @@ function M.pane_new(args)
   end))
 end
 
+-- The words after the pane, else asked with vim.ui.input (a cancelled or empty
+-- answer does nothing: it must never send a bare <CR>).
+local function text_or_ask(words, prompt, fn)
+  local text = table.concat(words, " ")
+  if text ~= "" then
+    return fn(text)
+  end
+  vim.ui.input({ prompt = prompt }, function(answer)
+    if answer and answer ~= "" then
+      fn(answer)
+    end
+  end)
+end
+
 function M.pane_send(args)
   with_pane(args[1], function(ref)
-    local text = table.concat(vim.list_slice(args, 2), " ")
-    if text == "" then
-      text = vim.fn.input("send to " .. ref .. ": ")
-    end
-    host.call("pane.send", { pane = ref, text = text, enter = true }, function(err)
-      host.report(err)
+    text_or_ask(vim.list_slice(args, 2), "send to " .. ref .. ": ", function(text)
+      host.call("pane.send", { pane = ref, text = text, enter = true }, function(err)
+        host.report(err)
+      end)
     end)
   end)
 end
 
 function M.pane_run(args)
   with_pane(args[1], function(ref)
-    local cmd = table.concat(vim.list_slice(args, 2), " ")
-    if cmd == "" then
-      cmd = vim.fn.input("run in " .. ref .. ": ")
-    end
-    host.call("pane.run", { pane = ref, cmd = cmd }, function(err)
-      host.report(err)
+    text_or_ask(vim.list_slice(args, 2), "run in " .. ref .. ": ", function(cmd)
+      host.call("pane.run", { pane = ref, cmd = cmd }, function(err)
+        host.report(err)
+      end)
     end)
   end)
 end
@@ -188,14 +198,9 @@ function M.pane_attach(args)
 end
 
 function M.pane_search(args)
-  local pattern = table.concat(args, " ")
-  if pattern == "" then
-    pattern = vim.fn.input("search scrollback: ")
-  end
-  if pattern == "" then
-    return
-  end
-  require("orchflow.scrollback").search(pattern)
+  text_or_ask(args, "search scrollback: ", function(pattern)
+    require("orchflow.scrollback").search(pattern)
+  end)
 end
 
 -- completion -------------------------------------------------------------------

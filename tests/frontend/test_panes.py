@@ -159,3 +159,27 @@ def test_pty_backend_needs_no_tmux(
     assert "attach needs the tmux backend" in editor.wait_notify("attach needs")
     # nothing was made in tmux
     assert private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_id}", check=False).strip() == ""
+
+
+def test_send_without_text_asks_and_a_cancelled_prompt_sends_nothing(
+    editor: Editor, private_tmux: TmuxServer
+) -> None:
+    pane = new_pane(editor, "shell")
+    editor.lua(
+        """_G.__answers, _G.__prompts = { vim.NIL, 'echo asked-$((40+2))' }, {}
+        vim.ui.input = function(opts, cb)
+          table.insert(_G.__prompts, opts.prompt)
+          local a = table.remove(_G.__answers, 1)
+          cb(a ~= vim.NIL and a or nil)
+        end"""
+    )
+    before = private_tmux.run("capture-pane", "-p", "-t", pane).rstrip()
+    editor.cmd(f"Orchflow pane send {pane}")  # cancelled (<Esc>): nothing reaches the pane
+    editor.cmd(f"Orchflow pane send {pane}")
+    editor.wait_until(
+        lambda: "asked-42" in private_tmux.run("capture-pane", "-p", "-t", pane).split()
+    )
+    screen = private_tmux.run("capture-pane", "-p", "-t", pane)
+    # one prompt line before + the typed line + its output + a new prompt: no empty <CR>
+    assert screen.rstrip().count("\n") == before.count("\n") + 2
+    assert editor.lua("return _G.__prompts") == [f"send to {pane}: "] * 2
