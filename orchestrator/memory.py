@@ -1,6 +1,7 @@
 """Persistent agent memory: namespaced key/value entries with TTL and ranked search.
 
-One SQLite file behind aiosqlite, own schema (independent of ``orchflow_core.store``):
+One SQLite file (``memory.db``) opened through ``orchflow_core.store.Database``, with its own
+schema, ``MEMORY_MIGRATIONS`` (independent of ``orchflow.db`` and ``orchestrator.db``):
 
 - ``memory_entries``: one row per (namespace, key). ``value`` holds the raw text when the
   caller stored a string (``kind = 'text'``), else its JSON encoding (``kind = 'json'``), so
@@ -8,11 +9,11 @@ One SQLite file behind aiosqlite, own schema (independent of ``orchflow_core.sto
 - ``memory_fts``: an FTS5 index over (key, value), external-content on ``memory_entries`` and
   kept in sync by triggers, so an upsert is one statement and one transaction.
 
-Durability: WAL, autocommit (every write is its own transaction) and ``synchronous=NORMAL``.
-A write whose ``await`` has returned is in the WAL file, so killing the process (SIGKILL)
-loses nothing acknowledged; only a power cut may drop the last commits. The file is created
-0600 (SQLite gives the ``-wal``/``-shm`` files the same mode) in a 0700 directory: agents
-may remember secrets.
+Durability and permissions are ``Database``'s: WAL, ``synchronous=NORMAL``, the file 0600
+(SQLite gives the ``-wal``/``-shm`` files the same mode) in a 0700 directory, as agents may
+remember secrets. Every write is its own ``BEGIN IMMEDIATE`` transaction, committed before
+its ``await`` returns, so killing the process (SIGKILL) loses nothing acknowledged; only a
+power cut may drop the last commits.
 
 Search ranks with FTS5's bm25 (the key column weighs twice the value). The user's query is
 never passed to FTS5 as syntax: it is split into word terms, each quoted as a phrase and
@@ -27,6 +28,7 @@ in bulk by ``purge_expired()``, which writes also call at most once per ``purge_
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -35,25 +37,22 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypedDict
 
-import aiosqlite
 from rapidfuzz import fuzz, utils
 
 from orchflow_core.errors import (
     BackendError,
     InvalidArgumentError,
     NotFoundError,
-    OrchflowError,
     UnavailableError,
 )
-from orchflow_core.paths import ensure_private_dir
+from orchflow_core.store.database import Database, SqlParams
+from orchflow_core.store.migrations import Migration
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 DEFAULT_NAMESPACE = "default"
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 DEFAULT_BUSY_TIMEOUT_S = 5.0
@@ -64,38 +63,47 @@ DEFAULT_FUZZY_SCAN_LIMIT = 5000
 FUZZY_TEXT_CHARS = 4000
 MAX_LIMIT = 10_000
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS memory_entries (
-    id          INTEGER PRIMARY KEY,
-    namespace   TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    value       TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('text', 'json')),
-    metadata    TEXT NOT NULL DEFAULT '{}',
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL,
-    expires_at  REAL,
-    UNIQUE (namespace, key)
-);
-CREATE INDEX IF NOT EXISTS memory_entries_expires ON memory_entries (expires_at)
-    WHERE expires_at IS NOT NULL;
-CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5 (
-    key, value, content='memory_entries', content_rowid='id',
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS memory_entries_ai AFTER INSERT ON memory_entries BEGIN
-    INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
-END;
-CREATE TRIGGER IF NOT EXISTS memory_entries_ad AFTER DELETE ON memory_entries BEGIN
-    INSERT INTO memory_fts (memory_fts, rowid, key, value)
-        VALUES ('delete', old.id, old.key, old.value);
-END;
-CREATE TRIGGER IF NOT EXISTS memory_entries_au AFTER UPDATE ON memory_entries BEGIN
-    INSERT INTO memory_fts (memory_fts, rowid, key, value)
-        VALUES ('delete', old.id, old.key, old.value);
-    INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
-END;
-"""
+# Version 1 is the schema memory.db had before it used migrations: that code created it with
+# these statements (as CREATE ... IF NOT EXISTS) and set ``user_version = 1`` in the same
+# transaction, so its files open here as already migrated. Never edit a migration; add one.
+MEMORY_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "memory: entries, their FTS5 index and the triggers keeping it in sync",
+        (
+            """CREATE TABLE memory_entries (
+                id          INTEGER PRIMARY KEY,
+                namespace   TEXT NOT NULL,
+                key         TEXT NOT NULL,
+                value       TEXT NOT NULL,
+                kind        TEXT NOT NULL CHECK (kind IN ('text', 'json')),
+                metadata    TEXT NOT NULL DEFAULT '{}',
+                created_at  REAL NOT NULL,
+                updated_at  REAL NOT NULL,
+                expires_at  REAL,
+                UNIQUE (namespace, key)
+            )""",
+            """CREATE INDEX memory_entries_expires ON memory_entries (expires_at)
+                WHERE expires_at IS NOT NULL""",
+            """CREATE VIRTUAL TABLE memory_fts USING fts5 (
+                key, value, content='memory_entries', content_rowid='id',
+                tokenize='unicode61 remove_diacritics 2'
+            )""",
+            """CREATE TRIGGER memory_entries_ai AFTER INSERT ON memory_entries BEGIN
+                INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
+            END""",
+            """CREATE TRIGGER memory_entries_ad AFTER DELETE ON memory_entries BEGIN
+                INSERT INTO memory_fts (memory_fts, rowid, key, value)
+                    VALUES ('delete', old.id, old.key, old.value);
+            END""",
+            """CREATE TRIGGER memory_entries_au AFTER UPDATE ON memory_entries BEGIN
+                INSERT INTO memory_fts (memory_fts, rowid, key, value)
+                    VALUES ('delete', old.id, old.key, old.value);
+                INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
+            END""",
+        ),
+    ),
+)
 
 # SQL text is assembled from these module constants only (hence the S608 waivers below);
 # every user-supplied value is a bound parameter.
@@ -124,7 +132,6 @@ class SearchHit(MemoryEntry):
 # Module-level aliases: inside MemoryStore, ``list`` names the method.
 EntryList = list[MemoryEntry]
 HitList = list[SearchHit]
-Rows = list[sqlite3.Row]
 Params = list[Any]
 Terms = list[str]
 Scored = list[tuple[float, sqlite3.Row]]
@@ -148,8 +155,7 @@ class MemoryStore:
 
     def __init__(
         self,
-        conn: aiosqlite.Connection,
-        path: Path,
+        db: Database,
         *,
         clock: Callable[[], float],
         max_value_bytes: int,
@@ -157,8 +163,8 @@ class MemoryStore:
         fuzzy_cutoff: float,
         fuzzy_scan_limit: int,
     ) -> None:
-        self._conn: aiosqlite.Connection | None = conn
-        self.path = path
+        self._db = db
+        self.path = db.path
         self._clock = clock
         self._max_value_bytes = max_value_bytes
         self._purge_interval_s = purge_interval_s
@@ -181,27 +187,21 @@ class MemoryStore:
         """Open (creating if needed) the memory database at ``path``.
 
         ``clock`` returns epoch seconds and decides TTL expiry (tests inject one).
-        Raises UnavailableError if this SQLite lacks FTS5, BackendError if the file is not
-        a usable database.
+        Raises UnavailableError if this SQLite lacks FTS5 or the file's schema is newer than
+        ``MEMORY_MIGRATIONS``, BackendError if the file is not a usable database.
         """
-        db_path = Path(path)
-        ensure_private_dir(db_path.parent)
-        # Create the file 0600 before SQLite does, so it never exists world-readable.
-        os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
-        os.chmod(db_path, 0o600)
-        try:
-            conn = await aiosqlite.connect(db_path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise BackendError(f"cannot open memory database {db_path}: {exc}") from exc
-        try:
-            await _prepare(conn, db_path, busy_timeout_s)
-        except BaseException:
-            await conn.close()
-            raise
-        log.debug("memory store open at %s", db_path)
+        missing = _fts5_missing()
+        if missing is not None:
+            raise UnavailableError(
+                f"memory search needs SQLite's FTS5, which this Python's sqlite3 "
+                f"({sqlite3.sqlite_version}) lacks: {missing}",
+                path=os.fspath(path),
+            )
+        db = await Database.open(
+            path, busy_timeout_ms=int(busy_timeout_s * 1000), migrations=MEMORY_MIGRATIONS
+        )
         return cls(
-            conn,
-            db_path,
+            db,
             clock=clock,
             max_value_bytes=max_value_bytes,
             purge_interval_s=purge_interval_s,
@@ -211,9 +211,7 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Close the database; calling it again does nothing."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        await self._db.close()
 
     async def __aenter__(self) -> MemoryStore:
         return self
@@ -250,7 +248,7 @@ class MemoryStore:
         text, kind = self._encode_value(value)
         now = self._clock()
         expires_at = None if expires_in is None else now + expires_in
-        row = await self._fetchone(
+        row = await self._write(
             f"INSERT INTO memory_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
             "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
             "kind = excluded.kind, metadata = excluded.metadata, "
@@ -271,26 +269,18 @@ class MemoryStore:
         """Delete ``key``; True if a live entry was removed (an expired one counts as absent)."""
         _check_key(key)
         _check_namespace(namespace)
-        row = await self._fetchone(
+        row = await self._write(
             "DELETE FROM memory_entries WHERE namespace = ? AND key = ? RETURNING expires_at",
             (namespace, key),
         )
-        return row is not None and (row[0] is None or row[0] > self._clock())
+        return row is not None and (row["expires_at"] is None or row["expires_at"] > self._clock())
 
     async def purge_expired(self) -> int:
         """Delete every expired entry now; returns how many were deleted."""
         now = self._clock()
         self._last_purge = now
-        conn = self._live_conn()
-        try:
-            cursor = await conn.execute(
-                "DELETE FROM memory_entries WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                (now,),
-            )
-            count = cursor.rowcount
-            await cursor.close()
-        except sqlite3.Error as exc:
-            raise self._backend_error(exc) from exc
+        sql = "DELETE FROM memory_entries WHERE expires_at IS NOT NULL AND expires_at <= ?"
+        count = await self._db.transaction(lambda raw: raw.execute(sql, (now,)).rowcount)
         if count:
             log.debug("memory store purged %s expired entries", count)
         return max(count, 0)
@@ -301,13 +291,13 @@ class MemoryStore:
         """The live entry for ``key``; NotFoundError if absent or expired."""
         _check_key(key)
         _check_namespace(namespace)
-        row = await self._fetchone(
+        row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM memory_entries WHERE namespace = ? AND key = ?",  # noqa: S608
             (namespace, key),
         )
         now = self._clock()
-        if row is not None and row[7] is not None and row[7] <= now:
-            await self._fetchone(
+        if row is not None and row["expires_at"] is not None and row["expires_at"] <= now:
+            await self._write(
                 "DELETE FROM memory_entries WHERE namespace = ? AND key = ? "
                 "AND expires_at IS NOT NULL AND expires_at <= ?",
                 (namespace, key, now),
@@ -344,7 +334,7 @@ class MemoryStore:
         if prefix:
             where.append("substr(key, 1, ?) = ?")
             params.extend([len(prefix), prefix])
-        rows = await self._fetchall(
+        rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM memory_entries WHERE {' AND '.join(where)} "  # noqa: S608
             "ORDER BY namespace, key LIMIT ?",
             (*params, limit),
@@ -359,7 +349,7 @@ class MemoryStore:
             _check_namespace(namespace)
             sql += " AND namespace = ?"
             params.append(namespace)
-        row = await self._fetchone(sql, params)
+        row = await self._db.fetchone(sql, params)
         return int(row[0]) if row else 0
 
     async def search(self, query: str, *, namespace: str | None = None, limit: int = 20) -> HitList:
@@ -389,8 +379,8 @@ class MemoryStore:
             sql += " AND e.namespace = ?"
             params.append(namespace)
         sql += " ORDER BY score DESC, e.namespace, e.key LIMIT ?"
-        rows = await self._fetchall(sql, (*params, limit))
-        return [_hit(r[:8], float(r[8]), "fts") for r in rows]
+        rows = await self._db.fetchall(sql, (*params, limit))
+        return [_hit(r, float(r["score"]), "fts") for r in rows]
 
     async def _search_fuzzy(self, terms: Terms, namespace: str | None, limit: int) -> HitList:
         sql = f"SELECT {_COLUMNS} FROM memory_entries WHERE {_LIVE}"  # noqa: S608
@@ -399,19 +389,19 @@ class MemoryStore:
             sql += " AND namespace = ?"
             params.append(namespace)
         sql += " ORDER BY updated_at DESC LIMIT ?"
-        rows = await self._fetchall(sql, (*params, self._fuzzy_scan_limit))
+        rows = await self._db.fetchall(sql, (*params, self._fuzzy_scan_limit))
         wanted = [utils.default_process(t) for t in terms]
         wanted = [t for t in wanted if t]
         if not wanted:
             return []
         scored: Scored = []
         for row in rows:
-            text = utils.default_process(f"{row[1]} {row[2][:FUZZY_TEXT_CHARS]}")
+            text = utils.default_process(f"{row['key']} {row['value'][:FUZZY_TEXT_CHARS]}")
             # Each term aligns on its own, so "postgress conection" finds both words.
             score = sum(fuzz.partial_ratio(t, text) for t in wanted) / len(wanted)
             if score >= self._fuzzy_cutoff:
                 scored.append((score, row))
-        scored.sort(key=lambda s: (-s[0], s[1][0], s[1][1]))
+        scored.sort(key=lambda s: (-s[0], s[1]["namespace"], s[1]["key"]))
         return [_hit(row, score, "fuzzy") for score, row in scored[:limit]]
 
     # -- plumbing -------------------------------------------------------------------------
@@ -441,83 +431,42 @@ class MemoryStore:
         if now - self._last_purge >= self._purge_interval_s:
             await self.purge_expired()
 
-    def _live_conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise UnavailableError(f"memory store {self.path} is closed", path=str(self.path))
-        return self._conn
-
-    def _backend_error(self, exc: sqlite3.Error) -> OrchflowError:
-        return BackendError(f"memory database {self.path}: {exc}", path=str(self.path))
-
-    async def _fetchone(self, sql: str, params: Iterable[Any]) -> sqlite3.Row | None:
-        # fetchall, not fetchone: the statement must run to completion so that an
-        # autocommit write (INSERT ... RETURNING) is committed before we return.
-        rows = await self._fetchall(sql, params)
+    async def _write(self, sql: str, params: SqlParams) -> sqlite3.Row | None:
+        """Run one write statement in its own transaction; its first RETURNING row, if any."""
+        # fetchall, not fetchone: the statement must finish before the COMMIT.
+        rows = await self._db.transaction(lambda raw: raw.execute(sql, params).fetchall())
         return rows[0] if rows else None
 
-    async def _fetchall(self, sql: str, params: Iterable[Any]) -> Rows:
-        conn = self._live_conn()
-        try:
-            async with conn.execute(sql, tuple(params)) as cursor:
-                rows = await cursor.fetchall()
-        except sqlite3.Error as exc:
-            raise self._backend_error(exc) from exc
-        return list(rows)
 
-
-async def _prepare(conn: aiosqlite.Connection, path: Path, busy_timeout_s: float) -> None:
-    """Pragmas, FTS5 check and schema; sqlite errors become orchflow errors naming the file."""
+@functools.cache
+def _fts5_missing() -> str | None:
+    """Why this Python's SQLite has no FTS5, or None if it has (a property of the library)."""
+    probe = sqlite3.connect(":memory:")
     try:
-        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            mode = await cursor.fetchone()
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        async with conn.execute("PRAGMA user_version") as cursor:
-            version_row = await cursor.fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise BackendError(f"memory database {path} is not usable: {exc}", path=str(path)) from exc
-    if mode is None or str(mode[0]).lower() != "wal":
-        raise BackendError(f"memory database {path} refused WAL mode", path=str(path))
-    version = int(version_row[0]) if version_row else 0
-    if version > SCHEMA_VERSION:
-        raise UnavailableError(
-            f"memory database {path} has schema version {version}; "
-            f"this orchflow knows up to {SCHEMA_VERSION}",
-            path=str(path),
-        )
-    try:
-        await conn.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5 (x)")
-        await conn.execute("DROP TABLE temp.fts5_probe")
+        probe.execute("CREATE VIRTUAL TABLE fts5_probe USING fts5 (x)")
     except sqlite3.OperationalError as exc:
-        raise UnavailableError(
-            f"memory search needs SQLite's FTS5, which this Python's sqlite3 "
-            f"({sqlite3.sqlite_version}) lacks: {exc}",
-            path=str(path),
-        ) from exc
-    try:
-        await conn.executescript(
-            f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        )
-    except sqlite3.Error as exc:
-        raise BackendError(f"memory database {path}: schema failed: {exc}", path=str(path)) from exc
+        return str(exc)
+    finally:
+        probe.close()
+    return None
 
 
-def _entry(row: tuple[Any, ...] | sqlite3.Row) -> MemoryEntry:
-    namespace, key, text, kind, metadata, created_at, updated_at, expires_at = row
+def _entry(row: sqlite3.Row) -> MemoryEntry:
+    """Decode a row holding (at least) the ``_COLUMNS``, by name."""
+    text = row["value"]
     return MemoryEntry(
-        namespace=namespace,
-        key=key,
-        value=text if kind == "text" else json.loads(text),
-        metadata=json.loads(metadata),
-        created_at=created_at,
-        updated_at=updated_at,
-        expires_at=expires_at,
+        namespace=row["namespace"],
+        key=row["key"],
+        value=text if row["kind"] == "text" else json.loads(text),
+        metadata=json.loads(row["metadata"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
     )
 
 
-def _hit(row: tuple[Any, ...] | sqlite3.Row, score: float, matcher: Matcher) -> SearchHit:
-    entry = _entry(row)
-    return SearchHit(**entry, score=score, matcher=matcher)
+def _hit(row: sqlite3.Row, score: float, matcher: Matcher) -> SearchHit:
+    return SearchHit(**_entry(row), score=score, matcher=matcher)
 
 
 def _check_key(key: object) -> None:

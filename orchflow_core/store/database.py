@@ -23,8 +23,9 @@ future aiosqlite removes it. The raw ``sqlite3.Connection`` handed to ``fn`` bel
 worker thread: ``fn`` must not keep it or pass it to another thread.
 
 sqlite3 errors become orchflow errors here, at one choke point: a constraint violation is a
-ConflictError, "database is locked" after ``busy_timeout`` is a TimeoutError_, anything else
-a BackendError naming the file.
+ConflictError, "database is locked" after ``busy_timeout`` is a TimeoutError_, a file that is
+not a database (or is corrupt) a BackendError saying it "is not usable", anything else a
+BackendError naming the file.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ def _translate(exc: sqlite3.Error, path: Path, busy_timeout_ms: int) -> Orchflow
             f"{busy_timeout_ms} ms (busy_timeout_ms); try again or raise it",
             path=str(path),
         )
+    # The primary code is the low byte: SQLITE_CORRUPT has extended variants (CORRUPT_VTAB ...).
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return BackendError(f"database {path} is not usable: {text}", path=str(path))
     return BackendError(f"sqlite error on {path}: {text}", path=str(path))
 
 

@@ -23,13 +23,12 @@ def first_need(ed: Editor, command: str, expect: str) -> str:
     while True:
         seen = len(ed.notifications())
         ed.cmd(command)
-        msg = ed.wait_until(
-            lambda: next(
-                (m for m, _ in ed.notifications()[seen:] if re.search(expect, m) or "still" in m),
-                None,
-            ),
-            timeout=15,
-        )
+
+        def answered(seen: int = seen) -> str | None:
+            new = [m for m, _ in ed.notifications()[seen:]]
+            return next((m for m in new if re.search(expect, m) or "still" in m), None)
+
+        msg = ed.wait_until(answered, timeout=15)
         if re.search(expect, msg):
             return msg
         assert "still starting" in msg and time.monotonic() < deadline, msg

@@ -12,12 +12,14 @@ import sqlite3
 import stat
 import sys
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator import memory
 from orchestrator.memory import MemoryStore, fts_match_expression, query_terms
 from orchflow_core.errors import (
     BackendError,
@@ -291,6 +293,114 @@ async def test_a_file_that_is_not_a_database_is_a_backend_error(tmp_path: Path) 
     bogus.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(BackendError, match=r"memory\.db is not usable"):
         await MemoryStore.open(bogus)
+
+
+async def test_without_fts5_the_store_is_unavailable(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "_fts5_missing", lambda: "no such module: fts5")
+    with pytest.raises(UnavailableError, match="memory search needs SQLite's FTS5"):
+        await MemoryStore.open(db_path)
+    assert not db_path.exists()
+
+
+async def test_a_newer_schema_is_refused(db_path: Path) -> None:
+    async with await MemoryStore.open(db_path):
+        pass
+    with closing(sqlite3.connect(db_path)) as raw:
+        raw.execute("PRAGMA user_version = 2")
+    with pytest.raises(UnavailableError, match="schema version 2 is newer"):
+        await MemoryStore.open(db_path)
+
+
+# The schema and set-up of memory.db as written before it used migrations, frozen here on
+# purpose: files made by that code must keep opening (MEMORY_MIGRATIONS version 1 is it).
+PRE_MIGRATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS memory_entries (
+    id          INTEGER PRIMARY KEY,
+    namespace   TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('text', 'json')),
+    metadata    TEXT NOT NULL DEFAULT '{}',
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    expires_at  REAL,
+    UNIQUE (namespace, key)
+);
+CREATE INDEX IF NOT EXISTS memory_entries_expires ON memory_entries (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS memory_fts USING fts5 (
+    key, value, content='memory_entries', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS memory_entries_ai AFTER INSERT ON memory_entries BEGIN
+    INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
+END;
+CREATE TRIGGER IF NOT EXISTS memory_entries_ad AFTER DELETE ON memory_entries BEGIN
+    INSERT INTO memory_fts (memory_fts, rowid, key, value)
+        VALUES ('delete', old.id, old.key, old.value);
+END;
+CREATE TRIGGER IF NOT EXISTS memory_entries_au AFTER UPDATE ON memory_entries BEGIN
+    INSERT INTO memory_fts (memory_fts, rowid, key, value)
+        VALUES ('delete', old.id, old.key, old.value);
+    INSERT INTO memory_fts (rowid, key, value) VALUES (new.id, new.key, new.value);
+END;
+"""
+
+
+def make_pre_migrations_file(path: Path, rows: list[tuple[object, ...]]) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("PRAGMA synchronous = NORMAL")
+        raw.executescript(f"BEGIN; {PRE_MIGRATIONS_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+        raw.executemany(
+            "INSERT INTO memory_entries (namespace, key, value, kind, metadata, created_at,"
+            " updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    path.chmod(0o600)
+
+
+def memory_schema(path: Path) -> dict[str, str]:
+    with closing(sqlite3.connect(path)) as raw:
+        found = raw.execute("SELECT name, sql FROM sqlite_master WHERE name LIKE 'memory%'")
+        return {name: " ".join(sql.split()) for name, sql in found if sql}
+
+
+async def test_a_file_made_before_migrations_opens_with_its_data(
+    db_path: Path, clock: ManualClock, tmp_path: Path
+) -> None:
+    now = clock.now
+    make_pre_migrations_file(
+        db_path,
+        [
+            ("default", "db", "postgres runs on port 5432", "text", "{}", now, now, None),
+            ("agent-7", "plan", '{"step": 3}', "json", '{"tag": "t"}', now - 9, now, None),
+            ("default", "old", "soon gone", "text", "{}", now, now, now + 10),
+        ],
+    )
+    async with await MemoryStore.open(db_path, clock=clock) as mem:
+        plan = await mem.get("plan", namespace="agent-7")
+        assert plan["value"] == {"step": 3} and plan["metadata"] == {"tag": "t"}
+        assert plan["created_at"] == now - 9
+        assert [(h["key"], h["matcher"]) for h in await mem.search("postgres")] == [("db", "fts")]
+        # The old file's triggers keep the index in sync with writes made by this code.
+        await mem.store("db", "sqlite with WAL")
+        await mem.store("new", "fresh postgres note")
+        assert [h["key"] for h in await mem.search("postgres")] == ["new"]
+        clock.now += 11
+        assert await mem.purge_expired() == 1
+        assert await mem.count() == 3
+    with closing(sqlite3.connect(db_path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    # A file made now has exactly the schema the old code made.
+    fresh = tmp_path / "fresh" / "memory.db"
+    async with await MemoryStore.open(fresh):
+        pass
+    assert memory_schema(fresh) == memory_schema(db_path)
+    assert len(memory_schema(fresh)) == 10  # table, index, fts + its 4 shadow tables, 3 triggers
 
 
 CHILD = """

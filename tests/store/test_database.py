@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchflow_core.errors import (
+    BackendError,
     ConflictError,
     InvalidArgumentError,
     TimeoutError_,
@@ -72,6 +73,13 @@ async def test_bad_arguments(tmp_path: Path) -> None:
         await Database.open(tmp_path / "x.db", busy_timeout_ms=-1)
     with pytest.raises(InvalidArgumentError, match="not ':memory:'"):
         await Database.open(":memory:")
+
+
+async def test_a_file_that_is_not_a_database_is_not_usable(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(BackendError, match=r"database .*x\.db is not usable: file is not a"):
+        await Database.open(path)
 
 
 async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
