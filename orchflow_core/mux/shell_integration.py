@@ -47,6 +47,19 @@ def wrap_command(cmd: str, token: str) -> str:
     )
 
 
+_ECHOED = re.compile(
+    r"\( trap 'exit 130' INT; eval '((?:[^']|'\\'')*)' \); "
+    r"printf '\\033\]7717;orchflow-done;[0-9a-f]{1,64};%s\\007' \"\$\?\""
+)
+
+
+def unwrap_echo(line: str) -> str:
+    """A screen line with the shell's echo of ``wrap_command`` shows just the command
+    again (``$ ( trap … eval 'make' ); printf …`` -> ``$ make``), for summaries such as
+    the dashboard's last line. Any other line comes back unchanged."""
+    return _ECHOED.sub(lambda m: m[1].replace("'\\''", "'"), line)
+
+
 class CompletionScanner:
     """Finds completion markers in one pane's raw output, across chunk boundaries."""
 

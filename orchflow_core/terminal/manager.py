@@ -26,6 +26,7 @@ from orchflow_core.errors import (
 from orchflow_core.events import EventBus
 from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
 from orchflow_core.mux.keys import Key
+from orchflow_core.mux.shell_integration import unwrap_echo
 from orchflow_core.store.database import Database
 from orchflow_core.terminal.state import PaneEvent, PaneState, transition
 
@@ -377,12 +378,14 @@ class TerminalManager:
         return sorted(out, key=lambda d: (d["session"], d["pane_id"]))
 
     async def _last_line(self, rec: PaneRecord) -> str:
+        """The last non-blank line on the pane's screen (not its whole scrollback: this runs
+        for every pane on each list), with a run() wrapper shown as the command it runs."""
         try:
-            text = await self.backend.capture(rec.pane_id)
+            text = await self.backend.capture(rec.pane_id, start=0)
         except Exception:  # a pane closing under us has no last line
             return ""
         lines = [line for line in text.splitlines() if line.strip()]
-        return lines[-1].rstrip() if lines else ""
+        return unwrap_echo(lines[-1].rstrip()) if lines else ""
 
     def records(self) -> list[PaneRecord]:
         """Every open pane orchflow knows, as of the last refresh."""

@@ -183,3 +183,14 @@ def test_send_without_text_asks_and_a_cancelled_prompt_sends_nothing(
     # one prompt line before + the typed line + its output + a new prompt: no empty <CR>
     assert screen.rstrip().count("\n") == before.count("\n") + 2
     assert editor.lua("return _G.__prompts") == [f"send to {pane}: "] * 2
+
+
+def test_dashboard_shows_a_running_command_not_the_run_wrapper(
+    editor: Editor, private_tmux: TmuxServer
+) -> None:
+    pane = new_pane(editor, "shell")
+    editor.cmd(f"Orchflow pane run {pane} sleep 30 # it's long")
+    editor.wait_until(lambda: "orchflow-done" in private_tmux.run("capture-pane", "-p", "-t", pane))
+    editor.cmd("Orchflow pane list")
+    lines = wait_float(editor, "orchflow", re.escape("sleep 30 # it's long") + "$")
+    assert not any("orchflow-done" in line or "trap" in line for line in lines)

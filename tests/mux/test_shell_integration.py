@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchflow_core.mux.shell_integration import CompletionScanner, wrap_command
+from orchflow_core.mux.shell_integration import CompletionScanner, unwrap_echo, wrap_command
 
 
 def test_marker_found_across_every_split() -> None:
@@ -40,3 +40,9 @@ def test_wrapped_command_runs_the_text_verbatim_in_sh(cmd: str) -> None:
     line = wrap_command(inner, "ab")
     out = subprocess.run(["sh", "-c", line], capture_output=True, timeout=10).stdout
     assert out == cmd.encode() + b"\x1b]7717;orchflow-done;ab;0\x07"
+
+
+@given(cmd=st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=40))
+def test_the_echoed_wrapper_reads_back_as_the_command(cmd: str) -> None:
+    assert unwrap_echo("~/src $ " + wrap_command(cmd, "ab12")) == "~/src $ " + cmd
+    assert unwrap_echo("~/src $ " + cmd) == "~/src $ " + cmd  # anything else is left alone
