@@ -2,7 +2,8 @@
 
 Works over any ``MuxBackend``: it reads ``capture()`` snapshots (tmux:
 ``capture-pane -p -J -S -``, wrapped lines joined), so it sees what tmux keeps in
-history (``history-limit``), not every byte ever printed.
+history (``history-limit``), not every byte ever printed. A line where ``run()`` typed
+its completion wrapper is searched and shown as the command the user ran.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.mux.backend import MuxBackend
+from orchflow_core.mux.shell_integration import unwrap_echo
 
 DEFAULT_MAX_RESULTS = 1000
 
@@ -65,7 +67,8 @@ async def search_scrollback(
             if pane_id is not None:
                 raise
             continue  # closed while we searched the others
-        for line_no, line in enumerate(text.split("\n")):
+        for line_no, raw in enumerate(text.split("\n")):
+            line = unwrap_echo(raw) if "orchflow-done" in raw else raw
             if compiled.search(line):
                 hits.append(ScrollbackHit(pid, line_no, line))
                 if len(hits) >= max_results:
