@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from orchflow_core.files.frecency import FrecencyIndex
-from orchflow_core.files.ranking import PathRanker, match_positions, rank
+from orchflow_core.files.ranking import PathRanker, _subsequence_pattern, match_positions, rank
 from tests.search.treegen import synthetic_paths
 
 NOISE = synthetic_paths(3000, seed=7)
@@ -39,3 +42,14 @@ def test_highlight_positions_are_byte_offsets() -> None:
     assert match_positions("main", "src/main.py") == (4, 5, 6, 7)
     assert match_positions("mn", "src/main.py") == (4, 7)
     assert match_positions("é", "café/é.txt") == (6,)  # "é" is 2 bytes in UTF-8
+
+
+CHARS = "ab^]-\\.[x/é"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=CHARS, min_size=1, max_size=5), st.text(alphabet=CHARS, max_size=15))
+def test_subsequence_pattern_matches_exactly_the_in_order_texts(q: str, text: str) -> None:
+    it = iter(text)
+    in_order = all(ch in it for ch in q)
+    assert (_subsequence_pattern(q).search(text) is not None) == in_order
