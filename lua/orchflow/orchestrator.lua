@@ -8,6 +8,28 @@ local events = require("orchflow.events")
 
 M.agent_types = { "dev", "test", "repl", "build", "lint", "custom" }
 
+-- A sidecar slower than the host's 300 ms wait answers "still starting" (data.starting;
+-- nothing was sent to it, so asking again is safe): say so once, then ask again every
+-- 200 ms for up to 10 s. Deferred, so the editor is never blocked meanwhile.
+local RETRY_MS, RETRY_FOR_MS = 200, 10000
+
+local function call(method, params, cb)
+  local waited = 0
+  local function attempt()
+    host.call(method, params, function(err, res)
+      if err and type(err.data) == "table" and err.data.starting and waited < RETRY_FOR_MS then
+        if waited == 0 then
+          vim.notify("orchflow: the orchestrator is starting…", vim.log.levels.INFO)
+        end
+        waited = waited + RETRY_MS
+        return vim.defer_fn(attempt, RETRY_MS)
+      end
+      (cb or host.report)(err, res)
+    end)
+  end
+  attempt()
+end
+
 local function with_result(fn)
   return function(err, res)
     if err then
@@ -79,13 +101,13 @@ function M.agent_new(args)
   if #args > 1 then
     params.command = table.concat(vim.list_slice(args, 2), " ")
   end
-  host.call("agent.new", params, with_result(function(a)
+  call("agent.new", params, with_result(function(a)
     vim.notify(("orchflow: agent %s (%s) %s: %s"):format(a.id, a.type, a.state, a.command or ""), vim.log.levels.INFO)
   end))
 end
 
 function M.agent_list()
-  host.call("agent.list", {}, with_result(function(res)
+  call("agent.list", {}, with_result(function(res)
     local agents = res.agents or res
     local lines = {}
     for _, a in ipairs(agents) do
@@ -100,14 +122,14 @@ end
 
 function M.agent_send(args)
   need(args, 2, ":Orchflow agent send {id} {text}")
-  host.call("agent.send", { id = args[1], text = table.concat(vim.list_slice(args, 2), " ") }, function(err)
+  call("agent.send", { id = args[1], text = table.concat(vim.list_slice(args, 2), " ") }, function(err)
     host.report(err)
   end)
 end
 
 function M.agent_stop(args)
   need(args, 1, ":Orchflow agent stop {id}")
-  host.call("agent.stop", { id = args[1] }, with_result(function()
+  call("agent.stop", { id = args[1] }, with_result(function()
     vim.notify("orchflow: agent " .. args[1] .. " stopped", vim.log.levels.INFO)
   end))
 end
@@ -133,7 +155,7 @@ function M.agent_output(args)
   local chan = vim.api.nvim_open_term(buf, {})
   views[id] = { buf = buf, chan = chan }
   local subscribed = nil
-  host.call("agent.subscribe", { id = id }, function(err, res)
+  call("agent.subscribe", { id = id }, function(err, res)
     if err then
       views[id] = nil
       if vim.api.nvim_win_is_valid(win) then
@@ -151,7 +173,7 @@ function M.agent_output(args)
     once = true,
     callback = function()
       views[subscribed or id] = nil
-      host.call("agent.unsubscribe", { id = subscribed or id }, function() end)
+      call("agent.unsubscribe", { id = subscribed or id }, function() end)
     end,
   })
   return win
@@ -164,7 +186,7 @@ end
 -- memory -----------------------------------------------------------------------
 function M.memory_store(args)
   need(args, 2, ":Orchflow memory store {key} {value}")
-  host.call("memory.store", { key = args[1], value = table.concat(vim.list_slice(args, 2), " ") }, with_result(function(e)
+  call("memory.store", { key = args[1], value = table.concat(vim.list_slice(args, 2), " ") }, with_result(function(e)
     vim.notify(("orchflow: stored %s in %s"):format(e.key, e.namespace or "default"), vim.log.levels.INFO)
   end))
 end
@@ -172,7 +194,7 @@ end
 function M.memory_search(args)
   need(args, 1, ":Orchflow memory search {query}")
   local query = table.concat(args, " ")
-  host.call("memory.search", { query = query }, with_result(function(res)
+  call("memory.search", { query = query }, with_result(function(res)
     local hits = res.results or res
     local lines = {}
     for _, h in ipairs(hits) do

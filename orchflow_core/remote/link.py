@@ -5,7 +5,8 @@
   private Unix socket, waits at most ``ready_timeout_s`` for its discovery file,
   health-pings it, restarts it with backoff when it dies, and stops it on close.
   A sidecar not ready in time (a loaded machine, a first start compiling bytecode) is
-  left to finish starting: that call says "still starting" and the next one uses it.
+  left to finish starting: that call says "still starting" (``data.starting``; the
+  Lua side asks again) and the next one uses it.
   An explicit ``orchestrator.start`` waits longer (``start_timeout_s``).
   ``--parent-pid`` makes it exit by itself if the host is killed.
 - ``service``: connect to a running orchestrator through its discovery file (or a
@@ -136,7 +137,8 @@ class OrchestratorLink:
                 # Left running: the next call finds it ready instead of starting another.
                 raise UnavailableError(
                     "the orchestrator sidecar is still starting (not ready within "
-                    f"{ready_timeout_s * 1000:.0f} ms); try again in a moment"
+                    f"{ready_timeout_s * 1000:.0f} ms); try again in a moment",
+                    starting=True,  # nothing was sent: the caller may safely ask again
                 )
             await asyncio.sleep(0.005)
         log.info(
