@@ -173,7 +173,8 @@ def test_send_without_text_asks_and_a_cancelled_prompt_sends_nothing(
           cb(a ~= vim.NIL and a or nil)
         end"""
     )
-    before = private_tmux.run("capture-pane", "-p", "-t", pane).rstrip()
+    # the prompt first, so the line below is not typed ahead (echoed twice)
+    before = editor.wait_until(lambda: private_tmux.run("capture-pane", "-p", "-t", pane).rstrip())
     editor.cmd(f"Orchflow pane send {pane}")  # cancelled (<Esc>): nothing reaches the pane
     editor.cmd(f"Orchflow pane send {pane}")
     editor.wait_until(
