@@ -121,24 +121,25 @@ async def files_create(core: Any, params: Params) -> dict[str, Any]:
     return {"path": t.rel, "kind": kind}
 
 
-@METHODS.method("files.rename")
-async def files_rename(core: Any, params: Params) -> dict[str, Any]:
+async def _relocate(core: Any, params: Params, verb: str, target_param: str) -> dict[str, Any]:
+    """files.rename / files.move: the same steps; open-file frecency follows the path."""
     root = project_root(core)
     src = ops.resolve_inside(root, param(params, "path", str))
-    t = await asyncio.to_thread(ops.rename, root, src.path, param(params, "name", str))
+    op = ops.rename if verb == "rename" else ops.move
+    t = await asyncio.to_thread(op, root, src.path, param(params, target_param, str))
     await asyncio.to_thread(files_state(core).frecency_for(root).rename, src.rel, t.rel)
-    _changed(core, "rename", src.rel, t.rel)
+    _changed(core, verb, src.rel, t.rel)
     return {"from": src.rel, "path": t.rel}
+
+
+@METHODS.method("files.rename")
+async def files_rename(core: Any, params: Params) -> dict[str, Any]:
+    return await _relocate(core, params, "rename", "name")
 
 
 @METHODS.method("files.move")
 async def files_move(core: Any, params: Params) -> dict[str, Any]:
-    root = project_root(core)
-    src = ops.resolve_inside(root, param(params, "path", str))
-    t = await asyncio.to_thread(ops.move, root, src.path, param(params, "to", str))
-    await asyncio.to_thread(files_state(core).frecency_for(root).rename, src.rel, t.rel)
-    _changed(core, "move", src.rel, t.rel)
-    return {"from": src.rel, "path": t.rel}
+    return await _relocate(core, params, "move", "to")
 
 
 @METHODS.method("files.copy")
