@@ -42,6 +42,25 @@ Tables (times are Unix seconds as REAL, UTC):
     indexed so top-N is an index walk)
 
 ``history_meta`` - key/value settings the stored scores depend on (half-life, weights).
+
+Migration 2 adds to ``panes``:
+    last_command    TEXT?     the last command run or typed in the pane (a Run's text)
+    owner           TEXT?     who made the pane: 'host:<pid>' or 'orchestrator:<pid>'
+and the ``runs`` table - every command orchflow ran or saw typed in a pane it started
+(doc/architecture.md, "Who writes what").
+    id              TEXT PK   a uuid hex; for a shell-integrated pane
+                              '<orchflow_id>-<shell pid>-<shell seq>', the same id for every
+                              process that sees the shell's marks, so a run is stored once
+    pane            TEXT      the pane's orchflow_id (kept after the pane closes: no FK)
+    pane_id         TEXT?     tmux ``%7`` at the time
+    command         TEXT      as typed
+    cwd             TEXT?
+    source          TEXT      'run' | 'typed' | 'agent'
+    state           TEXT      'running' | 'finished' | 'cancelled' | 'lost' (runs/state.py)
+    started_at      REAL
+    finished_at     REAL?
+    exit_code       INTEGER?  NULL while running or when no code could be known
+    duration_s      REAL?
 """
 
 from __future__ import annotations
@@ -129,6 +148,29 @@ MIGRATIONS: tuple[Migration, ...] = (
                 key     TEXT PRIMARY KEY,
                 value   TEXT NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        2,
+        "runs; panes.last_command and panes.owner",
+        (
+            "ALTER TABLE panes ADD COLUMN last_command TEXT",
+            "ALTER TABLE panes ADD COLUMN owner TEXT",
+            """CREATE TABLE runs (
+                id          TEXT PRIMARY KEY,
+                pane        TEXT NOT NULL,
+                pane_id     TEXT,
+                command     TEXT NOT NULL,
+                cwd         TEXT,
+                source      TEXT NOT NULL,
+                state       TEXT NOT NULL,
+                started_at  REAL NOT NULL,
+                finished_at REAL,
+                exit_code   INTEGER,
+                duration_s  REAL
+            )""",
+            "CREATE INDEX runs_pane ON runs(pane, started_at DESC)",
+            "CREATE INDEX runs_started ON runs(started_at DESC)",
         ),
     ),
 )

@@ -22,10 +22,14 @@ async def test_fresh_database_has_the_whole_schema(tmp_path: Path) -> None:
         assert db.schema_version == len(MIGRATIONS)
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"sessions", "panes", "history", "history_frecency", "history_meta"} <= tables
+    assert {"sessions", "panes", "history", "history_frecency", "history_meta", "runs"} <= tables
     assert columns(conn, "panes") == [
         "orchflow_id", "session", "backend_pane_id", "name", "type", "cwd", "command",
-        "state", "exit_code", "created_at", "closed_at", "metadata",
+        "state", "exit_code", "created_at", "closed_at", "metadata", "last_command", "owner",
+    ]  # fmt: skip
+    assert columns(conn, "runs") == [
+        "id", "pane", "pane_id", "command", "cwd", "source", "state", "started_at",
+        "finished_at", "exit_code", "duration_s",
     ]  # fmt: skip
     assert columns(conn, "sessions")[:2] == ["name", "backend"]
     assert columns(conn, "history") == [
