@@ -22,6 +22,7 @@ METHOD_MODULES = (
 LAZY_PREFIXES = {
     "session.": "orchflow_core.terminal.methods",
     "pane.": "orchflow_core.terminal.methods",
+    "run.": "orchflow_core.terminal.methods",
     "history.": "orchflow_core.history.methods",
     "orchestrator.": "orchflow_core.remote.methods",
     "agent.": "orchflow_core.remote.methods",

@@ -44,6 +44,7 @@ class PaneInfo:
     dead: bool
     exit_code: int | None  # when dead
     pid: int | None
+    shell: str = ""  # @orchflow_shell: the integrated shell orchflow started, "" if none
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,24 @@
-"""How ``run()`` learns that a command finished, and its exit code, from the pane's shell.
+"""How orchflow learns what a pane's shell runs, and each command's exit code.
 
-The command is typed as one line that any POSIX shell (bash, zsh, dash/sh, ksh)
+Two ways, both reported by the shell itself, never guessed from output:
+
+1. **Shell integration** (panes orchflow starts with bash, zsh or fish): an rc shim
+   (``orchflow_core/terminal/shell/``) that sources the user's own files first, then adds
+   hooks printing OSC 133 marks (``A`` prompt, ``C`` command start, ``D;<status>`` end)
+   and orchflow's own marks, which carry what OSC 133 does not::
+
+       ESC ] 7717;orchflow;C;<shell pid>;<seq>;<cwd>;<command line> BEL   command starts
+       ESC ] 7717;orchflow;D;<shell pid>;<seq>;<exit status>;<µs> BEL     command ended
+       ESC ] 7717;orchflow;P;<shell pid>;<seq>;<shell name> BEL           prompt shown
+
+   ``seq`` counts the commands of one shell, so ``<pane>-<pid>-<seq>`` names a command
+   the same way for every process that reads the marks; ``µs`` is the command's duration
+   as the shell measured it (empty where the shell cannot tell). Fields escape ``\\``, ``\;``,
+   ``\n``, ``\r``, ``\a`` and ``\e``. ``ShellMarkScanner`` parses them;
+   ``integrated_launch`` gives the argv that starts a shell with the shim.
+
+2. **The wrapper** (fallback for panes orchflow did not start, or with another shell):
+   ``run()`` types the command as one line as one line that any POSIX shell (bash, zsh, dash/sh, ksh)
 runs the same way:
 
     ( trap 'exit 130' INT; eval '<cmd>' ); printf '\\033]7717;orchflow-done;<token>;%s\\007' "$?"
@@ -19,13 +37,17 @@ runs the same way:
   echo cannot be mistaken for the marker: completion is reported by the shell,
   never guessed from output. The marker stays in the raw stream subscribers see.
 
-fish and other non-POSIX shells are not supported by ``run()``.
+The wrapper is for POSIX shells (bash, zsh, dash/sh, ksh); fish gets shell integration.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 MARKER_PREFIX = b"\x1b]7717;orchflow-done;"
 _MARKER = re.compile(rb"\x1b\]7717;orchflow-done;([0-9a-f]{1,64});(-?\d{1,5})\x07")
@@ -78,4 +100,113 @@ class CompletionScanner:
         # Keep only what could be the start of a marker cut off by the chunk boundary.
         cut = rest.rfind(b"\x1b", max(0, len(rest) - _MAX_MARKER))
         self._tail = rest[cut:] if cut >= 0 else b""
+        return found
+
+
+# -- shell integration --------------------------------------------------------------------
+
+SHIM_DIR = Path(__file__).resolve().parent.parent / "terminal" / "shell"
+INTEGRATED_SHELLS = ("bash", "zsh", "fish")
+
+SHELL_MARK_PREFIX = b"\x1b]7717;orchflow;"
+MAX_SHELL_MARK = 256 * 1024  # a longer command line is not reported (its run is not recorded)
+_SHELL_MARK = re.compile(rb"\x1b\]7717;orchflow;([CDP]);(\d{1,10});(\d{1,12})((?:;(?:\\.|[^;\\\x07])*)*)\x07", re.S)
+_FIELD = re.compile(rb";((?:\\.|[^;\\\x07])*)", re.S)
+_UNESCAPE = re.compile(rb"\\(.)", re.S)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"a": b"\x07", b"e": b"\x1b"}
+
+
+@dataclass(frozen=True, slots=True)
+class ShellMark:
+    """One mark from an integrated shell (see the module docstring)."""
+
+    kind: Literal["C", "D", "P"]
+    shell_pid: int
+    seq: int
+    cwd: str | None = None  # C
+    command: str | None = None  # C
+    exit_code: int | None = None  # D
+    duration_s: float | None = None  # D, when the shell measured it
+    shell: str | None = None  # P
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """How to start an integrated shell: the argv and the environment it needs."""
+
+    argv: list[str]
+    env: dict[str, str]
+    shell: str
+
+
+def integrated_launch(shell_path: str, *, shim_dir: Path = SHIM_DIR) -> Launch | None:
+    """argv + env that start ``shell_path`` as a login shell with orchflow's marks, or None
+    for a shell that has no shim (it then starts plainly and ``run()`` uses the wrapper)."""
+    name = os.path.basename(shell_path)
+    if name == "bash":
+        rc = str(shim_dir / "orchflow.bash")
+        return Launch([shell_path, "--rcfile", rc, "-i"], {"ORCHFLOW_SHELL_LOGIN": "1"}, name)
+    if name == "zsh":
+        env = {"ZDOTDIR": str(shim_dir / "zsh")}
+        env["ORCHFLOW_USER_ZDOTDIR"] = os.environ.get("ZDOTDIR", "")
+        return Launch([shell_path, "-l"], env, name)
+    if name == "fish":
+        script = str(shim_dir / "orchflow.fish").replace("'", "\\'")
+        return Launch([shell_path, "-l", "--init-command", f"source '{script}'"], {}, name)
+    return None
+
+
+def _unescape(raw: bytes) -> str:
+    text = _UNESCAPE.sub(lambda m: _ESCAPES.get(m[1], m[1]), raw)
+    return text.decode("utf-8", "replace")
+
+
+def parse_shell_mark(match: re.Match[bytes]) -> ShellMark | None:
+    kind = match[1].decode()
+    pid, seq = int(match[2]), int(match[3])
+    fields = [f for f in _FIELD.findall(match[4])]
+    if kind == "C" and len(fields) == 2:
+        return ShellMark("C", pid, seq, cwd=_unescape(fields[0]), command=_unescape(fields[1]))
+    if kind == "D" and 1 <= len(fields) <= 2 and fields[0].lstrip(b"-").isdigit():
+        us = fields[1] if len(fields) == 2 else b""
+        duration = int(us) / 1e6 if us.isdigit() else None
+        return ShellMark("D", pid, seq, exit_code=int(fields[0]), duration_s=duration)
+    if kind == "P" and len(fields) == 1:
+        return ShellMark("P", pid, seq, shell=_unescape(fields[0]))
+    return None
+
+
+class ShellMarkScanner:
+    """Finds shell-integration marks in one pane's raw output, across chunk boundaries.
+
+    Pure and bounded: a mark cut by a chunk boundary is held (at most ``MAX_SHELL_MARK``
+    bytes); anything else is forgotten as soon as it is scanned.
+    """
+
+    def __init__(self, *, max_mark: int = MAX_SHELL_MARK) -> None:
+        self._tail = b""
+        self._max = max_mark
+
+    def feed(self, data: bytes) -> list[ShellMark]:
+        buf = self._tail + data if self._tail else data
+        self._tail = b""
+        if b"\x1b" not in buf:
+            return []
+        found: list[ShellMark] = []
+        end = 0
+        for match in _SHELL_MARK.finditer(buf):
+            mark = parse_shell_mark(match)
+            if mark is not None:
+                found.append(mark)
+            end = match.end()
+        rest = buf[end:]
+        start = rest.rfind(SHELL_MARK_PREFIX)
+        if start >= 0 and b"\x07" not in rest[start:]:
+            held = rest[start:]
+            self._tail = held if len(held) <= self._max else b""
+        else:
+            # The start of a prefix cut off by the chunk boundary ("\x1b]77", ...).
+            esc = rest.rfind(b"\x1b", max(0, len(rest) - len(SHELL_MARK_PREFIX) + 1))
+            if esc >= 0 and SHELL_MARK_PREFIX.startswith(rest[esc:]):
+                self._tail = rest[esc:]
         return found

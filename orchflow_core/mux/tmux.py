@@ -22,7 +22,7 @@ import logging
 import re
 import shlex
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from orchflow_core.errors import (
     BackendError,
@@ -49,7 +49,15 @@ from orchflow_core.mux.control_client import (
     ControlModeClient,
 )
 from orchflow_core.mux.keys import Key, parse_key
-from orchflow_core.mux.shell_integration import CompletionScanner, new_token, wrap_command
+from orchflow_core.mux.shell_integration import (
+    CompletionScanner,
+    Launch,
+    ShellMark,
+    ShellMarkScanner,
+    integrated_launch,
+    new_token,
+    wrap_command,
+)
 from orchflow_core.mux.stream import (
     DEFAULT_MAX_QUEUE,
     DEFAULT_RING_BYTES,
@@ -74,6 +82,7 @@ _PANE_FIELDS = (
     "#{pane_pid}",
     "#{session_id}",
     "#{@orchflow_exit}",
+    "#{@orchflow_shell}",
 )
 PANE_FORMAT = SEP.join(_PANE_FIELDS)
 _PANE_ID = re.compile(r"%\d+")
@@ -103,6 +112,7 @@ def _parse_pane(line: str) -> tuple[PaneInfo, str]:
         dead=dead,
         exit_code=_exit_code(f[8], f[11]) if dead else None,
         pid=int(f[9]) if f[9].isdigit() else None,
+        shell=f[12],
     )
     return info, f[10]
 
@@ -161,8 +171,15 @@ class TmuxBackend:
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT_S,
         paste_threshold: int = DEFAULT_PASTE_THRESHOLD,
         output_event_interval_s: float = 0.05,
+        shell_integration: bool = True,
     ) -> None:
         self._events = events
+        self._want_integration = shell_integration
+        self._launch: Launch | None = None
+        self.shell_integration = "off: not started"
+        # Called with (pane id, mark) for every shell-integration mark (the manager's runs).
+        self.on_mark: Callable[[str, ShellMark], None] | None = None
+        self._mark_scanners: dict[str, ShellMarkScanner] = {}
         self._ring_bytes = ring_bytes
         self._paste_threshold = paste_threshold
         self._client_args = {
@@ -230,11 +247,29 @@ class TmuxBackend:
 
     async def _find_socket_path(self) -> None:
         replies = await self._pipeline(
-            [["display-message", "-p", "#{socket_path}"], ["show-options", "-gv", "default-shell"]]
+            [
+                ["display-message", "-p", "#{socket_path}"],
+                ["show-options", "-gv", "default-shell"],
+                ["show-options", "-gv", "default-command"],
+            ]
         )
         self._socket_path = replies[0].text.strip()
         shell = replies[1].text.strip()
         self._command_shell = shell if POSIX_SHELL.search(shell) else "/bin/sh"
+        default_command = replies[2].text.strip()
+        self._launch = None
+        if not self._want_integration:
+            self.shell_integration = "off: terminal.shell_integration = false"
+        elif default_command:
+            # The user chose what a new pane runs; orchflow does not second-guess it.
+            self.shell_integration = f"off: tmux default-command is set ({default_command!r})"
+        else:
+            self._launch = integrated_launch(shell)
+            self.shell_integration = (
+                self._launch.shell
+                if self._launch is not None
+                else f"off: no shell integration for {shell!r} (bash, zsh and fish have it)"
+            )
 
     def _command_argv(self, command: str, go: str) -> list[str]:
         """argv for a pane running ``command`` (see create_pane): a POSIX shell script that
@@ -347,8 +382,13 @@ class TmuxBackend:
     def _on_output(self, pane_id: str, data: bytes) -> None:
         stream = self._stream(pane_id)
         stream.feed(data)
-        if self._coalescer is not None and pane_id in self._orchflow_ids:
-            self._coalescer.note(pane_id, len(data), stream.total_bytes)
+        if pane_id in self._orchflow_ids:
+            if self._coalescer is not None:
+                self._coalescer.note(pane_id, len(data), stream.total_bytes)
+            if self.on_mark is not None:
+                marks = self._mark_scanners.setdefault(pane_id, ShellMarkScanner()).feed(data)
+                for mark in marks:
+                    self.on_mark(pane_id, mark)
         runs = self._runs.get(pane_id)
         if runs:
             scanner = self._scanners.setdefault(pane_id, CompletionScanner())
@@ -398,6 +438,7 @@ class TmuxBackend:
         if stream is not None:
             stream.close()
         self._scanners.pop(pane_id, None)
+        self._mark_scanners.pop(pane_id, None)
         for handle in self._runs.pop(pane_id, {}).values():
             handle.fail(error)
         orchflow_id = self._orchflow_ids.pop(pane_id, None)
@@ -503,6 +544,14 @@ class TmuxBackend:
             # while the command runs: its child).
             go = f"orchflow-go-{uuid.uuid4().hex}"
             launch += self._command_argv(command, go)
+        shell = ""
+        if command is None and self._launch is not None:
+            shell = self._launch.shell
+            launch = [
+                *launch,
+                *(arg for key, value in self._launch.env.items() for arg in ("-e", f"{key}={value}")),
+                *self._launch.argv,
+            ]
         args += launch
         reply = await self._run(args[0], *args[1:], pane_id=target, session=session)
         pane_id = reply.text.strip()
@@ -513,6 +562,8 @@ class TmuxBackend:
             ["set-option", "-p", "-t", pane_id, "@orchflow_type", pane_type],
             ["set-option", "-p", "-t", pane_id, "@orchflow_name", name or pane_type],
         ]
+        if shell:
+            tags.append(["set-option", "-p", "-t", pane_id, "@orchflow_shell", shell])
         if command is not None:
             tags.append(["set-option", "-p", "-t", pane_id, "remain-on-exit", "on"])
             tags.append(["wait-for", "-S", go])

@@ -28,6 +28,7 @@ from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
 from orchflow_core.mux.keys import Key
 from orchflow_core.mux.shell_integration import unwrap_echo
 from orchflow_core.store.database import Database
+from orchflow_core.terminal.run_tracker import RunTracker
 from orchflow_core.terminal.state import PaneEvent, PaneState, transition
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class PaneRecord:
     state: PaneState
     exit_code: int | None = None
     last_command: str | None = None
+    shell: str = ""  # the integrated shell orchflow started in it ("" = wrapper fallback)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class PaneRecord:
             "state": self.state.value,
             "exit_code": self.exit_code,
             "last_command": self.last_command,
+            "shell_integration": self.shell or None,
         }
 
 
@@ -98,6 +101,9 @@ class TerminalManager:
         self._panes: dict[str, PaneRecord] = {}  # by orchflow_id
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        self.run_tracker = RunTracker(self)
+        if hasattr(backend, "on_mark"):
+            backend.on_mark = self.run_tracker.on_mark
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -110,6 +116,7 @@ class TerminalManager:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self.run_tracker.close()
         await self.backend.close()
 
     async def recover(self) -> dict[str, int]:
@@ -189,6 +196,7 @@ class TerminalManager:
             command=command,
             state=state,
             exit_code=info.exit_code,
+            shell=info.shell,
         )
 
     @staticmethod
@@ -391,6 +399,12 @@ class TerminalManager:
         """Every open pane orchflow knows, as of the last refresh."""
         return list(self._panes.values())
 
+    def record_by_pane_id(self, pane_id: str) -> PaneRecord | None:
+        for rec in self._panes.values():
+            if rec.pane_id == pane_id:
+                return rec
+        return None
+
     def resolve(self, ref: str) -> PaneRecord:
         """A pane by backend id (%3), orchflow id, or unique name."""
         if not isinstance(ref, str) or not ref:
@@ -414,68 +428,9 @@ class TerminalManager:
             await self.backend.send_keys(rec.pane_id, Key.ENTER)
         return rec.to_dict()
 
-    async def run(self, ref: str, command: str) -> dict[str, Any]:
-        """Start ``command`` in the pane; ``command.finished`` reports its exit code later."""
-        if not command.strip():
-            raise InvalidArgumentError("the command is empty", param="cmd")
-        rec = self.resolve(ref)
-        if rec.state is PaneState.EXITED:
-            raise ConflictError(
-                f"pane {rec.name or rec.pane_id} has exited (code {rec.exit_code}); open a new one",
-                pane=rec.pane_id,
-            )
-        handle = await self.backend.run(rec.pane_id, command)
-        rec.last_command = command
-        self._set_state(rec, PaneEvent.RUN)
-        await self._save(rec)
-        started = time.time()
-        task = asyncio.create_task(self._await_command(rec, command, handle, started))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return {**rec.to_dict(), "started_at": started}
-
-    async def _await_command(
-        self, rec: PaneRecord, command: str, handle: Any, started: float
-    ) -> None:
-        try:
-            result = await handle.wait(timeout=None)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("command in %s ended without an exit code: %s", rec.pane_id, exc)
-            self.events.publish(
-                "command.finished",
-                pane=rec.pane_id,
-                name=rec.name,
-                command=command,
-                exit_code=None,
-                duration_s=time.time() - started,
-                error=str(exc),
-            )
-            return
-        rec.exit_code = result.exit_code
-        if rec.state is not PaneState.CLOSED:
-            self._set_state(rec, PaneEvent.FINISHED)
-            await self._save(rec)
-        self.events.publish(
-            "command.finished",
-            pane=rec.pane_id,
-            name=rec.name,
-            command=command,
-            exit_code=result.exit_code,
-            duration_s=result.duration_s,
-        )
-        if self.recorder is not None:
-            try:
-                await self.recorder.add(
-                    command,
-                    cwd=rec.cwd,
-                    pane_type=rec.pane_type,
-                    exit_code=result.exit_code,
-                    duration_s=result.duration_s,
-                )
-            except Exception:
-                log.exception("could not record %r in history", command)
+    async def run(self, ref: str, command: str, *, source: str = "run") -> dict[str, Any]:
+        """Start ``command`` in the pane; the run's end comes as ``run.finished`` (runs.py)."""
+        return await self.run_tracker.run(ref, command, source=source)
 
     async def focus(self, ref: str) -> dict[str, Any]:
         rec = self.resolve(ref)

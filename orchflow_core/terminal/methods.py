@@ -171,3 +171,28 @@ async def pane_search(tm: TerminalManager, params: Params, core: Core) -> dict[s
             for h in hits
         ],
     }
+
+
+# -- runs (orchflow_core/terminal/runs.py) ---------------------------------------------------
+@terminal_method("run.list")
+async def run_list(tm: TerminalManager, params: Params, core: Core) -> list[dict[str, Any]]:
+    return await tm.run_tracker.list(
+        pane=param(params, "pane", str, None), limit=param(params, "limit", int, 50)
+    )
+
+
+@terminal_method("run.get")
+async def run_get(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    return await tm.run_tracker.get(param(params, "id", str))
+
+
+@terminal_method("run.wait")
+async def run_wait(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    timeout = param(params, "timeout_s", (int, float), 30.0)
+    return await tm.run_tracker.wait(param(params, "id", str), timeout_s=timeout)
+
+
+@terminal_method("run.cancel")
+async def run_cancel(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    timeout = param(params, "timeout_s", (int, float), 2.0)
+    return await tm.run_tracker.cancel(param(params, "id", str), timeout_s=timeout)
