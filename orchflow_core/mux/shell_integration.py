@@ -1,4 +1,4 @@
-"""How orchflow learns what a pane's shell runs, and each command's exit code.
+r"""How orchflow learns what a pane's shell runs, and each command's exit code.
 
 Two ways, both reported by the shell itself, never guessed from output:
 
@@ -9,11 +9,12 @@ Two ways, both reported by the shell itself, never guessed from output:
 
        ESC ] 7717;orchflow;C;<shell pid>;<seq>;<cwd>;<command line> BEL   command starts
        ESC ] 7717;orchflow;D;<shell pid>;<seq>;<exit status>;<µs> BEL     command ended
-       ESC ] 7717;orchflow;P;<shell pid>;<seq>;<shell name> BEL           prompt shown
+       ESC ] 7717;orchflow;P;<shell pid>;<seq>;<shell name>;<n> BEL       prompt n shown
 
    ``seq`` counts the commands of one shell, so ``<pane>-<pid>-<seq>`` names a command
    the same way for every process that reads the marks; ``µs`` is the command's duration
-   as the shell measured it (empty where the shell cannot tell). Fields escape ``\\``, ``\;``,
+   as the shell measured it (empty where the shell cannot tell); ``n`` counts prompts, so
+   a prompt drawn again (a redraw) is told from a new one. Fields escape ``\\``, ``\;``,
    ``\n``, ``\r``, ``\a`` and ``\e``. ``ShellMarkScanner`` parses them;
    ``integrated_launch`` gives the argv that starts a shell with the shim.
 
@@ -128,6 +129,7 @@ class ShellMark:
     exit_code: int | None = None  # D
     duration_s: float | None = None  # D, when the shell measured it
     shell: str | None = None  # P
+    prompt: int | None = None  # P: the shell's prompt count
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +173,11 @@ def parse_shell_mark(match: re.Match[bytes]) -> ShellMark | None:
         us = fields[1] if len(fields) == 2 else b""
         duration = int(us) / 1e6 if us.isdigit() else None
         return ShellMark("D", pid, seq, exit_code=int(fields[0]), duration_s=duration)
-    if kind == "P" and len(fields) == 1:
-        return ShellMark("P", pid, seq, shell=_unescape(fields[0]))
+    if kind == "P" and 1 <= len(fields) <= 2:
+        n = fields[1] if len(fields) == 2 else b""
+        return ShellMark(
+            "P", pid, seq, shell=_unescape(fields[0]), prompt=int(n) if n.isdigit() else None
+        )
     return None
 
 

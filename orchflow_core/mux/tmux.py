@@ -382,13 +382,14 @@ class TmuxBackend:
     def _on_output(self, pane_id: str, data: bytes) -> None:
         stream = self._stream(pane_id)
         stream.feed(data)
-        if pane_id in self._orchflow_ids:
-            if self._coalescer is not None:
-                self._coalescer.note(pane_id, len(data), stream.total_bytes)
-            if self.on_mark is not None:
-                marks = self._mark_scanners.setdefault(pane_id, ShellMarkScanner()).feed(data)
-                for mark in marks:
-                    self.on_mark(pane_id, mark)
+        if self._coalescer is not None and pane_id in self._orchflow_ids:
+            self._coalescer.note(pane_id, len(data), stream.total_bytes)
+        if self.on_mark is not None:
+            # Every pane, not only tagged ones: a new shell's first prompt can come before
+            # create_pane has tagged its pane.
+            marks = self._mark_scanners.setdefault(pane_id, ShellMarkScanner()).feed(data)
+            for mark in marks:
+                self.on_mark(pane_id, mark)
         runs = self._runs.get(pane_id)
         if runs:
             scanner = self._scanners.setdefault(pane_id, CompletionScanner())
@@ -587,6 +588,12 @@ class TmuxBackend:
             rows = await self._pane_rows(
                 ["-s", "-t", await self._session_id(session)], session=session
             )
+        # Panes another orchflow process made since we started: stream them too (their
+        # shells' marks are runs this process reports as well).
+        for info, session_id in rows:
+            self._orchflow_ids.setdefault(info.pane_id, info.orchflow_id)
+            if session_id not in self._watchers:
+                await self._ensure_watcher(session_id)
         return [info for info, _ in rows]
 
     async def get_pane(self, pane_id: str) -> PaneInfo:

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,8 @@ DEFAULT_START_TIMEOUT_S = 10.0
 DEFAULT_CANCEL_WAIT_S = 2.0
 MAX_WAIT_S = 24 * 3600.0
 _RECENT = 512  # runs kept in memory for run.get / run.wait without a database read
-_POLL_S = 0.05  # run.wait on a run another process tracks: how often to re-read it
+_POLL_S = 0.05
+_CANCEL_AGAIN_S = 0.5  # run.wait on a run another process tracks: how often to re-read it
 
 
 @dataclass(slots=True)
@@ -67,6 +68,12 @@ class _Pending:
     command: str
     source: str
     future: asyncio.Future[Run]
+    # Its keys went to the pane after prompt number ``typed_at`` (None: not yet typed): a
+    # newer prompt without a start mark means the shell never ran it.
+    typed_at: int | None = None
+    # Another command started after it was typed: the shell was still busy, so the keys
+    # wait in the tty; the prompt after that command is the one they go to.
+    deferred: bool = False
 
 
 class RunTracker:
@@ -85,6 +92,8 @@ class RunTracker:
         # absent: not known, e.g. a shell already idle when this process attached).
         self._at_prompt: dict[str, bool] = {}
         self._prompt_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._prompt_no: dict[str, tuple[int, int]] = {}  # pane -> (shell pid, prompt number)
+        self._early_prompts: dict[str, ShellMark] = {}  # tmux pane id -> a P mark seen early
         self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,6 +125,11 @@ class RunTracker:
             finally:
                 queue.task_done()
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _remember(self, run: Run) -> None:
         self._recent[run.id] = run
         self._recent.move_to_end(run.id)
@@ -125,7 +139,12 @@ class RunTracker:
     # -- shell marks ---------------------------------------------------------------------
     def on_mark(self, pane_id: str, mark: ShellMark) -> None:
         rec = self._tm.record_by_pane_id(pane_id)
+        log.debug("shell mark in %s: %s", pane_id, mark)
         if rec is None:
+            if mark.kind == "P":  # a pane being created: its first prompt came first
+                self._early_prompts[pane_id] = mark
+                while len(self._early_prompts) > _RECENT:
+                    self._early_prompts.pop(next(iter(self._early_prompts)))
             return
         if mark.kind == "C":
             self._started(rec, mark)
@@ -135,6 +154,26 @@ class RunTracker:
             if not rec.shell and mark.shell:
                 rec.shell = mark.shell
             self._at_prompt[rec.orchflow_id] = True
+            prompt = mark.prompt if mark.prompt is not None else -1
+            self._prompt_no[rec.orchflow_id] = (mark.shell_pid, prompt)
+            queue = self._pending.get(rec.orchflow_id, deque())
+            for pending in [p for p in queue if p.deferred]:
+                pending.deferred, pending.typed_at = False, prompt
+            for pending in [p for p in queue if p.typed_at is not None and prompt > p.typed_at]:
+                queue.remove(pending)
+                if rec.shell == "fish":  # fish keeps a line it could not parse: clear ours
+                    self._spawn(self._tm.backend.send_keys(rec.pane_id, Key.C_E, Key.C_U))
+                if not pending.future.done():
+                    # The shell showed a new prompt without starting the command:
+                    # it did not parse (the shell printed why in the pane).
+                    pending.future.set_exception(
+                        InvalidArgumentError(
+                            f"the {rec.shell} shell in pane {rec.name or rec.pane_id} did not"
+                            f" run {pending.command!r}: it showed a new prompt instead (a"
+                            " syntax error? its message is in the pane)",
+                            pane=rec.pane_id,
+                        )
+                    )
             for waiter in self._prompt_waiters.pop(rec.orchflow_id, []):
                 if not waiter.done():
                     waiter.set_result(None)
@@ -159,6 +198,10 @@ class RunTracker:
         pending = self._match_pending(rec.orchflow_id, command)
         if pending is not None:
             source, command = pending.source, pending.command
+        else:
+            for other in self._pending.get(rec.orchflow_id, ()):
+                if other.typed_at is not None:
+                    other.deferred = True
         run = Run(
             id=run_id,
             pane=rec.orchflow_id,
@@ -258,15 +301,19 @@ class RunTracker:
         self._later(store)
 
     def _on_pane_created(self, event: Event) -> None:
-        pane = event.data.get("id")
+        pane, pane_id = event.data.get("id"), event.data.get("pane_id")
         if isinstance(pane, str) and event.data.get("shell_integration"):
             self._at_prompt.setdefault(pane, False)  # its rc files run first
+            early = self._early_prompts.pop(pane_id, None) if isinstance(pane_id, str) else None
+            if early is not None and isinstance(pane_id, str):
+                self.on_mark(pane_id, early)
 
     def _on_pane_closed(self, event: Event) -> None:
         pane = event.data.get("id")
         if not isinstance(pane, str):
             return
         self._at_prompt.pop(pane, None)
+        self._prompt_no.pop(pane, None)
         for waiter in self._prompt_waiters.pop(pane, []):
             if not waiter.done():
                 waiter.set_exception(
@@ -328,15 +375,27 @@ class RunTracker:
                     ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                     self._prompt_waiters.setdefault(rec.orchflow_id, []).append(ready)
                     await ready
+                pending.typed_at = self._prompt_no.get(rec.orchflow_id, (0, 1 << 62))[1]
                 await self._tm.backend.send_text(rec.pane_id, command)
                 await self._tm.backend.send_keys(rec.pane_id, Key.ENTER)
                 run = await asyncio.shield(future)
         except TimeoutError:
+            where = f"the {rec.shell} shell in pane {rec.name or rec.pane_id}"
+            if pending.typed_at is not None and not pending.deferred:
+                # Typed at a prompt and neither started nor refused: the shell waits for
+                # the rest of the line (an open quote or bracket). Take the line back.
+                self._at_prompt[rec.orchflow_id] = False  # the shell marks a new prompt
+                await self._tm.backend.send_keys(rec.pane_id, Key.C_C)
+                raise InvalidArgumentError(
+                    f"{where} did not start {command!r} within {self.start_timeout_s:g} s: it"
+                    " waits for more input (an unclosed quote or bracket?); the line was"
+                    " cancelled with C-c",
+                    pane=rec.pane_id,
+                ) from None
             raise TimeoutError_(
-                f"the {rec.shell} shell in pane {rec.name or rec.pane_id} did not report the"
-                f" command starting within {self.start_timeout_s:g} s (it was typed; is the"
-                " shell busy, or was its shell integration replaced? see"
-                " :help orchflow-shell-integration)",
+                f"{where} did not report the command starting within"
+                f" {self.start_timeout_s:g} s (it was typed; is the shell busy, or was its"
+                " shell integration replaced? see :help orchflow-shell-integration)",
                 pane=rec.pane_id,
             ) from None
         finally:
@@ -378,6 +437,23 @@ class RunTracker:
         event = RunEvent.CANCEL if run.cancel_requested else RunEvent.FINISH
         self._finish(rec, run, event, result.exit_code, result.duration_s)
 
+    async def wait_prompt(self, pane: str, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> None:
+        """Return once the pane's integrated shell shows its prompt (at once if that is
+        already so, or not known: a pane without integration, or seen idle at attach)."""
+        _check_timeout(timeout_s)
+        oid = self._tm.resolve(pane).orchflow_id
+        if self._at_prompt.get(oid) is not False:
+            return
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._prompt_waiters.setdefault(oid, []).append(ready)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await ready
+        except TimeoutError:
+            raise TimeoutError_(
+                f"pane {pane} showed no prompt within {timeout_s:g} s", pane=pane
+            ) from None
+
     async def get(self, run_id: str) -> dict[str, Any]:
         _check_id(run_id)
         run = self._recent.get(run_id)
@@ -402,6 +478,7 @@ class RunTracker:
         _check_timeout(timeout_s)
         current = await self.get(run_id)
         if current["state"] != "running":
+            await self._settled()  # what the caller reads next is stored
             return current
         run = self._recent.get(run_id)
         try:
@@ -434,20 +511,28 @@ class RunTracker:
         if run is not None:
             run.cancel_requested = True
         handle = self._handles.get(run_id)
-        if handle is not None:
-            await handle.interrupt()
-        else:
+        pane_id = ""
+        if handle is None:
             try:
-                rec = self._tm.resolve(current["pane"])
+                pane_id = self._tm.resolve(current["pane"]).pane_id
             except NotFoundError:
                 raise NotFoundError(
                     f"run {run_id}'s pane is gone; nothing to cancel", id=run_id
                 ) from None
-            await self._tm.backend.send_keys(rec.pane_id, Key.C_C)
-        try:
-            return await self.wait(run_id, timeout_s=timeout_s)
-        except TimeoutError_:
-            return await self.get(run_id)
+        # C-c again every half second: one that lands while the shell is still starting
+        # the command (its preexec hook) can be lost.
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if handle is not None:
+                await handle.interrupt()
+            else:
+                await self._tm.backend.send_keys(pane_id, Key.C_C)
+            left = deadline - time.monotonic()
+            try:
+                return await self.wait(run_id, timeout_s=max(0.0, min(left, _CANCEL_AGAIN_S)))
+            except TimeoutError_:
+                if time.monotonic() >= deadline:
+                    return await self.get(run_id)
 
 
 def _check_id(run_id: object) -> None:

@@ -23,6 +23,7 @@ __orchflow_seq=0
 __orchflow_armed=
 __orchflow_running=
 __orchflow_histnum=
+__orchflow_prompts=0
 
 __orchflow_esc() {  # $1 escaped for a mark field, in __orchflow_out (no fork)
     local s=$1
@@ -87,7 +88,8 @@ __orchflow_arm() {
     local start='\[\e]133;A\a\]'
     PS1=${PS1#"$start"}
     PS1=${PS1%"${__orchflow_ps1_mark:-}"}
-    __orchflow_ps1_mark="\[\e]7717;orchflow;P;$$;$__orchflow_seq;bash\a\e]133;B\a\]"
+    __orchflow_prompts=$((__orchflow_prompts + 1))
+    __orchflow_ps1_mark="\[\e]7717;orchflow;P;$$;$__orchflow_seq;bash;$__orchflow_prompts\a\e]133;B\a\]"
     PS1="$start$PS1$__orchflow_ps1_mark"
     if [[ -o history ]]; then
         __orchflow_histline

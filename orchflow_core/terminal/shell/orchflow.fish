@@ -6,6 +6,7 @@ if not set -q __orchflow_loaded
     set -g __orchflow_loaded 1
     set -g __orchflow_seq 0
     set -g __orchflow_running 0
+    set -g __orchflow_prompts 0
 
     function __orchflow_esc --description 'escape a mark field'
         set -l s (string replace -a -- '\\' '\\\\' $argv[1] | string collect)
@@ -33,7 +34,16 @@ if not set -q __orchflow_loaded
         end
     end
 
+    function __orchflow_posterror --on-event fish_posterror --on-event fish_cancel
+        # The line did not parse (fish keeps it for editing), or C-c cleared it: fish shows
+        # no new prompt event, so say "a new prompt" here (nothing ran).
+        set -g __orchflow_prompts (math $__orchflow_prompts + 1)
+        printf '\e]7717;orchflow;P;%s;%s;fish;%s\a' $fish_pid $__orchflow_seq $__orchflow_prompts
+    end
+
     function __orchflow_prompt --on-event fish_prompt
-        printf '\e]7717;orchflow;P;%s;%s;fish\a\e]133;A\a' $fish_pid $__orchflow_seq
+        set -g __orchflow_prompts (math $__orchflow_prompts + 1)
+        printf '\e]7717;orchflow;P;%s;%s;fish;%s\a\e]133;A\a' $fish_pid $__orchflow_seq \
+            $__orchflow_prompts
     end
 end

@@ -5,7 +5,8 @@ __orchflow_user_zdotdir=$ZDOTDIR
 if [[ -o login ]]; then ZDOTDIR=$__orchflow_zdotdir; else ZDOTDIR=$__orchflow_user_zdotdir; fi
 
 if [[ -z "${__orchflow_loaded:-}" ]]; then
-    typeset -g __orchflow_loaded=1 __orchflow_seq=0 __orchflow_running= __orchflow_t0=
+    typeset -g __orchflow_loaded=1 __orchflow_seq=0 __orchflow_running= __orchflow_t0= \
+        __orchflow_prompts=0
     zmodload -F zsh/datetime p:EPOCHREALTIME 2>/dev/null
 
     __orchflow_esc() {  # $1 escaped for a mark field, in REPLY
@@ -32,10 +33,12 @@ if [[ -z "${__orchflow_loaded:-}" ]]; then
 
     __orchflow_precmd() {
         local st=$? us=
+        local -i micros
         if [[ -n "$__orchflow_running" ]]; then
             __orchflow_running=
             if [[ -n "$__orchflow_t0" && -n "${EPOCHREALTIME-}" ]]; then
-                us=$(( int((EPOCHREALTIME - __orchflow_t0) * 1000000) ))
+                (( micros = (EPOCHREALTIME - __orchflow_t0) * 1000000 ))
+                us=$micros
             fi
             builtin printf '\e]133;D;%s\a\e]7717;orchflow;D;%s;%s;%s;%s\a' \
                 "$st" "$$" "$__orchflow_seq" "$st" "$us"
@@ -48,7 +51,8 @@ if [[ -z "${__orchflow_loaded:-}" ]]; then
         local st=$? start=$'%{\e]133;A\a%}'
         PS1=${PS1#"$start"}
         PS1=${PS1%"${__orchflow_ps1_mark-}"}
-        __orchflow_ps1_mark=$'%{\e]7717;orchflow;P;'"$$;$__orchflow_seq;zsh"$'\a\e]133;B\a%}'
+        (( __orchflow_prompts++ ))
+        __orchflow_ps1_mark=$'%{\e]7717;orchflow;P;'"$$;$__orchflow_seq;zsh;$__orchflow_prompts"$'\a\e]133;B\a%}'
         PS1="$start$PS1$__orchflow_ps1_mark"
         return $st
     }
