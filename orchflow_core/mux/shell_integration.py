@@ -19,8 +19,8 @@ Two ways, both reported by the shell itself, never guessed from output:
    ``integrated_launch`` gives the argv that starts a shell with the shim.
 
 2. **The wrapper** (fallback for panes orchflow did not start, or with another shell):
-   ``run()`` types the command as one line as one line that any POSIX shell (bash, zsh, dash/sh, ksh)
-runs the same way:
+   ``run()`` types the command as one line that any POSIX shell (bash, zsh, dash/sh,
+   ksh) runs the same way:
 
     ( trap 'exit 130' INT; eval '<cmd>' ); printf '\\033]7717;orchflow-done;<token>;%s\\007' "$?"
 
@@ -111,7 +111,9 @@ INTEGRATED_SHELLS = ("bash", "zsh", "fish")
 
 SHELL_MARK_PREFIX = b"\x1b]7717;orchflow;"
 MAX_SHELL_MARK = 256 * 1024  # a longer command line is not reported (its run is not recorded)
-_SHELL_MARK = re.compile(rb"\x1b\]7717;orchflow;([CDP]);(\d{1,10});(\d{1,12})((?:;(?:\\.|[^;\\\x07])*)*)\x07", re.S)
+_SHELL_MARK = re.compile(
+    rb"\x1b\]7717;orchflow;([CDP]);(\d{1,10});(\d{1,12})((?:;(?:\\.|[^;\\\x07])*)*)\x07", re.S
+)
 _FIELD = re.compile(rb";((?:\\.|[^;\\\x07])*)", re.S)
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"a": b"\x07", b"e": b"\x1b"}

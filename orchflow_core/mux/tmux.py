@@ -548,11 +548,9 @@ class TmuxBackend:
         shell = ""
         if command is None and self._launch is not None:
             shell = self._launch.shell
-            launch = [
-                *launch,
-                *(arg for key, value in self._launch.env.items() for arg in ("-e", f"{key}={value}")),
-                *self._launch.argv,
-            ]
+            for key, value in self._launch.env.items():
+                launch += ["-e", f"{key}={value}"]
+            launch += self._launch.argv
         args += launch
         reply = await self._run(args[0], *args[1:], pane_id=target, session=session)
         pane_id = reply.text.strip()

@@ -188,11 +188,11 @@ async def run_get(tm: TerminalManager, params: Params, core: Core) -> dict[str, 
 
 @terminal_method("run.wait")
 async def run_wait(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
-    timeout = param(params, "timeout_s", (int, float), 30.0)
+    timeout: float = param(params, "timeout_s", (int, float), 30.0)
     return await tm.run_tracker.wait(param(params, "id", str), timeout_s=timeout)
 
 
 @terminal_method("run.cancel")
 async def run_cancel(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
-    timeout = param(params, "timeout_s", (int, float), 2.0)
+    timeout: float = param(params, "timeout_s", (int, float), 2.0)
     return await tm.run_tracker.cancel(param(params, "id", str), timeout_s=timeout)

@@ -499,9 +499,9 @@ class RunTracker:
                 timeout_s=timeout_s,
             ) from None
 
-    async def cancel(self, run_id: str, *, timeout_s: float = DEFAULT_CANCEL_WAIT_S) -> dict[
-        str, Any
-    ]:
+    async def cancel(
+        self, run_id: str, *, timeout_s: float = DEFAULT_CANCEL_WAIT_S
+    ) -> dict[str, Any]:
         """Interrupt the run (C-c in its pane) and wait up to ``timeout_s`` for it to end."""
         _check_timeout(timeout_s)
         current = await self.get(run_id)

@@ -126,8 +126,7 @@ class Run:
 
 
 _COLUMNS = (
-    "id, pane, pane_id, command, cwd, source, state, started_at, finished_at, exit_code,"
-    " duration_s"
+    "id, pane, pane_id, command, cwd, source, state, started_at, finished_at, exit_code, duration_s"
 )
 
 
@@ -139,7 +138,7 @@ class RunStore:
 
     async def save(self, run: Run) -> None:
         await self.db.execute(
-            f"INSERT INTO runs({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO runs({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant columns
             " ON CONFLICT(id) DO UPDATE SET"
             " source = CASE WHEN excluded.source != 'typed' THEN excluded.source"
             "   ELSE runs.source END,"
@@ -166,19 +165,19 @@ class RunStore:
 
     async def get(self, run_id: str) -> dict[str, Any] | None:
         row = await self.db.fetchone(
-            f"SELECT {_COLUMNS}, (SELECT name FROM panes WHERE orchflow_id = runs.pane)"
+            f"SELECT {_COLUMNS}, (SELECT name FROM panes WHERE orchflow_id = runs.pane)"  # noqa: S608
             " AS pane_name FROM runs WHERE id = ?",
             (run_id,),
         )
         return _row(row) if row is not None else None
 
-    async def list(self, *, pane: str | None = None, limit: int = DEFAULT_LIST_LIMIT) -> list[
-        dict[str, Any]
-    ]:
+    async def list(
+        self, *, pane: str | None = None, limit: int = DEFAULT_LIST_LIMIT
+    ) -> list[dict[str, Any]]:
         check_limit(limit)
         where, args = ("WHERE pane = ?", [pane]) if pane is not None else ("", [])
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS}, (SELECT name FROM panes WHERE orchflow_id = runs.pane)"
+            f"SELECT {_COLUMNS}, (SELECT name FROM panes WHERE orchflow_id = runs.pane)"  # noqa: S608
             f" AS pane_name FROM runs {where} ORDER BY started_at DESC LIMIT ?",
             (*args, limit),
         )

@@ -91,9 +91,10 @@ def collect(core: Core, kind: str) -> list[dict[str, Any]]:
     return seen
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := check()):
+async def until(check: Callable[[], Any], within: float = 10.0) -> Any:
+    """Poll what a user would look at (a screen, a file) until ``check`` holds."""
+    async with asyncio.timeout(within):
+        while not (value := check()):  # noqa: ASYNC110 - polling tmux and files, no event
             await asyncio.sleep(0.02)
         return value
 
@@ -140,7 +141,8 @@ async def test_typed_commands_become_runs_with_exit_code(
     assert [(r["command"], r["exit_code"], r["source"]) for r in rows] == [("false", 1, "typed")]
     # the user's rc files were read, and $? still reaches the user's next command
     private_tmux.run("send-keys", "-t", pane["pane_id"], "echo rc=$ORCHFLOW_TEST_RC", "Enter")
-    await until(lambda: f"rc={shell}" in private_tmux.run("capture-pane", "-p", "-t", pane["pane_id"]))
+    screen = lambda: private_tmux.run("capture-pane", "-p", "-t", pane["pane_id"])  # noqa: E731
+    await until(lambda: f"rc={shell}" in screen())
     run = await tm.run("sh", "false")
     await tm.run_tracker.wait(run["id"], timeout_s=10)
     check = await tm.run("sh", "echo status=$status" if shell == "fish" else "echo status=$?")
@@ -184,8 +186,12 @@ async def test_ctrl_c_gives_130_and_cancel_ends_a_command_that_never_ends(
     run = await tm.run("sh", "sleep 1000")
     # as a user would: C-c once sleep is what the pane runs
     await until(
-        lambda: private_tmux.run("display", "-p", "-t", pane["pane_id"], "#{pane_current_command}")
-        .strip() == "sleep"
+        lambda: (
+            private_tmux.run(
+                "display", "-p", "-t", pane["pane_id"], "#{pane_current_command}"
+            ).strip()
+            == "sleep"
+        )
     )
     private_tmux.run("send-keys", "-t", pane["pane_id"], "C-c")
     done = await tm.run_tracker.wait(run["id"], timeout_s=10)
@@ -217,7 +223,8 @@ async def test_history_holds_the_commands_as_typed_and_nothing_else(
     if shell == "fish":
         path = home / ".local/share/fish/fish_history"
         await until(lambda: path.exists() and "exit" in path.read_text())
-        typed = [line[len("- cmd: ") :] for line in path.read_text().splitlines() if line.startswith("- cmd: ")]
+        lines = path.read_text().splitlines()
+        typed = [line[len("- cmd: ") :] for line in lines if line.startswith("- cmd: ")]
         # fish stores a backslash doubled in its history file
         typed = [t.replace("\\\\", "\\") for t in typed]
     else:
