@@ -117,6 +117,7 @@ class Core:
                         tmux=self.config["tmux"]["binary"],
                         config_file=self.config["tmux"]["config_file"],
                         events=backend_events,
+                        shell_integration=self.config["terminal"]["shell_integration"],
                     )
                 db = await self.db()
                 manager = TerminalManager(

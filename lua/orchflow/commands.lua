@@ -46,6 +46,18 @@ M.tree = {
       },
     },
   },
+  run = {
+    desc = "Runs: commands run or typed in orchflow's panes, with exit codes",
+    sub = {
+      list = {
+        impl = "runs.list",
+        desc = "The latest runs, newest first: [pane]",
+        plug = "orchflow-run-list",
+        key = "<leader>oR",
+        complete = "terminal.complete_panes",
+      },
+    },
+  },
   search = {
     impl = "search.open",
     desc = "Project search with ripgrep, results streamed into a picker: [pattern]",

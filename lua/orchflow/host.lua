@@ -135,6 +135,7 @@ function M.start()
     error(("orchflow: could not start %q (jobstart returned %d)"):format(py, chan), 0)
   end
   state.chan = chan
+  require("orchflow.runs").attach() -- finished runs notify (setup({ runs = { notify } }))
   M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
   return chan
 end
