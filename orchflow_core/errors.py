@@ -10,6 +10,7 @@
     ├── ConflictError                -32006  target exists, lock held, state forbids it
     ├── PermissionDeniedError        -32007  path outside the project root, auth refused
     └── TimeoutError_                -32008  a bounded wait ran out
+        └── PatternTimeoutError      -32008  a user's regex ran past its time box
 
 Foreign exceptions are translated into this hierarchy at one choke point per
 boundary (the Neovim host, the JSON-RPC server), so users never see a traceback.
@@ -76,3 +77,12 @@ class PermissionDeniedError(OrchflowError):
 
 class TimeoutError_(OrchflowError):
     code = -32008
+
+
+class PatternTimeoutError(TimeoutError_):
+    """A user's search pattern took longer than its time box (``pattern=``, ``timeout_s=``).
+
+    Usually a regex that backtracks exponentially, such as ``(a+)+$``: asking again will
+    not help, a simpler pattern or a literal search will. It keeps ``TimeoutError_``'s
+    code, so on the wire it is a -32008 whose message names the pattern.
+    """

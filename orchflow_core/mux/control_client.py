@@ -5,6 +5,13 @@ The client pipes bytes between a tmux control-mode process and ``ControlParser``
 pipelined; their replies come back in order. ``%output`` goes to ``on_output``;
 other notifications go to ``on_event``.
 
+As in websockets, a command's reply slot (its ``seq`` in the parser and its waiter)
+is registered and its bytes are handed to the transport in one synchronous step:
+``transport.write`` never blocks, so there is no await in between and no lock. Only
+draining and waiting for the reply await, so a caller cancelled at any point either
+wrote nothing and registered nothing, or wrote its line and has a slot: the reply
+to that line is then consumed and discarded, never handed to another caller.
+
 A tmux control client only sees ``%output`` of panes in the session it is attached
 to, so the tmux backend runs one command client (attached to a hidden session,
 ``no-output``) and one watcher per session that has orchflow panes.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import os
 import re
@@ -24,7 +32,15 @@ import shutil
 from collections.abc import Callable, Sequence
 
 from orchflow_core.errors import BackendError, TimeoutError_, TmuxUnavailableError
-from orchflow_core.mux.control import ControlParser, Event, Exit, Output, Reply, SessionChanged
+from orchflow_core.mux.control import (
+    ControlParser,
+    Event,
+    Exit,
+    Output,
+    Reply,
+    SessionChanged,
+    encode_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +85,32 @@ async def tmux_version(
     return int(match[1]), int(match[2])
 
 
+class State(enum.Enum):
+    """The lifecycle of a ``ControlModeClient`` (websockets' ``State``; transitions below).
+
+    IDLE        never started
+    CONNECTING  ``tmux -C`` spawned, waiting for tmux to attach it
+    OPEN        attached: commands are accepted
+    CLOSING     ``close()`` called: going away without telling ``on_event``
+    CLOSED      gone (``close()``, ``%exit``, EOF, a failed write); ``reason`` says why
+    """
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.IDLE: frozenset({State.CONNECTING}),
+    State.CONNECTING: frozenset({State.OPEN, State.CLOSING, State.CLOSED}),
+    State.OPEN: frozenset({State.CLOSING, State.CLOSED}),
+    State.CLOSING: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset({State.CONNECTING}),
+}
+
+
 class ControlModeClient:
     """A ``tmux -C`` process attached to ``session`` (created first if ``create``)."""
 
@@ -101,13 +143,29 @@ class ControlModeClient:
         self._parser = ControlParser()
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._attached: asyncio.Future[None] | None = None
-        self._dead_reason: str | None = "not started"
-        self._closed = False
-        self._write_lock = asyncio.Lock()
+        self._state = State.IDLE
+        self._reason = "not started"  # why the client is not OPEN
+        self._start_lock = asyncio.Lock()  # start() only; commands never take a lock
+
+    @property
+    def state(self) -> State:
+        return self._state
 
     @property
     def alive(self) -> bool:
-        return self._dead_reason is None
+        """Spawned and not gone: CONNECTING or OPEN."""
+        return self._state in (State.CONNECTING, State.OPEN)
+
+    @property
+    def pending(self) -> int:
+        """Commands written whose reply has not arrived (abandoned ones included)."""
+        return self._parser.pending
+
+    def _set_state(self, new: State) -> None:
+        if new not in _TRANSITIONS[self._state]:
+            raise RuntimeError(f"control client: {self._state.name} -> {new.name} not allowed")
+        log.debug("control client %s: %s -> %s", self.session, self._state.name, new.name)
+        self._state = new
 
     def base_args(self, binary: str) -> list[str]:
         args = [binary]
@@ -118,10 +176,16 @@ class ControlModeClient:
         return args
 
     async def start(self, *, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # noqa: ASYNC109 - bounded wait is part of the API
-        """Spawn the client and wait until tmux has attached it. Idempotent while alive."""
-        if self.alive:
-            return
-        self._closed = False
+        """Spawn the client and wait until tmux has attached it. Idempotent while alive;
+        concurrent calls share one attach."""
+        async with self._start_lock:
+            if self.alive:
+                return
+            if self._state is State.CLOSING:
+                raise TmuxUnavailableError("the control client is closing", socket=self.socket)
+            await self._start(timeout)
+
+    async def _start(self, timeout: float) -> None:  # noqa: ASYNC109 - bounded wait is part of the API
         binary = self.binary = find_tmux(self._tmux_arg)
         if await tmux_version(binary, timeout=timeout) < MIN_VERSION:
             raise TmuxUnavailableError(f"{binary} is older than tmux 3.2: install tmux >= 3.2")
@@ -143,7 +207,8 @@ class ControlModeClient:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # a C-c in our terminal must not reach tmux
         )
-        self._dead_reason = None
+        self._set_state(State.CONNECTING)
+        self._reason = ""
         self._reader = asyncio.create_task(self._read_loop(self._proc), name="tmux-control-reader")
         try:
             async with asyncio.timeout(timeout):
@@ -190,6 +255,8 @@ class ControlModeClient:
         on_output = self.on_output
         for event in events:
             if isinstance(event, Reply):
+                # A waiter whose caller gave up (cancelled, timed out) is done already:
+                # its reply is consumed here and dropped.
                 waiter = self._waiters.pop(event.seq, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(event)
@@ -201,6 +268,8 @@ class ControlModeClient:
             else:
                 if isinstance(event, SessionChanged):
                     self.session_id = event.session_id
+                    if self._state is State.CONNECTING:
+                        self._set_state(State.OPEN)
                     if self._attached is not None and not self._attached.done():
                         self._attached.set_result(None)
                 if self.on_event is not None:
@@ -211,9 +280,12 @@ class ControlModeClient:
         return None
 
     def _mark_dead(self, reason: str) -> None:
-        if self._dead_reason is not None:
+        """CLOSED, failing every waiter; tells ``on_event`` unless ``close()`` asked for it."""
+        if not self.alive and self._state is not State.CLOSING:
             return
-        self._dead_reason = reason if not self._closed else "closed"
+        closing = self._state is State.CLOSING
+        self._reason = "closed" if closing else reason
+        self._set_state(State.CLOSED)
         log.info("tmux control client down: %s", reason)
         error = TmuxUnavailableError(f"tmux unavailable: {reason}", socket=self.socket)
         self._parser.fail_pending()
@@ -224,13 +296,14 @@ class ControlModeClient:
         if self._attached is not None and not self._attached.done():
             self._attached.set_exception(error)
             self._attached.exception()
-        if self.on_event is not None and not self._closed:
+        if self.on_event is not None and not closing:
             with contextlib.suppress(Exception):
                 self.on_event(Exit(reason))
 
     def _unavailable(self) -> TmuxUnavailableError:
         return TmuxUnavailableError(
-            f"tmux unavailable: {self._dead_reason}; call reconnect() once the server is back",
+            f"tmux unavailable: {self._reason or self._state.value}; call reconnect() once the"
+            " server is back",
             socket=self.socket,
         )
 
@@ -244,34 +317,63 @@ class ControlModeClient:
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - bounded wait is part of the API
     ) -> list[Reply]:
-        """Send several commands in one write (pipelined); replies in the same order."""
-        if not self.alive or self._proc is None or self._proc.stdin is None:
+        """Send several commands in one write (pipelined); replies in the same order.
+
+        Cancelling the caller (or ``timeout`` running out) at any await leaves the
+        client in step: see the module docstring. A command that cannot be encoded
+        (ValueError: NUL in an argument) fails the whole batch before anything is
+        registered or written.
+        """
+        writer, futures = self._send(cmds)
+        try:
+            try:
+                await writer.drain()
+            except (ConnectionError, RuntimeError) as exc:
+                # the reader sees EOF too; failing now wakes this caller at once
+                self._mark_dead(f"write failed: {exc}")
+            limit = self.command_timeout if timeout is None else timeout
+            try:
+                async with asyncio.timeout(limit):
+                    return [await f for f in futures]
+            except TimeoutError:
+                raise TimeoutError_(
+                    f"tmux did not answer {cmds[0][0]!r} within {limit} s", command=cmds[0][0]
+                ) from None
+        finally:
+            # Abandoned (cancelled, timed out, failed): the slots stay registered so
+            # their replies are consumed; done futures are dropped when those arrive.
+            for f in futures:
+                if not f.done():
+                    f.cancel()
+                elif not f.cancelled():
+                    f.exception()  # retrieved: the caller has the first error already
+
+    def _send(
+        self, cmds: Sequence[Sequence[str]]
+    ) -> tuple[asyncio.StreamWriter, list[asyncio.Future[Reply]]]:
+        """Register a reply slot per command and write them all: one step, no await.
+        Returns the writer to drain and the futures of the replies."""
+        proc = self._proc
+        if self._state is not State.OPEN or proc is None or proc.stdin is None:
             raise self._unavailable()
+        writer = proc.stdin
+        payload = b"".join(encode_command(name, *args) for name, *args in cmds)  # may raise
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Reply]] = []
-        payload = bytearray()
-        for name, *args in cmds:
-            seq, line = self._parser.command(name, *args)
+        for _ in cmds:
             fut: asyncio.Future[Reply] = loop.create_future()
-            self._waiters[seq] = fut
+            self._waiters[self._parser.register()] = fut
             futures.append(fut)
-            payload += line
         if log.isEnabledFor(logging.DEBUG):
             log.debug("tmux <- %s", " ".join(c[0] for c in cmds))
         try:
-            async with self._write_lock:
-                self._proc.stdin.write(bytes(payload))
-                await self._proc.stdin.drain()
-        except (ConnectionError, RuntimeError) as exc:
+            writer.write(payload)  # buffered by the transport: never blocks or awaits
+        except Exception as exc:  # the slots are registered but nothing went out
+            for f in futures:
+                f.cancel()
             self._mark_dead(f"write failed: {exc}")
-        limit = self.command_timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(limit):
-                return [await f for f in futures]
-        except TimeoutError:
-            raise TimeoutError_(
-                f"tmux did not answer {cmds[0][0]!r} within {limit} s", command=cmds[0][0]
-            ) from None
+            raise self._unavailable() from None
+        return writer, futures
 
     async def check(self, name: str, *args: str, timeout: float | None = None) -> Reply:  # noqa: ASYNC109 - bounded wait is part of the API
         """Like ``command`` but a tmux %error raises BackendError with tmux's message."""
@@ -283,7 +385,6 @@ class ControlModeClient:
     async def reconnect(self, *, timeout: float = DEFAULT_CONNECT_TIMEOUT_S) -> None:  # noqa: ASYNC109 - bounded wait is part of the API
         """Drop the old process and attach anew (starting the server if needed)."""
         await self._kill()
-        self._dead_reason = "reconnecting"
         await self.start(timeout=timeout)
 
     async def _kill(self) -> None:
@@ -307,5 +408,6 @@ class ControlModeClient:
 
     async def close(self) -> None:
         """Detach (closing stdin makes tmux detach the client); idempotent."""
-        self._closed = True
+        if self.alive:
+            self._set_state(State.CLOSING)
         await self._kill()

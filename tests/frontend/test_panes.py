@@ -125,6 +125,19 @@ def test_scrollback_search_lists_matches(editor: Editor, private_tmux: TmuxServe
     assert any("needle-2" in line for line in lines)
 
 
+def test_scrollback_search_with_a_runaway_regex_says_it_took_too_long(
+    editor: Editor, private_tmux: TmuxServer
+) -> None:
+    pane = new_pane(editor, "shell")
+    editor.capture_notify()
+    editor.cmd(f"Orchflow pane send {pane} printf 'a%.0s' $(seq 40); echo '!'")
+    line = "a" * 40 + "!\n"
+    editor.wait_until(lambda: line in private_tmux.run("capture-pane", "-p", "-t", pane))
+    editor.cmd("Orchflow pane search (a+)+$")  # backtracks for ever on a{40}!
+    msg = editor.wait_notify("took too long", timeout=30)  # the time box is 5 s
+    assert "'(a+)+$'" in msg
+
+
 def test_reattach_after_restart_without_duplicates(
     isolated: Path, private_tmux: TmuxServer
 ) -> None:
