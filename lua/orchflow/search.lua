@@ -435,11 +435,15 @@ local function same_lines(a, b)
   return true
 end
 
---- The first hunk whose old lines are not the buffer's text any more, or nil.
-function M.stale_hunk(buf, hunks)
+-- The first hunk whose old lines are not the buffer's text any more, or nil. A hunk
+-- without old lines (from an older host) cannot be checked, so it counts as stale.
+local function stale_hunk(buf, hunks)
   local count = vim.api.nvim_buf_line_count(buf)
   for _, h in ipairs(hunks) do
-    if h["end"] > count or not same_lines(vim.api.nvim_buf_get_lines(buf, h.start, h["end"], false), h.old) then
+    if type(h.old) ~= "table" or h["end"] > count then
+      return h
+    end
+    if not same_lines(vim.api.nvim_buf_get_lines(buf, h.start, h["end"], false), h.old) then
       return h
     end
   end
@@ -543,7 +547,7 @@ local function apply_file(path, hunks)
     forget()
     return "its buffer has unsaved changes"
   end
-  local stale = M.stale_hunk(buf, hunks)
+  local stale = stale_hunk(buf, hunks)
   if stale then
     forget()
     return ("line %d changed since the preview"):format(stale.start + 1)
