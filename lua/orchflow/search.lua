@@ -412,40 +412,199 @@ function M.show_preview(root, pattern, text, res)
   return win, buf
 end
 
---- Apply replace_preview hunks through buffers (bottom-up), write each file.
---- A buffer with unsaved changes is left alone: its text is not what the preview saw.
-function M.apply(root, files)
-  local changed, count, skipped = 0, 0, {}
-  for _, f in ipairs(files) do
-    local path = root .. "/" .. f.path
-    local buf = vim.fn.bufadd(path)
-    vim.fn.bufload(buf)
-    if vim.bo[buf].modified then
-      skipped[#skipped + 1] = f.path .. " (unsaved changes)"
-    else
-      local ok, e = pcall(function()
-        for n = #f.hunks, 1, -1 do
-          local h = f.hunks[n]
-          vim.api.nvim_buf_set_lines(buf, h.start, h["end"], true, h.lines)
-        end
-        vim.bo[buf].buflisted = true
-        vim.api.nvim_buf_call(buf, function()
-          vim.cmd("silent keepalt write")
-        end)
-      end)
-      if ok then
-        changed, count = changed + 1, count + f.replacements
-      else
-        skipped[#skipped + 1] = ("%s (%s)"):format(f.path, e)
-      end
+-- applying a replacement -------------------------------------------------------------
+--
+-- The tree may have changed since the preview (agents edit it too), so each file is
+-- all-or-nothing: its current text must still read every hunk's `old` lines, else
+-- nothing is written to it and it is named in the one message at the end. A buffer with
+-- unsaved edits is refused; an unmodified buffer is first reloaded if its file changed on
+-- disk (:checktime with 'autoread'), then checked. A file not loaded is loaded into a
+-- buffer (so :undo reverts the replacement there too) and unloaded again if refused.
+-- Writes are atomic: the buffer goes to a temporary file next to the real one (resolving
+-- symlinks), which is renamed over it, so nobody ever reads a half-written file.
+
+local function same_lines(a, b)
+  if #a ~= #b then
+    return false
+  end
+  for i = 1, #a do
+    if a[i] ~= b[i] then
+      return false
     end
   end
-  local msg = ("orchflow: replaced %d in %d files; :undo in a buffer reverts it"):format(count, changed)
-  if #skipped > 0 then
-    msg = msg .. "; skipped: " .. table.concat(skipped, ", ")
+  return true
+end
+
+-- The first hunk whose old lines are not the buffer's text any more, or nil. A hunk
+-- without old lines (from an older host) cannot be checked, so it counts as stale.
+local function stale_hunk(buf, hunks)
+  local count = vim.api.nvim_buf_line_count(buf)
+  for _, h in ipairs(hunks) do
+    if type(h.old) ~= "table" or h["end"] > count then
+      return h
+    end
+    if not same_lines(vim.api.nvim_buf_get_lines(buf, h.start, h["end"], false), h.old) then
+      return h
+    end
   end
-  vim.notify(msg, #skipped > 0 and vim.log.levels.WARN or vim.log.levels.INFO)
-  return changed, skipped
+end
+
+-- Reload an unmodified buffer whose file changed on disk, without asking, as :checktime
+-- does under 'autoread' (":checktime N" checks at once; a bare :checktime from code waits).
+-- noautocmd: a FileChangedShell handler must not leave the buffer stale.
+local function sync_with_disk(buf)
+  vim.api.nvim_buf_call(buf, function()
+    vim.cmd("setlocal autoread")
+    local ok, err = pcall(vim.cmd, "silent noautocmd checktime " .. buf)
+    vim.cmd("set autoread<")
+    if not ok then
+      error(err, 0)
+    end
+  end)
+end
+
+local function same_file(a, b)
+  return a and b and a.ino == b.ino and a.size == b.size and a.mtime.sec == b.mtime.sec
+    and a.mtime.nsec == b.mtime.nsec
+end
+
+-- Write buf to a temporary file beside `real`, give it real's mode, rename it over real.
+-- `seen` is real's stat when the buffer was checked: if the file changed since, refuse.
+local function write_atomic(buf, real, seen)
+  local tmp = ("%s/.%s.orchflow-%d~"):format(vim.fs.dirname(real), vim.fs.basename(real), vim.fn.getpid())
+  local fixeol = vim.bo[buf].fixendofline
+  vim.bo[buf].fixendofline = false -- no final newline added that the preview did not show
+  local ok, err = pcall(vim.api.nvim_buf_call, buf, function()
+    vim.cmd("silent noautocmd keepalt write! " .. vim.fn.fnameescape(tmp))
+  end)
+  vim.bo[buf].fixendofline = fixeol
+  if ok then
+    ok, err = vim.uv.fs_chmod(tmp, bit.band(seen.mode, 4095))
+  end
+  if ok and not same_file(vim.uv.fs_stat(real), seen) then
+    ok, err = false, "changed on disk while applying"
+  end
+  if ok then
+    ok, err = vim.uv.fs_rename(tmp, real)
+  end
+  if not ok then
+    vim.uv.fs_unlink(tmp)
+    error(err, 0)
+  end
+end
+
+-- After the rename the buffer holds the file's text but not its new time, so the next
+-- :checktime would reload it (under 'autoread') and put a step of its own on top of the
+-- replacement in the undo list. Reload it now and step back over that (same-text) step:
+-- one :undo still reverts the whole replacement.
+local function learn_written(buf)
+  vim.api.nvim_buf_call(buf, function()
+    local seq = vim.fn.undotree().seq_cur
+    sync_with_disk(buf)
+    if vim.fn.undotree().seq_cur ~= seq then
+      vim.cmd("silent undo")
+    end
+  end)
+  vim.bo[buf].modified = false
+end
+
+-- Apply one file's hunks; nil when written, else why it was refused.
+local function apply_file(path, hunks)
+  local real = vim.uv.fs_realpath(path)
+  if not real then
+    return "no longer exists"
+  end
+  local existed = vim.fn.bufexists(path) == 1
+  local buf = vim.fn.bufadd(path)
+  local was_loaded = vim.api.nvim_buf_is_loaded(buf)
+  local function forget()
+    if not existed then
+      pcall(vim.api.nvim_buf_delete, buf, { force = true })
+    elseif not was_loaded then
+      pcall(vim.api.nvim_buf_delete, buf, { unload = true })
+    end
+  end
+  if was_loaded and vim.bo[buf].modified then
+    return "its buffer has unsaved changes"
+  end
+  local seen = vim.uv.fs_stat(real) -- before reading it: a later change shows at the rename
+  local ok, err = pcall(function()
+    if was_loaded then
+      sync_with_disk(buf)
+    else
+      vim.fn.bufload(buf)
+    end
+    -- a reload is its own undo step, not part of the replacement
+    vim.api.nvim_buf_call(buf, function()
+      vim.cmd("let &g:undolevels = &g:undolevels")
+    end)
+  end)
+  if not ok then
+    forget()
+    return err
+  end
+  if vim.bo[buf].modified then
+    forget()
+    return "its buffer has unsaved changes"
+  end
+  local stale = stale_hunk(buf, hunks)
+  if stale then
+    forget()
+    return ("line %d changed since the preview"):format(stale.start + 1)
+  end
+  local before = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  ok, err = pcall(function()
+    for n = #hunks, 1, -1 do
+      local h = hunks[n]
+      vim.api.nvim_buf_set_lines(buf, h.start, h["end"], true, h.lines)
+    end
+    write_atomic(buf, real, seen)
+  end)
+  if not ok then
+    -- nothing was written: take the buffer back to what it was
+    pcall(vim.api.nvim_buf_call, buf, function()
+      vim.cmd("silent undo")
+    end)
+    if not same_lines(vim.api.nvim_buf_get_lines(buf, 0, -1, false), before) then
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, before)
+    end
+    vim.bo[buf].modified = false
+    forget()
+    return ("not written: %s"):format(err)
+  end
+  vim.bo[buf].modified = false
+  vim.bo[buf].buflisted = true
+  pcall(learn_written, buf)
+end
+
+--- Apply replace_preview hunks through buffers, each file all-or-nothing (see above).
+--- Returns the number of files written and the list of refused "path: why".
+function M.apply(root, files)
+  local changed, count, refused = 0, 0, {}
+  for _, f in ipairs(files) do
+    local why = apply_file(root .. "/" .. f.path, f.hunks)
+    if why then
+      refused[#refused + 1] = ("%s: %s"):format(f.path, why)
+    else
+      changed, count = changed + 1, count + f.replacements
+    end
+  end
+  local msg
+  if changed > 0 then
+    msg = ("orchflow: replaced %d in %s; :undo in a buffer reverts it"):format(count, plural(changed, "file"))
+  else
+    msg = "orchflow: replaced nothing"
+  end
+  if #refused > 0 then
+    msg = ("%s\nrefused %s, nothing written to %s:\n  %s"):format(
+      msg,
+      plural(#refused, "file"),
+      #refused == 1 and "it" or "them",
+      table.concat(refused, "\n  ")
+    )
+  end
+  vim.notify(msg, #refused > 0 and vim.log.levels.WARN or vim.log.levels.INFO)
+  return changed, refused
 end
 
 return M

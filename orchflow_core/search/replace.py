@@ -4,9 +4,14 @@ ripgrep itself computes the new text (``rg --passthru --replace`` on each matchi
 so the preview replaces exactly what the search showed, with ripgrep's case, word and
 regex rules. In regex mode the replacement uses ripgrep's syntax: ``$1``, ``${name}``,
 ``${1}x`` when a word character follows (``$1x`` names a group "1x"), ``$$`` for a
-dollar. In literal mode it is inserted as is. The caller applies the
-``hunks`` through Neovim buffers (bottom-up ``nvim_buf_set_lines(buf, start, end, false,
-lines)``), so unsaved edits and undo stay in Neovim's hands.
+dollar. In literal mode it is inserted as is.
+
+The caller applies the ``hunks`` through Neovim buffers (bottom-up
+``nvim_buf_set_lines(buf, start, end, true, lines)``), so unsaved edits and undo stay in
+Neovim's hands. Each hunk carries the exact ``old`` lines it replaces, and every hunk has
+at least one (a pure insertion is anchored on the unchanged line before or after it), so
+the caller can check that the text still is what the preview saw and refuse the file
+when it is not: the tree may have changed between the preview and the apply.
 """
 
 from __future__ import annotations
@@ -28,11 +33,20 @@ DEFAULT_CONCURRENCY = 4
 
 @dataclass(frozen=True, slots=True)
 class Hunk:
-    """Replace old lines ``[start, end)`` (0-based) with ``lines``."""
+    """Replace lines ``[start, end)`` (0-based), which must read ``old``, with ``lines``."""
 
     start: int
     end: int
+    old: tuple[str, ...]
     lines: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "old": list(self.old),
+            "lines": list(self.lines),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +61,7 @@ class FileReplacement:
             "path": self.path,
             "replacements": self.replacements,
             "diff": self.diff,
-            "hunks": [{"start": h.start, "end": h.end, "lines": list(h.lines)} for h in self.hunks],
+            "hunks": [h.to_dict() for h in self.hunks],
         }
 
 
@@ -129,23 +143,28 @@ async def _file_preview(
     opts: SearchOptions,
     count: int,
 ) -> FileReplacement | str:
-    """One file's preview, or an error string for the summary."""
+    """One file's preview, or an error string for the summary.
+
+    ripgrep reads the very bytes the diff starts from (on its stdin), so the old lines of
+    the hunks and their new text come from one version of the file even while it changes.
+    """
     try:
-        old = (root / path).read_bytes().decode("utf-8")
+        data = (root / path).read_bytes()
+        old = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return f"{path}: skipped: {exc}"
     flags = _without_globs(opts.rg_flags())
     argv = [rg, "--no-config", "--passthru", "--no-filename", "--no-line-number", "--color=never"]
-    argv += [*flags, "--replace", replacement, "--regexp", pattern, "--", path]
+    argv += [*flags, "--replace", replacement, "--regexp", pattern, "--", "-"]
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=root,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await proc.communicate()
+        out, err = await proc.communicate(data)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -164,7 +183,7 @@ async def _file_preview(
 
 
 def _without_globs(flags: list[str]) -> list[str]:
-    """Drop traversal flags: the file is named explicitly, so only matching flags matter."""
+    """Drop traversal flags: the file's text comes on stdin, so only matching flags matter."""
     out: list[str] = []
     skip = False
     for flag in flags:
@@ -212,11 +231,24 @@ def buffer_lines(text: str) -> list[str]:
 
 
 def line_hunks(old: str, new: str) -> tuple[Hunk, ...]:
-    """The changed line ranges of ``old`` and what replaces each, in file order."""
+    """The changed line ranges of ``old``, their old text and what replaces each, in file order.
+
+    A pure insertion (a replacement that adds lines) would have no old lines to check,
+    so it takes the unchanged line before it (or after it, at the top of the file) along;
+    two changes that then share a line become one hunk.
+    """
     a, b = buffer_lines(old), buffer_lines(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return tuple(
-        Hunk(i1, i2, tuple(b[j1:j2]))
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
-        if tag != "equal"
-    )
+    spans: list[tuple[int, int, int, int]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i1 == i2 and a:
+            if i1 > 0:
+                i1, j1 = i1 - 1, j1 - 1
+            else:
+                i2, j2 = i2 + 1, j2 + 1
+        if spans and i1 < spans[-1][1]:
+            i1, _, j1, _ = spans.pop()
+        spans.append((i1, i2, j1, j2))
+    return tuple(Hunk(i1, i2, tuple(a[i1:i2]), tuple(b[j1:j2])) for i1, i2, j1, j2 in spans)

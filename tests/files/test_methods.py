@@ -100,5 +100,7 @@ async def test_search_errors_and_replace_preview(core: Core) -> None:
     assert events[-1].data["done"] is True and "regex parse error" in events[-1].data["error"]
     preview = await call(core, "search.replace_preview", pattern="hello", replacement="bye")
     assert [f["path"] for f in preview["files"]] == ["README.md", "src/main.py"]
-    assert preview["files"][0]["hunks"] == [{"start": 0, "end": 1, "lines": ["bye readme"]}]
+    assert preview["files"][0]["hunks"] == [
+        {"start": 0, "end": 1, "old": ["hello readme"], "lines": ["bye readme"]}
+    ]
     assert (await call(core, "search.cancel", search_id="none"))["cancelled"] is False

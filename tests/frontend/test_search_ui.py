@@ -207,6 +207,14 @@ def test_many_results_stream_and_closing_early_is_quiet(ed: Editor, project: Pat
     assert not [m for m, level in ed.notifications() if level >= 3]
 
 
+CHECKTIME_RELOADS = """local buf = vim.fn.bufnr(...)
+return vim.api.nvim_buf_call(buf, function()
+  local seq = vim.fn.undotree().seq_last
+  vim.cmd.checktime(buf)
+  return vim.fn.undotree().seq_last ~= seq
+end)"""
+
+
 def test_replace_shows_a_diff_applies_through_buffers_and_undo_reverts(
     ed: Editor, project: Path
 ) -> None:
@@ -219,6 +227,12 @@ def test_replace_shows_a_diff_applies_through_buffers_and_undo_reverts(
     ed.wait_notify(r"replaced 4 in 2 files")
     assert (project / "b" / "c.txt").read_text() == "qux bar\nnothing here\nqux baz\n"
     assert (project / "a.py").read_text() == "def qux():\n    return quxbar\n"
+    assert sorted(p.name for p in project.iterdir()) == ["a.py", "b"]  # no temp file left
+    for name in ("a.py", "b/c.txt"):
+        assert ed.lua("return vim.bo[vim.fn.bufnr(...)].modified", name) is False
+        # the buffer knows the new file's time: a later :checktime does not reload it
+        # (a reload would add an undo step of its own before the replacement's)
+        assert ed.lua(CHECKTIME_RELOADS, name) is False
     # undo, in each buffer, reverts the whole replacement
     ed.cmd("buffer a.py | undo")
     assert ed.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)") == [
@@ -246,16 +260,115 @@ def test_replace_from_the_picker_and_cancel(ed: Editor, project: Path) -> None:
     assert (project / "b" / "c.txt").read_text() == "foo bar\nnothing here\nfoo baz\n"
 
 
-def test_replace_skips_a_buffer_with_unsaved_changes(ed: Editor, project: Path) -> None:
+def preview_then(ed: Editor, change: Any) -> str:
+    """Show the foo -> qux preview, run ``change`` (what an agent does meanwhile), press y."""
+    ed.cmd("Orchflow search foo --replace qux")
+    wait_float(ed, r"replace foo → qux: 4 in 2 files")
+    change()
+    ed.nv.input("y")
+    return ed.wait_notify(r"^orchflow: replaced")
+
+
+def buf_lines(ed: Editor, name: str) -> list[str]:
+    return ed.lua("return vim.api.nvim_buf_get_lines(vim.fn.bufnr(...), 0, -1, false)", name)
+
+
+def test_replace_refuses_a_buffer_with_unsaved_changes(ed: Editor, project: Path) -> None:
     ed.cmd("edit b/c.txt")
     ed.lua("vim.api.nvim_buf_set_lines(0, 1, 2, false, {'edited'})")
-    ed.cmd("Orchflow search foo --replace qux")
-    wait_float(ed, r"replace foo")
-    ed.nv.input("y")
-    msg = ed.wait_notify(r"replaced 2 in 1 files")
-    assert "skipped: b/c.txt (unsaved changes)" in msg
+    msg = preview_then(ed, lambda: None)
+    assert msg.splitlines() == [
+        "orchflow: replaced 2 in 1 file; :undo in a buffer reverts it",
+        "refused 1 file, nothing written to it:",
+        "  b/c.txt: its buffer has unsaved changes",
+    ]
     assert (project / "b" / "c.txt").read_text() == "foo bar\nnothing here\nfoo baz\n"
+    assert buf_lines(ed, "b/c.txt") == ["foo bar", "edited", "foo baz"]  # untouched
+    assert ed.lua("return vim.bo[vim.fn.bufnr('b/c.txt')].modified") is True
     assert (project / "a.py").read_text().startswith("def qux")
+
+
+def test_replace_refuses_a_file_edited_on_disk_after_the_preview(ed: Editor, project: Path) -> None:
+    c = project / "b" / "c.txt"
+    agent = "# added by an agent\nfoo bar\nnothing here\nfoo baz\n"
+    msg = preview_then(ed, lambda: c.write_text(agent))
+    # every hunk is now a line off: the file is refused, by name and line, and left alone
+    assert msg.splitlines() == [
+        "orchflow: replaced 2 in 1 file; :undo in a buffer reverts it",
+        "refused 1 file, nothing written to it:",
+        "  b/c.txt: line 1 changed since the preview",
+    ]
+    assert c.read_text() == agent
+    assert (project / "a.py").read_text() == "def qux():\n    return quxbar\n"  # still applied
+    assert ed.lua("return vim.fn.bufexists(...)", str(c)) == 0  # loaded only to check it
+    assert sorted(p.name for p in c.parent.iterdir()) == ["c.txt", "d.md"]  # no temp file
+
+
+def test_replace_reloads_an_unmodified_buffer_changed_on_disk_then_checks_it(
+    ed: Editor, project: Path
+) -> None:
+    c = project / "b" / "c.txt"
+    ed.cmd("edit b/c.txt")
+    ed.cmd("edit a.py")  # both loaded, one of them hidden
+    msg = preview_then(ed, lambda: c.write_text(c.read_text() + "appended by an agent\n"))
+    assert msg == "orchflow: replaced 4 in 2 files; :undo in a buffer reverts it"
+    # the agent's line survives: the buffer was reloaded before the hunks went in
+    assert c.read_text() == "qux bar\nnothing here\nqux baz\nappended by an agent\n"
+    assert buf_lines(ed, "b/c.txt") == [
+        "qux bar",
+        "nothing here",
+        "qux baz",
+        "appended by an agent",
+    ]
+    assert ed.lua("return vim.bo[vim.fn.bufnr('b/c.txt')].modified") is False
+    ed.cmd("buffer b/c.txt | undo")  # one undo: back to the reloaded text, not the stale one
+    assert buf_lines(ed, "b/c.txt") == [
+        "foo bar",
+        "nothing here",
+        "foo baz",
+        "appended by an agent",
+    ]
+
+
+def test_replace_refuses_a_loaded_buffer_whose_file_changed_under_a_hunk(
+    ed: Editor, project: Path
+) -> None:
+    c = project / "b" / "c.txt"
+    ed.cmd("edit b/c.txt")
+    msg = preview_then(ed, lambda: c.write_text("foo bar\nnothing here\nbaz (no foo now)\n"))
+    assert "  b/c.txt: line 3 changed since the preview" in msg.splitlines()
+    assert c.read_text() == "foo bar\nnothing here\nbaz (no foo now)\n"
+    # the buffer now shows the file as it is, unmodified: never edited blind
+    assert buf_lines(ed, "b/c.txt") == ["foo bar", "nothing here", "baz (no foo now)"]
+    assert ed.lua("return vim.bo[vim.fn.bufnr('b/c.txt')].modified") is False
+    assert (project / "a.py").read_text() == "def qux():\n    return quxbar\n"
+
+
+def test_replace_refuses_a_file_deleted_after_the_preview(ed: Editor, project: Path) -> None:
+    msg = preview_then(ed, lambda: (project / "a.py").unlink())
+    assert "  a.py: no longer exists" in msg.splitlines()
+    assert not (project / "a.py").exists()
+    assert (project / "b" / "c.txt").read_text() == "qux bar\nnothing here\nqux baz\n"
+
+
+def test_apply_writes_through_a_symlink_keeping_mode_and_a_missing_newline(
+    ed: Editor, project: Path
+) -> None:
+    target = project / "b" / "c.txt"
+    target.write_text("foo bar\nnothing here\nfoo baz")  # no final newline
+    target.chmod(0o640)
+    (project / "link.txt").symlink_to(target)
+    hunk = {"start": 1, "end": 2, "old": ["nothing here"], "lines": ["something here"]}
+    changed, refused = ed.lua(
+        "return { require('orchflow.search').apply(...) }",
+        str(project),
+        [{"path": "link.txt", "replacements": 1, "diff": "", "hunks": [hunk]}],
+    )
+    assert (changed, refused) == (1, [])
+    assert (project / "link.txt").is_symlink()
+    assert target.read_text() == "foo bar\nsomething here\nfoo baz"  # none added either
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["c.txt", "d.md"]
 
 
 def test_split_args_keeps_regex_backslashes(ed: Editor) -> None:
@@ -270,3 +383,33 @@ def test_option_completion(ed: Editor) -> None:
     complete = "return require('orchflow.search').complete_options(..., {})"
     assert "--hidden" in ed.lua(complete, "--h") and "-g" in ed.lua(complete, "-")
     assert ed.lua(complete, "foo") == []
+
+
+def test_a_file_changed_while_it_is_being_written_is_refused(ed: Editor, project: Path) -> None:
+    """The last check, just before the rename: an agent writes between the check and it.
+
+    The write is timed by wrapping vim.uv.fs_chmod (called between the two), because
+    nothing else runs in that gap.
+    """
+    c = project / "b" / "c.txt"
+    ed.cmd("edit b/c.txt")
+    ed.lua(
+        """local path, chmod = ..., vim.uv.fs_chmod
+        vim.uv.fs_chmod = function(...)
+          vim.uv.fs_chmod = chmod
+          local f = assert(io.open(path, "a")); f:write("agent\\n"); f:close()
+          return chmod(...)
+        end""",
+        str(c),
+    )
+    hunk = {"start": 0, "end": 1, "old": ["foo bar"], "lines": ["qux bar"]}
+    changed, refused = ed.lua(
+        "return { require('orchflow.search').apply(...) }",
+        str(project),
+        [{"path": "b/c.txt", "replacements": 1, "diff": "", "hunks": [hunk]}],
+    )
+    assert (changed, refused) == (0, ["b/c.txt: not written: changed on disk while applying"])
+    assert c.read_text() == "foo bar\nnothing here\nfoo baz\nagent\n"
+    assert buf_lines(ed, "b/c.txt") == ["foo bar", "nothing here", "foo baz"]  # as before
+    assert ed.lua("return vim.bo.modified") is False
+    assert sorted(p.name for p in c.parent.iterdir()) == ["c.txt", "d.md"]
