@@ -145,6 +145,8 @@ class Core:
                 conf["mode"],
                 url=conf["url"],
                 discovery_file=conf["discovery_file"],
+                # the sidecar runs in a private cwd; agents still start in the project
+                project_root=lambda: self.project_root,
                 # stream.output from an agent becomes the agent.output event
                 on_notification=lambda _method, data: self.events.publish("agent.output", **data),
             )

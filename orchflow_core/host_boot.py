@@ -1,14 +1,19 @@
 """Start the Neovim host, or say in one line what is missing and how to fix it.
 
-Lua runs ``python -c <boot> <plugin_dir> <plugin_root>``; this module checks
-that every runtime dependency can be found (without importing them: that would
-slow the first call) and then hands the process to pynvim's host.
+Lua runs ``python -I -c <boot> <plugin_dir> <plugin_root>`` in the plugin root
+(lua/orchflow/host.lua): isolated mode puts neither the working directory nor
+PYTHONPATH nor user site-packages on ``sys.path``, so nothing in the user's
+project is ever imported; the boot code puts ``<plugin_root>`` there and
+:func:`boot` the rplugin dir. This module checks that every runtime dependency
+can be found (without importing them: that would slow the first call) and then
+hands the process to pynvim's host.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 # Import names of the runtime dependencies in pyproject.toml.
 REQUIRED = (
@@ -39,6 +44,9 @@ def boot(plugin_dir: str, plugin_root: str) -> None:
         sys.exit(3)
     import pynvim
 
-    # pynvim's host loads every directory with an __init__.py found in argv.
-    sys.argv = ["orchflow-host", plugin_dir]
+    # The rplugin dir first, so its `orchflow` package is the one imported (pynvim would
+    # only append it). sys.argv[0] is not a path: pynvim loads every argv entry that
+    # is a directory with an __init__.py, relative ones from the cwd.
+    sys.path.insert(0, str(Path(plugin_dir).parent))
+    sys.argv = ["orchflow host", plugin_dir]
     pynvim.start_host()

@@ -4,8 +4,11 @@ local M = {}
 
 local h = vim.health
 
+-- Run like the host (isolated, in the plugin dir, see host.lua): checkhealth in a
+-- cloned repository must not import the repository's files either.
 local PROBE = [[
 import json, os, shutil, sys
+sys.path.insert(0, sys.argv[1])
 out = {"python": sys.version.split()[0], "executable": sys.executable, "ok": sys.version_info >= (3, 11)}
 try:
     import pynvim
@@ -32,9 +35,9 @@ except Exception as exc:
 print(json.dumps(out))
 ]]
 
-local function run(argv, env)
+local function run(argv, cwd)
   local ok, res = pcall(function()
-    return vim.system(argv, { text = true, env = env }):wait(5000)
+    return vim.system(argv, { text = true, cwd = cwd or require("orchflow.config").root() }):wait(5000)
   end)
   if not ok then
     return nil, tostring(res)
@@ -79,8 +82,7 @@ function M.check()
     })
     return
   end
-  local pythonpath = root .. (vim.env.PYTHONPATH and (":" .. vim.env.PYTHONPATH) or "")
-  local out, err = run({ py, "-c", PROBE }, { PYTHONPATH = pythonpath })
+  local out, err = run(require("orchflow.host").isolated_argv(py, PROBE, root), root)
   local info = out and pcall(vim.json.decode, out) and vim.json.decode(out)
   if not info then
     h.error(("could not run %s: %s"):format(py, err or out or "?"), { "Run `make install` in " .. root })
