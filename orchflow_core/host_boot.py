@@ -15,22 +15,31 @@ import importlib.util
 import sys
 from pathlib import Path
 
-# Import names of the runtime dependencies in pyproject.toml.
+# Import names of the runtime dependencies in pyproject.toml (the host needs all of them:
+# websockets and jsonrpcclient are its link to a sidecar or service orchestrator).
 REQUIRED = (
     "pynvim",
-    "libtmux",
     "aiosqlite",
     "websockets",
     "jsonrpcclient",
     "rapidfuzz",
     "platformdirs",
-    "prometheus_client",
     "orjson",
 )
 
+# Extras: import names of what each adds. Only the orchestrator process needs these.
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "orchestrator": ("prometheus_client", "uvloop"),
+}
 
-def missing_modules() -> list[str]:
-    return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+
+def missing_modules(names: tuple[str, ...] = REQUIRED) -> list[str]:
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def extras() -> dict[str, list[str]]:
+    """For each extra, the modules it adds that are missing (empty: installed)."""
+    return {extra: missing_modules(names) for extra, names in EXTRAS.items()}
 
 
 def boot(plugin_dir: str, plugin_root: str) -> None:

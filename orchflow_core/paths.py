@@ -36,8 +36,16 @@ def log_dir() -> Path:
     return _dir("ORCHFLOW_LOG_DIR", platformdirs.user_log_dir(APP))
 
 
-def log_file() -> Path:
-    return log_dir() / "orchflow.log"
+#: One log file per process kind: the Neovim host and the orchestrator never share a
+#: RotatingFileHandler (two processes rotating one file lose lines).
+LOG_NAMES = ("host", "orchestrator")
+
+
+def log_file(process: str = "host") -> Path:
+    """``host.log`` (the Neovim host, ``:Orchflow log``) or ``orchestrator.log``."""
+    if process not in LOG_NAMES:
+        raise ValueError(f"unknown process {process!r}; expected one of {LOG_NAMES}")
+    return log_dir() / f"{process}.log"
 
 
 def runtime_dir() -> Path:

@@ -22,8 +22,10 @@ try:
     out["core"] = orchflow_core.__version__
     out["core_path"] = os.path.dirname(orchflow_core.__file__)
     out["missing"] = host_boot.missing_modules()
+    out["extras"] = host_boot.extras()
     out["state_dir"] = str(paths.state_dir())
     out["log_dir"] = str(paths.log_dir())
+    out["runtime_dir"] = str(paths.runtime_dir())
     out["config_file"] = str(paths.config_file())
     from orchflow_core import config
     try:
@@ -112,6 +114,18 @@ function M.check()
       h.error("missing Python modules: " .. table.concat(info.missing, ", "), { "Run `make install` in " .. root })
     else
       h.ok("all runtime dependencies importable")
+    end
+    for extra, missing in pairs(info.extras or {}) do
+      if #missing == 0 then
+        h.ok(("extra %q installed"):format(extra))
+      elseif extra == "orchestrator" then
+        h.warn(("extra %q not installed (lacks %s): sidecar mode cannot start the orchestrator"):format(extra, table.concat(missing, ", ")), {
+          "Run `make install` in " .. root,
+          "or pip install 'orchflow[orchestrator]' into " .. info.executable,
+        })
+      else
+        h.info(("extra %q not installed (lacks %s)"):format(extra, table.concat(missing, ", ")))
+      end
     end
   else
     h.error("orchflow_core not importable: " .. (info.core_error or "?"), { "Run `make install` in " .. root })
