@@ -50,15 +50,27 @@ local function run(argv, cwd)
   return vim.trim(res.stdout or "")
 end
 
+-- orchflow's directories: made 0700 when missing (like orchflow_core.paths), and any
+-- that exist with a looser mode are named, with the fix; checkhealth changes nothing else.
 local function check_dir(label, dir)
   if not dir then
     return
   end
-  vim.fn.mkdir(dir, "p")
+  if vim.fn.isdirectory(dir) == 0 then
+    vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  end
   if vim.fn.isdirectory(dir) == 1 and vim.fn.filewritable(dir) == 2 then
     h.ok(("%s writable: %s"):format(label, dir))
   else
     h.error(("%s not writable: %s"):format(label, dir), { "Fix the directory's permissions or owner" })
+    return
+  end
+  local st = vim.uv.fs_stat(dir)
+  local mode = st and bit.band(st.mode, tonumber("777", 8)) or 0
+  if bit.band(mode, tonumber("077", 8)) ~= 0 then
+    h.warn(("%s %s has mode %o: other users can look inside (orchflow keeps it 700)"):format(label, dir, mode), {
+      ("chmod 700 %s"):format(vim.fn.shellescape(dir)),
+    })
   end
 end
 
@@ -131,6 +143,15 @@ function M.check()
     h.error("orchflow_core not importable: " .. (info.core_error or "?"), { "Run `make install` in " .. root })
   end
 
+  h.start("orchflow: Neovim")
+  local v = vim.version()
+  local nv = ("%d.%d.%d"):format(v.major, v.minor, v.patch)
+  if vim.fn.has("nvim-0.11") == 1 then
+    h.ok("Neovim " .. nv)
+  else
+    h.error(("Neovim %s is older than 0.11; orchflow needs >= 0.11"):format(nv), { "Upgrade Neovim to 0.11 or later" })
+  end
+
   h.start("orchflow: tools")
   local tmux = opts.tmux and opts.tmux.binary or "tmux"
   local tv = vim.fn.executable(tmux) == 1 and run({ tmux, "-V" })
@@ -156,6 +177,7 @@ function M.check()
   h.start("orchflow: files")
   check_dir("state dir", info.state_dir)
   check_dir("log dir", info.log_dir)
+  check_dir("runtime dir", info.runtime_dir)
   if info.config_error then
     h.error(info.config_error, { "Fix the file, then run :Orchflow config" })
   elseif info.config_file then
