@@ -11,6 +11,7 @@ import errno
 import logging
 import os
 import stat
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -66,7 +67,10 @@ def runtime_dir() -> Path:
 
 
 def _own_dirs() -> tuple[Path, ...]:
-    return (state_dir(), log_dir(), runtime_dir())
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        runtime = runtime_dir()
+    return (state_dir(), log_dir(), runtime)
 
 
 def ensure_private_dir(path: Path) -> Path:
