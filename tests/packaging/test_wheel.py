@@ -27,7 +27,8 @@ from tests.orchestrator.server_process import server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("orchflow_core", "orchestrator")
-SKIP_DIRS = {".git", ".venv", ".tests", "build", "dist", "__pycache__", ".mypy_cache"}
+SKIP_DIRS = {".git", ".venv", ".tests", "build", "dist", "__pycache__"}
+SKIP_DIRS |= {".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 PIP = (sys.executable, "-m", "pip", "-q")
 
