@@ -15,14 +15,15 @@ help:
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  run benchmarks/ and print a table"
-	@echo "make install  plugin-local .venv with runtime dependencies (lazy.nvim build step)"
+	@echo "make install  plugin-local .venv: runtime + orchestrator dependencies (lazy.nvim build step)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# The orchestrator extra too: sidecar mode runs the orchestrator with this same Python.
 $(RUNTIME_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[orchestrator]'
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import stat
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,9 @@ class Orchestrator:
         self.token = new_token()
         self.metrics = RequestMetrics()
         self.started_at = time.time()
-        self.core = Core(project_root=options.project_root)
+        self.core = Core(project_root=options.project_root, process="orchestrator")
+        if self.core.log_error is not None:  # say it where the operator looks
+            print(f"orchflow-orchestrator: {self.core.log_error.message}", file=sys.stderr)
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()  # set once listening with the discovery file written
         self.state_db: Database | None = None

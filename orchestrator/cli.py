@@ -123,6 +123,13 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("prometheus_client") is None:  # /metrics needs it
+        return _fail(
+            "prometheus-client is missing: the orchestrator needs the `orchestrator` extra. "
+            "Fix: pip install 'orchflow[orchestrator]' (or `make install` in the plugin dir)"
+        )
     from orchestrator.app import Options, Orchestrator
 
     options = Options()

@@ -237,9 +237,11 @@ async def system_shutdown(app: Orchestrator, args: Args, ctx: ConnectionContext)
 
 @method("session.create", "name", "cwd")
 async def session_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """{name, id}; ConflictError if it exists."""
+    """{name, id}; ConflictError if it exists. ``cwd`` defaults to the project root (the
+    process itself runs elsewhere: a sidecar in the runtime dir)."""
     tm = await app.terminals()
-    return await tm.new_session(_text(args, "name"), cwd=_text(args, "cwd", None))
+    cwd = _text(args, "cwd", None) or str(app.options.project_root)
+    return await tm.new_session(_text(args, "name"), cwd=cwd)
 
 
 @method("session.list")

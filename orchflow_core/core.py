@@ -33,7 +33,11 @@ DB_NAME = "orchflow.db"
 
 class Core:
     def __init__(
-        self, overrides: dict[str, Any] | None = None, *, project_root: Path | None = None
+        self,
+        overrides: dict[str, Any] | None = None,
+        *,
+        project_root: Path | None = None,
+        process: str = "host",
     ) -> None:
         self.overrides: dict[str, Any] = overrides or {}
         self.events = EventBus()
@@ -47,7 +51,15 @@ class Core:
         except ConfigError as exc:
             self.config_error = exc
             self.config = config_mod.load(self.overrides, use_file=False)
-        self.log_file = logsetup.configure(self.config["log"]["level"])
+        # An unwritable log dir costs the log, not the core: the error is kept and
+        # reported by whoever asks (the host's init answer, the orchestrator's stderr).
+        self.process = process
+        self.log_error: ConfigError | None = None
+        try:
+            self.log_file = logsetup.configure(self.config["log"]["level"], process=process)
+        except ConfigError as exc:
+            self.log_error = exc
+            self.log_file = str(paths.log_file(process))
         self._db: Database | None = None
         self._db_lock = asyncio.Lock()  # calls racing the first open share one connection
         self.history: HistoryStore | None = None
@@ -64,7 +76,11 @@ class Core:
             old, self._orchestrator = self._orchestrator, None
             asyncio.get_running_loop().create_task(old.stop())  # the next call uses the new mode
         self.overrides, self.config, self.config_error = overrides, new, None
-        logsetup.configure(new["log"]["level"])
+        try:
+            logsetup.configure(new["log"]["level"], process=self.process)
+            self.log_error = None
+        except ConfigError as exc:
+            self.log_error = exc
 
     def tmux_socket(self) -> str:
         return os.environ.get("ORCHFLOW_TMUX_SOCKET") or str(self.config["tmux"]["socket"])
@@ -146,6 +162,8 @@ class Core:
                 conf["mode"],
                 url=conf["url"],
                 discovery_file=conf["discovery_file"],
+                # the sidecar runs in a private cwd; agents still start in the project
+                project_root=lambda: self.project_root,
                 # stream.output from an agent becomes the agent.output event
                 on_notification=lambda _method, data: self.events.publish("agent.output", **data),
             )

@@ -1,31 +1,45 @@
 """Start the Neovim host, or say in one line what is missing and how to fix it.
 
-Lua runs ``python -c <boot> <plugin_dir> <plugin_root>``; this module checks
-that every runtime dependency can be found (without importing them: that would
-slow the first call) and then hands the process to pynvim's host.
+Lua runs ``python -I -c <boot> <plugin_dir> <plugin_root>`` in the plugin root
+(lua/orchflow/host.lua): isolated mode puts neither the working directory nor
+PYTHONPATH nor user site-packages on ``sys.path``, so nothing in the user's
+project is ever imported; the boot code puts ``<plugin_root>`` there and
+:func:`boot` the rplugin dir. This module checks that every runtime dependency
+can be found (without importing them: that would slow the first call) and then
+hands the process to pynvim's host.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
-# Import names of the runtime dependencies in pyproject.toml.
+# Import names of the runtime dependencies in pyproject.toml (the host needs all of them:
+# websockets and jsonrpcclient are its link to a sidecar or service orchestrator).
 REQUIRED = (
     "pynvim",
-    "libtmux",
     "aiosqlite",
     "websockets",
     "jsonrpcclient",
     "rapidfuzz",
     "platformdirs",
-    "prometheus_client",
     "orjson",
 )
 
+# Extras: import names of what each adds. Only the orchestrator process needs these.
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "orchestrator": ("prometheus_client", "uvloop"),
+}
 
-def missing_modules() -> list[str]:
-    return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+
+def missing_modules(names: tuple[str, ...] = REQUIRED) -> list[str]:
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def extras() -> dict[str, list[str]]:
+    """For each extra, the modules it adds that are missing (empty: installed)."""
+    return {extra: missing_modules(names) for extra, names in EXTRAS.items()}
 
 
 def boot(plugin_dir: str, plugin_root: str) -> None:
@@ -39,6 +53,9 @@ def boot(plugin_dir: str, plugin_root: str) -> None:
         sys.exit(3)
     import pynvim
 
-    # pynvim's host loads every directory with an __init__.py found in argv.
-    sys.argv = ["orchflow-host", plugin_dir]
+    # The rplugin dir first, so its `orchflow` package is the one imported (pynvim would
+    # only append it). sys.argv[0] is not a path: pynvim loads every argv entry that
+    # is a directory with an __init__.py, relative ones from the cwd.
+    sys.path.insert(0, str(Path(plugin_dir).parent))
+    sys.argv = ["orchflow host", plugin_dir]
     pynvim.start_host()

@@ -5,8 +5,9 @@ if vim.g.loaded_orchflow then
 end
 vim.g.loaded_orchflow = true
 
-if vim.fn.has("nvim-0.10") == 0 then
-  vim.notify_once("orchflow needs Neovim >= 0.10", vim.log.levels.ERROR)
+-- 0.11: floats use 'winborder' and terminals jobstart({ term = true }).
+if vim.fn.has("nvim-0.11") == 0 then
+  vim.notify_once("orchflow needs Neovim >= 0.11", vim.log.levels.ERROR)
   return
 end
 

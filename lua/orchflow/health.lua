@@ -4,8 +4,11 @@ local M = {}
 
 local h = vim.health
 
+-- Run like the host (isolated, in the plugin dir, see host.lua): checkhealth in a
+-- cloned repository must not import the repository's files either.
 local PROBE = [[
 import json, os, shutil, sys
+sys.path.insert(0, sys.argv[1])
 out = {"python": sys.version.split()[0], "executable": sys.executable, "ok": sys.version_info >= (3, 11)}
 try:
     import pynvim
@@ -19,8 +22,10 @@ try:
     out["core"] = orchflow_core.__version__
     out["core_path"] = os.path.dirname(orchflow_core.__file__)
     out["missing"] = host_boot.missing_modules()
+    out["extras"] = host_boot.extras()
     out["state_dir"] = str(paths.state_dir())
     out["log_dir"] = str(paths.log_dir())
+    out["runtime_dir"] = str(paths.runtime_dir())
     out["config_file"] = str(paths.config_file())
     from orchflow_core import config
     try:
@@ -32,9 +37,9 @@ except Exception as exc:
 print(json.dumps(out))
 ]]
 
-local function run(argv, env)
+local function run(argv, cwd)
   local ok, res = pcall(function()
-    return vim.system(argv, { text = true, env = env }):wait(5000)
+    return vim.system(argv, { text = true, cwd = cwd or require("orchflow.config").root() }):wait(5000)
   end)
   if not ok then
     return nil, tostring(res)
@@ -45,15 +50,27 @@ local function run(argv, env)
   return vim.trim(res.stdout or "")
 end
 
+-- orchflow's directories: made 0700 when missing (like orchflow_core.paths), and any
+-- that exist with a looser mode are named, with the fix; checkhealth changes nothing else.
 local function check_dir(label, dir)
   if not dir then
     return
   end
-  vim.fn.mkdir(dir, "p")
+  if vim.fn.isdirectory(dir) == 0 then
+    vim.fn.mkdir(dir, "p", tonumber("700", 8))
+  end
   if vim.fn.isdirectory(dir) == 1 and vim.fn.filewritable(dir) == 2 then
     h.ok(("%s writable: %s"):format(label, dir))
   else
     h.error(("%s not writable: %s"):format(label, dir), { "Fix the directory's permissions or owner" })
+    return
+  end
+  local st = vim.uv.fs_stat(dir)
+  local mode = st and bit.band(st.mode, tonumber("777", 8)) or 0
+  if bit.band(mode, tonumber("077", 8)) ~= 0 then
+    h.warn(("%s %s has mode %o: other users can look inside (orchflow keeps it 700)"):format(label, dir, mode), {
+      ("chmod 700 %s"):format(vim.fn.shellescape(dir)),
+    })
   end
 end
 
@@ -79,8 +96,7 @@ function M.check()
     })
     return
   end
-  local pythonpath = root .. (vim.env.PYTHONPATH and (":" .. vim.env.PYTHONPATH) or "")
-  local out, err = run({ py, "-c", PROBE }, { PYTHONPATH = pythonpath })
+  local out, err = run(require("orchflow.host").isolated_argv(py, PROBE, root), root)
   local info = out and pcall(vim.json.decode, out) and vim.json.decode(out)
   if not info then
     h.error(("could not run %s: %s"):format(py, err or out or "?"), { "Run `make install` in " .. root })
@@ -111,8 +127,29 @@ function M.check()
     else
       h.ok("all runtime dependencies importable")
     end
+    for extra, missing in pairs(info.extras or {}) do
+      if #missing == 0 then
+        h.ok(("extra %q installed"):format(extra))
+      elseif extra == "orchestrator" then
+        h.warn(("extra %q not installed (lacks %s): sidecar mode cannot start the orchestrator"):format(extra, table.concat(missing, ", ")), {
+          "Run `make install` in " .. root,
+          "or pip install 'orchflow[orchestrator]' into " .. info.executable,
+        })
+      else
+        h.info(("extra %q not installed (lacks %s)"):format(extra, table.concat(missing, ", ")))
+      end
+    end
   else
     h.error("orchflow_core not importable: " .. (info.core_error or "?"), { "Run `make install` in " .. root })
+  end
+
+  h.start("orchflow: Neovim")
+  local v = vim.version()
+  local nv = ("%d.%d.%d"):format(v.major, v.minor, v.patch)
+  if vim.fn.has("nvim-0.11") == 1 then
+    h.ok("Neovim " .. nv)
+  else
+    h.error(("Neovim %s is older than 0.11; orchflow needs >= 0.11"):format(nv), { "Upgrade Neovim to 0.11 or later" })
   end
 
   h.start("orchflow: tools")
@@ -140,6 +177,7 @@ function M.check()
   h.start("orchflow: files")
   check_dir("state dir", info.state_dir)
   check_dir("log dir", info.log_dir)
+  check_dir("runtime dir", info.runtime_dir)
   if info.config_error then
     h.error(info.config_error, { "Fix the file, then run :Orchflow config" })
   elseif info.config_file then

@@ -38,6 +38,9 @@ end
 
 -- Runs in the interpreter before anything else: a Python too old for
 -- orchflow_core gets a plain message instead of a SyntaxError.
+-- The interpreter runs isolated (-I: no cwd, no PYTHONPATH, no user site-packages
+-- on sys.path) in the plugin dir, so a project that ships msgpack.py or pynvim/
+-- never runs; the plugin root is put on sys.path here, explicitly.
 local BOOT = table.concat({
   "import sys",
   "if sys.version_info < (3, 11):",
@@ -45,9 +48,16 @@ local BOOT = table.concat({
   "                     'Fix: run `make install` in %s or set setup({ python = ... }).\\n'",
   "                     % (sys.executable, sys.version_info[0], sys.version_info[1], sys.argv[2]))",
   "    sys.exit(3)",
+  "sys.path.insert(0, sys.argv[2])",
   "from orchflow_core.host_boot import boot",
   "boot(sys.argv[1], sys.argv[2])",
 }, "\n")
+
+--- argv and options shared by the host and the :checkhealth probe: isolated,
+--- in the plugin dir, whatever Neovim's working directory is.
+function M.isolated_argv(py, code, ...)
+  return { py, "-I", "-c", code, ... }
+end
 
 function M.running()
   return state.chan ~= nil
@@ -114,12 +124,11 @@ function M.start()
     )
   end
   local root = config.root()
-  local pythonpath = root .. (vim.env.PYTHONPATH and vim.env.PYTHONPATH ~= "" and (":" .. vim.env.PYTHONPATH) or "")
   state.stderr, state.stopping = {}, false
   local chan
-  chan = vim.fn.jobstart({ py, "-c", BOOT, root .. "/rplugin/python3/orchflow", root }, {
+  chan = vim.fn.jobstart(M.isolated_argv(py, BOOT, root .. "/rplugin/python3/orchflow", root), {
     rpc = true,
-    env = { PYTHONPATH = pythonpath, ORCHFLOW_NVIM_PID = tostring(vim.fn.getpid()) },
+    cwd = root, -- never the project: the core gets it as init's `cwd` below
     on_stderr = function(_, data)
       for _, line in ipairs(data) do
         if line ~= "" then

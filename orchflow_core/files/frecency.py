@@ -19,6 +19,8 @@ from pathlib import Path
 
 import orjson
 
+from orchflow_core import paths
+
 log = logging.getLogger(__name__)
 
 DEFAULT_HALF_LIFE_S = 7 * 24 * 3600.0
@@ -111,7 +113,7 @@ class FrecencyIndex:
         """Write the index atomically; a crash leaves the old file or the new one, never half."""
         if self.file is None:
             return
-        self.file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.ensure_private_dir(self.file.parent)  # parents 0700 too
         data = orjson.dumps(
             {"version": FORMAT_VERSION, "entries": {p: list(v) for p, v in self._entries.items()}}
         )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import orjson
 
+from orchflow_core import paths
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from orchflow_core.files.atomic import move_entry
 
@@ -63,7 +64,7 @@ class Trash:
         kind: Kind = "link" if path.is_symlink() else "dir" if path.is_dir() else "file"
         now = time.time()
         entry = TrashEntry(_new_id(now), path, now, kind)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.ensure_private_dir(self.directory)  # parents 0700 too
         where = self.directory / entry.id
         where.mkdir(mode=0o700)
         try:

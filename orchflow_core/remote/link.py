@@ -1,7 +1,8 @@
 """OrchestratorLink: the host's way to the orchestrator, by mode.
 
 - ``embedded``: there is none; every call answers "unavailable" with how to turn it on.
-- ``sidecar``: the host starts ``python -m orchestrator serve`` on first need, on a
+- ``sidecar``: the host starts ``orchestrator serve`` (``python -I``, in the runtime
+  dir, with ``--project-root``: nothing is imported from the project) on first need, on a
   private Unix socket, waits at most ``ready_timeout_s`` for its discovery file,
   health-pings it, restarts it with backoff when it dies, and stops it on close.
   A sidecar not ready in time (a loaded machine, a first start compiling bytecode) is
@@ -42,6 +43,13 @@ HOW_TO_ENABLE = (
 
 Notify = Callable[[str, dict[str, Any]], None]
 
+# ``python -I -c SIDECAR_BOOT <root> serve ...``: the orchestrator from <root>, the
+# directory this orchflow_core came from (a checkout or site-packages).
+SIDECAR_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from orchestrator.cli import main; sys.argv[0] = 'orchflow-orchestrator'; sys.exit(main())"
+)
+
 
 class OrchestratorLink:
     def __init__(
@@ -56,8 +64,10 @@ class OrchestratorLink:
         health_interval_s: float = 10.0,
         max_backoff_s: float = 5.0,
         call_timeout_s: float = 30.0,
+        project_root: Callable[[], Path] | None = None,
     ) -> None:
         self.mode = mode
+        self._project_root = project_root
         self.url = url
         self.discovery_path = Path(discovery_file) if discovery_file else None
         self._on_notification = on_notification
@@ -152,14 +162,20 @@ class OrchestratorLink:
         with contextlib.suppress(FileNotFoundError):
             disc.unlink()
         sock = disc.with_suffix(".sock")
-        env = dict(os.environ)
+        # Never import from the user's project: -I (isolated) puts neither the cwd nor
+        # PYTHONPATH (which may hold "." or a project dir) nor user site-packages on
+        # sys.path, like the host (lua/orchflow/host.lua); SIDECAR_BOOT adds only the
+        # root this orchflow_core came from, and the process runs in orchflow's private
+        # runtime dir. The project root is passed explicitly instead.
         root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        project = self._project_root() if self._project_root else None
         self._spawned_at = time.monotonic()
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "orchestrator",
+            "-I",
+            "-c",
+            SIDECAR_BOOT,
+            root,
             "serve",
             "--listen",
             f"unix:{sock}",
@@ -167,10 +183,11 @@ class OrchestratorLink:
             str(disc),
             "--parent-pid",
             str(os.getpid()),
+            *(["--project-root", str(project)] if project is not None else []),
+            cwd=disc.parent,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            env=env,
         )
 
     async def _watch(self) -> None:

@@ -60,3 +60,12 @@ def test_max_entries_keeps_the_best(tmp_path: Path) -> None:
         for _ in range(n):
             f.record_open(name, now=0)
     assert {p for p, _ in f.top(5, now=0)} == {"a", "c"}
+
+
+def test_the_index_dir_and_its_missing_parents_are_private(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    index = FrecencyIndex.for_project(state, tmp_path)
+    index.record_open("a.py")
+    assert index.file is not None and index.file.exists()
+    for d in (state, state / "frecency"):
+        assert d.stat().st_mode & 0o777 == 0o700, d

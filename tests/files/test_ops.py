@@ -159,3 +159,11 @@ def test_restore_outside_root_and_bad_ids(root: Path, tmp_path: Path, trash: Tra
         ops.restore(root, "../../etc", trash)
     with pytest.raises(NotFoundError, match="no trash entry"):
         ops.restore(root, "20000101T000000-00000000", trash)
+
+
+def test_the_trash_dir_and_its_missing_parents_are_private(root: Path, tmp_path: Path) -> None:
+    state = tmp_path / "fresh-state"
+    (root / "gone.txt").write_text("x")
+    Trash(state / "trash").put(root / "gone.txt")
+    for d in (state, state / "trash"):
+        assert d.stat().st_mode & 0o777 == 0o700, d

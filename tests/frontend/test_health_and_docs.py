@@ -25,11 +25,48 @@ def test_checkhealth_is_all_ok_here(editor: Editor) -> None:
         "orchflow_core 0.1.0",
         "tmux 3.",
         "ripgrep",
+        "Neovim 0.11",
         "state dir writable",
         "log dir writable",
+        "runtime dir writable",
+        'extra "orchestrator" installed',
         "mode embedded",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
+
+
+def test_checkhealth_makes_missing_dirs_0700_and_names_looser_ones(
+    editor: Editor, isolated: Path
+) -> None:
+    state = isolated / "data" / "orchflow"
+    log_dir = isolated / "state" / "orchflow" / "log"
+    assert not state.exists() and not log_dir.exists()
+    log_dir.mkdir(parents=True)
+    log_dir.chmod(0o755)
+    text = "\n".join(health_lines(editor))
+    assert state.stat().st_mode & 0o777 == 0o700  # made by checkhealth
+    assert f"log dir {log_dir} has mode 755" in text, text
+    assert f"chmod 700 '{log_dir}'" in text
+    assert "state dir" in text and f"state dir {state} has mode" not in text
+    # checkhealth only reports it; the host (asked about the orchestrator) tightens it
+    assert log_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_plugin_refuses_neovim_older_than_0_11(isolated: Path) -> None:
+    """The gate itself: has('nvim-0.11') answering 0, as it does on 0.10."""
+    from tests.harness.editor import ROOT
+
+    fake = (
+        "lua local has = vim.fn.has;"
+        " vim.fn.has = function(f) return f == 'nvim-0.11' and 0 or has(f) end"
+    )
+    ed = Editor(extra=("--cmd", fake))
+    try:
+        assert ed.lua("return vim.fn.exists(':Orchflow')") == 0
+        assert "orchflow needs Neovim >= 0.11" in ed.messages()
+    finally:
+        ed.close()
+    assert "0.10" not in (ROOT / "README.md").read_text().split("## Requirements")[1][:200]
 
 
 def test_checkhealth_reports_a_bad_interpreter_with_a_fix(editor: Editor) -> None:

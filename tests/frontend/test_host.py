@@ -95,7 +95,7 @@ def test_host_crash_fails_pending_calls_and_next_call_restarts(editor: Editor) -
 def test_log_opens_the_log_file(editor: Editor, isolated: Path) -> None:
     editor.cmd("Orchflow log")
     name = editor.wait_until(lambda: editor.lua("return vim.api.nvim_buf_get_name(0)"))
-    assert name.endswith("orchflow.log")
+    assert name.endswith("/log/host.log")
     assert name.startswith(str(isolated))
     assert any(
         "orchflow core started" in line
@@ -155,3 +155,46 @@ def test_lua_only_key_in_config_toml_is_refused(editor: Editor, isolated: Path) 
     editor.capture_notify()
     editor.cmd("Orchflow version")
     assert "set it in setup(), not config.toml" in editor.wait_notify("float.width")
+
+
+def test_an_unwritable_log_dir_is_said_and_the_host_still_works(
+    isolated: Path, private_tmux: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() == 0:
+        # root writes through mode 0500: make the log dir's place a file instead
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("")
+        log_dir = blocker / "log"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        log_dir = locked / "log"
+    monkeypatch.setenv("ORCHFLOW_LOG_DIR", str(log_dir))
+    ed = Editor()
+    try:
+        ed.capture_notify()
+        ed.cmd("Orchflow version")
+        msg = ed.wait_notify("cannot write its log file")
+        assert str(log_dir / "host.log") in msg and "ORCHFLOW_LOG_DIR" in msg
+        ed.wait_notify(r"^orchflow \d")  # the command itself still answers
+    finally:
+        ed.close()
+
+
+def test_host_and_sidecar_write_their_own_log_files(editor: Editor, isolated: Path) -> None:
+    editor.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
+    editor.capture_notify()
+    editor.cmd("Orchflow orchestrator start")
+    editor.wait_notify("orchestrator running", timeout=15)
+    log_dir = isolated / "state" / "orchflow" / "log"
+    host_log = (log_dir / "host.log").read_text()
+    assert "orchflow core started" in host_log
+    assert "sidecar ready" in host_log
+    orchestrator_log = log_dir / "orchestrator.log"
+    editor.wait_until(lambda: orchestrator_log.exists() and orchestrator_log.read_text())
+    assert "orchflow core started" in orchestrator_log.read_text()
+    assert "sidecar ready" not in orchestrator_log.read_text()
+    assert not (log_dir / "orchflow.log").exists()
+    editor.cmd("Orchflow log")
+    name = editor.wait_until(lambda: editor.lua("return vim.api.nvim_buf_get_name(0)"))
+    assert name == str(log_dir / "host.log")

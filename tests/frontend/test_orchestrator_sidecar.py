@@ -6,10 +6,9 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.harness.editor import Editor
 from tests.harness.tmux import TmuxServer
+from tests.harness.venv import overlay_venv
 
 
 def sidecar_editor(editor: Editor) -> Editor:
@@ -42,20 +41,25 @@ def test_memory_store_and_search_through_the_sidecar(editor: Editor) -> None:
 
 
 def test_a_slow_first_start_says_starting_then_completes_the_command(
-    isolated: Path, private_tmux: TmuxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    isolated: Path, private_tmux: TmuxServer, tmp_path: Path
 ) -> None:
-    """The real sidecar, only slower than the host's 300 ms wait: a sitecustomize on
-    PYTHONPATH sleeps 0.8 s in the orchestrator process alone (as a first start compiling
-    bytecode on a loaded machine does)."""
-    slow = tmp_path / "slow-start"
-    slow.mkdir()
-    (slow / "sitecustomize.py").write_text(
-        "import sys, time\nif 'orchestrator' in sys.orig_argv:\n    time.sleep(0.8)\n"
+    """The real sidecar, only slower than the host's 300 ms wait: the host runs a fresh
+    venv's Python (the sidecar runs the host's Python) with a .pth file that sleeps
+    0.8 s in the orchestrator process alone (as a first start compiling bytecode on a
+    loaded machine does). Not PYTHONPATH: the sidecar runs isolated (python -I)."""
+    python = overlay_venv(
+        tmp_path / "slow-venv",
+        extra_pth={
+            "slow_start.pth": "import sys, time; 'serve' in sys.orig_argv and time.sleep(0.8)\n"
+        },
     )
-    monkeypatch.setenv("PYTHONPATH", str(slow))
     ed = Editor()
     try:
-        sidecar_editor(ed)
+        ed.lua(
+            "require('orchflow').setup({ python = ..., orchestrator = { mode = 'sidecar' } })",
+            str(python),
+        )
+        ed.capture_notify()
         first_need(ed, "Orchflow memory store slow-key it works", "stored slow-key in default")
         notes = [m for m, _ in ed.notifications()]
         assert "orchflow: the orchestrator is starting…" in notes

@@ -108,7 +108,7 @@ class OrchestratorProcess:
 
     @property
     def log_file(self) -> Path:
-        return self.base / "log" / "orchflow.log"
+        return self.base / "log" / "orchestrator.log"
 
     async def client(self, **options: Any) -> RpcClient:
         return await RpcClient.connect(self.url, self.token, **options)

@@ -207,3 +207,13 @@ async def test_session_save_and_restore(
         "list-panes", "-s", "-t", "work", "-F", "#{@orchflow_name}|#{pane_current_path}"
     )
     assert f"server|{work}" in out
+
+
+async def test_session_create_without_cwd_starts_in_the_project_not_the_process_cwd(
+    orch: OrchestratorProcess, private_tmux: TmuxServer, project: Path
+) -> None:
+    """The process runs elsewhere (a sidecar in the runtime dir; this one in the checkout)."""
+    async with await orch.client() as client:
+        await client.call("session.create", {"name": "here"})
+    cwd = private_tmux.run("display-message", "-p", "-t", "here:", "#{pane_current_path}")
+    assert Path(cwd.strip()).resolve() == project.resolve()

@@ -74,6 +74,8 @@ class Bridge:
             return False, error
         if self.core.config_error is not None:
             return False, self.core.config_error.to_dict()
+        if self.core.log_error is not None:  # the core works; the user must still hear it
+            return False, self.core.log_error.to_dict()
         return True, {"config": self.core.config}
 
     def _forward(self, event: Event) -> None:
