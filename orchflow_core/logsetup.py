@@ -7,6 +7,7 @@ import logging.handlers
 import os
 
 from orchflow_core import paths
+from orchflow_core.errors import BackendError
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _LOGGERS = ("orchflow_core", "orchestrator", "orchflow")
@@ -16,11 +17,19 @@ def configure(level: str = "info") -> str:
     """Send orchflow's loggers to the log file (mode 0600) and return its path.
 
     Idempotent: a second call changes the level, and re-targets the handler if
-    the log location changed (tests run several cores in one process).
+    the log location changed (tests run several cores in one process). A log file
+    that cannot be written raises ``BackendError`` naming it and the fix.
     """
     log_file = paths.log_file()
-    paths.ensure_private_dir(log_file.parent)
-    os.close(os.open(log_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    try:
+        paths.ensure_private_dir(log_file.parent)
+        os.close(os.open(log_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise BackendError(
+            f"cannot write the log file {log_file}: {exc.strerror or exc}. "
+            "Fix the directory's permissions or set $ORCHFLOW_LOG_DIR to a writable one",
+            path=str(log_file),
+        ) from None
     numeric = getattr(logging, level.upper(), logging.INFO)
     for name in _LOGGERS:
         logger = logging.getLogger(name)
