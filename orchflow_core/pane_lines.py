@@ -2,10 +2,10 @@
 
 The dashboard keeps its own copy of the pane records and applies the pane events
 to it; only its "last line" column needs tmux, and only for panes that printed.
-This costs one ``list-panes`` (``refresh``: a pane that died or vanished meanwhile
-is reported by its ``pane.state``/``pane.closed`` event) plus one ``capture-pane``
-per pane asked for, where ``session.list`` costs ``list-sessions``, ``list-panes``
-and a ``capture-pane`` for every pane.
+This costs one ``capture-pane`` per pane asked for, plus one ``list-panes`` every
+``REFRESH_EVERY_S`` at most (``refresh``: a pane that died or vanished meanwhile is
+reported by its ``pane.state``/``pane.closed`` event), where ``session.list`` costs
+``list-sessions``, ``list-panes`` and a ``capture-pane`` for every pane.
 
 It belongs with the other ``pane.*`` methods in terminal/methods.py; it lives here
 while that package is being reworked.
@@ -14,6 +14,8 @@ while that package is being reworked.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from typing import TYPE_CHECKING
 
 from orchflow_core.api import Params, param
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PANES = 200
+REFRESH_EVERY_S = 5.0
+
+_refreshed: weakref.WeakKeyDictionary[TerminalManager, float] = weakref.WeakKeyDictionary()
 
 
 @terminal_method("pane.last_lines")
@@ -39,7 +44,9 @@ async def pane_last_lines(tm: TerminalManager, params: Params, core: Core) -> di
             f"parameter 'panes' must be a list of at most {MAX_PANES} pane ids or names",
             param="panes",
         )
-    await tm.refresh()
+    if time.monotonic() - _refreshed.get(tm, -REFRESH_EVERY_S) >= REFRESH_EVERY_S:
+        _refreshed[tm] = time.monotonic()
+        await tm.refresh()
     out: dict[str, str] = {}
     for ref in refs:
         assert isinstance(ref, str)
