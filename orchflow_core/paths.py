@@ -6,10 +6,13 @@ and ``make run`` keep orchflow away from the user's real directories.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import platformdirs
+
+log = logging.getLogger(__name__)
 
 APP = "orchflow"
 
@@ -47,7 +50,8 @@ def runtime_dir() -> Path:
         return Path(override)
     try:
         return Path(platformdirs.user_runtime_dir(APP))
-    except Exception:  # pragma: no cover - platformdirs raises on odd platforms only
+    except Exception as exc:  # pragma: no cover - platformdirs raises on odd platforms only
+        log.debug("no runtime dir (%s); using the state dir", exc)
         return state_dir() / "run"
 
 
