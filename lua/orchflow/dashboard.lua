@@ -231,12 +231,15 @@ function M.open()
     schedule_lines()
   end)
   view.unsubs[#view.unsubs + 1] = events.on("tmux.lost", M.refresh)
-  vim.api.nvim_create_autocmd("WinScrolled", { -- panes scrolled into view may be stale
+  local scrolled = vim.api.nvim_create_autocmd("WinScrolled", { -- rows come into view
     pattern = tostring(win),
     callback = function()
       schedule_lines()
     end,
   })
+  view.unsubs[#view.unsubs + 1] = function()
+    pcall(vim.api.nvim_del_autocmd, scrolled)
+  end
   vim.api.nvim_create_autocmd("WinClosed", {
     pattern = tostring(win),
     once = true,
