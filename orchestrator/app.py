@@ -215,8 +215,10 @@ class Orchestrator:
     # -- facts -------------------------------------------------------------------------
     async def settled(self) -> None:
         """Wait (bounded) for the databases, so facts about them are not "still opening"."""
-        with contextlib.suppress(OrchflowError):
+        try:
             await self._stores_open()
+        except OrchflowError as exc:  # health and features report it (memory_error)
+            log.debug("stores not open: %s", exc.message)
 
     async def health(self) -> dict[str, Any]:
         await self.settled()
@@ -229,8 +231,10 @@ class Orchestrator:
             problems.append("shutting down")
         entries = None
         if self.memory is not None:
-            with contextlib.suppress(OrchflowError):
+            try:
                 entries = await self.memory.count()
+            except OrchflowError as exc:  # reported as null
+                log.warning("health: cannot count memory entries: %s", exc.message)
         return {
             "status": "ok"
             if not problems
@@ -293,8 +297,10 @@ class Orchestrator:
     async def metrics_route(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         entries = None
         if self.memory is not None:
-            with contextlib.suppress(OrchflowError):
+            try:
                 entries = await self.memory.count()
+            except OrchflowError as exc:  # the gauge is left out
+                log.warning("metrics: cannot count memory entries: %s", exc.message)
         agents = self.agents.count if self.agents else 0
         body = await asyncio.to_thread(self.metrics.render, agents=agents, memory_entries=entries)
         return 200, {"Content-Type": CONTENT_TYPE}, body
@@ -444,8 +450,10 @@ class Orchestrator:
             self._warmup.cancel()
         if self.agents is not None:
             await self.agents.close()
-        with contextlib.suppress(Exception):
+        try:
             await self.core.close()
+        except Exception:  # keep stopping: the stores below still need closing
+            log.warning("closing the core failed; stopping anyway", exc_info=True)
         if self.memory is not None:
             await self.memory.close()
         if self.state_db is not None:

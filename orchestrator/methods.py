@@ -169,8 +169,10 @@ def _core_handlers(
             return None
         try:
             METHODS.get(name)
-        except OrchflowError:
+        except MethodNotFoundError:
             return None
+        except OrchflowError:
+            pass  # its module failed to import: the handler reports that, on every call
         return functools.partial(handler, name)
 
     return lookup

@@ -12,7 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from orchflow_core.errors import InvalidArgumentError, NotFoundError, OrchflowError
+from orchflow_core.errors import (
+    InvalidArgumentError,
+    MethodNotFoundError,
+    OrchflowError,
+    UnavailableError,
+)
 
 if TYPE_CHECKING:
     from orchflow_core.core import Core
@@ -52,16 +57,40 @@ class MethodTable:
         return sorted(self._handlers)
 
     def get(self, name: str) -> Handler:
+        """The handler for ``name``, importing its lazy module first if need be.
+
+        Raises ``MethodNotFoundError`` (-32601) for a name nobody registers, and
+        ``UnavailableError`` naming the import error, on every call, while the module
+        that should register it fails to import.
+        """
         handler = self._handlers.get(name)
         if handler is None:
             for prefix, module in list(self._lazy.items()):
                 if name.startswith(prefix):
-                    del self._lazy[prefix]
-                    importlib.import_module(module)
+                    self._import(prefix, module)
             handler = self._handlers.get(name)
         if handler is None:
-            raise NotFoundError(f"unknown method {name!r}", method=name)
+            raise MethodNotFoundError(f"unknown method {name!r}", method=name)
         return handler
+
+    def _import(self, prefix: str, module: str) -> None:
+        # The prefix stays lazy until its module imports: a failed import is reported
+        # again by the next call instead of turning into "unknown method".
+        before = set(self._handlers)
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            # A module that failed half-way registered some names; forget them so that
+            # the next attempt does not trip over "registered twice".
+            for added in set(self._handlers) - before:
+                del self._handlers[added]
+            log.exception("cannot load %s (for %s* methods)", module, prefix)
+            raise UnavailableError(
+                f"{prefix}* methods could not be loaded: {type(exc).__name__}: {exc}"
+                "; see :Orchflow log",
+                module=module,
+            ) from exc
+        self._lazy.pop(prefix, None)
 
 
 METHODS = MethodTable()

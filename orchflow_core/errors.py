@@ -3,6 +3,7 @@
     OrchflowError                    -32000  base; never raised bare by library code
     ├── ConfigError                  -32001  bad config.toml or setup() value (names key/file/line)
     ├── NotFoundError                -32002  unknown pane, session, agent, memory key ...
+    ├── MethodNotFoundError          -32601  no method by that name (JSON-RPC's own code)
     ├── InvalidArgumentError         -32602  a parameter has the wrong type or value
     ├── UnavailableError             -32003  a feature cannot work here ("unavailable: <why>")
     ├── BackendError                 -32004  tmux / ripgrep / sqlite failed
@@ -46,6 +47,12 @@ class ConfigError(OrchflowError):
 
 class NotFoundError(OrchflowError):
     code = -32002
+
+
+class MethodNotFoundError(OrchflowError):
+    """-32601: no handler by that name (the Neovim host and the orchestrator alike)."""
+
+    code = -32601
 
 
 class InvalidArgumentError(OrchflowError):

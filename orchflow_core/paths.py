@@ -62,7 +62,8 @@ def runtime_dir() -> Path:
         return Path(override)
     try:
         return Path(platformdirs.user_runtime_dir(APP))
-    except Exception:  # pragma: no cover - platformdirs raises on odd platforms only
+    except Exception as exc:  # pragma: no cover - platformdirs raises on odd platforms only
+        log.debug("no runtime dir (%s); using the state dir", exc)
         return state_dir() / "run"
 
 

@@ -11,6 +11,7 @@ import importlib
 METHOD_MODULES = (
     "orchflow_core.system",
     "orchflow_core.terminal.methods",
+    "orchflow_core.pane_lines",
     "orchflow_core.history.methods",
     "orchflow_core.remote.methods",
     "orchflow_core.search.methods",
@@ -23,6 +24,7 @@ LAZY_PREFIXES = {
     "session.": "orchflow_core.terminal.methods",
     "pane.": "orchflow_core.terminal.methods",
     "run.": "orchflow_core.terminal.methods",
+    "pane.last_lines": "orchflow_core.pane_lines",  # moves into terminal.methods later
     "history.": "orchflow_core.history.methods",
     "orchestrator.": "orchflow_core.remote.methods",
     "agent.": "orchflow_core.remote.methods",

@@ -170,7 +170,8 @@ function M.core_overrides()
       end
     end
   end
-  return out
+  -- an empty Lua table would travel as an array, which config.set refuses
+  return next(out) ~= nil and out or vim.empty_dict()
 end
 
 return M

@@ -1,12 +1,18 @@
 -- The dashboard float: sessions and their panes with type, command, state and
--- last output line. Refreshed by events (pane created/closed/state, command
--- finished, output), never by a timer.
+-- last output line. One session.list when it opens; after that it applies the
+-- events' payloads (orchflow.panes) and redraws, never re-listing. Only the "last
+-- line" column asks the host again: for panes that printed, on screen, at most
+-- once a second (LINES_INTERVAL_MS), while the dashboard is open.
 local M = {}
 
 local host = require("orchflow.host")
 local events = require("orchflow.events")
+local panes = require("orchflow.panes")
 
-local view = nil ---@type { win: integer, buf: integer, rows: table, unsubs: table, pending: boolean }|nil
+M.LINES_INTERVAL_MS = 1000
+
+---@type { win: integer, buf: integer, rows: table, unsubs: table, pending: boolean, timer: uv.uv_timer_t, asking: boolean, asked_at: integer }|nil
+local view = nil
 local ns = vim.api.nvim_create_namespace("orchflow_dashboard")
 
 local function state_text(p)
@@ -67,11 +73,11 @@ function M.render(sessions)
   return lines, hls, rows
 end
 
-local function draw(sessions)
+local function draw()
   if not view or not vim.api.nvim_win_is_valid(view.win) then
     return
   end
-  local lines, hls, rows = M.render(sessions)
+  local lines, hls, rows = M.render(panes.sessions())
   view.rows = rows
   vim.bo[view.buf].modifiable = true
   vim.api.nvim_buf_set_lines(view.buf, 0, -1, false, lines)
@@ -82,6 +88,7 @@ local function draw(sessions)
   end
 end
 
+--- Everything again, from one session.list (on open, and after tmux was lost).
 function M.refresh()
   if not view or view.pending then
     return
@@ -94,7 +101,58 @@ function M.refresh()
     if err then
       return host.report(err)
     end
-    draw(sessions)
+    panes.seed_sessions(sessions) -- redraws through on_change
+  end)
+end
+
+--- Panes on screen whose last line is out of date.
+local function stale_on_screen()
+  local out = {}
+  if not view or not vim.api.nvim_win_is_valid(view.win) then
+    return out
+  end
+  local first = vim.fn.line("w0", view.win)
+  local last = vim.fn.line("w$", view.win)
+  for row = first, last do
+    local p = view.rows[row]
+    if p and panes.is_stale(p.pane_id) then
+      out[#out + 1] = p.pane_id
+    end
+  end
+  return out
+end
+
+local ask_lines -- forward
+
+--- Ask for stale last lines now, or when LINES_INTERVAL_MS has passed since the last ask.
+local function schedule_lines()
+  if not view or view.asking or view.timer:is_active() then
+    return
+  end
+  local wait = math.max(0, view.asked_at + M.LINES_INTERVAL_MS - vim.uv.now())
+  view.timer:start(wait, 0, vim.schedule_wrap(ask_lines))
+end
+
+ask_lines = function()
+  if not view or view.asking then
+    return
+  end
+  local ids = stale_on_screen()
+  if #ids == 0 then
+    return
+  end
+  panes.clear_stale(ids)
+  view.asking, view.asked_at = true, vim.uv.now()
+  local this = view
+  host.call("pane.last_lines", { panes = ids }, function(err, lines)
+    this.asking = false
+    if err then
+      return host.report(err)
+    end
+    panes.set_last_lines(lines)
+    if view == this then
+      schedule_lines() -- more printed meanwhile
+    end
   end)
 end
 
@@ -112,6 +170,10 @@ function M.close()
   for _, unsub in ipairs(view.unsubs) do
     unsub()
   end
+  if not view.timer:is_closing() then
+    view.timer:stop()
+    view.timer:close()
+  end
   if vim.api.nvim_win_is_valid(view.win) then
     vim.api.nvim_win_close(view.win, true)
   end
@@ -127,7 +189,16 @@ function M.open()
     footer = "<CR> attach  o output  x close pane  q quit",
     filetype = "orchflow-dashboard",
   })
-  view = { win = win, buf = buf, rows = {}, unsubs = {}, pending = false }
+  view = {
+    win = win,
+    buf = buf,
+    rows = {},
+    unsubs = {},
+    pending = false,
+    timer = assert(vim.uv.new_timer()),
+    asking = false,
+    asked_at = 0,
+  }
   local function map(key, fn, desc)
     vim.keymap.set("n", key, fn, { buffer = buf, nowait = true, desc = "orchflow: " .. desc })
   end
@@ -153,9 +224,21 @@ function M.open()
   end), "close pane")
   map("q", M.close, "quit")
   map("<Esc>", M.close, "quit")
-  for _, name in ipairs({ "pane.created", "pane.closed", "pane.state", "command.finished", "pane.output",
-    "session.created", "session.renamed", "session.closed" }) do
-    view.unsubs[#view.unsubs + 1] = events.on(name, M.refresh)
+  view.unsubs[#view.unsubs + 1] = panes.on_change(function(what)
+    if what == "panes" then
+      draw()
+    end
+    schedule_lines()
+  end)
+  view.unsubs[#view.unsubs + 1] = events.on("tmux.lost", M.refresh)
+  local scrolled = vim.api.nvim_create_autocmd("WinScrolled", { -- rows come into view
+    pattern = tostring(win),
+    callback = function()
+      schedule_lines()
+    end,
+  })
+  view.unsubs[#view.unsubs + 1] = function()
+    pcall(vim.api.nvim_del_autocmd, scrolled)
   end
   vim.api.nvim_create_autocmd("WinClosed", {
     pattern = tostring(win),

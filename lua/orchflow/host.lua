@@ -6,7 +6,7 @@ local M = {}
 
 local state = {
   chan = nil, ---@type integer|nil
-  pending = {}, ---@type table<integer, fun(err: table|nil, result: any)>
+  pending = {}, ---@type table<integer, { cb: fun(err: table|nil, result: any), timer: uv.uv_timer_t }>
   next_id = 0,
   stderr = {},
   stopping = false,
@@ -77,11 +77,41 @@ function M.report(err)
   notify(msg:match("^orchflow") and msg or ("orchflow: " .. msg))
 end
 
+local function stop_timer(entry)
+  if not entry.timer:is_closing() then
+    entry.timer:stop()
+    entry.timer:close()
+  end
+end
+
+--- Take call `id` out of the pending table (stopping its deadline); nil if it is not there.
+local function take(id)
+  local entry = state.pending[id]
+  state.pending[id] = nil
+  if entry then
+    stop_timer(entry)
+  end
+  return entry
+end
+
 local function fail_pending(message, reported)
   local pending = state.pending
   state.pending = {}
-  for _, cb in pairs(pending) do
-    pcall(cb, { code = -32003, message = message, reported = reported }, nil)
+  for _, entry in pairs(pending) do
+    stop_timer(entry)
+    pcall(entry.cb, { code = -32003, message = message, reported = reported }, nil)
+  end
+end
+
+--- The call's deadline passed: fail it; its answer, should it come, is dropped by _reply.
+local function on_deadline(id, seconds)
+  local entry = take(id)
+  if entry then
+    entry.cb({
+      code = -32008,
+      message = ("orchflow: no answer from orchflow's host in %g s (see :Orchflow log)"):format(seconds),
+      data = { method = entry.method },
+    }, nil)
   end
 end
 
@@ -149,7 +179,8 @@ function M.start()
   return chan
 end
 
---- Call `method` on the host; `cb(err, result)` runs later on the main loop.
+--- Call `method` on the host; `cb(err, result)` runs later on the main loop, exactly
+--- once: with the answer, or with an error if none came within host.timeout_s.
 --- err is { code, message, data? } and never a traceback.
 function M.call(method, params, cb)
   local ok, e = pcall(M.start)
@@ -164,7 +195,13 @@ function M.call(method, params, cb)
   end
   state.next_id = state.next_id + 1
   local id = state.next_id
-  state.pending[id] = cb or M.report
+  -- Every call gets an answer or, after host.timeout_s, the "no answer" error.
+  local seconds = require("orchflow.config").get().host.timeout_s
+  local timer = assert(vim.uv.new_timer())
+  timer:start(math.floor(seconds * 1000), 0, vim.schedule_wrap(function()
+    on_deadline(id, seconds)
+  end))
+  state.pending[id] = { cb = cb or M.report, timer = timer, method = method }
   if params == nil or next(params) == nil then
     params = vim.empty_dict() -- an empty Lua table would travel as an array
   end
@@ -174,15 +211,14 @@ end
 
 --- Host -> Lua: the answer to call `id`.
 function M._reply(id, ok, payload)
-  local cb = state.pending[id]
-  state.pending[id] = nil
-  if not cb then
-    return
+  local entry = take(id)
+  if not entry then
+    return -- answered after its deadline: the caller was told already
   end
   if ok then
-    cb(nil, payload)
+    entry.cb(nil, payload)
   else
-    cb(payload, nil)
+    entry.cb(payload, nil)
   end
 end
 

@@ -7,9 +7,10 @@ local summary = ""
 function M.update(panes)
   local running, failed = 0, 0
   for _, p in ipairs(panes) do
+    local code = p.exit_code
     if p.state == "running" then
       running = running + 1
-    elseif (p.exit_code or 0) ~= 0 and p.state ~= "running" then
+    elseif code ~= nil and code ~= vim.NIL and code ~= 0 then -- null: no command ended yet
       failed = failed + 1
     end
   end
@@ -31,5 +32,14 @@ end
 function M.get()
   return summary
 end
+
+-- Follow the known panes (orchflow.panes applies the host's events to them).
+local panes = require("orchflow.panes")
+M.update(panes.list())
+panes.on_change(function(what)
+  if what == "panes" then
+    M.update(panes.list())
+  end
+end)
 
 return M

@@ -6,36 +6,40 @@ local host = require("orchflow.host")
 
 M.types = { "shell", "dev", "test", "repl", "build", "lint", "agent", "custom" }
 
-local cache = { panes = {}, sessions = {} } -- last known, for completion and the statusline
-
-local function remember(list)
-  cache.panes = list or {}
-  local seen, sessions = {}, {}
-  for _, p in ipairs(cache.panes) do
-    if not seen[p.session] then
-      seen[p.session] = true
-      sessions[#sessions + 1] = p.session
-    end
-  end
-  cache.sessions = sessions
-  require("orchflow.statusline").update(cache.panes)
-end
+-- Known panes (for completion, pickers and the statusline) live in orchflow.panes,
+-- which applies the host's events to them.
+local panes = require("orchflow.panes")
 
 function M.known_panes()
-  return cache.panes
+  return panes.list()
 end
 
---- Refresh the cache from the host; `cb(panes)` optional.
+local function session_names()
+  return vim.tbl_map(function(s)
+    return s.name
+  end, panes.sessions())
+end
+
+--- Refresh the known panes from the host (one pane.list); `cb(panes)` optional.
 function M.refresh(cb)
-  host.call("pane.list", {}, function(err, panes)
+  host.call("pane.list", {}, function(err, list)
     if err then
       return host.report(err)
     end
-    remember(panes)
+    panes.seed_panes(list)
     if cb then
-      cb(panes)
+      cb(list)
     end
   end)
+end
+
+--- Seed the known panes if nothing has yet (completion: a short bounded wait).
+local function ensure_known()
+  if not panes.seeded() and host.running() then
+    pcall(function()
+      panes.seed_panes(host.wait("pane.list", {}, 300))
+    end)
+  end
 end
 
 local function pane_label(p)
@@ -209,16 +213,13 @@ function M.complete_types(_, rest)
 end
 
 local function pane_refs()
-  if #cache.panes == 0 and host.running() then
-    pcall(function()
-      remember(host.wait("pane.list", {}, 300))
-    end)
-  end
+  ensure_known()
+  local known = panes.list()
   local count, out = {}, {}
-  for _, p in ipairs(cache.panes) do
+  for _, p in ipairs(known) do
     count[p.name] = (count[p.name] or 0) + 1
   end
-  for _, p in ipairs(cache.panes) do
+  for _, p in ipairs(known) do
     -- a name only where it is unique, else the pane id (both resolve on the host)
     out[#out + 1] = (p.name ~= "" and count[p.name] == 1) and p.name or p.pane_id
   end
@@ -251,12 +252,8 @@ function M.complete_sessions(_, rest)
   if #rest > 0 then
     return {}
   end
-  if #cache.sessions == 0 and host.running() then
-    pcall(function()
-      remember(host.wait("pane.list", {}, 300))
-    end)
-  end
-  return cache.sessions
+  ensure_known()
+  return session_names()
 end
 
 local events = require("orchflow.events")
@@ -266,12 +263,5 @@ events.on("tmux.lost", function(ev)
     vim.log.levels.WARN
   )
 end)
-
--- keep the cache true as panes come and go
-for _, name in ipairs({ "pane.created", "pane.closed", "pane.state", "session.renamed", "session.closed" }) do
-  events.on(name, function()
-    M.refresh()
-  end)
-end
 
 return M

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from orchflow_core.errors import MethodNotFoundError as MethodNotFoundError  # re-exported
 from orchflow_core.errors import OrchflowError
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,6 @@ class InvalidRequestError(OrchflowError):
     """-32600: valid JSON, but not a JSON-RPC 2.0 request object."""
 
     code = -32600
-
-
-class MethodNotFoundError(OrchflowError):
-    """-32601: no handler by that name."""
-
-    code = -32601
 
 
 class InternalError(OrchflowError):

@@ -6,12 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import orchflow_core
 from tests.harness.editor import Editor
+from tests.harness.host_methods import use_test_methods
 
 
 def test_host_starts_on_first_use_and_answers(editor: Editor) -> None:
@@ -198,3 +201,75 @@ def test_host_and_sidecar_write_their_own_log_files(editor: Editor, isolated: Pa
     editor.cmd("Orchflow log")
     name = editor.wait_until(lambda: editor.lua("return vim.api.nvim_buf_get_name(0)"))
     assert name == str(log_dir / "host.log")
+
+
+# -- every call gets one answer ---------------------------------------------------------
+
+
+def call_and_record(editor: Editor, method: str, params: str = "{}") -> None:
+    """host.call(method) from Lua; its (err, result) pairs are appended to _G.__answers."""
+    editor.lua(
+        f"""_G.__answers = _G.__answers or {{}}
+        require('orchflow.host').call(..., {params}, function(err, res)
+          table.insert(_G.__answers, {{ err = err or vim.NIL, res = res or vim.NIL }})
+        end)""",
+        method,
+    )
+
+
+def answers(editor: Editor) -> list[dict[str, Any]]:
+    return list(editor.lua("return _G.__answers or {}"))
+
+
+def test_a_handler_that_raises_a_foreign_exception_answers_with_an_error(editor: Editor) -> None:
+    use_test_methods(editor)
+    editor.capture_notify()
+    editor.cmd("lua require('orchflow.host').call('test.raise', {})")
+    msg = editor.wait_notify("internal error")
+    assert msg == "orchflow: internal error in test.raise; see :Orchflow log"
+    editor.cmd("lua require('orchflow.host').call('test.cancel', {})")
+    msg = editor.wait_notify("cancelled")
+    assert msg == "orchflow: test.cancel was cancelled inside orchflow's host; see :Orchflow log"
+    for text, _ in editor.notifications():
+        assert "secret" not in text and "Traceback" not in text
+
+
+def test_a_call_with_no_answer_fails_at_its_deadline_and_a_late_answer_is_dropped(
+    editor: Editor,
+) -> None:
+    use_test_methods(editor)
+    editor.capture_notify()
+    editor.cmd("Orchflow version")  # the host is up (its start is not what is timed here)
+    editor.wait_notify(r"^orchflow \d")
+    editor.lua("require('orchflow').setup({ host = { timeout_s = 0.5 } })")
+    call_and_record(editor, "test.sleep", "{ seconds = 1.5 }")
+    editor.lua("require('orchflow.host').call('test.sleep', { seconds = 1.5 })")  # reports
+    msg = editor.wait_notify("no answer", timeout=3)
+    assert msg == "orchflow: no answer from orchflow's host in 0.5 s (see :Orchflow log)"
+    editor.wait_until(lambda: answers(editor))
+    assert answers(editor)[0]["err"]["message"] == msg
+    time.sleep(1.5)  # the answers come now: dropped, quietly
+    assert len(answers(editor)) == 1
+    assert [m for m, _ in editor.notifications() if not m.startswith("orchflow 0")] == [msg]
+    # the host itself is fine
+    call_and_record(editor, "version")
+    editor.wait_until(lambda: len(answers(editor)) == 2)
+    assert answers(editor)[1]["err"] is None
+
+
+def test_a_lazy_module_that_fails_to_import_reports_it_on_every_call(editor: Editor) -> None:
+    use_test_methods(editor)
+    for n in (1, 2):
+        call_and_record(editor, "test.broken.first")
+        editor.wait_until(lambda n=n: len(answers(editor)) == n)  # type: ignore[misc]
+    for answer in answers(editor):
+        assert answer["err"]["code"] == -32003
+        assert "orchflow_test_dependency_that_is_not_installed" in answer["err"]["message"]
+        assert "unknown method" not in answer["err"]["message"]
+
+
+def test_an_unknown_method_is_method_not_found(editor: Editor) -> None:
+    call_and_record(editor, "no.such.method")
+    editor.wait_until(lambda: answers(editor))
+    err = answers(editor)[0]["err"]
+    assert err["code"] == -32601 and err["message"] == "unknown method 'no.such.method'"

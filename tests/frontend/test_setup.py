@@ -24,7 +24,10 @@ def test_deep_merge_keeps_unset_defaults(editor: Editor) -> None:
 @pytest.mark.parametrize(
     ("opts", "expected"),
     [
-        ("{ floot = {} }", 'unknown option "floot"; valid here: float, keymaps, log, orchestrator'),
+        (
+            "{ floot = {} }",
+            'unknown option "floot"; valid here: float, host, keymaps, log, orchestrator',
+        ),
         (
             "{ float = { widht = 3 } }",
             'unknown option "float.widht"; valid here: border, height, width',
@@ -41,6 +44,7 @@ def test_deep_merge_keeps_unset_defaults(editor: Editor) -> None:
         ),
         ("{ tmux = 'x' }", 'tmux: got "x", expected a table'),
         ("{ float = { width = 0 } }", "float.width: got 0, expected number, >= 0.1"),
+        ("{ host = { timeout_s = 0 } }", "host.timeout_s: got 0, expected number, >= 0.1"),
     ],
 )
 def test_bad_field_is_named(editor: Editor, opts: str, expected: str) -> None:

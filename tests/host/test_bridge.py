@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from orchflow.bridge import Bridge
 
 from orchflow_core.api import METHODS, Params
@@ -30,6 +31,7 @@ def test_unknown_method_and_bad_params_are_errors_not_exceptions(isolated: Path)
     bridge, _ = make_bridge()
     ok, err = bridge.submit("nope", {}).result(timeout=5)
     assert not ok and err["message"] == "unknown method 'nope'"
+    assert err["code"] == -32601  # JSON-RPC's MethodNotFound, as the orchestrator answers
     ok, err = bridge.submit("config.set", {"overrides": 3}).result(timeout=5)
     assert not ok and err["code"] == -32602 and "'overrides'" in err["message"]
     bridge.close()
@@ -70,6 +72,33 @@ def test_bad_config_file_still_serves_calls(isolated: Path) -> None:
     bridge, _ = make_bridge()
     ok, err = bridge.submit("init", {}).result(timeout=5)
     assert not ok and "invalid TOML" in err["message"]
+    ok, _ = bridge.submit("version", {}).result(timeout=5)
+    assert ok
+    bridge.close()
+
+
+def test_a_lazy_module_that_fails_to_import_says_so_on_every_call(isolated: Path) -> None:
+    import tests.harness.host_methods  # noqa: F401  (registers the lazy test.broken.*)
+
+    bridge, _ = make_bridge()
+    for _ in range(2):
+        ok, err = bridge.submit("test.broken.first", {}).result(timeout=5)
+        assert not ok and err["code"] == -32003
+        assert "ModuleNotFoundError" in err["message"]
+        assert "orchflow_test_dependency_that_is_not_installed" in err["message"]
+    bridge.close()
+
+
+def test_a_host_that_cannot_write_its_log_says_so_and_still_answers(
+    isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("ORCHFLOW_LOG_DIR", str(blocker / "log"))
+    bridge, _ = make_bridge()
+    ok, err = bridge.submit("init", {}).result(timeout=5)
+    assert not ok and "cannot write its log file" in err["message"]
+    assert "$ORCHFLOW_LOG_DIR" in err["message"]
     ok, _ = bridge.submit("version", {}).result(timeout=5)
     assert ok
     bridge.close()

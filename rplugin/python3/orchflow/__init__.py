@@ -16,7 +16,7 @@ from typing import Any
 
 import pynvim
 
-from orchflow.bridge import Bridge
+from orchflow.bridge import Bridge, internal_error
 
 log = logging.getLogger("orchflow.host")
 
@@ -29,13 +29,41 @@ class OrchflowPlugin:
 
     @pynvim.rpc_export("orchflow_call", sync=False)  # type: ignore[untyped-decorator]
     def call(self, call_id: int, method: str, params: dict[str, Any]) -> None:
-        future = self.bridge.submit(method, params)
-        future.add_done_callback(partial(self._deliver, call_id))
+        try:
+            future = self.bridge.submit(method, params)
+        except Exception as exc:  # the core thread is gone: still one answer
+            log.exception("could not start %s", method)
+            self._send(call_id, False, internal_error(method, exc))
+            return
+        future.add_done_callback(partial(self._deliver, call_id, method))
 
-    def _deliver(self, call_id: int, future: concurrent.futures.Future[tuple[bool, Any]]) -> None:
-        # Runs on the core thread: hop to pynvim's loop before touching the API.
-        ok, payload = future.result()
-        self.nvim.async_call(self._reply, call_id, ok, payload)
+    def _deliver(
+        self, call_id: int, method: str, future: concurrent.futures.Future[tuple[bool, Any]]
+    ) -> None:
+        """Runs on the core thread when a call ends: exactly one answer per call, whatever
+        happened (the bridge turns exceptions into errors; cancellation lands here)."""
+        ok: bool
+        payload: Any
+        try:
+            ok, payload = future.result()
+        except concurrent.futures.CancelledError:
+            log.warning("%s (call %s) was cancelled inside the host", method, call_id)
+            why = f"{method} was cancelled inside orchflow's host; see :Orchflow log"
+            ok, payload = False, {"code": -32603, "message": why}
+        except BaseException as exc:
+            log.error("%s (call %s) failed outside its handler", method, call_id, exc_info=exc)
+            ok, payload = False, internal_error(method, exc)
+            if not isinstance(exc, Exception):
+                self._send(call_id, ok, payload)
+                raise
+        self._send(call_id, ok, payload)
+
+    def _send(self, call_id: int, ok: bool, payload: Any) -> None:
+        # Hop to pynvim's loop before touching the API.
+        try:
+            self.nvim.async_call(self._reply, call_id, ok, payload)
+        except Exception:
+            log.exception("could not schedule the answer to call %s", call_id)
 
     def _reply(self, call_id: int, ok: bool, payload: Any) -> None:
         try:
@@ -48,9 +76,12 @@ class OrchflowPlugin:
                 "code": -32603,
                 "message": "orchflow: the answer could not be sent; see :Orchflow log",
             }
-            self.nvim.exec_lua(
-                "require('orchflow.host')._reply(...)", call_id, False, error, async_=True
-            )
+            try:
+                self.nvim.exec_lua(
+                    "require('orchflow.host')._reply(...)", call_id, False, error, async_=True
+                )
+            except Exception:
+                log.exception("could not deliver the error for call %s either", call_id)
 
     def _push_event(self, kind: str, data: dict[str, Any]) -> None:
         """Called on the core thread for each event the UI listens to."""

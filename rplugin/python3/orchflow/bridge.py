@@ -15,7 +15,7 @@ from typing import Any
 
 from orchflow_core.api import Params, dispatch
 from orchflow_core.core import Core
-from orchflow_core.errors import OrchflowError
+from orchflow_core.errors import ConfigError, OrchflowError, UnavailableError
 from orchflow_core.events import Event
 from orchflow_core.registry import load_methods_lazily
 from orchflow_core.runtime import LoopThread
@@ -27,28 +27,58 @@ log = logging.getLogger("orchflow.bridge")
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
+def internal_error(method: str, exc: BaseException) -> dict[str, Any]:
+    """The error a caller gets for a failure the host did not expect: what happened, no
+    traceback (that goes to the log)."""
+    what = type(exc).__name__
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return {
+        "code": -32603,
+        "message": f"internal error in {method}: {what}{': ' + detail if detail else ''}"
+        "; see :Orchflow log",
+    }
+
+
 class Bridge:
     def __init__(self, sink: EventSink) -> None:
         self._sink = sink
         self._loop = LoopThread()
         self.core: Core | None = None
         self._ready: asyncio.Event | None = None  # set once init has finished (well or not)
+        self._init_params: Params = {}
 
     def submit(self, method: str, params: Params) -> concurrent.futures.Future[tuple[bool, Any]]:
+        """Run ``method`` on the core thread. The future's result is ``(ok, payload)`` for
+        every failure an Exception describes; it is cancelled only if the task was."""
         return self._loop.submit(self._run(method, params))
 
     async def _run(self, method: str, params: Params) -> tuple[bool, Any]:
-        if method == "init":
-            return await self._init(params)
-        # every other call waits until init has made the Core (with its config)
-        if self._ready is None:
+        try:
+            if method == "init":
+                return await self._init(params)
+            return await dispatch(await self._core(), method, params)
+        except OrchflowError as exc:
+            log.info("%s failed: %s", method, exc.message)
+            return False, exc.to_dict()
+        except Exception as exc:
+            log.exception("host error in %s", method)
+            return False, internal_error(method, exc)
+
+    async def _core(self) -> Core:
+        """The Core, once init has made it. If making it failed (an unwritable log dir,
+        say), every call tries again and answers with that failure."""
+        if self._ready is None:  # a call that came before init (tests): init on defaults
             await self._init({})
         assert self._ready is not None
         await self._ready.wait()
-        assert self.core is not None
-        return await dispatch(self.core, method, params)
+        if self.core is None:
+            await self._init(self._init_params)
+        if self.core is None:  # pragma: no cover - _init raises or sets it
+            raise UnavailableError("orchflow's host has no core; see :Orchflow log")
+        return self.core
 
     async def _init(self, params: Params) -> tuple[bool, Any]:
+        self._init_params = params
         if self._ready is None:
             self._ready = asyncio.Event()
         try:
@@ -62,21 +92,22 @@ class Bridge:
         root = Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else None
         error: dict[str, Any] | None = None
         try:
-            self.core = Core(overrides if isinstance(overrides, dict) else {}, project_root=root)
-        except OrchflowError as exc:  # bad setup() overrides: fall back to defaults
-            self.core = Core({}, project_root=root)
+            core = Core(overrides if isinstance(overrides, dict) else {}, project_root=root)
+        except ConfigError as exc:  # bad setup() overrides: fall back to defaults
+            core = Core({}, project_root=root)
             error = exc.to_dict()
-        self.core.events.subscribe(self._forward)
+        self.core = core
+        core.events.subscribe(self._forward)
         # The state DB opens on first need (panes, history): calls like version never
         # pay for aiosqlite and migrations, and a broken state dir is named by the
         # call that needed it.
         if error is not None:
             return False, error
-        if self.core.config_error is not None:
-            return False, self.core.config_error.to_dict()
-        if self.core.log_error is not None:  # the core works; the user must still hear it
-            return False, self.core.log_error.to_dict()
-        return True, {"config": self.core.config}
+        if core.config_error is not None:
+            return False, core.config_error.to_dict()
+        if core.log_error is not None:  # the core works; the user must still hear it
+            return False, core.log_error.to_dict()
+        return True, {"config": core.config}
 
     def _forward(self, event: Event) -> None:
         try:
