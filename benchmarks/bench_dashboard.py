@@ -11,7 +11,7 @@ same editor and host, repeated REPEATS times:
 - new: the dashboard open (`:Orchflow pane list`).
 
 tmux commands are counted inside the host (benchmarks/tmux_counter.py, loaded
-through host_hooks/sitecustomize.py); CPU is the host process's utime + stime.
+through a venv .pth file); CPU is the host process's utime + stime.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,7 +28,16 @@ from typing import Any
 from benchmarks.common import ROOT, Row, isolated_env, median, spawn_editor
 
 CONF = ROOT / "tests" / "tmux.conf"
-HOOKS = Path(__file__).resolve().parent / "host_hooks"
+
+
+def _counting_python() -> Path:
+    """A venv whose .pth makes the host count its tmux commands (benchmarks/tmux_counter.py):
+    the host runs isolated (python -I), so PYTHONPATH would not reach it."""
+    from tests.harness.venv import overlay_venv
+
+    dest = Path(tempfile.mkdtemp(prefix="orchflow-bench-hooks-")) / "venv"
+    pth = f"{ROOT}\nimport benchmarks.tmux_counter\n"
+    return overlay_venv(dest, extra_pth={"orchflow_bench_hooks.pth": pth})
 PANES = 20
 WINDOW_S = 5.0
 REPEATS = 2
@@ -101,9 +111,9 @@ def _window(nv: Any, pid: int) -> tuple[float, float, dict[str, int]]:
 def _measure(socket: str) -> dict[str, list[tuple[float, float, dict[str, int]]]]:
     env = isolated_env()
     env["ORCHFLOW_TMUX_SOCKET"] = socket
-    env["PYTHONPATH"] = f"{HOOKS}:{ROOT}"
     Path(env["ORCHFLOW_CONFIG"]).write_text(f'[tmux]\nconfig_file = "{CONF}"\n')
     nv = spawn_editor(env)
+    nv.exec_lua("require('orchflow').setup({ python = ... })", str(_counting_python()))
     out: dict[str, list[tuple[float, float, dict[str, int]]]] = {
         "floor": [],
         "old": [],
