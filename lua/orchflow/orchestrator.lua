@@ -94,12 +94,19 @@ function M.status()
 end
 
 -- agents -----------------------------------------------------------------------
---- :Orchflow agent new {type} [cmd...]
-function M.agent_new(args)
+--- The first word and the raw text after it (as typed: lua/orchflow/args.lua).
+local function word_and_text(args, info)
+  local words, text = require("orchflow.args").split(require("orchflow.args").rest(args, info), 1)
+  return words[1], text
+end
+
+--- :Orchflow agent new {type} [cmd]
+function M.agent_new(args, info)
   need(args, 1, ":Orchflow agent new {type} [cmd]")
-  local params = { type = args[1], cwd = vim.fn.getcwd() }
-  if #args > 1 then
-    params.command = table.concat(vim.list_slice(args, 2), " ")
+  local agent_type, command = word_and_text(args, info)
+  local params = { type = agent_type, cwd = vim.fn.getcwd() }
+  if command ~= "" then
+    params.command = command
   end
   call("agent.new", params, with_result(function(a)
     vim.notify(("orchflow: agent %s (%s) %s: %s"):format(a.id, a.type, a.state, a.command or ""), vim.log.levels.INFO)
@@ -120,9 +127,10 @@ function M.agent_list()
   end))
 end
 
-function M.agent_send(args)
+function M.agent_send(args, info)
   need(args, 2, ":Orchflow agent send {id} {text}")
-  call("agent.send", { id = args[1], text = table.concat(vim.list_slice(args, 2), " ") }, function(err)
+  local id, text = word_and_text(args, info)
+  call("agent.send", { id = id, text = text }, function(err)
     host.report(err)
   end)
 end
@@ -184,9 +192,10 @@ function M.complete_agent_types(_, rest)
 end
 
 -- memory -----------------------------------------------------------------------
-function M.memory_store(args)
+function M.memory_store(args, info)
   need(args, 2, ":Orchflow memory store {key} {value}")
-  call("memory.store", { key = args[1], value = table.concat(vim.list_slice(args, 2), " ") }, with_result(function(e)
+  local key, value = word_and_text(args, info)
+  call("memory.store", { key = key, value = value }, with_result(function(e)
     vim.notify(("orchflow: stored %s in %s"):format(e.key, e.namespace or "default"), vim.log.levels.INFO)
   end))
 end
