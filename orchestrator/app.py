@@ -79,6 +79,7 @@ class Options:
     mode: str = "service"
     drain_s: float = DEFAULT_DRAIN_S
     idle_after_s: float = 1.0
+    core_overrides: dict[str, Any] = field(default_factory=dict)  # over config.toml
 
 
 class Orchestrator:
@@ -91,7 +92,7 @@ class Orchestrator:
         self.token = new_token()
         self.metrics = RequestMetrics()
         self.started_at = time.time()
-        self.core = Core(project_root=options.project_root)
+        self.core = Core(options.core_overrides, project_root=options.project_root)
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()  # set once listening with the discovery file written
         self.state_db: Database | None = None

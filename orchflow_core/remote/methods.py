@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 @METHODS.method("orchestrator.start")
 async def orchestrator_start(core: Core, params: Params) -> dict[str, Any]:
     link = core.orchestrator
-    # Asked for explicitly: worth waiting for a slow first start (bytecode, a loaded machine).
-    await link.client(ready_timeout_s=link.start_timeout_s)
+    await link.client()  # a sidecar: started and waited for (at most start_timeout_s)
     return await link.status()
 
 
