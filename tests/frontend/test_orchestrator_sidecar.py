@@ -242,3 +242,28 @@ def test_an_unavailable_answer_is_reported_once_and_the_float_keeps_streaming(
     ed.cmd(f"Orchflow agent send {agent_id} after-the-error")
     ed.wait_until(lambda: "after-the-error" in (float_text(ed, f"agent: {agent_id}") or ""))
     assert "[stream ended" not in (float_text(ed, f"agent: {agent_id}") or "")
+
+
+def test_agent_send_types_the_raw_text(
+    editor: Editor, private_tmux: TmuxServer, tmp_path: Path
+) -> None:
+    """A raw-mode reader as the agent records the bytes exactly. (How Enter is typed is the
+    orchestrator's business: a CR key press, or the line feed it types today.)"""
+    text = "-x  two\ttab \\\\ 'q' \"d\" ; $(no) `id` ünï ✓"
+    out = tmp_path / "agent-received"
+    n = len(text.encode()) + 1
+    ed = sidecar_editor(editor)
+    msg = first_need(
+        ed,
+        f"Orchflow agent new custom sh -c 'stty raw -echo; printf ready; head -c {n} > {out}'",
+        r"agent \S+ \(custom\)",
+    )
+    agent_id = re.search(r"agent (\S+) \(custom\)", msg).group(1)  # type: ignore[union-attr]
+    pane = ed.lua(f"return require('orchflow.host').wait('agent.get', {{ id = '{agent_id}' }})")[
+        "pane_id"
+    ]
+    ed.wait_until(lambda: "ready" in private_tmux.run("capture-pane", "-p", "-t", pane), timeout=10)
+    ed.cmd(f"Orchflow agent send {agent_id} {text}")
+    ed.wait_until(lambda: out.exists() and len(out.read_bytes()) >= n, timeout=10)
+    got = out.read_bytes()
+    assert got[:-1] == text.encode() and got[-1:] in (b"\r", b"\n")
