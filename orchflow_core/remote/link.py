@@ -79,6 +79,7 @@ IDEMPOTENT = frozenset(
 )
 
 SIDECAR_LOG = "orchestrator-sidecar.log"
+LOST = "the connection to the orchestrator was lost"
 
 # Events for the host's bus: (name, payload).
 Emit = Callable[[str, dict[str, Any]], None]
@@ -144,6 +145,9 @@ class OrchestratorLink:
         async with self._lock:
             if self._client is not None and not self._client.closed:
                 return self._client
+            if self._client is not None:  # died; _watch_connection may not have run yet
+                self._client = None
+                self._end_streams(LOST)
             if self.mode == "sidecar":
                 client = await self._start_sidecar()
             else:
@@ -185,7 +189,7 @@ class OrchestratorLink:
         why = await client.wait_closed()
         if self._client is client:
             self._client = None
-            self._end_streams("the connection to the orchestrator was lost")
+            self._end_streams(LOST)
             log.info("orchestrator connection ended: %s", why)
 
     async def _start_sidecar(self) -> RpcClient:
