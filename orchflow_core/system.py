@@ -49,7 +49,18 @@ async def paths_(core: Core, params: Params) -> dict[str, str]:
 
 @METHODS.method("config.get")
 async def config_get(core: Core, params: Params) -> dict[str, Any]:
-    return {"config": core.effective_config(), "config_file": str(paths.config_file())}
+    """The config in effect, and for a value the environment overrides, what was configured."""
+    out: dict[str, Any] = {
+        "config": core.effective_config(),
+        "config_file": str(paths.config_file()),
+        "overridden": {},
+    }
+    if core.tmux_socket() != core.config["tmux"]["socket"]:
+        out["overridden"]["tmux.socket"] = {
+            "by": "$ORCHFLOW_TMUX_SOCKET",
+            "configured": core.config["tmux"]["socket"],
+        }
+    return out
 
 
 @METHODS.method("config.set")
