@@ -207,8 +207,8 @@ function M.pane_attach(args)
   end)
 end
 
-function M.pane_search(args)
-  text_or_ask(args, "search scrollback: ", function(pattern)
+function M.pane_search(args, info)
+  text_or_ask(require("orchflow.args").rest(args, info), "search scrollback: ", function(pattern)
     require("orchflow.scrollback").search(pattern)
   end)
 end
