@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "orchflow.db"
-# the keys the terminal manager is built from (a change rebuilds it)
+# the keys the terminal manager is built from (a change rebuilds it); tmux.* only count
+# with the tmux backend
 TERMINAL_KEYS = ("terminal.backend", "tmux.socket", "tmux.binary", "tmux.config_file")
 
 
-def _terminal_settings(config: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(config[k.split(".")[0]][k.split(".")[1]] for k in TERMINAL_KEYS)
+def _terminal_settings(config: dict[str, Any]) -> dict[str, Any]:
+    keys = TERMINAL_KEYS if config["terminal"]["backend"] == "tmux" else TERMINAL_KEYS[:1]
+    return {k: config[k.split(".")[0]][k.split(".")[1]] for k in keys}
 
 
 class Core:
@@ -70,30 +72,26 @@ class Core:
         What a change does, by key:
 
         - ``log.level``: applied at once.
-        - ``tmux.socket``, ``tmux.binary``, ``tmux.config_file``, ``terminal.backend``: the
-          terminal manager is rebuilt on its next use, on the new server or backend (open
-          output floats end; tmux panes keep running on the old server). Refused while the
-          ``pty`` backend has panes open: they live in this host and would end.
+        - ``terminal.backend``, and ``tmux.socket``, ``tmux.binary``, ``tmux.config_file``
+          with the tmux backend: the terminal manager is rebuilt on its next use, on the
+          new server or backend (open output floats end; tmux panes keep running on the
+          old server). Leaving ``pty`` is refused while it has panes open: they live in
+          this host and would end.
         - ``orchestrator.*``, and any key the sidecar was started with: the link is
           replaced (a running sidecar is stopped, open agent streams end); the next call
           uses the new mode and config.
         """
         new = config_mod.load(overrides)
         old = self.config
-        terminal_changed = _terminal_settings(new) != _terminal_settings(old)
+        was, now = _terminal_settings(old), _terminal_settings(new)
+        terminal_changed = was != now
         pty_panes = (
             self._terminals is not None
             and old["terminal"]["backend"] == "pty"
             and bool(self._terminals.records())
         )
         if terminal_changed and pty_panes:
-            key = next(
-                k
-                for k, was, now in zip(
-                    TERMINAL_KEYS, _terminal_settings(old), _terminal_settings(new), strict=True
-                )
-                if was != now
-            )
+            key = next(k for k in TERMINAL_KEYS if was.get(k) != now.get(k))
             raise ConfigError(
                 f"setup(): {key} cannot change while pty panes are open (they live in "
                 "orchflow's host and would end): close them, or restart Neovim",

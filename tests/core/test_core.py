@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchflow_core.core import Core
+from orchflow_core.errors import ConfigError
 from tests.harness.tmux import TmuxServer
 
 
@@ -48,6 +49,20 @@ async def test_log_level_alone_keeps_the_terminal_manager(
         assert await core.terminals() is manager  # tmux.binary is "tmux" already
         await core.reconfigure({"tmux": {"config_file": None}, "terminal": {"backend": "pty"}})
         assert await core.terminals() is not manager
+        assert core.config["terminal"]["backend"] == "pty"
+    finally:
+        await core.close()
+
+
+async def test_tmux_options_do_not_touch_open_pty_panes(isolated: Path) -> None:
+    core = Core({"terminal": {"backend": "pty"}})
+    try:
+        manager = await core.terminals()
+        await manager.new_pane(command="sleep 30")
+        await core.reconfigure({"terminal": {"backend": "pty"}, "tmux": {"socket": "elsewhere"}})
+        assert await core.terminals() is manager  # tmux options do not apply to pty
+        with pytest.raises(ConfigError, match=r"terminal\.backend cannot change while pty panes"):
+            await core.reconfigure({"terminal": {"backend": "tmux"}})
         assert core.config["terminal"]["backend"] == "pty"
     finally:
         await core.close()
