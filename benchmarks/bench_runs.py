@@ -80,8 +80,11 @@ async def _ours(socket: str, conf: Path, state: Path) -> tuple[list[float], list
         finished: dict[str, float] = {}
         marks: dict[str, float] = {}
 
+        arrived = asyncio.Event()
+
         def on_finished(event: Event) -> None:
             finished[event.data["id"]] = time.perf_counter()
+            arrived.set()
 
         core.events.subscribe(on_finished, kinds=("run.finished",))
         tracker = tm.run_tracker
@@ -95,22 +98,27 @@ async def _ours(socket: str, conf: Path, state: Path) -> tuple[list[float], list
         tm.backend.on_mark = timed  # type: ignore[attr-defined]
         run_ms = []
         for _ in range(N):
+            arrived.clear()
             t0 = time.perf_counter()
             run = await tm.run("bench", "true")
             while run["id"] not in finished:
-                await asyncio.sleep(0)
+                await arrived.wait()
+                arrived.clear()
             run_ms.append((finished[run["id"]] - t0) * 1000)
             await tracker.wait_prompt("bench", timeout_s=5)
         typed_ms = []
         pane_id = tm.resolve("bench").pane_id
         for _ in range(N):
             before = set(finished)
-            subprocess.run(
-                ["tmux", "-L", socket, "send-keys", "-t", pane_id, "true", "Enter"], check=True
+            arrived.clear()
+            typer = await asyncio.create_subprocess_exec(
+                "tmux", "-L", socket, "send-keys", "-t", pane_id, "true", "Enter"
             )
+            await typer.wait()
             async with asyncio.timeout(10):
                 while not (set(finished) - before):
-                    await asyncio.sleep(0.0005)
+                    await arrived.wait()
+                    arrived.clear()
             run_id = (set(finished) - before).pop()
             key = run_id.split("-", 2)[2]
             typed_ms.append((finished[run_id] - marks[key]) * 1000)

@@ -80,6 +80,7 @@ class Options:
     mode: str = "service"
     drain_s: float = DEFAULT_DRAIN_S
     idle_after_s: float = 1.0
+    core_overrides: dict[str, Any] = field(default_factory=dict)  # over config.toml
 
 
 class Orchestrator:
@@ -92,7 +93,9 @@ class Orchestrator:
         self.token = new_token()
         self.metrics = RequestMetrics()
         self.started_at = time.time()
-        self.core = Core(project_root=options.project_root, process="orchestrator")
+        self.core = Core(
+            options.core_overrides, project_root=options.project_root, process="orchestrator"
+        )
         if self.core.log_error is not None:  # say it where the operator looks
             print(f"orchflow-orchestrator: {self.core.log_error.message}", file=sys.stderr)
         self.stopping = asyncio.Event()

@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         help="recorded in the discovery file (default: sidecar with --parent-pid, else service)",
     )
     serve.add_argument(
+        "--core-config",
+        metavar="JSON",
+        help="orchflow_core options as a JSON object, over config.toml as setup() would be "
+        '(e.g. \'{"tmux": {"socket": "work"}}\'; the Neovim host passes its effective '
+        "tmux, terminal and log options to its sidecar)",
+    )
+    serve.add_argument(
         "--agent-idle-after",
         type=float,
         default=1.0,
@@ -144,6 +151,14 @@ def _serve(args: argparse.Namespace) -> int:
         if not root.is_dir():
             return _fail(f"--project-root {root} is not a directory")
         options.project_root = root
+    if args.core_config:
+        try:
+            overrides = json.loads(args.core_config)
+        except ValueError as exc:
+            return _fail(f"--core-config is not JSON: {exc}")
+        if not isinstance(overrides, dict):
+            return _fail("--core-config must be a JSON object")
+        options.core_overrides = overrides
     options.allow_remote = args.allow_remote
     options.allowed_hosts = tuple(args.allowed_host)
     options.parent_pid = args.parent_pid

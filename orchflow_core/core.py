@@ -8,6 +8,7 @@ so a missing tmux never takes down search, history or :Orchflow log.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 from pathlib import Path
@@ -29,6 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DB_NAME = "orchflow.db"
+# the keys the terminal manager is built from (a change rebuilds it); tmux.* only count
+# with the tmux backend
+TERMINAL_KEYS = ("terminal.backend", "tmux.socket", "tmux.binary", "tmux.config_file")
+
+
+def _terminal_settings(config: dict[str, Any]) -> dict[str, Any]:
+    keys = TERMINAL_KEYS if config["terminal"]["backend"] == "tmux" else TERMINAL_KEYS[:1]
+    return {k: config[k.split(".")[0]][k.split(".")[1]] for k in keys}
 
 
 class Core:
@@ -69,18 +78,75 @@ class Core:
         self._orchestrator: OrchestratorLink | None = None
         log.info("orchflow core started")
 
-    def reconfigure(self, overrides: dict[str, Any]) -> None:
-        """Apply new setup() overrides (re-reading config.toml); all-or-nothing."""
+    async def reconfigure(self, overrides: dict[str, Any]) -> None:
+        """Apply new setup() overrides (re-reading config.toml); all-or-nothing.
+
+        What a change does, by key:
+
+        - ``log.level``: applied at once.
+        - ``terminal.backend``, and ``tmux.socket``, ``tmux.binary``, ``tmux.config_file``
+          with the tmux backend: the terminal manager is rebuilt on its next use, on the
+          new server or backend (open output floats end; tmux panes keep running on the
+          old server). Leaving ``pty`` is refused while it has panes open: they live in
+          this host and would end.
+        - ``orchestrator.*``, and any key the sidecar was started with: the link is
+          replaced (a running sidecar is stopped, open agent streams end); the next call
+          uses the new mode and config.
+        """
         new = config_mod.load(overrides)
-        if new["orchestrator"] != self.config["orchestrator"] and self._orchestrator is not None:
-            old, self._orchestrator = self._orchestrator, None
-            asyncio.get_running_loop().create_task(old.stop())  # the next call uses the new mode
+        old = self.config
+        was, now = _terminal_settings(old), _terminal_settings(new)
+        terminal_changed = was != now
+        pty_panes = (
+            self._terminals is not None
+            and old["terminal"]["backend"] == "pty"
+            and bool(self._terminals.records())
+        )
+        if terminal_changed and pty_panes:
+            key = next(k for k in TERMINAL_KEYS if was.get(k) != now.get(k))
+            raise ConfigError(
+                f"setup(): {key} cannot change while pty panes are open (they live in "
+                "orchflow's host and would end): close them, or restart Neovim",
+                key=key,
+            )
         self.overrides, self.config, self.config_error = overrides, new, None
         try:
             logsetup.configure(new["log"]["level"], process=self.process)
             self.log_error = None
         except ConfigError as exc:
             self.log_error = exc
+        if terminal_changed:
+            await self._drop_terminals()
+        if self._orchestrator is not None and (
+            new["orchestrator"] != old["orchestrator"]
+            or self._orchestrator.core_config != self.sidecar_config()
+        ):
+            link, self._orchestrator = self._orchestrator, None
+            await link.stop(reason="the orchestrator settings changed")
+
+    async def _drop_terminals(self) -> None:
+        """Close the terminal manager (and the output watches on it); the next call that
+        needs one starts it with the current config."""
+        async with self._terminals_lock:
+            manager, self._terminals = self._terminals, None
+            if self._watches is not None:
+                self._watches.stop_all()
+            if manager is not None:
+                await manager.close()
+
+    def sidecar_config(self) -> dict[str, Any]:
+        """The effective core options a sidecar orchestrator must share with this host."""
+        return {
+            "tmux": {**self.config["tmux"], "socket": self.tmux_socket()},
+            "terminal": dict(self.config["terminal"]),
+            "log": dict(self.config["log"]),
+        }
+
+    def effective_config(self) -> dict[str, Any]:
+        """The config as in effect: $ORCHFLOW_TMUX_SOCKET replaces tmux.socket."""
+        out = copy.deepcopy(self.config)
+        out["tmux"]["socket"] = self.tmux_socket()
+        return out
 
     def tmux_socket(self) -> str:
         return os.environ.get("ORCHFLOW_TMUX_SOCKET") or str(self.config["tmux"]["socket"])
@@ -162,10 +228,10 @@ class Core:
                 conf["mode"],
                 url=conf["url"],
                 discovery_file=conf["discovery_file"],
-                # the sidecar runs in a private cwd; agents still start in the project
-                project_root=lambda: self.project_root,
-                # stream.output from an agent becomes the agent.output event
-                on_notification=lambda _method, data: self.events.publish("agent.output", **data),
+                # agent.output, agent.output_end, orchestrator.starting
+                on_event=lambda name, data: self.events.publish(name, **data),
+                core_config=self.sidecar_config(),
+                project_root=self.project_root,
             )
         return self._orchestrator
 

@@ -6,6 +6,7 @@
     ├── MethodNotFoundError          -32601  no method by that name (JSON-RPC's own code)
     ├── InvalidArgumentError         -32602  a parameter has the wrong type or value
     ├── UnavailableError             -32003  a feature cannot work here ("unavailable: <why>")
+    │   └── ConnectionLost           -32003  our connection to a peer died (never from the wire)
     ├── BackendError                 -32004  tmux / ripgrep / sqlite failed
     │   └── TmuxUnavailableError     -32005  tmux binary missing or server gone
     ├── ConflictError                -32006  target exists, lock held, state forbids it
@@ -64,6 +65,13 @@ class UnavailableError(OrchflowError):
 
     def __init__(self, why: str, **data: Any) -> None:
         super().__init__(f"unavailable: {why}", **data)
+
+
+class ConnectionLost(UnavailableError):
+    """The connection died (the peer exited, the socket closed), as opposed to the peer
+    answering -32003. A request in flight may or may not have run: only idempotent ones
+    may be sent again (``OrchestratorLink.call``). Raised locally by ``RpcClient``; a
+    -32003 from the wire is always a plain ``UnavailableError``."""
 
 
 class BackendError(OrchflowError):

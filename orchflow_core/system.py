@@ -49,13 +49,24 @@ async def paths_(core: Core, params: Params) -> dict[str, str]:
 
 @METHODS.method("config.get")
 async def config_get(core: Core, params: Params) -> dict[str, Any]:
-    return {"config": core.config, "config_file": str(paths.config_file())}
+    """The config in effect, and for a value the environment overrides, what was configured."""
+    out: dict[str, Any] = {
+        "config": core.effective_config(),
+        "config_file": str(paths.config_file()),
+        "overridden": {},
+    }
+    if core.tmux_socket() != core.config["tmux"]["socket"]:
+        out["overridden"]["tmux.socket"] = {
+            "by": "$ORCHFLOW_TMUX_SOCKET",
+            "configured": core.config["tmux"]["socket"],
+        }
+    return out
 
 
 @METHODS.method("config.set")
 async def config_set(core: Core, params: Params) -> dict[str, Any]:
-    core.reconfigure(param(params, "overrides", dict))
-    return {"config": core.config}
+    await core.reconfigure(param(params, "overrides", dict))
+    return {"config": core.effective_config()}
 
 
 @METHODS.method("project.set_root")

@@ -52,7 +52,12 @@ function M.config()
       if key ~= "" then
         value = (value or {})[key]
       end
-      lines[#lines + 1] = ("%s = %s"):format(item.key, (value == nil or value == vim.NIL) and "null" or vim.inspect(value))
+      local line = ("%s = %s"):format(item.key, (value == nil or value == vim.NIL) and "null" or vim.inspect(value))
+      local over = type(res.overridden) == "table" and res.overridden[item.key]
+      if over then -- the value in effect comes from the environment
+        line = ("%s  (%s; configured: %s)"):format(line, over.by, vim.inspect(over.configured))
+      end
+      lines[#lines + 1] = line
     end
     require("orchflow.float").open(lines, { title = "orchflow config", fit = true })
   end)

@@ -238,6 +238,10 @@ end
 function M.run(info)
   local node, path, rest = M.resolve(info.fargs)
   if node.impl then
+    -- the leaf also gets the raw text after its path (info.rest): free text ({text},
+    -- {cmd}, {value}) is taken from there, as typed (lua/orchflow/args.lua)
+    local raw = type(info.args) == "string" and info.args or table.concat(info.fargs, " ")
+    info = vim.tbl_extend("force", info, { rest = select(2, require("orchflow.args").split(raw, #path)) })
     local ok, e = pcall(resolve_impl(node.impl), rest, info)
     if not ok then
       err(tostring(e))

@@ -8,26 +8,14 @@ local events = require("orchflow.events")
 
 M.agent_types = { "dev", "test", "repl", "build", "lint", "custom" }
 
--- A sidecar slower than the host's 300 ms wait answers "still starting" (data.starting;
--- nothing was sent to it, so asking again is safe): say so once, then ask again every
--- 200 ms for up to 10 s. Deferred, so the editor is never blocked meanwhile.
-local RETRY_MS, RETRY_FOR_MS = 200, 10000
+-- The host waits for a starting sidecar itself (at most 10 s; calls are asynchronous,
+-- so the editor is never blocked) and says so once with the orchestrator.starting event.
+events.on("orchestrator.starting", function()
+  vim.notify("orchflow: the orchestrator is starting…", vim.log.levels.INFO)
+end)
 
 local function call(method, params, cb)
-  local waited = 0
-  local function attempt()
-    host.call(method, params, function(err, res)
-      if err and type(err.data) == "table" and err.data.starting and waited < RETRY_FOR_MS then
-        if waited == 0 then
-          vim.notify("orchflow: the orchestrator is starting…", vim.log.levels.INFO)
-        end
-        waited = waited + RETRY_MS
-        return vim.defer_fn(attempt, RETRY_MS)
-      end
-      (cb or host.report)(err, res)
-    end)
-  end
-  attempt()
+  host.call(method, params, cb or host.report)
 end
 
 local function with_result(fn)
@@ -94,12 +82,19 @@ function M.status()
 end
 
 -- agents -----------------------------------------------------------------------
---- :Orchflow agent new {type} [cmd...]
-function M.agent_new(args)
+--- The first word and the raw text after it (as typed: lua/orchflow/args.lua).
+local function word_and_text(args, info)
+  local words, text = require("orchflow.args").split(require("orchflow.args").rest(args, info), 1)
+  return words[1], text
+end
+
+--- :Orchflow agent new {type} [cmd]
+function M.agent_new(args, info)
   need(args, 1, ":Orchflow agent new {type} [cmd]")
-  local params = { type = args[1], cwd = vim.fn.getcwd() }
-  if #args > 1 then
-    params.command = table.concat(vim.list_slice(args, 2), " ")
+  local agent_type, command = word_and_text(args, info)
+  local params = { type = agent_type, cwd = vim.fn.getcwd() }
+  if command ~= "" then
+    params.command = command
   end
   call("agent.new", params, with_result(function(a)
     vim.notify(("orchflow: agent %s (%s) %s: %s"):format(a.id, a.type, a.state, a.command or ""), vim.log.levels.INFO)
@@ -120,9 +115,10 @@ function M.agent_list()
   end))
 end
 
-function M.agent_send(args)
+function M.agent_send(args, info)
   need(args, 2, ":Orchflow agent send {id} {text}")
-  call("agent.send", { id = args[1], text = table.concat(vim.list_slice(args, 2), " ") }, function(err)
+  local id, text = word_and_text(args, info)
+  call("agent.send", { id = id, text = text }, function(err)
     host.report(err)
   end)
 end
@@ -135,19 +131,49 @@ function M.agent_stop(args)
 end
 
 local views = {} ---@type table<string, { buf: integer, chan: integer }>  by agent id
+-- Output can arrive before the stream.subscribe reply that says which canonical id a
+-- name stands for: while a subscription is pending, events for unknown ids wait here.
+local pending, early = 0, {} ---@type integer, table<string, table[]>
+local EARLY_MAX = 256 -- events kept per id
 
-events.on("agent.output", function(ev)
-  local v = views[ev.id]
-  if v and vim.api.nvim_buf_is_valid(v.buf) then
-    if ev.dropped_bytes then
-      vim.api.nvim_chan_send(v.chan, ("\r\n[orchflow: %d bytes of output dropped]\r\n"):format(ev.dropped_bytes))
-    end
-    vim.api.nvim_chan_send(v.chan, ev.data or "")
+local function deliver(v, name, ev)
+  if not vim.api.nvim_buf_is_valid(v.buf) then
+    return
   end
-end)
+  if name == "agent.output_end" then
+    vim.api.nvim_chan_send(v.chan, ("\r\n[stream ended: %s]\r\n"):format(ev.reason or "closed"))
+    return
+  end
+  if ev.dropped_bytes then
+    vim.api.nvim_chan_send(v.chan, ("\r\n[orchflow: %d bytes of output dropped]\r\n"):format(ev.dropped_bytes))
+  end
+  vim.api.nvim_chan_send(v.chan, ev.data or "")
+end
+
+local function on_stream(name)
+  return function(ev)
+    local v = views[ev.id]
+    if v then
+      deliver(v, name, ev)
+      if name == "agent.output_end" then
+        views[ev.id] = nil
+      end
+    elseif pending > 0 and ev.id then
+      local list = early[ev.id] or {}
+      early[ev.id] = list
+      if #list < EARLY_MAX then
+        list[#list + 1] = { name, ev }
+      end
+    end
+  end
+end
+events.on("agent.output", on_stream("agent.output"))
+events.on("agent.output_end", on_stream("agent.output_end"))
 
 --- A live float of the agent's output. stream.subscribe replays what the pane has
 --- buffered, then streams; the float exists before the subscription so nothing is missed.
+--- When the stream ends (the agent's pane closed, the orchestrator went away) the float
+--- stays open and says so on its last line: "[stream ended: <reason>]".
 function M.agent_output(args)
   need(args, 1, ":Orchflow agent output {id}")
   local id = args[1]
@@ -155,7 +181,15 @@ function M.agent_output(args)
   local chan = vim.api.nvim_open_term(buf, {})
   views[id] = { buf = buf, chan = chan }
   local subscribed = nil
+  pending = pending + 1
   call("agent.subscribe", { id = id }, function(err, res)
+    pending = pending - 1
+    local waiting = res and early[res.id] or {}
+    if pending == 0 then
+      early = {}
+    elseif res then
+      early[res.id] = nil
+    end
     if err then
       views[id] = nil
       if vim.api.nvim_win_is_valid(win) then
@@ -167,13 +201,19 @@ function M.agent_output(args)
     if res.id ~= id then -- a name was given: notifications carry the canonical id
       views[res.id], views[id] = views[id], nil
     end
+    for _, item in ipairs(waiting) do
+      on_stream(item[1])(item[2])
+    end
   end)
   vim.api.nvim_create_autocmd({ "BufWipeout", "BufHidden" }, {
     buffer = buf,
     once = true,
     callback = function()
-      views[subscribed or id] = nil
-      call("agent.unsubscribe", { id = subscribed or id }, function() end)
+      local key = subscribed or id
+      if views[key] then -- not after the stream ended: nothing to unsubscribe from
+        views[key] = nil
+        call("agent.unsubscribe", { id = key }, function() end)
+      end
     end,
   })
   return win
@@ -184,9 +224,10 @@ function M.complete_agent_types(_, rest)
 end
 
 -- memory -----------------------------------------------------------------------
-function M.memory_store(args)
+function M.memory_store(args, info)
   need(args, 2, ":Orchflow memory store {key} {value}")
-  call("memory.store", { key = args[1], value = table.concat(vim.list_slice(args, 2), " ") }, with_result(function(e)
+  local key, value = word_and_text(args, info)
+  call("memory.store", { key = key, value = value }, with_result(function(e)
     vim.notify(("orchflow: stored %s in %s"):format(e.key, e.namespace or "default"), vim.log.levels.INFO)
   end))
 end

@@ -15,6 +15,16 @@ events.on("pane.data", function(ev)
   end
 end)
 
+-- The watch ended (the pane closed, or its terminal manager was rebuilt): the float
+-- stays open and says so on its last line.
+events.on("pane.data_end", function(ev)
+  local v = views[ev.watch]
+  views[ev.watch] = nil
+  if v and vim.api.nvim_buf_is_valid(v.buf) then
+    vim.api.nvim_chan_send(v.chan, ("\r\n[stream ended: %s]\r\n"):format(ev.reason or "the pane's output stopped"))
+  end
+end)
+
 local function stop(watch)
   local v = views[watch]
   views[watch] = nil

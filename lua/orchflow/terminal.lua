@@ -109,16 +109,19 @@ function M.session_kill(args)
 end
 
 -- panes ------------------------------------------------------------------------
---- :Orchflow pane new [type] [cmd...]   (a first word that is not a type starts the command)
-function M.pane_new(args)
+--- :Orchflow pane new [type] [cmd]   (a first word that is not a type starts the command;
+--- [cmd] is the raw text, as typed)
+function M.pane_new(args, info)
   local params = { cwd = vim.fn.getcwd() }
-  local rest = args
-  if args[1] and vim.tbl_contains(M.types, args[1]) then
-    params.type = args[1]
-    rest = vim.list_slice(args, 2)
+  local raw = require("orchflow.args").rest(args, info)
+  local words, cmd = require("orchflow.args").split(raw, 1)
+  if words[1] and vim.tbl_contains(M.types, words[1]) then
+    params.type = words[1]
+  else
+    cmd = raw:gsub("^[ \t]+", "")
   end
-  if #rest > 0 then
-    params.cmd = table.concat(rest, " ")
+  if cmd ~= "" then
+    params.cmd = cmd
   end
   host.call("pane.new", params, ok_notify(function(p)
     M.refresh()
@@ -126,10 +129,9 @@ function M.pane_new(args)
   end))
 end
 
--- The words after the pane, else asked with vim.ui.input (a cancelled or empty
--- answer does nothing: it must never send a bare <CR>).
-local function text_or_ask(words, prompt, fn)
-  local text = table.concat(words, " ")
+-- The raw text after the pane (as typed: lua/orchflow/args.lua), else asked with
+-- vim.ui.input (a cancelled or empty answer does nothing: it must never send a bare <CR>).
+local function text_or_ask(text, prompt, fn)
   if text ~= "" then
     return fn(text)
   end
@@ -140,19 +142,27 @@ local function text_or_ask(words, prompt, fn)
   end)
 end
 
-function M.pane_send(args)
-  with_pane(args[1], function(ref)
-    text_or_ask(vim.list_slice(args, 2), "send to " .. ref .. ": ", function(text)
-      host.call("pane.send", { pane = ref, text = text, enter = true }, function(err)
+-- {pane} and the raw text after it
+local function pane_and_text(args, info)
+  local words, text = require("orchflow.args").split(require("orchflow.args").rest(args, info), 1)
+  return words[1], text
+end
+
+function M.pane_send(args, info)
+  local pane, text = pane_and_text(args, info)
+  with_pane(pane, function(ref)
+    text_or_ask(text, "send to " .. ref .. ": ", function(typed)
+      host.call("pane.send", { pane = ref, text = typed, enter = true }, function(err)
         host.report(err)
       end)
     end)
   end)
 end
 
-function M.pane_run(args)
-  with_pane(args[1], function(ref)
-    text_or_ask(vim.list_slice(args, 2), "run in " .. ref .. ": ", function(cmd)
+function M.pane_run(args, info)
+  local pane, text = pane_and_text(args, info)
+  with_pane(pane, function(ref)
+    text_or_ask(text, "run in " .. ref .. ": ", function(cmd)
       host.call("pane.run", { pane = ref, cmd = cmd }, function(err)
         host.report(err)
       end)
@@ -201,8 +211,8 @@ function M.pane_attach(args)
   end)
 end
 
-function M.pane_search(args)
-  text_or_ask(args, "search scrollback: ", function(pattern)
+function M.pane_search(args, info)
+  text_or_ask(require("orchflow.args").rest(args, info), "search scrollback: ", function(pattern)
     require("orchflow.scrollback").search(pattern)
   end)
 end

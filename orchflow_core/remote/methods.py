@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 @METHODS.method("orchestrator.start")
 async def orchestrator_start(core: Core, params: Params) -> dict[str, Any]:
     link = core.orchestrator
-    # Asked for explicitly: worth waiting for a slow first start (bytecode, a loaded machine).
-    await link.client(ready_timeout_s=link.start_timeout_s)
+    await link.client()  # a sidecar: started and waited for (at most start_timeout_s)
     return await link.status()
 
 
@@ -33,33 +32,35 @@ async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
     return await core.orchestrator.status()
 
 
-def _forward(
-    name: str, remote: str, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
-) -> None:
-    """Register host method ``name`` as a call of orchestrator method ``remote``."""
+def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
+    """Register host method ``name`` as a call of orchestrator method ``remote``.
+
+    Every parameter is forwarded as given (``null`` ones dropped: Lua's "not set"): the
+    orchestrator knows its own parameters and rejects an unknown one by name, so the
+    host never silently drops one (``enter`` for agent.send, ``session`` for agent.new).
+    ``required`` is checked here only to say so before a sidecar is started for nothing.
+    """
 
     async def handler(core: Core, params: Params) -> Any:
-        out: dict[str, Any] = {}
         for key in required:
-            out[key] = param(params, key, (str, int, float, dict, list, bool))
-        for key in optional:
-            if params.get(key) is not None:
-                out[key] = params[key]
+            param(params, key, (str, int, float, dict, list, bool))
+        out = {key: value for key, value in params.items() if value is not None}
         return await core.orchestrator.call(remote, out)
 
     METHODS.method(name)(handler)
 
 
-_forward("agent.new", "agent.create", ("type",), ("name", "command", "cwd"))
+# host method -> orchestrator method (doc/orchestrator-api.md has each one's parameters)
+_forward("agent.new", "agent.create", ("type",))
 _forward("agent.list", "agent.list")
 _forward("agent.get", "agent.get", ("id",))
 _forward("agent.send", "agent.send", ("id", "text"))
 _forward("agent.stop", "agent.stop", ("id",))
-_forward("agent.output", "agent.output", ("id",), ("lines",))
+_forward("agent.output", "agent.output", ("id",))
 _forward("agent.subscribe", "stream.subscribe", ("id",))
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
-_forward("memory.store", "memory.store", ("key", "value"), ("namespace", "metadata", "ttl"))
-_forward("memory.get", "memory.get", ("key",), ("namespace",))
-_forward("memory.search", "memory.search", ("query",), ("namespace", "limit"))
-_forward("memory.list", "memory.list", (), ("namespace", "prefix", "limit"))
-_forward("memory.delete", "memory.delete", ("key",), ("namespace",))
+_forward("memory.store", "memory.store", ("key", "value"))
+_forward("memory.get", "memory.get", ("key",))
+_forward("memory.search", "memory.search", ("query",))
+_forward("memory.list", "memory.list")
+_forward("memory.delete", "memory.delete", ("key",))

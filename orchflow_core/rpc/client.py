@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from orchflow_core.errors import (
+    ConnectionLost,
     PermissionDeniedError,
     TimeoutError_,
     UnavailableError,
@@ -111,7 +112,9 @@ class RpcClient:
         """Call ``method`` and return its result, or raise the mapped ``OrchflowError``.
 
         ``timeout`` defaults to the client's ``call_timeout``; running out
-        raises ``TimeoutError_`` (the server may still finish the work).
+        raises ``TimeoutError_`` (the server may still finish the work). A connection
+        that dies before the answer raises ``ConnectionLost`` (the request may or may
+        not have run); an error answer from the peer is never ``ConnectionLost``.
         """
         if self._lost is not None:
             raise self._lost_error()
@@ -156,8 +159,14 @@ class RpcClient:
 
         return unregister
 
+    async def wait_closed(self) -> str:
+        """Wait until the connection has ended (either side closed it, or it died);
+        returns why."""
+        await asyncio.wait({self._reader})  # never cancels the reader itself
+        return self._lost or "closed"
+
     async def close(self) -> None:
-        """Close the connection; pending calls fail with ``UnavailableError``. Idempotent."""
+        """Close the connection; pending calls fail with ``ConnectionLost``. Idempotent."""
         await self._ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
@@ -182,10 +191,8 @@ class RpcClient:
                 if not future.done():
                     future.set_exception(self._lost_error())
 
-    def _lost_error(self) -> UnavailableError:
-        return UnavailableError(
-            f"connection to {self._url} {self._lost or 'closed'}", url=self._url
-        )
+    def _lost_error(self) -> ConnectionLost:
+        return ConnectionLost(f"connection to {self._url} {self._lost or 'closed'}", url=self._url)
 
     def _on_frame(self, message: Any) -> None:
         for item in message if isinstance(message, list) else [message]:

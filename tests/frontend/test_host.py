@@ -128,7 +128,12 @@ def test_config_float_shows_file_and_setup_values(editor: Editor, isolated: Path
     floats = editor.wait_until(editor.floats)
     assert floats[0]["title"] == " orchflow config "
     screen = editor.screen_text()
-    assert 'tmux.socket = "fromfile"' in screen  # from config.toml
+    # in effect: the test's $ORCHFLOW_TMUX_SOCKET; configured: config.toml's
+    socket = os.environ["ORCHFLOW_TMUX_SOCKET"]
+    assert (
+        f'tmux.socket = "{socket}"  ($ORCHFLOW_TMUX_SOCKET; configured: "fromfile")'
+        in floats[0]["lines"]
+    )
     assert 'log.level = "warning"' in screen  # setup() wins over the file
     assert 'float.border = "single"' in screen
     editor.nv.input("q")

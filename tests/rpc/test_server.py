@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from orchflow_core.errors import (
+    ConnectionLost,
     InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
@@ -174,8 +175,11 @@ async def test_errors_map_back_to_the_hierarchy(server: RpcServer, token: str) -
         assert bad.value.data == {"param": "count"}
         with pytest.raises(NotFoundError, match="no pane %99"):
             await client.call("missing")
-        with pytest.raises(UnavailableError, match=r"^unavailable: orchestrator not running$"):
+        with pytest.raises(
+            UnavailableError, match=r"^unavailable: orchestrator not running$"
+        ) as no:
             await client.call("unavailable")
+        assert not isinstance(no.value, ConnectionLost)  # the peer said so: not a lost socket
         with pytest.raises(InternalError) as internal:
             await client.call("boom")
         assert internal.value.message == "Internal error"
@@ -263,8 +267,9 @@ async def test_abrupt_disconnect_cleans_up(server: RpcServer, token: str, rec: R
     pending = asyncio.create_task(client.call("sleep", {"seconds": 5}))
     await client.call("echo", [])  # answered after the sleep request was read
     client._ws.transport.abort()  # TCP reset, no close frame: like a killed process
-    with pytest.raises(UnavailableError):
+    with pytest.raises(ConnectionLost):
         await pending
+    assert "closed" in await client.wait_closed()
     async with asyncio.timeout(5):
         await rec.gone.wait()
     assert rec.cleaned == rec.connected
