@@ -38,6 +38,8 @@ def _counting_python() -> Path:
     dest = Path(tempfile.mkdtemp(prefix="orchflow-bench-hooks-")) / "venv"
     pth = f"{ROOT}\nimport benchmarks.tmux_counter\n"
     return overlay_venv(dest, extra_pth={"orchflow_bench_hooks.pth": pth})
+
+
 PANES = 20
 WINDOW_S = 5.0
 REPEATS = 2
