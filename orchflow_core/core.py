@@ -190,7 +190,10 @@ class Core:
                 if kind == "pty":
                     from orchflow_core.mux.pty import PtyBackend
 
-                    backend = PtyBackend(events=backend_events)
+                    backend = PtyBackend(
+                        events=backend_events,
+                        shell_integration=self.config["terminal"]["shell_integration"],
+                    )
                 else:
                     from orchflow_core.mux.tmux import TmuxBackend
 

@@ -32,7 +32,7 @@ import pwd
 import re
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchflow_core.errors import (
@@ -53,7 +53,14 @@ from orchflow_core.mux.backend import (
 )
 from orchflow_core.mux.keys import KEY_BYTES, Key, parse_key
 from orchflow_core.mux.pty_process import PtyProcess
-from orchflow_core.mux.shell_integration import MARKER_PREFIX, new_token, wrap_command
+from orchflow_core.mux.shell_integration import (
+    MARKER_PREFIX,
+    ShellMark,
+    ShellMarkScanner,
+    integrated_launch,
+    new_token,
+    wrap_command,
+)
 from orchflow_core.mux.stream import (
     DEFAULT_MAX_QUEUE,
     OutputEventCoalescer,
@@ -162,6 +169,8 @@ class _Pane:
     cols: int
     stream: OutputStream
     scanner: MarkerScanner = field(default_factory=MarkerScanner)
+    marks: ShellMarkScanner = field(default_factory=ShellMarkScanner)
+    shell: str = ""  # the shell started with orchflow's shell integration, if any
     pending: dict[str, CommandHandle] = field(default_factory=dict)
     proc: PtyProcess | None = None
     closing: asyncio.Task[None] | None = None
@@ -187,10 +196,21 @@ class PtyBackend:
         write_timeout_s: float = 10.0,
         term: str = "xterm-256color",
         shell: Sequence[str] | None = None,
+        shell_integration: bool = True,
     ) -> None:
-        """``shell``: the argv of a pane opened without a command (default: ``$SHELL``)."""
+        """``shell``: the argv of a pane opened without a command (default: ``$SHELL``,
+        with orchflow's shell integration for bash, zsh and fish unless
+        ``shell_integration`` is false)."""
         _check_size(rows, cols)
         self._shell = list(shell) if shell else None
+        self._want_integration = shell_integration and shell is None
+        self.shell_integration = (
+            "off: a shell argv was given"
+            if shell is not None
+            else ("on" if shell_integration else "off: terminal.shell_integration = false")
+        )
+        # Called with (pane id, mark) for every shell-integration mark (the manager's runs).
+        self.on_mark: Callable[[str, ShellMark], None] | None = None
         self._events = events
         self._ring_bytes = ring_bytes
         self._rows, self._cols = rows, cols
@@ -294,6 +314,10 @@ class PtyBackend:
         full_env = {**os.environ, "TERM": self._term, **(env or {})}
         shell = full_env.get("SHELL") or login_shell()
         argv = [shell, "-c", command] if command else (self._shell or [shell])
+        launch = integrated_launch(shell) if not command and self._want_integration else None
+        if launch is not None:
+            argv = launch.argv
+            full_env.update(launch.env)
         self._next_pane += 1
         pane = _Pane(
             pane_id=f"pty:{self._next_pane}",
@@ -306,6 +330,7 @@ class PtyBackend:
             rows=self._rows,
             cols=self._cols,
             stream=OutputStream(ring_bytes=self._ring_bytes),
+            shell=launch.shell if launch is not None else "",
         )
         pane.proc = PtyProcess.spawn(
             argv,
@@ -393,6 +418,7 @@ class PtyBackend:
             dead=not alive,
             exit_code=_exit_code(pane),
             pid=proc.pid if proc is not None else None,
+            shell=pane.shell,
         )
 
     # -- input ---------------------------------------------------------------
@@ -465,6 +491,9 @@ class PtyBackend:
         return screen_text(stream.snapshot(), rows=pane.rows, start=start, cut=cut)
 
     def _on_output(self, pane: _Pane, data: bytes) -> None:
+        if self.on_mark is not None:
+            for mark in pane.marks.feed(data):
+                self.on_mark(pane.pane_id, mark)
         shown, markers = pane.scanner.feed(data)
         if shown:
             pane.stream.feed(shown)

@@ -277,3 +277,29 @@ async def test_pane_without_integration_uses_the_wrapper(
         assert "default-command" in tm.backend.shell_integration  # type: ignore[attr-defined]
     finally:
         await core.close()
+
+
+async def test_the_pty_backend_starts_integrated_shells_too(
+    isolated: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """terminal.backend = "pty" (no tmux): the same marks, the same runs."""
+    monkeypatch.setenv("SHELL", shell_or_skip("bash"))
+    monkeypatch.setenv("HOME", str(home))
+    (home / ".bash_profile").write_text(RC_FILES["bash"][".bash_profile"])
+    core = Core({"terminal": {"backend": "pty"}}, project_root=isolated)
+    await core.start()
+    try:
+        tm = await core.terminals()
+        finished = collect(core, "run.finished")
+        pane = await new_shell(core)
+        assert pane["shell_integration"] == "bash"
+        run = await tm.run("sh", "cd /tmp")
+        assert (await tm.run_tracker.wait(run["id"], timeout_s=10))["exit_code"] == 0
+        await tm.run_tracker.wait_prompt("sh", timeout_s=10)
+        await tm.send("sh", "false", enter=True)
+        typed = await until(lambda: next((r for r in finished if r["command"] == "false"), None))
+        assert (typed["exit_code"], typed["source"], typed["cwd"]) == (1, "typed", "/tmp")
+        screen = await tm.backend.capture(pane["pane_id"])
+        assert "7717" not in screen and "trap" not in screen
+    finally:
+        await core.close()
