@@ -166,8 +166,12 @@ class MuxBackend(Protocol):
 
     async def close_pane(self, pane_id: str) -> None: ...
 
-    async def send_text(self, pane_id: str, text: str) -> None:
-        """Type ``text`` literally: every character arrives byte-exact, nothing is interpreted."""
+    async def send_text(self, pane_id: str, text: str, *, paste: bool = False) -> None:
+        """Type ``text`` literally: every character arrives byte-exact, nothing is interpreted.
+
+        ``paste``: send it as a bracketed paste, so a line editor that asked for bracketed
+        paste (bash, zsh and fish do) inserts tabs and the like as text instead of acting
+        on them (completion)."""
         ...
 
     async def send_keys(self, pane_id: str, *keys: Key) -> None: ...

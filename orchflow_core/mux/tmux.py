@@ -629,12 +629,18 @@ class TmuxBackend:
         self._forget_pane(pane_id, BackendError(f"pane {pane_id} was closed", pane_id=pane_id))
 
     # -- input ---------------------------------------------------------------
-    def _text_commands(self, pane_id: str, text: str) -> list[list[str]]:
+    def _text_commands(self, pane_id: str, text: str, *, paste: bool = False) -> list[list[str]]:
         """Commands that type ``text`` byte-exact: send-keys -l for short plain ASCII,
-        else a one-shot paste buffer (``-r``: no LF->CR), and ``send-keys -H 00`` for NUL."""
+        else a one-shot paste buffer (``-r``: no LF->CR; with ``paste``, wrapped in the
+        bracketed-paste marks), and ``send-keys -H 00`` for NUL."""
         if not text:
             return []
-        if len(text) <= self._paste_threshold and _PLAIN_ASCII.fullmatch(text):
+        if paste:
+            # The bracket marks go in the text itself: tmux's -p adds them only once the
+            # program has switched bracketed paste on, which a shell may do just after
+            # drawing its prompt; a line editor reads them whenever they come.
+            text = f"\x1b[200~{text}\x1b[201~"
+        elif len(text) <= self._paste_threshold and _PLAIN_ASCII.fullmatch(text):
             return [["send-keys", "-l", "-t", pane_id, "--", text]]
         cmds: list[list[str]] = []
         for i, part in enumerate(text.split("\x00")):
@@ -657,7 +663,7 @@ class TmuxBackend:
                 cmds.append(["paste-buffer", "-d", "-r", "-b", buffer, "-t", pane_id])
         return cmds
 
-    async def send_text(self, pane_id: str, text: str) -> None:
+    async def send_text(self, pane_id: str, text: str, *, paste: bool = False) -> None:
         _check_pane_id(pane_id)
         if not isinstance(text, str):
             raise InvalidArgumentError(f"text must be a string, got {type(text).__name__}")
@@ -667,7 +673,7 @@ class TmuxBackend:
             raise InvalidArgumentError(
                 f"text is not valid unicode: {exc}", pane_id=pane_id
             ) from None
-        cmds = self._text_commands(pane_id, text)
+        cmds = self._text_commands(pane_id, text, paste=paste)
         if cmds:
             await self._pipeline(cmds, pane_id=pane_id)
 

@@ -356,6 +356,15 @@ class RunTracker:
         return await self._run_wrapped(rec, command, source)
 
     async def _run_integrated(self, rec: PaneRecord, command: str, source: str) -> dict[str, Any]:
+        control = any(c < " " or c == "\x7f" for c in command)
+        if control and rec.shell == "fish":
+            # fish drops them from pasted text and acts on them when typed
+            raise InvalidArgumentError(
+                f"fish in pane {rec.name or rec.pane_id} cannot take a tab or other control"
+                f" character in a command line ({command!r}); write it as an escape in a"
+                " fish string instead (\\t)",
+                param="cmd",
+            )
         busy = self._active.get(rec.orchflow_id)
         if busy is not None or self._pending.get(rec.orchflow_id):
             what = f"{busy.command!r} (run {busy.id})" if busy else "a command orchflow typed"
@@ -376,7 +385,9 @@ class RunTracker:
                     self._prompt_waiters.setdefault(rec.orchflow_id, []).append(ready)
                     await ready
                 pending.typed_at = self._prompt_no.get(rec.orchflow_id, (0, 1 << 62))[1]
-                await self._tm.backend.send_text(rec.pane_id, command)
+                # Tabs and other control characters as text, not as keys (completion):
+                # a bracketed paste; plain text is typed.
+                await self._tm.backend.send_text(rec.pane_id, command, paste=control)
                 await self._tm.backend.send_keys(rec.pane_id, Key.ENTER)
                 run = await asyncio.shield(future)
         except TimeoutError:

@@ -303,3 +303,20 @@ async def test_the_pty_backend_starts_integrated_shells_too(
         assert "7717" not in screen and "trap" not in screen
     finally:
         await core.close()
+
+
+async def test_a_command_with_tabs_runs_as_written(shell_core: tuple[str, Core]) -> None:
+    """A tab would be completion if typed; it is pasted (bracketed) and runs as text."""
+    shell, core = shell_core
+    tm = await core.terminals()
+    await new_shell(core)
+    command = "printf '%s|\\n' 'a\tb'  'c  d'"
+    if shell == "fish":
+        with pytest.raises(InvalidArgumentError, match="fish .* cannot take a tab"):
+            await tm.run("sh", command)
+        return
+    run = await tm.run("sh", command)
+    done = await tm.run_tracker.wait(run["id"], timeout_s=10)
+    assert (done["command"], done["exit_code"]) == (command, 0)
+    screen = await tm.backend.capture(tm.resolve("sh").pane_id)
+    assert "a\tb|" in screen.replace("a       b", "a\tb") or "a\tb|" in screen
