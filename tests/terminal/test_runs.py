@@ -312,7 +312,7 @@ async def test_a_command_with_tabs_runs_as_written(shell_core: tuple[str, Core])
     await new_shell(core)
     command = "printf '%s|\\n' 'a\tb'  'c  d'"
     if shell == "fish":
-        with pytest.raises(InvalidArgumentError, match="fish .* cannot take a tab"):
+        with pytest.raises(InvalidArgumentError, match=r"fish .* cannot take a tab"):
             await tm.run("sh", command)
         return
     run = await tm.run("sh", command)
