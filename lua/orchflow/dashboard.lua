@@ -41,6 +41,17 @@ local function trunc(s, n)
   return vim.fn.strcharpart(s, 0, n - 1) .. "…"
 end
 
+--- The shell column: the integrated shell (bash, zsh, fish: typed commands are runs and
+--- pane run types the command as is), "wrap" for a shell pane without it (pane run uses
+--- its visible wrapper), "" for a pane running its own command.
+function M.shell_text(p)
+  local shell = p.shell_integration
+  if shell ~= nil and shell ~= vim.NIL and shell ~= "" then
+    return shell
+  end
+  return (p.command == nil or p.command == vim.NIL or p.command == "") and "wrap" or ""
+end
+
 --- Lines, highlights and the pane behind each line, from session.list's answer.
 function M.render(sessions)
   local lines, hls, rows = {}, {}, {}
@@ -56,10 +67,11 @@ function M.render(sessions)
     end
     for _, p in ipairs(s.panes) do
       local cmd = (p.last_command ~= vim.NIL and p.last_command) or p.command or ""
-      local line = ("  %s %s %s %s %s %s"):format(
+      local line = ("  %s %s %s %s %s %s %s"):format(
         trunc(p.name ~= "" and p.name or "-", 12),
         trunc(p.pane_id, 5),
         trunc(p.type, 7),
+        trunc(M.shell_text(p), 4),
         trunc(state_text(p), 10),
         trunc(cmd, 22),
         p.last_line or ""
@@ -67,6 +79,10 @@ function M.render(sessions)
       lines[#lines + 1] = line
       rows[#lines] = p
       local col = 2 + 13 + 6 + 8
+      if M.shell_text(p) == "wrap" then
+        hls[#hls + 1] = { #lines - 1, col, col + 4, "OrchflowDim" }
+      end
+      col = col + 5
       hls[#hls + 1] = { #lines - 1, col, col + 10, state_hl(p) }
     end
   end

@@ -61,7 +61,7 @@ function M.line(r)
     pad(age(r.started_at), 8),
     pad(r.source or "", 6),
     pad(pane, 10),
-    (r.command or ""):gsub("\n", "⏎"),
+    ((r.command or ""):gsub("\n", "⏎")),
   }, " ")
 end
 

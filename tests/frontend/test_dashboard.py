@@ -38,9 +38,9 @@ def test_the_dashboard_applies_events_instead_of_re_listing(
     wait_float(editor, "orchflow", re.escape(first))
     # a pane made, renamed session, a command's state: all from the events' payloads
     second = new_pane(editor, "test")
-    wait_float(editor, "orchflow", re.escape(second) + r" +test +idle")
+    wait_float(editor, "orchflow", re.escape(second) + r" +test +wrap +idle")
     editor.cmd(f"Orchflow pane run {second} sh -c 'exit 4'")
-    wait_float(editor, "orchflow", re.escape(second) + r" +test +idle 4")
+    wait_float(editor, "orchflow", re.escape(second) + r" +test +wrap +idle 4")
     editor.cmd("Orchflow session rename orchflow renamed")
     wait_float(editor, "orchflow", r"^● renamed  \(current\)")
     editor.cmd(f"Orchflow pane close {first}")

@@ -320,3 +320,17 @@ async def test_a_command_with_tabs_runs_as_written(shell_core: tuple[str, Core])
     assert (done["command"], done["exit_code"]) == (command, 0)
     screen = await tm.backend.capture(tm.resolve("sh").pane_id)
     assert "a\tb|" in screen.replace("a       b", "a\tb") or "a\tb|" in screen
+
+
+async def test_a_line_that_starts_with_a_subshell_is_a_run_too(
+    shell_core: tuple[str, Core], private_tmux: TmuxServer
+) -> None:
+    """bash's DEBUG trap never fires for "( … )": PS0 sees the line read instead."""
+    shell, core = shell_core
+    if shell == "fish":
+        pytest.skip("fish has no ( … ) subshell syntax; its preexec event sees every line")
+    finished = collect(core, "run.finished")
+    pane = await new_shell(core)
+    private_tmux.run("send-keys", "-t", pane["pane_id"], "(exit 4)", "Enter")
+    run = await until(lambda: next(iter(finished), None))
+    assert (run["command"], run["exit_code"], run["source"]) == ("(exit 4)", 4, "typed")

@@ -24,6 +24,12 @@ __orchflow_armed=
 __orchflow_running=
 __orchflow_histnum=
 __orchflow_prompts=0
+__orchflow_read=
+__orchflow_empty=
+# PS0 is expanded once a command line is read, before it runs (bash >= 4.4; never for an
+# empty line): without a fork, its arithmetic notes that a line was read and when
+# (EPOCHREALTIME without its separator: microseconds). The expansion itself is empty.
+PS0='${__orchflow_empty:$((__orchflow_read = 1, __orchflow_t0 = 10#0${EPOCHREALTIME//[!0-9]/}, 0)):0}'"${PS0:-}"
 
 __orchflow_esc() {  # $1 escaped for a mark field, in __orchflow_out (no fork)
     local s=$1
@@ -60,7 +66,6 @@ __orchflow_preexec() {
     fi
     __orchflow_seq=$((__orchflow_seq + 1))
     __orchflow_running=1
-    __orchflow_t0=${EPOCHREALTIME//[!0-9]/}
     __orchflow_esc "$PWD"
     local cwd=$__orchflow_out
     __orchflow_esc "$cmd"
@@ -70,6 +75,23 @@ __orchflow_preexec() {
 
 __orchflow_precmd() {
     local status=$? t1=${EPOCHREALTIME//[!0-9]/} us=
+    if [[ -n "$__orchflow_read" && -z "$__orchflow_running" ]]; then
+        # A line ran whose first command is not a simple one (a subshell "( … )"): the
+        # DEBUG trap never fired for it; PS0 saw it read. Its start mark comes now.
+        local cmd=
+        if [[ -o history ]]; then
+            __orchflow_histline
+            [[ "$__orchflow_hnum" != "$__orchflow_histnum" ]] && cmd=$__orchflow_hline
+        fi
+        __orchflow_seq=$((__orchflow_seq + 1))
+        __orchflow_running=1
+        __orchflow_esc "$PWD"
+        local cwd=$__orchflow_out
+        __orchflow_esc "$cmd"
+        builtin printf '\e]7717;orchflow;C;%s;%s;%s;%s\a' \
+            "$$" "$__orchflow_seq" "$cwd" "$__orchflow_out"
+    fi
+    __orchflow_read=
     if [[ -n "$__orchflow_running" ]]; then
         __orchflow_running=
         # EPOCHREALTIME (bash >= 5) with its separator removed: microseconds.
