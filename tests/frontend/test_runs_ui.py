@@ -54,8 +54,8 @@ def test_a_failed_run_notifies_and_the_run_list_shows_it(
         raise AssertionError(private_tmux.run("capture-pane", "-p", "-t", pane)) from None
     editor.cmd("Orchflow run list")
     lines = wait_float(editor, "orchflow runs", r"✓ 0 .* typed .* true$", timeout=15)
-    assert any(l.startswith("✗ 4") and "typed" in l for l in lines), lines
-    assert any(l.startswith("✗ 1") and " run " in l and l.endswith("false") for l in lines)
+    assert any(row.startswith("✗ 4") and "typed" in row for row in lines), lines
+    assert any(row.startswith("✗ 1") and " run " in row and row.endswith("false") for row in lines)
     # the pane did not see a wrapper: the command as typed, once
     screen = private_tmux.run("capture-pane", "-p", "-t", pane)
     assert "trap" not in screen and screen.count("sleep 0.2; false") == 1
