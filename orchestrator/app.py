@@ -91,7 +91,7 @@ class Orchestrator:
         self.token = new_token()
         self.metrics = RequestMetrics()
         self.started_at = time.time()
-        self.core = Core(project_root=options.project_root)
+        self.core = Core(project_root=options.project_root, role="orchestrator")
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()  # set once listening with the discovery file written
         self.state_db: Database | None = None

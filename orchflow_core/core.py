@@ -31,10 +31,21 @@ log = logging.getLogger(__name__)
 DB_NAME = "orchflow.db"
 
 
+ROLES = ("host", "orchestrator")
+
+
 class Core:
     def __init__(
-        self, overrides: dict[str, Any] | None = None, *, project_root: Path | None = None
+        self,
+        overrides: dict[str, Any] | None = None,
+        *,
+        project_root: Path | None = None,
+        role: str = "host",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        self.role = role
+        """Which process this is; the panes it makes are owned by '<role>:<pid>'."""
         self.overrides: dict[str, Any] = overrides or {}
         self.events = EventBus()
         self.project_root = (project_root or Path.cwd()).resolve()
@@ -120,7 +131,12 @@ class Core:
                     )
                 db = await self.db()
                 manager = TerminalManager(
-                    backend, db, self.events, backend_name=kind, recorder=self.history
+                    backend,
+                    db,
+                    self.events,
+                    backend_name=kind,
+                    recorder=self.history,
+                    owner=f"{self.role}:{os.getpid()}",
                 )
                 await manager.start()  # raises TmuxUnavailableError; we retry next call
                 self._terminals = manager

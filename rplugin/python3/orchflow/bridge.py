@@ -62,9 +62,11 @@ class Bridge:
         root = Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else None
         error: dict[str, Any] | None = None
         try:
-            self.core = Core(overrides if isinstance(overrides, dict) else {}, project_root=root)
+            self.core = Core(
+                overrides if isinstance(overrides, dict) else {}, project_root=root, role="host"
+            )
         except OrchflowError as exc:  # bad setup() overrides: fall back to defaults
-            self.core = Core({}, project_root=root)
+            self.core = Core({}, project_root=root, role="host")
             error = exc.to_dict()
         self.core.events.subscribe(self._forward)
         # The state DB opens on first need (panes, history): calls like version never
