@@ -33,7 +33,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from orchestrator.project_detect import AGENT_TYPES, detect_project_commands
 from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -41,6 +40,7 @@ from orchflow_core.errors import (
     OrchflowError,
 )
 from orchflow_core.mux.stream import Gap
+from orchflow_core.project.detect import AGENT_TYPES, detect_project_commands
 from orchflow_core.store.database import Database
 from orchflow_core.terminal.manager import TerminalManager
 
