@@ -180,34 +180,24 @@ class Orchestrator:
         paths.ensure_private_dir(self.options.state_dir)
         self.state_db = await open_state_db(self.options.state_dir)
         self.agents = AgentManager(
-            self.terminals,
-            self.state_db,
-            self.options.project_root,
-            idle_after_s=self.options.idle_after_s,
+            self.terminals, self.options.project_root, idle_after_s=self.options.idle_after_s
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
 
     async def _resolve_stream(self, ref: str) -> tuple[str, str, str]:
-        agents = await self.agent_manager()
-        try:
-            agent_id, pane_id = await agents.pane_of(ref)
-            return agent_id, "agent", pane_id
-        except NotFoundError:
-            pass
+        """(orchflow id, "agent"|"pane", tmux pane id) for an agent or pane reference."""
         tm = await self.terminals()
-        await tm.refresh()
         try:
-            rec = tm.resolve(ref)
+            rec = await tm.find(ref)
         except NotFoundError:
             raise NotFoundError(
                 f"no agent or pane {ref!r}: give an agent id/name or a pane id/name", id=ref
             ) from None
-        return rec.orchflow_id, "pane", rec.pane_id
+        return rec.orchflow_id, "agent" if rec.meta.get("agent") else "pane", rec.pane_id
 
-    async def _subscribe_pane(self, pane_id: str) -> OutputSubscription:
-        tm = await self.terminals()
-        return await tm.backend.subscribe(pane_id)
+    async def _subscribe_pane(self, ref: str) -> OutputSubscription:
+        return await (await self.terminals()).subscribe(ref)
 
     # -- facts -------------------------------------------------------------------------
     async def settled(self) -> None:

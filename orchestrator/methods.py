@@ -251,9 +251,8 @@ async def session_list(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 @method("session.save", "name", "as")
 async def session_save(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{name, session, saved_at, panes: [{type, name, cwd, command, last_command, agent_type}]}"""
-    saved, agents = await app.saved_sessions(), await app.agent_manager()
-    tm = await app.terminals()
-    return await saved.save(tm, agents, _text(args, "name"), as_name=_text(args, "as", None))
+    saved, tm = await app.saved_sessions(), await app.terminals()
+    return await saved.save(tm, _text(args, "name"), as_name=_text(args, "as", None))
 
 
 @method("session.saved")
@@ -279,8 +278,9 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
 
 @method("agent.create", "type", "name", "command", "cwd", "session")
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent: {id, type, name, command, source, cwd, session, pane_id, state, exit_code,
-    created_at, last_output_at}"""
+    """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
+    ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
+    created_at, last_output_at, owner}"""
     return await (await app.agent_manager()).create(
         _text(args, "type"),
         name=_text(args, "name", None),
@@ -320,7 +320,7 @@ async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 
 @method("agent.stop", "id")
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent + {stopped: true}: the pane is closed and the agent forgotten."""
+    """agent + {stopped: true}: its pane is closed (state "closed")."""
     return await (await app.agent_manager()).stop(_text(args, "id"))
 
 

@@ -5,15 +5,10 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
 (WAL, 0600, numbered migrations). Memory lives in its own file too (``memory.db``,
 ``orchestrator/memory.py``).
 
-``agents`` - the panes the orchestrator made as agents (tmux is the truth for what runs).
-    id          TEXT PK   the pane's ``@orchflow_id`` (stable across restarts)
-    type        TEXT      dev, test, repl, build, lint or custom
-    name        TEXT      the pane's name
-    command     TEXT      what the agent was started with
-    source      TEXT?     where a detected command came from ("pyproject.toml ...")
-    cwd         TEXT
-    session     TEXT      tmux session name
-    created_at  REAL
+``agents`` (migration 1; dropped by migration 2) - the panes the orchestrator made as
+    agents. An agent is now a pane with ``meta`` ``{"agent": true, "source": ...}`` in
+    ``orchflow.db``'s ``panes`` table (doc/architecture.md, "One model"). Agents recorded
+    only here before the upgrade stay in tmux and in ``panes`` as plain typed panes.
 
 ``saved_sessions`` - snapshots made by ``session.save``.
     name        TEXT PK   the saved session's name
@@ -51,6 +46,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 panes       TEXT NOT NULL
             )""",
         ),
+    ),
+    Migration(
+        2,
+        "orchestrator: agents are panes with meta in orchflow.db; drop agents",
+        ("DROP TABLE agents",),
     ),
 )
 
