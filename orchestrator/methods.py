@@ -124,11 +124,52 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
 
 CORE_PREFIXES = ("search.", "files.", "history.")
 
+# The parameters each workspace method of orchflow_core accepts (its handler reads them with
+# ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
+# Anything else is -32602 naming it, as for the orchestrator's own methods.
+_SEARCH_OPTIONS = (
+    "case",
+    "whole_word",
+    "literal",
+    "include",
+    "exclude",
+    "hidden",
+    "follow",
+    "max_results",
+    "context",
+)
+CORE_PARAMS: dict[str, frozenset[str]] = {
+    name: frozenset(params)
+    for name, params in {
+        "search.project": ("pattern", "search_id", *_SEARCH_OPTIONS),
+        "search.cancel": ("search_id",),
+        "search.replace_preview": ("pattern", "replacement", *_SEARCH_OPTIONS),
+        "files.list": ("hidden", "include", "exclude", "refresh", "query", "limit"),
+        "files.record_open": ("path",),
+        "files.create": ("path", "kind", "content"),
+        "files.rename": ("path", "name"),
+        "files.move": ("path", "to"),
+        "files.copy": ("path", "to"),
+        "files.delete": ("path",),
+        "files.restore": ("id",),
+        "files.trash": ("all",),
+        "history.add": ("command", "cwd", "pane_type", "exit_code", "duration_s", "ts"),
+        "history.search": ("query", "limit", "cwd"),
+        "history.top": ("n", "cwd"),
+        "history.suggest": ("prefix", "limit", "cwd"),
+        "history.import": ("path", "format"),
+        "history.export": ("path", "overwrite"),
+        "history.prune": ("older_than_days",),
+    }.items()
+}
+
 
 def _core_handlers(
     app: Orchestrator, metrics: Any, clock: Callable[[], float]
 ) -> Callable[[str], Handler | None]:
-    """The workspace tools of orchflow_core (search.*, files.*, history.*), served as they are.
+    """The workspace tools of orchflow_core (search.*, files.*, history.*), served as they are,
+    with their parameters checked against ``CORE_PARAMS`` first (a method missing from the
+    table takes none).
 
     Their modules load on the first call of each prefix (ripgrep runner, rapidfuzz and the
     history store are not needed to become ready). ``search.project`` streams its batches
@@ -152,7 +193,7 @@ def _core_handlers(
 
     async def handler(name: str, params: Params, ctx: Any) -> Any:
         start = clock()
-        args = dict(_named(params, frozenset(params) if isinstance(params, dict) else frozenset()))
+        args = dict(_named(params, CORE_PARAMS.get(name, frozenset())))
         if name == "search.project":
             args.setdefault("search_id", f"rpc-{id(ctx)}-{time.monotonic_ns()}")
             searches[str(args["search_id"])] = ctx
