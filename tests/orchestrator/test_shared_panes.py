@@ -1,0 +1,86 @@
+"""A real orchestrator process and an in-test "Neovim host" manager on the same tmux
+server and the same orchflow.db (doc/architecture.md, "Who writes what")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orchflow_core.core import Core
+from tests.harness.editor import ROOT
+from tests.harness.tmux import TmuxServer
+from tests.orchestrator.server_process import OrchestratorProcess
+
+CONF = str(ROOT / "tests" / "tmux.conf")
+
+
+@pytest.fixture
+async def host(
+    orch: OrchestratorProcess, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Core]:
+    """The host's Core on the orchestrator's state dir (so: its orchflow.db)."""
+    monkeypatch.setenv("ORCHFLOW_STATE_DIR", str(orch.base / "state"))
+    core = Core({"tmux": {"config_file": CONF}}, role="host")
+    yield core
+    await core.close()
+
+
+async def test_session_save_reports_what_the_host_ran_and_the_host_sees_agents(
+    orch: OrchestratorProcess, host: Core, private_tmux: TmuxServer, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    pid = orch.proc.pid
+    async with await orch.client() as client:
+        await client.call("session.create", {"name": "work", "cwd": str(work)})
+        agent = await client.call(
+            "agent.create", {"type": "dev", "command": "cat", "name": "srv", "session": "work"}
+        )
+        tm = await host.terminals()
+        seen = {p["name"]: p for p in await tm.panes()}
+        assert (seen["srv"]["id"], seen["srv"]["command"], seen["srv"]["owner"]) == (
+            agent["id"],
+            "cat",
+            f"orchestrator:{pid}",
+        )
+        assert seen["srv"]["meta"] == {"agent": True, "source": None}
+
+        shell = await tm.new_pane(name="edit", session="work", cwd=str(work))
+        done = asyncio.Event()
+        host.events.subscribe(lambda _e: done.set(), kinds={"command.finished"})
+        await tm.run("edit", "echo ran-in-neovim")
+        await asyncio.wait_for(done.wait(), timeout=10)
+
+        saved = await client.call("session.save", {"name": "work"})
+        by_name = {p["name"]: p for p in saved["panes"]}
+        assert by_name["edit"] == {
+            "type": "shell",
+            "name": "edit",
+            "cwd": str(work),
+            "command": None,
+            "last_command": "echo ran-in-neovim",
+            "agent_type": None,
+        }
+        assert by_name["srv"]["agent_type"] == "dev" and by_name["srv"]["command"] == "cat"
+        # The orchestrator lists only its agents, and sees the host's pane as the host made it.
+        assert [a["name"] for a in await client.call("agent.list")] == ["srv"]
+        sessions = await client.call("session.list")
+        [edit] = [p for s in sessions for p in s["panes"] if p["name"] == "edit"]
+        assert (edit["id"], edit["owner"]) == (shell["id"], shell["owner"])
+
+    # Both reconcile again and again: one row per pane, creation facts intact.
+    for _ in range(2):
+        await tm.reconcile()
+        await orch.call("session.list")
+    db = await host.db()
+    stored = {
+        r["name"]: (r["command"], r["owner"], r["state"])
+        for r in await db.fetchall("SELECT name, command, owner, state FROM panes")
+    }
+    assert stored == {
+        "srv": ("cat", f"orchestrator:{pid}", "idle"),
+        "edit": (None, shell["owner"], "idle"),
+    }
