@@ -272,13 +272,7 @@ class TerminalManager:
         if any(s.name == name for s in await self.backend.list_sessions()):
             raise ConflictError(f"session {name!r} exists already", session=name)
         info = await self.backend.create_session(name, cwd=cwd)
-        now = time.time()
-        await self.db.execute(
-            "INSERT INTO sessions(name, backend, backend_id, cwd, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET closed_at = NULL,"
-            " backend_id = excluded.backend_id, updated_at = excluded.updated_at",
-            (name, self.backend_name, info.id, cwd, now, now),
-        )
+        await self.repo.new_session(name, info.id, cwd, time.time())
         self.current_session = name
         self.events.publish("session.created", name=name)
         return {"name": info.name, "id": info.id}
@@ -306,9 +300,7 @@ class TerminalManager:
     async def rename_session(self, old: str, new: str) -> dict[str, Any]:
         _check_name(new, "session")
         info = await self.backend.rename_session(old, new)
-        await self.db.execute(
-            "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, time.time(), old)
-        )
+        await self.repo.rename_session(old, new, time.time())
         for rec in self._panes.values():
             if rec.session == old:
                 rec.session = new

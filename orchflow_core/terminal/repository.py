@@ -219,6 +219,20 @@ class PaneRepository:
         merged = json.loads(await self.db.transaction(write))
         return merged if isinstance(merged, dict) else {}
 
+    async def new_session(self, name: str, backend_id: str, cwd: str | None, now: float) -> None:
+        await self.db.execute(
+            "INSERT INTO sessions(name, backend, backend_id, cwd, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET closed_at = NULL,"
+            " backend_id = excluded.backend_id, updated_at = excluded.updated_at",
+            (name, self.backend_name, backend_id, cwd, now, now),
+        )
+
+    async def rename_session(self, old: str, new: str, now: float) -> None:
+        """Renames cascade to the panes' rows (ON UPDATE CASCADE)."""
+        await self.db.execute(
+            "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, now, old)
+        )
+
     async def close_session(self, name: str, now: float) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE sessions SET closed_at = ? WHERE name = ?", (now, name))
