@@ -24,7 +24,7 @@ import logging
 import os
 import sqlite3
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchflow_core.errors import (
     ConflictError,
@@ -41,6 +41,9 @@ from orchflow_core.mux.stream import DEFAULT_MAX_QUEUE, OutputSubscription
 from orchflow_core.store.database import Database
 from orchflow_core.terminal.repository import PaneRecord, PaneRepository, record_from_row
 from orchflow_core.terminal.state import PaneEvent, PaneState, transition
+
+if TYPE_CHECKING:
+    from orchflow_core.mux.scrollback import ScrollbackHit
 
 __all__ = ["DEFAULT_SESSION", "CommandRecorder", "PaneRecord", "TerminalManager"]
 
@@ -493,6 +496,17 @@ class TerminalManager:
         """The pane's live output: what its buffer holds, then everything new."""
         rec = await self.find(ref)
         return await self.backend.subscribe(rec.pane_id, max_queue=max_queue)
+
+    async def search_scrollback(
+        self, pattern: str, *, ref: str | None = None, regex: bool = True, ignore_case: bool = False
+    ) -> list[ScrollbackHit]:
+        """Lines matching ``pattern`` in the scrollback of pane ``ref``, or of every pane."""
+        from orchflow_core.mux.scrollback import search_scrollback
+
+        pane_id = (await self.find(ref)).pane_id if ref else None
+        return await search_scrollback(
+            self.backend, pattern, pane_id=pane_id, regex=regex, ignore_case=ignore_case
+        )
 
     async def set_meta(self, ref: str, **values: Any) -> dict[str, Any]:
         """Merge ``values`` into the pane's meta (None removes a key); returns the pane."""

@@ -182,15 +182,12 @@ async def pane_unwatch(tm: TerminalManager, params: Params, core: Core) -> dict[
 @terminal_method("pane.search")
 async def pane_search(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """Regex (default) or literal search across the scrollback of every orchflow pane, or one."""
-    from orchflow_core.mux.scrollback import search_scrollback
-
     await tm.refresh()
     ref = param(params, "pane", str, None)
     records = [tm.resolve(ref)] if ref else tm.records()
-    hits = await search_scrollback(
-        tm.backend,
+    hits = await tm.search_scrollback(
         param(params, "pattern", str),
-        pane_id=records[0].pane_id if ref else None,
+        ref=ref,
         regex=not param(params, "literal", bool, False),
         ignore_case=param(params, "ignore_case", bool, False),
     )
