@@ -178,12 +178,24 @@ class Orchestrator:
         from orchestrator.streams import StreamHub
 
         paths.ensure_private_dir(self.options.state_dir)
-        self.state_db = await open_state_db(self.options.state_dir)
+        self.state_db = await open_state_db(
+            self.options.state_dir, carry_agents=self._carry_legacy_agents
+        )
         self.agents = AgentManager(
             self.terminals, self.options.project_root, idle_after_s=self.options.idle_after_s
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
+
+    async def _carry_legacy_agents(self, agents: list[dict[str, Any]]) -> None:
+        """Agents recorded in orchestrator.db before version 2 become pane meta in
+        orchflow.db (idempotent: a JSON merge)."""
+        from orchflow_core.terminal.repository import PaneRepository
+
+        panes = PaneRepository(await self.core.db())
+        for agent in agents:
+            await panes.set_meta(agent["id"], {"agent": True, "source": agent["source"]})
+        log.info("carried %d agents of orchestrator.db into orchflow.db", len(agents))
 
     async def _resolve_stream(self, ref: str) -> tuple[str, str, str]:
         """(orchflow id, "agent"|"pane", tmux pane id) for an agent or pane reference."""

@@ -84,3 +84,40 @@ async def test_session_save_reports_what_the_host_ran_and_the_host_sees_agents(
         "srv": ("cat", f"orchestrator:{pid}", "idle"),
         "edit": (None, shell["owner"], "idle"),
     }
+
+
+async def test_agents_of_an_orchestrator_db_made_before_version_2_are_carried_over(
+    isolated: Path,
+    tmp_path: Path,
+    private_tmux: TmuxServer,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestrator.schema import DB_NAME, MIGRATIONS
+    from orchflow_core.store.database import Database
+    from tests.orchestrator.server_process import server_env
+
+    base = tmp_path / "orch-home"
+    server_env(base, private_tmux.socket)  # makes the dirs
+    monkeypatch.setenv("ORCHFLOW_STATE_DIR", str(base / "state"))
+    # What the old orchestrator left: a pane in orchflow.db (no meta) and its agents row.
+    old = Core({"tmux": {"config_file": CONF}}, role="orchestrator")
+    pane = await (await old.terminals()).new_pane(pane_type="repl", name="keeper", command="cat")
+    await old.close()
+    legacy = await Database.open(base / "state" / DB_NAME, migrations=MIGRATIONS[:1])
+    await legacy.execute(
+        "INSERT INTO agents(id, type, name, command, source, cwd, session, created_at)"
+        " VALUES (?, 'repl', 'keeper', 'cat', 'detected here', '/', 'orchflow', 0)",
+        (pane["id"],),
+    )
+    await legacy.close()
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        [agent] = await server.call("agent.list")
+        assert (agent["id"], agent["name"], agent["source"]) == (
+            pane["id"],
+            "keeper",
+            "detected here",
+        )
+    finally:
+        await server.stop()
