@@ -258,13 +258,24 @@ HOSTILE = (
 )
 
 
-async def test_hostile_text_arrives_byte_exact(orch: OrchestratorProcess, tmp_path: Path) -> None:
+# Short plain ASCII goes as ``send-keys -l`` (a leading "-" must not be an option), the rest
+# through a paste buffer (control bytes, NUL, Unicode, 5 KB): both paths, in this order.
+SHORT = "-n --help; $(touch pwned) `id` 'q' \"d\" \\ #{pane_id} ~ *"
+
+
+async def test_hostile_text_arrives_byte_exact(
+    orch: OrchestratorProcess, tmp_path: Path, project: Path
+) -> None:
     out = tmp_path / "bytes.bin"
-    payload = HOSTILE.encode()
-    assert len(payload) > 5000
+    payload = SHORT.encode() + HOSTILE.encode()
+    assert len(HOSTILE.encode()) > 5000
     async with await orch.client() as client:
         agent = await _raw_reader(client, f"head -c {len(payload)} > {out}")
-        await client.call("agent.send", {"id": agent["id"], "text": HOSTILE, "enter": False})
+        for text in (SHORT, HOSTILE):
+            sent = await client.call(
+                "agent.send", {"id": agent["id"], "text": text, "enter": False}
+            )
+            assert sent["sent"] == len(text)
         got = await _file_bytes(out, len(payload))
     assert got == payload
-    assert not (tmp_path / "pwned").exists()
+    assert not (project / "pwned").exists()  # the agent's cwd: nothing was run
