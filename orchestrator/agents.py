@@ -78,8 +78,6 @@ class AgentManager:
     def view(self, tm: TerminalManager, rec: PaneRecord) -> dict[str, Any]:
         """The agent as the API shows it."""
         last = tm.last_output_at(rec.orchflow_id) if rec.state is not PaneState.CLOSED else None
-        alive = rec.state in (PaneState.IDLE, PaneState.RUNNING)
-        since = time.time() - (last or rec.created_at or 0.0)
         return {
             "id": rec.orchflow_id,
             "type": rec.pane_type,
@@ -90,7 +88,9 @@ class AgentManager:
             "session": rec.session,
             "pane_id": rec.pane_id,
             "state": rec.state.value,
-            "activity": ("active" if since < self.idle_after_s else "quiet") if alive else None,
+            "activity": activity(
+                rec.state, last or rec.created_at, time.time(), idle_after_s=self.idle_after_s
+            ),
             "exit_code": rec.exit_code,
             "created_at": rec.created_at,
             "last_output_at": last,
@@ -201,6 +201,18 @@ class AgentManager:
                 await tm.close_pane(rec.orchflow_id)
         log.info("agent %s stopped", rec.name)
         return {**self.view(tm, rec), "stopped": True}
+
+
+def activity(
+    state: PaneState, last_output_at: float | None, now: float, *, idle_after_s: float
+) -> str | None:
+    """ "active" if the agent printed (or started) within ``idle_after_s``, else "quiet";
+    None once its process ended or its pane is gone. Derived, never stored."""
+    if state is not PaneState.IDLE and state is not PaneState.RUNNING:
+        return None
+    if last_output_at is None:
+        return "quiet"
+    return "active" if now - last_output_at < idle_after_s else "quiet"
 
 
 def _free_name(tm: TerminalManager, agent_type: str) -> str:
