@@ -93,6 +93,7 @@ class TerminalManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_output: dict[str, float] = {}  # by backend pane id
         self._unsubscribe = events.subscribe(self._on_output, kinds={"pane.output"})
+        self._sync_lock = asyncio.Lock()  # one reconcile/refresh at a time
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -133,10 +134,13 @@ class TerminalManager:
         row is adopted once (from its tmux tags); open rows whose pane is gone are
         marked closed. Nothing another process recorded is overwritten.
         """
+        async with self._sync_lock:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> dict[str, int]:
         live = {p.orchflow_id: p for p in await self.backend.list_panes()}
         sessions = {s.name: s for s in await self.backend.list_sessions()}
         open_ids = set(await self.repo.open_ids())
-        closed = 0
         for oid in [oid for oid in self._panes if oid not in live]:
             gone = self._panes.pop(oid)
             gone.state = PaneState.CLOSED
@@ -383,11 +387,12 @@ class TerminalManager:
     async def refresh(self) -> None:
         """Pick up panes that died or vanished since we last looked, panes another process
         made (loaded from their rows), and what it recorded about ours (last command)."""
-        live = {p.orchflow_id: p for p in await self.backend.list_panes()}
-        for oid, rec in list(self._panes.items()):
-            if oid not in live:
-                await self._gone(rec)
-        await self._take_in(live)
+        async with self._sync_lock:  # two at once would load one pane into two records
+            live = {p.orchflow_id: p for p in await self.backend.list_panes()}
+            for oid, rec in list(self._panes.items()):
+                if oid not in live:
+                    await self._gone(rec)
+            await self._take_in(live)
 
     async def _gone(self, rec: PaneRecord) -> None:
         self._set_state(rec, PaneEvent.CLOSE)
