@@ -19,6 +19,7 @@ row of a live pane as it is, adopts a live tagged pane that has no row once
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -94,6 +95,7 @@ class TerminalManager:
         self._last_output: dict[str, float] = {}  # by backend pane id
         self._unsubscribe = events.subscribe(self._on_output, kinds={"pane.output"})
         self._sync_lock = asyncio.Lock()  # one reconcile/refresh at a time
+        self._local_writes: dict[str, int] = {}  # by orchflow_id: saves made by this process
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -167,6 +169,7 @@ class TerminalManager:
         and the rows' observed facts (another process's last command, meta), unknown ones
         are loaded from their row or adopted. Writes only what changed."""
         now = time.time()
+        marks = dict(self._local_writes)
         rows = await self.repo.rows(live)
         writes: list[PaneRecord] = []
         adopt: list[PaneRecord] = []
@@ -176,7 +179,7 @@ class TerminalManager:
             rec = self._panes.get(oid)
             if rec is not None:
                 reattached += row is not None
-                if row is not None:
+                if row is not None and self._local_writes.get(oid) == marks.get(oid):
                     _merge_observed(rec, row)
                 if self._apply_live(rec, info):
                     writes.append(rec)
@@ -215,6 +218,9 @@ class TerminalManager:
             self._panes[oid] = rec
 
         if writes or adopt or sessions is not None or close_vanished:
+            writes = [dataclasses.replace(r) for r in writes]  # as they are now, not later
+            for rec in writes:
+                self._local_writes[rec.orchflow_id] = self._local_writes.get(rec.orchflow_id, 0) + 1
 
             def write(conn: sqlite3.Connection) -> None:
                 for name, s in (sessions or {}).items():
@@ -232,9 +238,9 @@ class TerminalManager:
             for rec in adopt:
                 row = stored.get(rec.orchflow_id)
                 loaded = record_from_row(row) if row is not None else rec
-                self._apply_live(loaded, live[rec.orchflow_id])
-                if loaded.state is PaneState.CLOSED:
+                if loaded.state is PaneState.CLOSED:  # the pane is live: not closed
                     loaded.state = PaneState.IDLE
+                self._apply_live(loaded, live[rec.orchflow_id])
                 self._panes[rec.orchflow_id] = loaded
         return {"reattached": reattached, "adopted": len(adopt)}
 
@@ -265,6 +271,9 @@ class TerminalManager:
         )
 
     async def _save(self, rec: PaneRecord) -> None:
+        # Counted before the write is queued: a refresh whose read of the rows started
+        # earlier must not merge that older row over what we just changed.
+        self._local_writes[rec.orchflow_id] = self._local_writes.get(rec.orchflow_id, 0) + 1
         await self.repo.save(rec, time.time())
 
     def _set_state(self, rec: PaneRecord, event: PaneEvent) -> None:
@@ -472,8 +481,9 @@ class TerminalManager:
             return rec.to_dict()
         if self._apply_live(rec, info):
             await self._save(rec)
+        mark = self._local_writes.get(rec.orchflow_id)
         row = (await self.repo.rows([rec.orchflow_id])).get(rec.orchflow_id)
-        if row is not None:
+        if row is not None and self._local_writes.get(rec.orchflow_id) == mark:
             _merge_observed(rec, row)
         return rec.to_dict()
 

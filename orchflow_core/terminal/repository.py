@@ -176,12 +176,15 @@ class PaneRepository:
 
     def upsert(self, conn: sqlite3.Connection, rec: PaneRecord, now: float) -> None:
         """Write ``rec``: creation facts fill blanks only, observed facts update."""
+        self._upsert(conn, _params(rec, now))
+
+    def _upsert(self, conn: sqlite3.Connection, params: dict[str, Any]) -> None:
         conn.execute(
             "INSERT INTO sessions(name, backend, created_at, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(name) DO NOTHING",
-            (rec.session, self.backend_name, now, now),
+            (params["session"], self.backend_name, params["now"], params["now"]),
         )
-        conn.execute(_UPSERT, _params(rec, now))
+        conn.execute(_UPSERT, params)
 
     def adopt(self, conn: sqlite3.Connection, rec: PaneRecord, now: float) -> None:
         """A row for a live tagged pane nobody recorded; a no-op if a row exists."""
@@ -201,7 +204,10 @@ class PaneRepository:
         )
 
     async def save(self, rec: PaneRecord, now: float) -> None:
-        await self.db.transaction(lambda conn: self.upsert(conn, rec, now))
+        """``upsert`` in its own transaction, of ``rec`` as it is now (not as it may be
+        when the database thread gets to it)."""
+        params = _params(rec, now)
+        await self.db.transaction(lambda conn: self._upsert(conn, params))
 
     async def set_meta(self, orchflow_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         """Merge ``patch`` into the pane's metadata (a null value removes the key)."""
