@@ -1,23 +1,21 @@
-"""Agents: tmux panes with a type (dev, test, repl, build, lint, custom) running a command.
+"""Agents: panes with a type (dev, test, repl, build, lint, custom) running a command.
 
-An agent's pane runs its command directly (``remain-on-exit`` keeps the pane, its output
-and exit code after the command ends). Its state comes from one transition table::
+An agent is a pane kept by core's ``TerminalManager`` with ``meta`` marking it
+(``{"agent": true, "source": <where a detected command came from>}``), nothing more: its
+row is in ``orchflow.db``'s ``panes`` table, its identity in tmux's ``@orchflow_*`` tags,
+and its lifecycle is the pane's (``orchflow_core/terminal/state.py``): ``idle`` while its
+process lives, ``exited`` (with the exit code) once it ended, ``closed`` once its pane is
+gone. The pane runs the command directly (``remain-on-exit`` keeps its output and exit
+code after it ends).
 
-    starting ──output──▶ running ──quiet──▶ idle ──output──▶ running
-        │                   │                 │
-        └──quiet──▶ idle    └────── exit ─────┴──▶ exited   (from any state; terminal)
+Beside the state, an agent shows an ``activity`` derived from when it last printed (as this
+process saw it): ``active`` if within ``idle_after_s``, else ``quiet`` (waiting for input,
+a server with nothing to log, a finished REPL prompt); ``null`` once exited or closed.
+There is no second state table: activity is computed when asked.
 
-- ``output``: the pane printed something (pushed by tmux, never polled);
-- ``quiet``: nothing printed for ``idle_after_s`` while the process lives (waiting for
-  input, a server with nothing to log, a finished REPL prompt);
-- ``exit``: the pane's process ended (its exit code is kept) or the pane was closed.
-
-Exit is seen when the quiet timer fires (a process that ends stops printing) and whenever a
-caller asks (``list``, ``get``, ``send``, ``output``): one control-mode ``list-panes``.
-
-Agents are recorded in ``orchestrator.db`` (id = the pane's ``@orchflow_id``), so a restarted
-orchestrator re-attaches to the agents whose panes still run; panes outlive the
-orchestrator (it never kills them on shutdown, only ``agent.stop`` does).
+Agents outlive the orchestrator (it never kills them on shutdown; only ``agent.stop`` does)
+and a restarted orchestrator finds them again through the TerminalManager's reconcile, as
+the Neovim host does.
 """
 
 from __future__ import annotations
@@ -28,281 +26,91 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from orchestrator.project_detect import AGENT_TYPES, detect_project_commands
-from orchflow_core.errors import (
-    ConflictError,
-    InvalidArgumentError,
-    NotFoundError,
-    OrchflowError,
-)
-from orchflow_core.mux.stream import Gap
-from orchflow_core.store.database import Database
-from orchflow_core.terminal.manager import TerminalManager
+from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from orchflow_core.project.detect import AGENT_TYPES, detect_project_commands
+from orchflow_core.terminal.manager import PaneRecord, TerminalManager
+from orchflow_core.terminal.state import PaneState
 
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_AFTER_S = 1.0
 DEFAULT_OUTPUT_LINES = 100
-MAX_OUTPUT_LINES = 10_000
+AGENT = "agent"  # the meta key that makes a pane an agent
 
 TerminalsGetter = Callable[[], Awaitable[TerminalManager]]
 
 
-class AgentState(StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    IDLE = "idle"
-    EXITED = "exited"
-
-
-class AgentEvent(StrEnum):
-    OUTPUT = "output"
-    QUIET = "quiet"
-    EXIT = "exit"
-
-
-_S, _E = AgentState, AgentEvent
-_TABLE: dict[tuple[AgentState, AgentEvent], AgentState] = {
-    (_S.STARTING, _E.OUTPUT): _S.RUNNING,
-    (_S.STARTING, _E.QUIET): _S.IDLE,
-    (_S.RUNNING, _E.OUTPUT): _S.RUNNING,
-    (_S.RUNNING, _E.QUIET): _S.IDLE,
-    (_S.IDLE, _E.OUTPUT): _S.RUNNING,
-    (_S.IDLE, _E.QUIET): _S.IDLE,
-    (_S.STARTING, _E.EXIT): _S.EXITED,
-    (_S.RUNNING, _E.EXIT): _S.EXITED,
-    (_S.IDLE, _E.EXIT): _S.EXITED,
-    (_S.EXITED, _E.EXIT): _S.EXITED,
-    # Output drained after the exit was seen, or a timer that fired late: still exited.
-    (_S.EXITED, _E.OUTPUT): _S.EXITED,
-    (_S.EXITED, _E.QUIET): _S.EXITED,
-}
-
-
-def transition(state: AgentState, event: AgentEvent) -> AgentState:
-    """The state after ``event``; the table is total, so this never raises for valid input."""
-    return _TABLE[(state, event)]
-
-
-@dataclass(slots=True)
-class Agent:
-    id: str
-    type: str
-    name: str
-    command: str
-    source: str | None
-    cwd: str
-    session: str
-    pane_id: str
-    created_at: float
-    state: AgentState = AgentState.STARTING
-    exit_code: int | None = None
-    last_output_at: float | None = None
-    closed: bool = False  # the pane itself is gone
-    _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
-    _watcher: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "name": self.name,
-            "command": self.command,
-            "source": self.source,
-            "cwd": self.cwd,
-            "session": self.session,
-            "pane_id": self.pane_id,
-            "state": self.state.value,
-            "exit_code": self.exit_code,
-            "created_at": self.created_at,
-            "last_output_at": self.last_output_at,
-        }
-
-
 class AgentManager:
-    """Creates, tracks and stops agents. ``terminals()`` gives the started TerminalManager."""
+    """Creates, lists and stops agents: a thin layer over the started TerminalManager."""
 
     def __init__(
         self,
         terminals: TerminalsGetter,
-        db: Database,
         project_root: Path,
         *,
         idle_after_s: float = DEFAULT_IDLE_AFTER_S,
     ) -> None:
         self._terminals = terminals
-        self._db = db
         self.project_root = project_root
         self.idle_after_s = idle_after_s
-        self._agents: dict[str, Agent] = {}
-        self._loaded = False
-        self._load_lock = asyncio.Lock()
-        self._checks: set[asyncio.Task[None]] = set()
+        self._tm: TerminalManager | None = None
 
     @property
     def count(self) -> int:
-        return sum(1 for a in self._agents.values() if not a.closed)
+        """Open agents as of the last look (0 before tmux started)."""
+        return len(self._tm.records(meta_key=AGENT)) if self._tm is not None else 0
 
-    # -- lifecycle -----------------------------------------------------------------------
-    async def _tm(self) -> TerminalManager:
-        """The terminal manager, after re-attaching to agents recorded before a restart."""
-        tm = await self._terminals()
-        if not self._loaded:
-            async with self._load_lock:
-                if not self._loaded:
-                    await self._reattach(tm)
-                    self._loaded = True
-        return tm
+    async def tm(self) -> TerminalManager:
+        self._tm = await self._terminals()
+        return self._tm
 
     async def start(self) -> None:
-        """Start tmux and re-attach recorded agents (raises if tmux is unavailable)."""
-        await self._tm()
-
-    async def _reattach(self, tm: TerminalManager) -> None:
-        live = {p.orchflow_id: p for p in await tm.backend.list_panes()}
-        rows = await self._db.fetchall("SELECT * FROM agents")
-        gone = []
-        for row in rows:
-            info = live.get(row["id"])
-            if info is None:
-                gone.append(row["id"])
-                continue
-            agent = Agent(
-                id=row["id"],
-                type=row["type"],
-                name=info.name or row["name"],
-                command=row["command"],
-                source=row["source"],
-                cwd=row["cwd"],
-                session=info.session,
-                pane_id=info.pane_id,
-                created_at=row["created_at"],
-            )
-            if info.dead:
-                agent.exit_code = info.exit_code
-                agent.state = AgentState.EXITED
-            self._agents[agent.id] = agent
-            await self._watch(tm, agent)
-        if gone:
-            await self._db.transaction(
-                lambda conn: conn.executemany(
-                    "DELETE FROM agents WHERE id = ?", [(g,) for g in gone]
-                )
-            )
-        log.info("agents: %d re-attached, %d gone", len(self._agents), len(gone))
+        """Start tmux (the manager's reconcile finds the agents of earlier runs)."""
+        await self.tm()
 
     async def close(self) -> None:
-        """Stop watching (the agents' panes keep running in tmux)."""
-        tasks = [a._watcher for a in self._agents.values() if a._watcher is not None]
-        tasks += list(self._checks)
-        for agent in self._agents.values():
-            if agent._timer is not None:
-                agent._timer.cancel()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Nothing to stop: the agents' panes keep running in tmux."""
 
-    # -- state -------------------------------------------------------------------------
-    def _apply(self, agent: Agent, event: AgentEvent) -> None:
-        new = transition(agent.state, event)
-        if new is not agent.state:
-            log.debug("agent %s: %s -> %s", agent.name, agent.state.value, new.value)
-            agent.state = new
+    # -- views -----------------------------------------------------------------------
+    def view(self, tm: TerminalManager, rec: PaneRecord) -> dict[str, Any]:
+        """The agent as the API shows it."""
+        last = tm.last_output_at(rec.orchflow_id) if rec.state is not PaneState.CLOSED else None
+        return {
+            "id": rec.orchflow_id,
+            "type": rec.pane_type,
+            "name": rec.name,
+            "command": rec.command,
+            "source": rec.meta.get("source"),
+            "cwd": rec.cwd,
+            "session": rec.session,
+            "pane_id": rec.pane_id,
+            "state": rec.state.value,
+            "activity": activity(
+                rec.state, last or rec.created_at, time.time(), idle_after_s=self.idle_after_s
+            ),
+            "exit_code": rec.exit_code,
+            "created_at": rec.created_at,
+            "last_output_at": last,
+            "owner": rec.owner,
+        }
 
-    def _arm_quiet_timer(self, agent: Agent, delay: float) -> None:
-        if agent._timer is None and agent.state is not AgentState.EXITED:
-            loop = asyncio.get_running_loop()
-            agent._timer = loop.call_later(delay, self._on_timer, agent)
-
-    def _on_output(self, agent: Agent) -> None:
-        agent.last_output_at = time.time()
-        self._apply(agent, AgentEvent.OUTPUT)
-        self._arm_quiet_timer(agent, self.idle_after_s)
-
-    def _on_timer(self, agent: Agent) -> None:
-        agent._timer = None
-        since = time.time() - (agent.last_output_at or agent.created_at)
-        if since < self.idle_after_s:  # output came meanwhile: wait for the rest
-            self._arm_quiet_timer(agent, self.idle_after_s - since)
-            return
-        task = asyncio.get_running_loop().create_task(self._quiet_check(agent))
-        self._checks.add(task)
-        task.add_done_callback(self._checks.discard)
-
-    async def _quiet_check(self, agent: Agent) -> None:
-        """Quiet: the process is waiting, or it ended. Ask tmux which."""
+    async def _agent(self, ref: str) -> tuple[TerminalManager, PaneRecord]:
+        """The open agent ``ref`` (its id, name or pane id), refreshed from tmux."""
+        tm = await self.tm()
         try:
-            tm = await self._terminals()
-            await self._refresh_one(tm, agent)
-        except OrchflowError as exc:
-            log.debug("quiet check of agent %s failed: %s", agent.name, exc.message)
-        if agent.state is not AgentState.EXITED:
-            self._apply(agent, AgentEvent.QUIET)
-
-    async def _refresh_one(self, tm: TerminalManager, agent: Agent) -> None:
-        if agent.state is AgentState.EXITED and agent.closed:
-            return
-        try:
-            info = await tm.backend.get_pane(agent.pane_id)
+            rec = await tm.find(ref)
         except NotFoundError:
-            agent.closed = True
-            self._apply(agent, AgentEvent.EXIT)
-            return
-        if info.orchflow_id != agent.id:  # the pane id was reused by another pane
-            agent.closed = True
-            self._apply(agent, AgentEvent.EXIT)
-        elif info.dead:
-            agent.exit_code = info.exit_code
-            self._apply(agent, AgentEvent.EXIT)
-
-    async def _refresh_all(self, tm: TerminalManager) -> None:
-        """Update every agent from tmux; agents whose pane is gone are forgotten."""
-        live = {p.orchflow_id: p for p in await tm.backend.list_panes()}
-        for agent in list(self._agents.values()):
-            info = live.get(agent.id)
-            if info is None:
-                agent.closed = True
-                self._apply(agent, AgentEvent.EXIT)
-                await self._forget(agent)
-            else:
-                agent.pane_id, agent.session, agent.name = info.pane_id, info.session, info.name
-                if info.dead:
-                    agent.exit_code = info.exit_code
-                    self._apply(agent, AgentEvent.EXIT)
-
-    async def _watch(self, tm: TerminalManager, agent: Agent) -> None:
-        sub = await tm.backend.subscribe(agent.pane_id)
-
-        async def pump() -> None:
-            try:
-                async for item in sub:
-                    if not isinstance(item, Gap):
-                        self._on_output(agent)
-            finally:
-                sub.close()
-            agent.closed = True  # the stream ends when the pane is gone
-            self._apply(agent, AgentEvent.EXIT)
-
-        agent._watcher = asyncio.get_running_loop().create_task(pump())
-        self._arm_quiet_timer(agent, self.idle_after_s)
+            rec = None
+        if rec is None or not rec.meta.get(AGENT):
+            known = ", ".join(sorted(r.name for r in tm.records(meta_key=AGENT))) or "none"
+            raise NotFoundError(f"no agent {ref!r} (agents: {known})", id=ref) from None
+        await tm.get(rec.orchflow_id)
+        return tm, rec
 
     # -- API ---------------------------------------------------------------------------
-    def resolve(self, ref: str) -> Agent:
-        """An agent by id or by unique name; NotFoundError lists the known ones."""
-        agent = self._agents.get(ref)
-        if agent is not None:
-            return agent
-        named = [a for a in self._agents.values() if a.name == ref and not a.closed]
-        if len(named) == 1:
-            return named[0]
-        known = ", ".join(sorted(a.name for a in self._agents.values())) or "none"
-        raise NotFoundError(f"no agent {ref!r} (agents: {known})", id=ref)
-
     async def create(
         self,
         agent_type: str,
@@ -336,128 +144,83 @@ class AgentManager:
                     cwd=workdir,
                 )
             command, source = default.command, default.source
-        tm = await self._tm()
-        if name is None:
-            name = self._free_name(tm, agent_type)
+        tm = await self.tm()
+        await tm.refresh()
         pane = await tm.new_pane(
-            pane_type=agent_type, command=command, name=name, cwd=workdir, session=session
-        )
-        agent = Agent(
-            id=pane["id"],
-            type=agent_type,
-            name=pane["name"],
+            pane_type=agent_type,
             command=command,
-            source=source,
+            name=name or _free_name(tm, agent_type),
             cwd=workdir,
-            session=pane["session"],
-            pane_id=pane["pane_id"],
-            created_at=time.time(),
+            session=session,
+            meta={AGENT: True, "source": source},
         )
-        await self._db.execute(
-            "INSERT INTO agents(id, type, name, command, source, cwd, session, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                agent.id,
-                agent.type,
-                agent.name,
-                command,
-                source,
-                workdir,
-                agent.session,
-                agent.created_at,
-            ),
-        )
-        self._agents[agent.id] = agent
-        await self._watch(tm, agent)
-        log.info("agent %s (%s) created in pane %s", agent.name, agent.type, agent.pane_id)
-        return agent.to_dict()
-
-    def _free_name(self, tm: TerminalManager, agent_type: str) -> str:
-        taken = {r.name for r in tm.records()} | {a.name for a in self._agents.values()}
-        n = 1
-        while f"{agent_type}-{n}" in taken:
-            n += 1
-        return f"{agent_type}-{n}"
+        log.info("agent %s (%s) created in pane %s", pane["name"], agent_type, pane["pane_id"])
+        return self.view(tm, tm.resolve(pane["id"]))
 
     async def list(self) -> list[dict[str, Any]]:
-        tm = await self._tm()
-        await self._refresh_all(tm)
-        return [a.to_dict() for a in sorted(self._agents.values(), key=lambda a: a.created_at)]
+        tm = await self.tm()
+        await tm.refresh()
+        agents = sorted(tm.records(meta_key=AGENT), key=lambda r: r.created_at or 0.0)
+        return [self.view(tm, rec) for rec in agents]
 
     async def get(self, ref: str) -> dict[str, Any]:
-        tm = await self._tm()
-        agent = self.resolve(ref)
-        await self._refresh_one(tm, agent)
-        return agent.to_dict()
+        tm, rec = await self._agent(ref)
+        return self.view(tm, rec)
 
     async def send(self, ref: str, text: str, *, enter: bool = True) -> dict[str, Any]:
-        tm = await self._tm()
-        agent = self.resolve(ref)
-        await self._refresh_one(tm, agent)
-        if agent.state is AgentState.EXITED:
+        """Type ``text`` literally; ``enter`` presses the Enter key (a raw-mode program
+        reads ``\\r``), it does not paste a line feed."""
+        tm, rec = await self._agent(ref)
+        if rec.state is not PaneState.IDLE and rec.state is not PaneState.RUNNING:
             raise ConflictError(
-                f"agent {agent.name} has exited (code {agent.exit_code}): nothing reads its "
-                "input; stop it and create a new one",
-                id=agent.id,
-                exit_code=agent.exit_code,
+                f"agent {rec.name} has {rec.state.value} (code {rec.exit_code}): nothing reads "
+                "its input; stop it and create a new one",
+                id=rec.orchflow_id,
+                exit_code=rec.exit_code,
             )
-        await tm.backend.send_text(agent.pane_id, text + ("\n" if enter else ""))
-        return {"id": agent.id, "sent": len(text), "enter": enter}
+        await tm.send(rec.orchflow_id, text, enter=enter)
+        return {"id": rec.orchflow_id, "sent": len(text), "enter": enter}
 
     async def output(self, ref: str, *, lines: int = DEFAULT_OUTPUT_LINES) -> dict[str, Any]:
-        if not 1 <= lines <= MAX_OUTPUT_LINES:
-            raise InvalidArgumentError(
-                f"lines must be between 1 and {MAX_OUTPUT_LINES}, got {lines}", param="lines"
-            )
-        tm = await self._tm()
-        agent = self.resolve(ref)
-        await self._refresh_one(tm, agent)
-        if agent.closed:
-            raise NotFoundError(f"agent {agent.name}'s pane is gone: no output to read", id=ref)
-        text = await tm.backend.capture(agent.pane_id, start=-lines)
-        kept = text.split("\n")[-lines:] if text else []
+        tm, rec = await self._agent(ref)
+        if rec.state is PaneState.CLOSED:
+            raise NotFoundError(f"agent {rec.name}'s pane is gone: no output to read", id=ref)
+        text = await tm.capture(rec.orchflow_id, lines=lines)
         return {
-            "id": agent.id,
-            "state": agent.state.value,
-            "lines": len(kept),
-            "text": "\n".join(kept),
+            "id": rec.orchflow_id,
+            "state": rec.state.value,
+            "lines": len(text.split("\n")) if text else 0,
+            "text": text,
         }
 
-    async def pane_of(self, ref: str) -> tuple[str, str]:
-        """(agent id, tmux pane id) for ``ref``; NotFoundError if no such agent."""
-        await self._tm()
-        agent = self.resolve(ref)
-        return agent.id, agent.pane_id
-
     async def stop(self, ref: str) -> dict[str, Any]:
-        """Close the agent's pane (its process gets SIGHUP) and forget the agent."""
-        tm = await self._tm()
-        agent = self.resolve(ref)
-        if not agent.closed:
+        """Close the agent's pane (its process gets SIGHUP); the agent is then gone."""
+        tm, rec = await self._agent(ref)
+        if rec.state is not PaneState.CLOSED:
             with contextlib.suppress(NotFoundError):  # closed from outside meanwhile
-                await tm.refresh()
-                await tm.close_pane(agent.id)
-        agent.closed = True
-        self._apply(agent, AgentEvent.EXIT)
-        await self._forget(agent)
-        log.info("agent %s stopped", agent.name)
-        return {**agent.to_dict(), "stopped": True}
+                await tm.close_pane(rec.orchflow_id)
+        log.info("agent %s stopped", rec.name)
+        return {**self.view(tm, rec), "stopped": True}
 
-    async def _forget(self, agent: Agent) -> None:
-        if agent._timer is not None:
-            agent._timer.cancel()
-        if agent._watcher is not None and agent._watcher is not asyncio.current_task():
-            agent._watcher.cancel()
-        self._agents.pop(agent.id, None)
-        await self._db.execute("DELETE FROM agents WHERE id = ?", (agent.id,))
 
-    def agent_type_of(self, pane_orchflow_id: str) -> str | None:
-        agent = self._agents.get(pane_orchflow_id)
-        return agent.type if agent is not None else None
+def activity(
+    state: PaneState, last_output_at: float | None, now: float, *, idle_after_s: float
+) -> str | None:
+    """ "active" if the agent printed (or started) within ``idle_after_s``, else "quiet";
+    None once its process ended or its pane is gone. Derived, never stored."""
+    if state is not PaneState.IDLE and state is not PaneState.RUNNING:
+        return None
+    if last_output_at is None:
+        return "quiet"
+    return "active" if now - last_output_at < idle_after_s else "quiet"
 
-    def cwd_of(self, pane_orchflow_id: str) -> str | None:
-        agent = self._agents.get(pane_orchflow_id)
-        return agent.cwd if agent is not None else None
+
+def _free_name(tm: TerminalManager, agent_type: str) -> str:
+    taken = {r.name for r in tm.records()}
+    n = 1
+    while f"{agent_type}-{n}" in taken:
+        n += 1
+    return f"{agent_type}-{n}"
 
 
 def _check_cwd(cwd: str | None, default: Path) -> str:

@@ -94,7 +94,7 @@ class Orchestrator:
         self.metrics = RequestMetrics()
         self.started_at = time.time()
         self.core = Core(
-            options.core_overrides, project_root=options.project_root, process="orchestrator"
+            options.core_overrides, project_root=options.project_root, role="orchestrator"
         )
         if self.core.log_error is not None:  # say it where the operator looks
             print(f"orchflow-orchestrator: {self.core.log_error.message}", file=sys.stderr)
@@ -184,36 +184,38 @@ class Orchestrator:
         from orchestrator.streams import StreamHub
 
         paths.ensure_private_dir(self.options.state_dir)
-        self.state_db = await open_state_db(self.options.state_dir)
+        self.state_db = await open_state_db(
+            self.options.state_dir, carry_agents=self._carry_legacy_agents
+        )
         self.agents = AgentManager(
-            self.terminals,
-            self.state_db,
-            self.options.project_root,
-            idle_after_s=self.options.idle_after_s,
+            self.terminals, self.options.project_root, idle_after_s=self.options.idle_after_s
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
 
+    async def _carry_legacy_agents(self, agents: list[dict[str, Any]]) -> None:
+        """Agents recorded in orchestrator.db before version 2 become pane meta in
+        orchflow.db (idempotent: a JSON merge)."""
+        from orchflow_core.terminal.repository import PaneRepository
+
+        panes = PaneRepository(await self.core.db())
+        for agent in agents:
+            await panes.set_meta(agent["id"], {"agent": True, "source": agent["source"]})
+        log.info("carried %d agents of orchestrator.db into orchflow.db", len(agents))
+
     async def _resolve_stream(self, ref: str) -> tuple[str, str, str]:
-        agents = await self.agent_manager()
-        try:
-            agent_id, pane_id = await agents.pane_of(ref)
-            return agent_id, "agent", pane_id
-        except NotFoundError:
-            pass
+        """(orchflow id, "agent"|"pane", tmux pane id) for an agent or pane reference."""
         tm = await self.terminals()
-        await tm.refresh()
         try:
-            rec = tm.resolve(ref)
+            rec = await tm.find(ref)
         except NotFoundError:
             raise NotFoundError(
                 f"no agent or pane {ref!r}: give an agent id/name or a pane id/name", id=ref
             ) from None
-        return rec.orchflow_id, "pane", rec.pane_id
+        return rec.orchflow_id, "agent" if rec.meta.get("agent") else "pane", rec.pane_id
 
-    async def _subscribe_pane(self, pane_id: str) -> OutputSubscription:
-        tm = await self.terminals()
-        return await tm.backend.subscribe(pane_id)
+    async def _subscribe_pane(self, ref: str) -> OutputSubscription:
+        return await (await self.terminals()).subscribe(ref)
 
     # -- facts -------------------------------------------------------------------------
     async def settled(self) -> None:
@@ -292,6 +294,8 @@ class Orchestrator:
             "search": _rg_feature(),
             "files": feature("implemented", "ripgrep lists files when it is installed"),
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
+            "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
+            "shell_integration": _shell_feature(self.core.shell_integration()),
         }
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
@@ -508,3 +512,13 @@ def _rg_feature() -> dict[str, Any]:
         return {"status": "implemented", "reason": None, "rg": find_rg()}
     except OrchflowError as exc:
         return {"status": "unavailable", "reason": exc.message}
+
+
+def _shell_feature(status: str | None) -> dict[str, Any]:
+    """Shell integration as the terminal backend reports it (bash, zsh and fish panes)."""
+    shells = ["bash", "zsh", "fish"]
+    if status is None:
+        return {"status": "implemented", "reason": "known once tmux has started", "shells": shells}
+    if status.startswith("off"):
+        return {"status": "disabled", "reason": status.removeprefix("off: "), "shells": shells}
+    return {"status": "implemented", "reason": f"default shell: {status}", "shells": shells}

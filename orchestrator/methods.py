@@ -122,13 +122,59 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.")
+
+# The parameters each workspace method of orchflow_core accepts (its handler reads them with
+# ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
+# Anything else is -32602 naming it, as for the orchestrator's own methods.
+_SEARCH_OPTIONS = (
+    "case",
+    "whole_word",
+    "literal",
+    "include",
+    "exclude",
+    "hidden",
+    "follow",
+    "max_results",
+    "context",
+)
+CORE_PARAMS: dict[str, frozenset[str]] = {
+    name: frozenset(params)
+    for name, params in {
+        "search.project": ("pattern", "search_id", *_SEARCH_OPTIONS),
+        "search.cancel": ("search_id",),
+        "search.replace_preview": ("pattern", "replacement", *_SEARCH_OPTIONS),
+        "files.list": ("hidden", "include", "exclude", "refresh", "query", "limit"),
+        "files.record_open": ("path",),
+        "files.create": ("path", "kind", "content"),
+        "files.rename": ("path", "name"),
+        "files.move": ("path", "to"),
+        "files.copy": ("path", "to"),
+        "files.delete": ("path",),
+        "files.restore": ("id",),
+        "files.trash": ("all",),
+        "history.add": ("command", "cwd", "pane_type", "exit_code", "duration_s", "ts"),
+        "history.search": ("query", "limit", "cwd"),
+        "history.top": ("n", "cwd"),
+        "history.suggest": ("prefix", "limit", "cwd"),
+        "history.import": ("path", "format"),
+        "history.export": ("path", "overwrite"),
+        "history.prune": ("older_than_days",),
+        "run.list": ("pane", "limit"),
+        "run.get": ("id",),
+        "run.wait": ("id", "timeout_s"),
+        "run.cancel": ("id", "timeout_s"),
+    }.items()
+}
 
 
 def _core_handlers(
     app: Orchestrator, metrics: Any, clock: Callable[[], float]
 ) -> Callable[[str], Handler | None]:
-    """The workspace tools of orchflow_core (search.*, files.*, history.*), served as they are.
+    """The workspace tools of orchflow_core (search.*, files.*, history.*, run.*), served as
+    they are,
+    with their parameters checked against ``CORE_PARAMS`` first (a method missing from the
+    table takes none).
 
     Their modules load on the first call of each prefix (ripgrep runner, rapidfuzz and the
     history store are not needed to become ready). ``search.project`` streams its batches
@@ -152,11 +198,15 @@ def _core_handlers(
 
     async def handler(name: str, params: Params, ctx: Any) -> Any:
         start = clock()
-        args = dict(_named(params, frozenset(params) if isinstance(params, dict) else frozenset()))
+        args = dict(_named(params, CORE_PARAMS.get(name, frozenset())))
         if name == "search.project":
             args.setdefault("search_id", f"rpc-{id(ctx)}-{time.monotonic_ns()}")
-            searches[str(args["search_id"])] = ctx
+            searches.setdefault(str(args["search_id"]), ctx)  # another's stays theirs
         await app.core.start()  # the state DB and history (idempotent)
+        if name.startswith("search."):
+            from orchflow_core.search.methods import CALLER
+
+            CALLER.set(ctx)  # this request's task only: a search belongs to its connection
         ok, result = await dispatch(app.core, name, args)
         metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
         if not ok:
@@ -255,9 +305,8 @@ async def session_list(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 @method("session.save", "name", "as")
 async def session_save(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{name, session, saved_at, panes: [{type, name, cwd, command, last_command, agent_type}]}"""
-    saved, agents = await app.saved_sessions(), await app.agent_manager()
-    tm = await app.terminals()
-    return await saved.save(tm, agents, _text(args, "name"), as_name=_text(args, "as", None))
+    saved, tm = await app.saved_sessions(), await app.terminals()
+    return await saved.save(tm, _text(args, "name"), as_name=_text(args, "as", None))
 
 
 @method("session.saved")
@@ -283,8 +332,9 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
 
 @method("agent.create", "type", "name", "command", "cwd", "session")
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent: {id, type, name, command, source, cwd, session, pane_id, state, exit_code,
-    created_at, last_output_at}"""
+    """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
+    ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
+    created_at, last_output_at, owner}"""
     return await (await app.agent_manager()).create(
         _text(args, "type"),
         name=_text(args, "name", None),
@@ -324,7 +374,7 @@ async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 
 @method("agent.stop", "id")
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent + {stopped: true}: the pane is closed and the agent forgotten."""
+    """agent + {stopped: true}: its pane is closed (state "closed")."""
     return await (await app.agent_manager()).stop(_text(args, "id"))
 
 

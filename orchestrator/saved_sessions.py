@@ -33,7 +33,7 @@ class SavedSessions:
         self._db = db
 
     async def save(
-        self, tm: TerminalManager, agents: AgentManager, session: str, *, as_name: str | None = None
+        self, tm: TerminalManager, session: str, *, as_name: str | None = None
     ) -> dict[str, Any]:
         live = await tm.sessions()
         found = next((s for s in live if s["name"] == session), None)
@@ -41,15 +41,15 @@ class SavedSessions:
             names = ", ".join(s["name"] for s in live) or "none"
             raise NotFoundError(f"no session {session!r} (sessions: {names})", session=session)
         # The cwd tmux reports now (the user may have cd'd); the recorded one as a fallback.
-        live_cwd = {i.orchflow_id: i.cwd for i in await tm.backend.list_panes(session)}
+        # Commands and last commands are the shared rows' (whichever process ran them).
         panes = [
             {
                 "type": p["type"],
                 "name": p["name"],
-                "cwd": live_cwd.get(p["id"]) or p["cwd"] or agents.cwd_of(p["id"]),
+                "cwd": p["current_cwd"] or p["cwd"],
                 "command": p["command"] or None,
                 "last_command": p["last_command"],
-                "agent_type": agents.agent_type_of(p["id"]),
+                "agent_type": p["type"] if p["meta"].get("agent") else None,
             }
             for p in found["panes"]
         ]
@@ -93,6 +93,7 @@ class SavedSessions:
                 f"session {target!r} exists already; restore into another name with 'session'",
                 session=target,
             )
+        await tm.refresh()
         taken = {r.name for r in tm.records()}
         clash = [p["name"] for p in saved["panes"] if p["name"] in taken]
         if clash:

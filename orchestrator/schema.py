@@ -5,15 +5,10 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
 (WAL, 0600, numbered migrations). Memory lives in its own file too (``memory.db``,
 ``orchestrator/memory.py``).
 
-``agents`` - the panes the orchestrator made as agents (tmux is the truth for what runs).
-    id          TEXT PK   the pane's ``@orchflow_id`` (stable across restarts)
-    type        TEXT      dev, test, repl, build, lint or custom
-    name        TEXT      the pane's name
-    command     TEXT      what the agent was started with
-    source      TEXT?     where a detected command came from ("pyproject.toml ...")
-    cwd         TEXT
-    session     TEXT      tmux session name
-    created_at  REAL
+``agents`` (migration 1; dropped by migration 2) - the panes the orchestrator made as
+    agents. An agent is now a pane with ``meta`` ``{"agent": true, "source": ...}`` in
+    ``orchflow.db``'s ``panes`` table (doc/architecture.md, "One model"); ``open_state_db``
+    carries the rows of a version-1 file into that meta before migration 2 drops the table.
 
 ``saved_sessions`` - snapshots made by ``session.save``.
     name        TEXT PK   the saved session's name
@@ -23,10 +18,17 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from orchflow_core.store.database import Database
 from orchflow_core.store.migrations import Migration
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "orchestrator.db"
 
@@ -52,9 +54,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "orchestrator: agents are panes with meta in orchflow.db; drop agents",
+        ("DROP TABLE agents",),
+    ),
 )
 
 
-async def open_state_db(state_dir: Path) -> Database:
-    """Open (creating and migrating) ``state_dir/orchestrator.db``."""
-    return await Database.open(state_dir / DB_NAME, migrations=MIGRATIONS)
+LegacyAgent = dict[str, Any]
+Carry = Callable[[list[LegacyAgent]], Awaitable[None]]
+
+
+async def open_state_db(state_dir: Path, *, carry_agents: Carry | None = None) -> Database:
+    """Open (creating and migrating) ``state_dir/orchestrator.db``.
+
+    A file still at version 1 has an ``agents`` table that migration 2 drops: its rows
+    (``{id, source}``) are handed to ``carry_agents`` first, which marks those panes as agents
+    in ``orchflow.db``. Carried before the drop, so a crash in between only means they are
+    carried again (the caller's write is idempotent).
+    """
+    path = state_dir / DB_NAME
+    if carry_agents is not None:
+        legacy = await asyncio.to_thread(_legacy_agents, path)
+        if legacy:
+            await carry_agents(legacy)
+    return await Database.open(path, migrations=MIGRATIONS)
+
+
+def _legacy_agents(path: Path) -> list[LegacyAgent]:
+    """The agents rows of a version-1 file ([] for a new, newer or unreadable one)."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(path)
+    except sqlite3.Error:
+        return []
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != 1:
+            return []
+        rows = conn.execute("SELECT id, source FROM agents").fetchall()
+    except sqlite3.Error as exc:
+        log.warning("cannot read the agents of %s to carry them over: %s", path, exc)
+        return []
+    finally:
+        conn.close()
+    return [{"id": r[0], "source": r[1]} for r in rows]

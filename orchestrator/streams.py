@@ -1,14 +1,16 @@
 """Live output of agents and panes, pushed to the connections that subscribed.
 
 ``stream.subscribe(id)`` gives the calling connection its own subscription to the pane's
-output (``TmuxBackend.subscribe``: first what the pane's ring buffer holds, up to 64 KiB,
+output (``TerminalManager.subscribe``: first what the pane's ring buffer holds, up to 64 KiB,
 then everything new) and a task that forwards each chunk as a ``stream.output``
 notification ``{"id", "data"}``. Bytes become text through one incremental UTF-8 decoder
 per subscription (``errors="replace"``), so a character split across two chunks arrives
 whole. If this connection falls behind, the chunks it lost are reported once as
 ``{"id", "data": "", "dropped_bytes": N}``; when the pane goes away a final
 ``stream.closed {"id", "reason"}`` is sent. Subscriptions end with ``stream.unsubscribe``
-or when the connection closes, however it closes.
+or when the connection closes, however it closes. The pump is core's
+(``orchflow_core.terminal.watch.pump``), the one the Neovim host's ``pane.watch`` uses;
+only the wire (names, text instead of bytes) is this module's.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchflow_core.mux.stream import Gap, OutputSubscription
+from orchflow_core.mux.stream import OutputSubscription
 from orchflow_core.rpc.server import ConnectionContext
+from orchflow_core.terminal.watch import pump
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +97,29 @@ class StreamHub:
 
     @staticmethod
     async def _pump(ctx: ConnectionContext, stream_id: str, sub: OutputSubscription) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        try:
-            async for item in sub:
-                if isinstance(item, Gap):
-                    ok = ctx.push(
-                        OUTPUT, {"id": stream_id, "data": "", "dropped_bytes": item.dropped_bytes}
-                    )
-                else:
-                    text = decoder.decode(item)
-                    ok = not text or ctx.push(OUTPUT, {"id": stream_id, "data": text})
-                if not ok:
-                    return  # the connection is gone or was dropped for reading too slowly
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                ctx.push(OUTPUT, {"id": stream_id, "data": tail})
-            if not sub.closed:  # ended by the pane going away, not by unsubscribe
-                ctx.push(CLOSED, {"id": stream_id, "reason": "the pane is gone"})
-        finally:
-            sub.close()
+        await pump(sub, _ConnectionSink(ctx, stream_id))
+
+
+class _ConnectionSink:
+    """The orchestrator's wire for core's ``pump``: ``stream.output`` as UTF-8 text through
+    one incremental decoder (a character split across chunks arrives whole), a gap as
+    ``dropped_bytes``, ``stream.closed`` when the pane is gone."""
+
+    def __init__(self, ctx: ConnectionContext, stream_id: str) -> None:
+        self._ctx, self._id = ctx, stream_id
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def data(self, chunk: bytes) -> bool:
+        text = self._decoder.decode(chunk)
+        # push() is False once the connection is gone or dropped for reading too slowly
+        return not text or self._ctx.push(OUTPUT, {"id": self._id, "data": text})
+
+    def gap(self, dropped_bytes: int) -> bool:
+        return self._ctx.push(OUTPUT, {"id": self._id, "data": "", "dropped_bytes": dropped_bytes})
+
+    def end(self, *, pane_gone: bool) -> None:
+        tail = self._decoder.decode(b"", final=True)
+        if tail:
+            self._ctx.push(OUTPUT, {"id": self._id, "data": tail})
+        if pane_gone:  # not ended by unsubscribe or the connection closing
+            self._ctx.push(CLOSED, {"id": self._id, "reason": "the pane is gone"})

@@ -40,14 +40,22 @@ def _terminal_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: config[k.split(".")[0]][k.split(".")[1]] for k in keys}
 
 
+ROLES = ("host", "orchestrator")
+
+
 class Core:
     def __init__(
         self,
         overrides: dict[str, Any] | None = None,
         *,
         project_root: Path | None = None,
-        process: str = "host",
+        role: str = "host",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        self.role = role
+        """Which process this is: the panes it makes are owned by '<role>:<pid>', and it
+        logs to '<role>.log'."""
         self.overrides: dict[str, Any] = overrides or {}
         self.events = EventBus()
         self.project_root = (project_root or Path.cwd()).resolve()
@@ -62,13 +70,12 @@ class Core:
             self.config = config_mod.load(self.overrides, use_file=False)
         # An unwritable log dir costs the log, not the core: the error is kept and
         # reported by whoever asks (the host's init answer, the orchestrator's stderr).
-        self.process = process
         self.log_error: ConfigError | None = None
         try:
-            self.log_file = logsetup.configure(self.config["log"]["level"], process=process)
+            self.log_file = logsetup.configure(self.config["log"]["level"], process=role)
         except ConfigError as exc:
             self.log_error = exc
-            self.log_file = str(paths.log_file(process))
+            self.log_file = str(paths.log_file(role))
         self._db: Database | None = None
         self._db_lock = asyncio.Lock()  # calls racing the first open share one connection
         self.history: HistoryStore | None = None
@@ -111,7 +118,7 @@ class Core:
             )
         self.overrides, self.config, self.config_error = overrides, new, None
         try:
-            logsetup.configure(new["log"]["level"], process=self.process)
+            logsetup.configure(new["log"]["level"], process=self.role)
             self.log_error = None
         except ConfigError as exc:
             self.log_error = exc
@@ -206,7 +213,12 @@ class Core:
                     )
                 db = await self.db()
                 manager = TerminalManager(
-                    backend, db, self.events, backend_name=kind, recorder=self.history
+                    backend,
+                    db,
+                    self.events,
+                    backend_name=kind,
+                    recorder=self.history,
+                    owner=f"{self.role}:{os.getpid()}",
                 )
                 await manager.start()  # raises TmuxUnavailableError; we retry next call
                 self._terminals = manager
@@ -219,6 +231,14 @@ class Core:
 
             self._watches = OutputWatches(self.events)
         return self._watches
+
+    def shell_integration(self) -> str | None:
+        """What the running terminal backend says of shell integration ("bash", "on", or
+        "off: <why>"); None before the terminal manager started."""
+        manager = self._terminals
+        if manager is None:
+            return None
+        return str(getattr(manager.backend, "shell_integration", "off: not supported"))
 
     @property
     def orchestrator(self) -> OrchestratorLink:

@@ -22,7 +22,7 @@ import logging
 import re
 import shlex
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from orchflow_core.errors import (
     BackendError,
@@ -578,6 +578,24 @@ class TmuxBackend:
             pane_type=pane_type,
         )
         return info
+
+    async def set_user_options(self, pane_id: str, options: Mapping[str, str]) -> None:
+        """Set the pane's ``@orchflow_<name>`` user options (identity tags other orchflow
+        processes read: see orchflow_core/mux/pane_tags.py)."""
+        _check_pane_id(pane_id)
+        cmds = [
+            ["set-option", "-p", "-t", pane_id, f"@orchflow_{name}", value]
+            for name, value in options.items()
+        ]
+        if cmds:
+            await self._pipeline(cmds, pane_id=pane_id)
+
+    async def user_options(self, pane_id: str, names: Sequence[str]) -> dict[str, str]:
+        """The pane's ``@orchflow_<name>`` user options ("" where unset)."""
+        _check_pane_id(pane_id)
+        cmds = [["show-options", "-p", "-q", "-v", "-t", pane_id, f"@orchflow_{n}"] for n in names]
+        replies = await self._pipeline(cmds, pane_id=pane_id)
+        return {n: r.text.strip() for n, r in zip(names, replies, strict=True)}
 
     async def list_panes(self, session: str | None = None) -> list[PaneInfo]:
         if session is None:

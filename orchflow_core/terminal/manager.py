@@ -2,20 +2,30 @@
 
 The backend (tmux) is the source of truth for what runs; SQLite keeps what
 orchflow knows about it (names, types, the command a pane was made for, its
-state and last exit code). On start the two are reconciled: panes still alive
-are re-attached by their ``@orchflow_id`` (never duplicated), vanished ones are
-marked closed.
+state, last exit code and last command, who made it, and free-form ``meta``).
+Only this class touches the backend: the orchestrator's agents are panes with
+``meta`` (``{"agent": true, ...}``) driven through ``new_pane``, ``get``,
+``send``, ``capture``, ``subscribe``, ``set_meta`` and ``close_pane``.
+
+Two processes may run a manager over the same tmux server and the same
+``orchflow.db`` (the Neovim host and the orchestrator). The rule they follow
+(doc/architecture.md, "Who writes what"; the SQL is in ``repository.py``): the
+creating process records a pane's creation facts and tags it in tmux
+(``@orchflow_owner``, ``@orchflow_command``); every other process *loads* the
+row of a live pane as it is, adopts a live tagged pane that has no row once
+(from its tags), and marks the rows of vanished panes closed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import sqlite3
 import time
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchflow_core.errors import (
     ConflictError,
@@ -23,17 +33,27 @@ from orchflow_core.errors import (
     NotFoundError,
     UnavailableError,
 )
-from orchflow_core.events import EventBus
+from orchflow_core.events import Event, EventBus
 from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
 from orchflow_core.mux.keys import Key
+from orchflow_core.mux.pane_tags import get_tags, set_tags
 from orchflow_core.mux.shell_integration import unwrap_echo
+from orchflow_core.mux.stream import DEFAULT_MAX_QUEUE, OutputSubscription
 from orchflow_core.store.database import Database
+from orchflow_core.terminal.repository import PaneRecord, PaneRepository, record_from_row
 from orchflow_core.terminal.run_tracker import RunTracker
 from orchflow_core.terminal.state import PaneEvent, PaneState, transition
+
+if TYPE_CHECKING:
+    from orchflow_core.mux.scrollback import ScrollbackHit
+
+__all__ = ["DEFAULT_SESSION", "CommandRecorder", "PaneRecord", "TerminalManager"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SESSION = "orchflow"
+DEFAULT_CAPTURE_LINES = 100
+MAX_CAPTURE_LINES = 10_000
 
 
 class CommandRecorder(Protocol):
@@ -50,38 +70,6 @@ class CommandRecorder(Protocol):
     ) -> Any: ...
 
 
-@dataclass(slots=True)
-class PaneRecord:
-    """What orchflow knows about one pane, beyond what the backend reports."""
-
-    orchflow_id: str
-    pane_id: str
-    session: str
-    name: str
-    pane_type: str
-    cwd: str
-    command: str
-    state: PaneState
-    exit_code: int | None = None
-    last_command: str | None = None
-    shell: str = ""  # the integrated shell orchflow started in it ("" = wrapper fallback)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.orchflow_id,
-            "pane_id": self.pane_id,
-            "session": self.session,
-            "name": self.name,
-            "type": self.pane_type,
-            "cwd": self.cwd,
-            "command": self.command,
-            "state": self.state.value,
-            "exit_code": self.exit_code,
-            "last_command": self.last_command,
-            "shell_integration": self.shell or None,
-        }
-
-
 class TerminalManager:
     def __init__(
         self,
@@ -91,15 +79,24 @@ class TerminalManager:
         *,
         backend_name: str = "tmux",
         recorder: CommandRecorder | None = None,
+        owner: str | None = None,
     ) -> None:
         self.backend = backend
         self.db = db
         self.events = events
         self.backend_name = backend_name
         self.recorder = recorder
+        self.owner = owner or f"process:{os.getpid()}"
+        """Who this manager is, recorded on the panes it makes: 'host:<pid>' or
+        'orchestrator:<pid>' (Core builds it from its role)."""
+        self.repo = PaneRepository(db, backend_name=backend_name)
         self.current_session: str | None = None
         self._panes: dict[str, PaneRecord] = {}  # by orchflow_id
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_output: dict[str, float] = {}  # by backend pane id
+        self._unsubscribe = events.subscribe(self._on_output, kinds={"pane.output"})
+        self._sync_lock = asyncio.Lock()  # one reconcile/refresh at a time
+        self._local_writes: dict[str, int] = {}  # by orchflow_id: saves made by this process
         self._started = False
         self.run_tracker = RunTracker(self)
         if hasattr(backend, "on_mark"):
@@ -114,6 +111,7 @@ class TerminalManager:
         self._started = True
 
     async def close(self) -> None:
+        self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()
         await self.run_tracker.close()
@@ -131,58 +129,137 @@ class TerminalManager:
             del self._panes[oid]
         return counts
 
+    def _on_output(self, event: Event) -> None:
+        pane_id = event.data.get("pane_id")
+        if isinstance(pane_id, str):
+            self._last_output[pane_id] = time.time()
+
     async def reconcile(self) -> dict[str, int]:
-        """Match SQLite's open panes with the backend's live ones; returns counts."""
+        """Match SQLite's panes with the backend's live ones; returns counts.
+
+        A live pane with a row is loaded as the row has it; a live tagged pane with no
+        row is adopted once (from its tmux tags); open rows whose pane is gone are
+        marked closed. Nothing another process recorded is overwritten.
+        """
+        async with self._sync_lock:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> dict[str, int]:
         live = {p.orchflow_id: p for p in await self.backend.list_panes()}
         sessions = {s.name: s for s in await self.backend.list_sessions()}
-        rows = await self.db.fetchall("SELECT * FROM panes WHERE state != 'closed'")
+        open_ids = set(await self.repo.open_ids())
+        for oid in [oid for oid in self._panes if oid not in live]:
+            gone = self._panes.pop(oid)
+            gone.state = PaneState.CLOSED
+            self.events.publish("pane.closed", **gone.to_dict())
+        closed = len(open_ids - set(live))
+        counts = await self._take_in(live, sessions=sessions, close_vanished=True)
+        counts["closed"] = closed
+        log.info(
+            "reconciled: %d re-attached, %d adopted, %d closed",
+            counts["reattached"],
+            counts["adopted"],
+            closed,
+        )
+        return counts
+
+    async def _take_in(
+        self,
+        live: dict[str, PaneInfo],
+        *,
+        sessions: dict[str, Any] | None = None,
+        close_vanished: bool = False,
+    ) -> dict[str, int]:
+        """Bring every live pane into ``self._panes``: known ones get the backend's facts
+        and the rows' observed facts (another process's last command, meta), unknown ones
+        are loaded from their row or adopted. Writes only what changed."""
         now = time.time()
-        reattached = closed = adopted = 0
-        known: set[str] = set()
-        for row in rows:
-            oid = row["orchflow_id"]
-            known.add(oid)
-            info = live.get(oid)
-            if info is None:
-                closed += 1
-                gone = self._panes.pop(oid, None)
-                if gone is not None:
-                    gone.state = PaneState.CLOSED
-                    self.events.publish("pane.closed", **gone.to_dict())
+        marks = dict(self._local_writes)
+        rows = await self.repo.rows(live)
+        writes: list[PaneRecord] = []
+        adopt: list[PaneRecord] = []
+        reattached = 0
+        for oid, info in live.items():
+            row = rows.get(oid)
+            rec = self._panes.get(oid)
+            if rec is not None:
+                reattached += row is not None
+                if row is not None and self._local_writes.get(oid) == marks.get(oid):
+                    _merge_observed(rec, row)
+                if self._apply_live(rec, info):
+                    writes.append(rec)
+                continue
+            if row is None:
+                tags = await get_tags(self.backend, info.pane_id)
+                adopt.append(
+                    PaneRecord(
+                        orchflow_id=oid,
+                        pane_id=info.pane_id,
+                        session=info.session,
+                        name=info.name,
+                        pane_type=info.pane_type,
+                        cwd=info.cwd,
+                        command=tags["command"] or "",
+                        state=PaneState.EXITED if info.dead else PaneState.IDLE,
+                        exit_code=info.exit_code,
+                        owner=tags["owner"],
+                        created_at=now,
+                        current_cwd=info.cwd,
+                    )
+                )
                 continue
             reattached += 1
-            state = PaneState(row["state"])
-            state = transition(state, PaneEvent.EXIT if info.dead else PaneEvent.REVIVE)
-            if state is PaneState.RUNNING:
-                state = PaneState.IDLE  # a run() handle does not survive a restart
-            self._panes[oid] = self._record(info, state, row["command"] or info.command)
-        for oid, info in live.items():
-            if oid not in known:
-                adopted += 1
-                self._panes[oid] = self._record(
-                    info, PaneState.EXITED if info.dead else PaneState.IDLE, info.command
-                )
+            rec = record_from_row(row)
+            before = (rec.state, rec.pane_id, rec.session)
+            if rec.state is PaneState.CLOSED:  # a live pane marked closed: it is back
+                rec.state = PaneState.EXITED if info.dead else PaneState.IDLE
+            else:
+                rec.state = transition(rec.state, PaneEvent.EXIT if info.dead else PaneEvent.REVIVE)
+            self._apply_live(rec, info)
+            if before != (rec.state, rec.pane_id, rec.session):
+                writes.append(rec)
+            if rec.state is PaneState.RUNNING:
+                rec.state = PaneState.IDLE  # a run() handle does not survive a restart
+            self._panes[oid] = rec
 
-        def write(conn: sqlite3.Connection) -> None:
-            for name, s in sessions.items():
-                conn.execute(
-                    "INSERT INTO sessions(name, backend, backend_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                    " backend_id = excluded.backend_id, updated_at = excluded.updated_at,"
-                    " closed_at = NULL",
-                    (name, self.backend_name, s.id, now, now),
-                )
-            conn.execute(
-                "UPDATE panes SET state = 'closed', closed_at = ? WHERE state != 'closed'"
-                " AND orchflow_id NOT IN (SELECT value FROM json_each(?))",
-                (now, json.dumps(list(live))),
-            )
-            for rec in self._panes.values():
-                self._upsert(conn, rec, now)
+        if writes or adopt or sessions is not None or close_vanished:
+            writes = [dataclasses.replace(r) for r in writes]  # as they are now, not later
+            for rec in writes:
+                self._local_writes[rec.orchflow_id] = self._local_writes.get(rec.orchflow_id, 0) + 1
 
-        await self.db.transaction(write)
-        log.info("reconciled: %d re-attached, %d adopted, %d closed", reattached, adopted, closed)
-        return {"reattached": reattached, "adopted": adopted, "closed": closed}
+            def write(conn: sqlite3.Connection) -> None:
+                for name, s in (sessions or {}).items():
+                    self.repo.session_row(conn, name, s.id, now)
+                if close_vanished:
+                    self.repo.close_vanished(conn, live, now)
+                for rec in writes:
+                    self.repo.upsert(conn, rec, now)
+                for rec in adopt:
+                    self.repo.adopt(conn, rec, now)
+
+            await self.db.transaction(write)
+        if adopt:  # load what is stored now: another process may have inserted first
+            stored = await self.repo.rows(rec.orchflow_id for rec in adopt)
+            for rec in adopt:
+                row = stored.get(rec.orchflow_id)
+                loaded = record_from_row(row) if row is not None else rec
+                if loaded.state is PaneState.CLOSED:  # the pane is live: not closed
+                    loaded.state = PaneState.IDLE
+                self._apply_live(loaded, live[rec.orchflow_id])
+                self._panes[rec.orchflow_id] = loaded
+        return {"reattached": reattached, "adopted": len(adopt)}
+
+    def _apply_live(self, rec: PaneRecord, info: PaneInfo) -> bool:
+        """Take the backend's facts into ``rec``; True if a stored fact changed (it died,
+        moved to another session or got another tmux pane id)."""
+        changed = (rec.pane_id, rec.session) != (info.pane_id, info.session)
+        rec.pane_id, rec.session, rec.current_cwd = info.pane_id, info.session, info.cwd
+        rec.shell = info.shell or rec.shell  # the @orchflow_shell tag
+        if info.dead and rec.state is not PaneState.EXITED:
+            rec.exit_code = info.exit_code if info.exit_code is not None else rec.exit_code
+            self._set_state(rec, PaneEvent.EXIT)
+            changed = True
+        return changed
 
     @staticmethod
     def _record(info: PaneInfo, state: PaneState, command: str) -> PaneRecord:
@@ -197,38 +274,14 @@ class TerminalManager:
             state=state,
             exit_code=info.exit_code,
             shell=info.shell,
-        )
-
-    @staticmethod
-    def _upsert(conn: sqlite3.Connection, rec: PaneRecord, now: float) -> None:
-        conn.execute(
-            "INSERT INTO sessions(name, backend, created_at, updated_at) VALUES (?, 'tmux', ?, ?)"
-            " ON CONFLICT(name) DO NOTHING",
-            (rec.session, now, now),
-        )
-        conn.execute(
-            "INSERT INTO panes(orchflow_id, session, backend_pane_id, name, type, cwd, command,"
-            " state, exit_code, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(orchflow_id) DO UPDATE SET session = excluded.session,"
-            " backend_pane_id = excluded.backend_pane_id, name = excluded.name,"
-            " state = excluded.state, exit_code = excluded.exit_code, closed_at = NULL",
-            (
-                rec.orchflow_id,
-                rec.session,
-                rec.pane_id,
-                rec.name,
-                rec.pane_type,
-                rec.cwd,
-                rec.command,
-                rec.state.value,
-                rec.exit_code,
-                now,
-            ),
+            current_cwd=info.cwd,
         )
 
     async def _save(self, rec: PaneRecord) -> None:
-        now = time.time()
-        await self.db.transaction(lambda conn: self._upsert(conn, rec, now))
+        # Counted before the write is queued: a refresh whose read of the rows started
+        # earlier must not merge that older row over what we just changed.
+        self._local_writes[rec.orchflow_id] = self._local_writes.get(rec.orchflow_id, 0) + 1
+        await self.repo.save(rec, time.time())
 
     def _set_state(self, rec: PaneRecord, event: PaneEvent) -> None:
         new = transition(rec.state, event)
@@ -242,13 +295,7 @@ class TerminalManager:
         if any(s.name == name for s in await self.backend.list_sessions()):
             raise ConflictError(f"session {name!r} exists already", session=name)
         info = await self.backend.create_session(name, cwd=cwd)
-        now = time.time()
-        await self.db.execute(
-            "INSERT INTO sessions(name, backend, backend_id, cwd, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET closed_at = NULL,"
-            " backend_id = excluded.backend_id, updated_at = excluded.updated_at",
-            (name, self.backend_name, info.id, cwd, now, now),
-        )
+        await self.repo.new_session(name, info.id, cwd, time.time())
         self.current_session = name
         self.events.publish("session.created", name=name)
         return {"name": info.name, "id": info.id}
@@ -276,9 +323,7 @@ class TerminalManager:
     async def rename_session(self, old: str, new: str) -> dict[str, Any]:
         _check_name(new, "session")
         info = await self.backend.rename_session(old, new)
-        await self.db.execute(
-            "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, time.time(), old)
-        )
+        await self.repo.rename_session(old, new, time.time())
         for rec in self._panes.values():
             if rec.session == old:
                 rec.session = new
@@ -289,19 +334,11 @@ class TerminalManager:
 
     async def kill_session(self, name: str) -> None:
         await self.backend.kill_session(name)
-        now = time.time()
         for rec in [r for r in self._panes.values() if r.session == name]:
             self._set_state(rec, PaneEvent.CLOSE)
             del self._panes[rec.orchflow_id]
             self.events.publish("pane.closed", **rec.to_dict())
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE sessions SET closed_at = ? WHERE name = ?", (now, name))
-            conn.execute(
-                "UPDATE panes SET state = 'closed', closed_at = ? WHERE session = ?", (now, name)
-            )
-
-        await self.db.transaction(write)
+        await self.repo.close_session(name, time.time())
         if self.current_session == name:
             self.current_session = None
         self.events.publish("session.closed", name=name)
@@ -326,12 +363,15 @@ class TerminalManager:
         session: str | None = None,
         split: str = "window",
         env: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A new pane; ``meta`` (a JSON object) is kept with it (``to_dict()["meta"]``)."""
         if split not in SPLITS:
             raise InvalidArgumentError(
                 f"split must be one of {', '.join(SPLITS)}, got {split!r}", param="split"
             )
         _check_name(pane_type, "pane type")
+        _check_meta(meta)
         if name is not None:
             _check_name(name, "pane name")
             if any(r.name == name for r in self._panes.values() if r.state != PaneState.CLOSED):
@@ -348,37 +388,41 @@ class TerminalManager:
             split=split_kind,
         )
         rec = self._record(info, PaneState.IDLE, command or "")
+        rec.owner, rec.meta, rec.created_at = self.owner, dict(meta or {}), time.time()
+        if cwd is not None:
+            rec.cwd = cwd
         self._panes[rec.orchflow_id] = rec
+        try:
+            await set_tags(self.backend, info.pane_id, {"owner": self.owner, "command": command})
+        except NotFoundError:
+            log.info("pane %s was gone before it could be tagged", info.pane_id)
         await self._save(rec)
         self.events.publish("pane.created", **rec.to_dict())
         return rec.to_dict()
 
     async def refresh(self) -> None:
-        """Pick up panes that died or vanished since we last looked."""
-        live = {p.orchflow_id: p for p in await self.backend.list_panes()}
-        for oid, rec in list(self._panes.items()):
-            info = live.get(oid)
-            if info is None:
-                self._set_state(rec, PaneEvent.CLOSE)
-                del self._panes[oid]
-                await self._save(rec)
-                self.events.publish("pane.closed", **rec.to_dict())
-            elif info.dead and rec.state is not PaneState.EXITED:
-                rec.exit_code = info.exit_code
-                self._set_state(rec, PaneEvent.EXIT)
-                await self._save(rec)
-            else:
-                rec.pane_id, rec.session = info.pane_id, info.session
-        for oid, info in live.items():
-            if oid not in self._panes:  # made by another client (the orchestrator)
-                rec = self._record(info, PaneState.EXITED if info.dead else PaneState.IDLE, "")
-                self._panes[oid] = rec
-                await self._save(rec)
+        """Pick up panes that died or vanished since we last looked, panes another process
+        made (loaded from their rows), and what it recorded about ours (last command)."""
+        async with self._sync_lock:  # two at once would load one pane into two records
+            live = {p.orchflow_id: p for p in await self.backend.list_panes()}
+            for oid, rec in list(self._panes.items()):
+                if oid not in live:
+                    await self._gone(rec)
+            await self._take_in(live)
 
-    async def panes(self, session: str | None = None) -> list[dict[str, Any]]:
+    async def _gone(self, rec: PaneRecord) -> None:
+        self._set_state(rec, PaneEvent.CLOSE)
+        self._panes.pop(rec.orchflow_id, None)
+        await self._save(rec)
+        self.events.publish("pane.closed", **rec.to_dict())
+
+    async def panes(
+        self, session: str | None = None, *, pane_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Open panes (of ``session`` and ``pane_type`` if given), each with its last line."""
         await self.refresh()
         out = []
-        for rec in self._panes.values():
+        for rec in self.records(pane_type=pane_type):
             if session is None or rec.session == session:
                 d = rec.to_dict()
                 d["last_line"] = await self._last_line(rec)
@@ -395,9 +439,17 @@ class TerminalManager:
         lines = [line for line in text.splitlines() if line.strip()]
         return unwrap_echo(lines[-1].rstrip()) if lines else ""
 
-    def records(self) -> list[PaneRecord]:
-        """Every open pane orchflow knows, as of the last refresh."""
-        return list(self._panes.values())
+    def records(
+        self, *, pane_type: str | None = None, meta_key: str | None = None
+    ) -> list[PaneRecord]:
+        """Open panes orchflow knows, as of the last refresh; ``meta_key``: only panes whose
+        meta has that key set to a true value (``meta_key="agent"``: the agents)."""
+        return [
+            rec
+            for rec in self._panes.values()
+            if (pane_type is None or rec.pane_type == pane_type)
+            and (meta_key is None or rec.meta.get(meta_key))
+        ]
 
     def record_by_pane_id(self, pane_id: str) -> PaneRecord | None:
         for rec in self._panes.values():
@@ -421,6 +473,76 @@ class TerminalManager:
         known = ", ".join(sorted(r.name or r.pane_id for r in self._panes.values())) or "none"
         raise NotFoundError(f"no pane {ref!r} (panes: {known})", pane=ref)
 
+    async def find(self, ref: str) -> PaneRecord:
+        """``resolve``, refreshing first if ``ref`` is unknown (another process made it)."""
+        try:
+            return self.resolve(ref)
+        except NotFoundError:
+            await self.refresh()
+            return self.resolve(ref)
+
+    async def get(self, ref: str) -> dict[str, Any]:
+        """One pane, refreshed from the backend (one round trip) and from its row: state
+        ``closed`` if its pane is gone (it is then forgotten), ``exited`` if it died."""
+        rec = await self.find(ref)
+        try:
+            info: PaneInfo | None = await self.backend.get_pane(rec.pane_id)
+        except NotFoundError:
+            info = None
+        if info is None or info.orchflow_id != rec.orchflow_id:  # gone, or its id reused
+            await self._gone(rec)
+            return rec.to_dict()
+        if self._apply_live(rec, info):
+            await self._save(rec)
+        mark = self._local_writes.get(rec.orchflow_id)
+        row = (await self.repo.rows([rec.orchflow_id])).get(rec.orchflow_id)
+        if row is not None and self._local_writes.get(rec.orchflow_id) == mark:
+            _merge_observed(rec, row)
+        return rec.to_dict()
+
+    def last_output_at(self, ref: str) -> float | None:
+        """When the pane last printed (as seen by this process), or None."""
+        return self._last_output.get(self.resolve(ref).pane_id)
+
+    async def capture(self, ref: str, *, lines: int = DEFAULT_CAPTURE_LINES) -> str:
+        """The pane's last ``lines`` lines of text (screen and scrollback)."""
+        if (
+            isinstance(lines, bool)
+            or not isinstance(lines, int)
+            or not 1 <= lines <= MAX_CAPTURE_LINES
+        ):
+            raise InvalidArgumentError(
+                f"lines must be between 1 and {MAX_CAPTURE_LINES}, got {lines!r}", param="lines"
+            )
+        rec = await self.find(ref)
+        text = await self.backend.capture(rec.pane_id, start=-lines)
+        return "\n".join(text.split("\n")[-lines:]) if text else ""
+
+    async def subscribe(
+        self, ref: str, *, max_queue: int = DEFAULT_MAX_QUEUE
+    ) -> OutputSubscription:
+        """The pane's live output: what its buffer holds, then everything new."""
+        rec = await self.find(ref)
+        return await self.backend.subscribe(rec.pane_id, max_queue=max_queue)
+
+    async def search_scrollback(
+        self, pattern: str, *, ref: str | None = None, regex: bool = True, ignore_case: bool = False
+    ) -> list[ScrollbackHit]:
+        """Lines matching ``pattern`` in the scrollback of pane ``ref``, or of every pane."""
+        from orchflow_core.mux.scrollback import search_scrollback
+
+        pane_id = (await self.find(ref)).pane_id if ref else None
+        return await search_scrollback(
+            self.backend, pattern, pane_id=pane_id, regex=regex, ignore_case=ignore_case
+        )
+
+    async def set_meta(self, ref: str, **values: Any) -> dict[str, Any]:
+        """Merge ``values`` into the pane's meta (None removes a key); returns the pane."""
+        _check_meta(values)
+        rec = await self.find(ref)
+        rec.meta = await self.repo.set_meta(rec.orchflow_id, values)
+        return rec.to_dict()
+
     async def send(self, ref: str, text: str, *, enter: bool = False) -> dict[str, Any]:
         rec = self.resolve(ref)
         await self.backend.send_text(rec.pane_id, text)
@@ -440,14 +562,34 @@ class TerminalManager:
     async def close_pane(self, ref: str) -> dict[str, Any]:
         rec = self.resolve(ref)
         await self.backend.close_pane(rec.pane_id)
-        self._set_state(rec, PaneEvent.CLOSE)
-        del self._panes[rec.orchflow_id]
-        await self._save(rec)
-        await self.db.execute(
-            "UPDATE panes SET closed_at = ? WHERE orchflow_id = ?", (time.time(), rec.orchflow_id)
-        )
-        self.events.publish("pane.closed", **rec.to_dict())
+        await self._gone(rec)
         return rec.to_dict()
+
+
+def _merge_observed(rec: PaneRecord, row: sqlite3.Row) -> None:
+    """Take what another process observed and stored about ``rec`` (the row is at least as
+    new as our own writes, which are awaited): last command, exit code, meta."""
+    if row["last_command"] is not None:
+        rec.last_command = row["last_command"]
+    if row["exit_code"] is not None:
+        rec.exit_code = row["exit_code"]
+    fresh = record_from_row(row)
+    rec.meta = fresh.meta
+    rec.owner = rec.owner or fresh.owner
+    rec.command = rec.command or fresh.command
+
+
+def _check_meta(meta: dict[str, Any] | None) -> None:
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise InvalidArgumentError(
+            f"meta must be an object, got {type(meta).__name__}", param="meta"
+        )
+    try:
+        json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"meta must be JSON: {exc}", param="meta") from None
 
 
 def _check_name(name: object, what: str) -> None:

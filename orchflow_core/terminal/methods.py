@@ -7,11 +7,18 @@ reconciles, and retries the call once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchflow_core.api import METHODS, Params, param
-from orchflow_core.errors import OrchflowError, TmuxUnavailableError, UnavailableError
+from orchflow_core.errors import (
+    InvalidArgumentError,
+    OrchflowError,
+    TmuxUnavailableError,
+    UnavailableError,
+)
+from orchflow_core.project.detect import DETECTED_TYPES
 
 if TYPE_CHECKING:
     from orchflow_core.core import Core
@@ -69,16 +76,45 @@ async def session_kill(tm: TerminalManager, params: Params, core: Core) -> dict[
 
 @terminal_method("pane.new")
 async def pane_new(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
+    """A pane; a dev, test, repl, build or lint pane with no ``cmd`` runs the command
+    detected in the project (``cwd``, else the project root): ``make test``, ``pytest``,
+    ``npm run build``... (orchflow_core/project/detect.py). ``meta.source`` says where it
+    came from; a project with none is an error that says what was looked at."""
     env = param(params, "env", dict, None)
+    pane_type = param(params, "type", str, "shell")
+    command = param(params, "cmd", str, None)
+    cwd = param(params, "cwd", str, None)
+    meta = None
+    if command is None and pane_type in DETECTED_TYPES:
+        command, source, cwd = await _detected(pane_type, cwd or str(core.project_root))
+        meta = {"source": source}
     return await tm.new_pane(
-        pane_type=param(params, "type", str, "shell"),
-        command=param(params, "cmd", str, None),
+        pane_type=pane_type,
+        command=command,
         name=param(params, "name", str, None),
-        cwd=param(params, "cwd", str, None),
+        cwd=cwd,
         session=param(params, "session", str, None),
         split=param(params, "split", str, "window"),
         env={str(k): str(v) for k, v in env.items()} if env else None,
+        meta=meta,
     )
+
+
+async def _detected(pane_type: str, cwd: str) -> tuple[str, str | None, str]:
+    """(command, where it came from, the directory it was found in) for ``pane_type``."""
+    from orchflow_core.project.detect import detect_project_commands
+
+    found = await asyncio.to_thread(detect_project_commands, cwd)
+    default = found.commands[pane_type]
+    if default.command is None:
+        raise InvalidArgumentError(
+            f"no {pane_type} command found: {default.reason}; give one: "
+            f":Orchflow pane new {pane_type} <command>",
+            param="cmd",
+            type=pane_type,
+            cwd=found.root,
+        )
+    return default.command, default.source, found.root
 
 
 @terminal_method("pane.list")
@@ -119,7 +155,7 @@ async def pane_attach_command(tm: TerminalManager, params: Params, core: Core) -
             f"attach needs the tmux backend; {tm.backend_name} panes live inside orchflow's host "
             "(use :Orchflow pane output and pane send)"
         )
-    await tm.backend.focus_pane(rec.pane_id)
+    await tm.focus(rec.orchflow_id)
     tmux = core.config["tmux"]
     return {
         "argv": [tmux["binary"], "-L", core.tmux_socket(), "attach-session", "-t", rec.pane_id],
@@ -131,7 +167,7 @@ async def pane_attach_command(tm: TerminalManager, params: Params, core: Core) -
 async def pane_watch(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """Start pushing a pane's output as ``pane.data`` events; returns the buffered backlog."""
     rec = tm.resolve(param(params, "pane", str))
-    sub = await tm.backend.subscribe(rec.pane_id)
+    sub = await tm.subscribe(rec.orchflow_id)
     watch, backlog = core.watches.start(sub, rec.pane_id)
     return {"watch": watch, "backlog": backlog, **rec.to_dict()}
 
@@ -146,15 +182,12 @@ async def pane_unwatch(tm: TerminalManager, params: Params, core: Core) -> dict[
 @terminal_method("pane.search")
 async def pane_search(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """Regex (default) or literal search across the scrollback of every orchflow pane, or one."""
-    from orchflow_core.mux.scrollback import search_scrollback
-
     await tm.refresh()
     ref = param(params, "pane", str, None)
     records = [tm.resolve(ref)] if ref else tm.records()
-    hits = await search_scrollback(
-        tm.backend,
+    hits = await tm.search_scrollback(
         param(params, "pattern", str),
-        pane_id=records[0].pane_id if ref else None,
+        ref=ref,
         regex=not param(params, "literal", bool, False),
         ignore_case=param(params, "ignore_case", bool, False),
     )

@@ -32,6 +32,8 @@ def wait_float(editor: Editor, title: str, pattern: str, timeout: float = 8.0) -
 
 
 def new_pane(editor: Editor, args: str) -> str:
+    """``:Orchflow pane new {args}``. Never a bare dev/test/build/lint/repl type here: that
+    runs the command detected in the editor's cwd, which is this repository (make test)."""
     editor.capture_notify()
     editor.cmd(f"Orchflow pane new {args}")
     msg = editor.wait_notify(r"pane (%|pty:)\d+ .* created|orchflow: ", timeout=10)
@@ -41,7 +43,7 @@ def new_pane(editor: Editor, args: str) -> str:
 
 
 def test_new_pane_appears_in_the_dashboard(editor: Editor, private_tmux: TmuxServer) -> None:
-    pane = new_pane(editor, "build")
+    pane = new_pane(editor, "build sleep 300")
     editor.cmd("Orchflow pane list")
     lines = wait_float(editor, "orchflow", re.escape(pane))
     row = next(line for line in lines if pane in line)
@@ -62,7 +64,7 @@ def last_screen_line(tmux: TmuxServer, pane: str) -> str:
 def test_run_reports_exit_code_in_dashboard_and_statusline(
     editor: Editor, private_tmux: TmuxServer
 ) -> None:
-    pane = new_pane(editor, "test")
+    pane = new_pane(editor, "shell")
     editor.cmd("Orchflow pane list")
     wait_float(editor, "orchflow", re.escape(pane))
     editor.cmd(f"Orchflow pane run {pane} sh -c 'echo failing-now; exit 3'")
@@ -161,7 +163,7 @@ def test_pty_backend_needs_no_tmux(
 ) -> None:
     editor.lua("vim.env.SHELL = '/bin/sh'")  # a shell with no rc files: the pane is ready at once
     editor.lua("require('orchflow').setup({ terminal = { backend = 'pty' } })")
-    pane = new_pane(editor, "test")
+    pane = new_pane(editor, "shell")
     assert pane.startswith("pty:")
     editor.cmd("Orchflow pane list")
     wait_float(editor, "orchflow", re.escape(pane))
@@ -208,3 +210,24 @@ def test_dashboard_shows_a_running_command_not_the_run_wrapper(
     editor.cmd("Orchflow pane list")
     lines = wait_float(editor, "orchflow", re.escape("sleep 30 # it's long") + "$")
     assert not any("orchflow-done" in line or "trap" in line for line in lines)
+
+
+def test_a_test_pane_without_a_command_runs_the_projects_own(
+    editor: Editor, private_tmux: TmuxServer, tmp_path: Path
+) -> None:
+    """No orchestrator (embedded mode): core detects the command itself."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Makefile").write_text("test:\n\t@echo make-test-says-$$((40+2))\n")
+    editor.cmd(f"cd {project}")
+    pane = new_pane(editor, "test")
+    editor.cmd("Orchflow pane list")
+    row = next(line for line in wait_float(editor, "orchflow", re.escape(pane)) if pane in line)
+    assert "test" in row
+    editor.wait_until(
+        lambda: "make-test-says-42" in private_tmux.run("capture-pane", "-p", "-t", pane)
+    )
+    editor.capture_notify()
+    editor.cmd(f"cd {tmp_path}")  # no project files here
+    editor.cmd("Orchflow pane new lint")
+    assert "no lint command found" in editor.wait_notify("no lint command")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ async def test_test_agent_runs_the_detected_pytest(
         agent = await client.call("agent.create", {"type": "test"})
         assert agent["command"] == "pytest" and agent["cwd"] == str(project)
         assert "pyproject.toml" in agent["source"] and agent["name"] == "test-1"
-        assert agent["state"] in ("starting", "running")
+        assert agent["state"] == "idle" and agent["owner"].startswith("orchestrator:")
         done = await _until(client, agent["id"], lambda a: a["state"] == "exited")
         assert done["exit_code"] == 0
         output = await client.call("agent.output", {"id": "test-1", "lines": 50})
@@ -68,9 +69,11 @@ async def test_send_comes_back_as_stream_output(orch: OrchestratorProcess) -> No
             while "héllo orchflow" not in "".join(o["data"] for o in outputs.items):
                 await outputs.wait_for(len(outputs.items) + 1)
         assert {o["id"] for o in outputs.items} == {agent["id"]}
-        # cat is alive and waiting: idle once quiet (the server runs with idle after 0.3 s).
-        idle = await _until(client, agent["id"], lambda a: a["state"] == "idle")
-        assert idle["exit_code"] is None
+        # cat is alive and waiting: quiet once it printed nothing for 0.3 s (the server's
+        # --agent-idle-after); its pane's state is idle all along.
+        idle = await _until(client, agent["id"], lambda a: a["activity"] == "quiet")
+        assert (idle["state"], idle["exit_code"]) == ("idle", None)
+        assert idle["last_output_at"] is not None
         assert (await client.call("stream.unsubscribe", {"id": agent["id"]}))["unsubscribed"]
         count = len(outputs.items)
         await client.call("agent.send", {"id": agent["id"], "text": "after unsubscribe"})
@@ -117,11 +120,11 @@ async def test_states_and_stop(orch: OrchestratorProcess, private_tmux: TmuxServ
         agent = await client.call(
             "agent.create", {"type": "custom", "command": "sh -c 'echo started; sleep 0.5; exit 3'"}
         )
-        assert agent["state"] in ("starting", "running")
+        assert agent["state"] == "idle"
         exited = await _until(client, agent["id"], lambda a: a["state"] == "exited")
-        assert exited["exit_code"] == 3
+        assert (exited["exit_code"], exited["activity"]) == (3, None)
         stopped = await client.call("agent.stop", {"id": agent["id"]})
-        assert stopped["stopped"] is True and stopped["state"] == "exited"
+        assert stopped["stopped"] is True and stopped["state"] == "closed"
         assert await client.call("agent.list") == []
         with pytest.raises(NotFoundError, match="no agent"):
             await client.call("agent.get", {"id": agent["id"]})
@@ -217,3 +220,71 @@ async def test_session_create_without_cwd_starts_in_the_project_not_the_process_
         await client.call("session.create", {"name": "here"})
     cwd = private_tmux.run("display-message", "-p", "-t", "here:", "#{pane_current_path}")
     assert Path(cwd.strip()).resolve() == project.resolve()
+
+
+async def _file_bytes(path: Path, size: int, *, within: float = 10.0) -> bytes:
+    """The file's bytes once it holds ``size`` of them (bounded wait: a reader in another
+    process writes it, there is nothing to await)."""
+    async with asyncio.timeout(within):
+        while not path.exists() or path.stat().st_size < size:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return path.read_bytes()
+
+
+async def _raw_reader(client: RpcClient, command: str) -> dict[str, Any]:
+    """An agent whose terminal is in raw mode (no echo, no line editing, no signals, no
+    CR->NL) once it printed "ready"."""
+    agent = await client.call(
+        "agent.create",
+        {"type": "custom", "command": f"sh -c 'stty raw -echo; echo ready; {command}'"},
+    )
+    async with asyncio.timeout(10):  # output of another process: nothing to await
+        while True:
+            output = await client.call("agent.output", {"id": agent["id"]})
+            if "ready" in output["text"]:
+                return agent
+            await asyncio.sleep(0.05)
+
+
+async def test_send_with_enter_presses_the_enter_key(
+    orch: OrchestratorProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "od.txt"
+    async with await orch.client() as client:
+        agent = await _raw_reader(client, f"head -c 6 | od -c > {out}")
+        sent = await client.call("agent.send", {"id": agent["id"], "text": "hello", "enter": True})
+        assert sent == {"id": agent["id"], "sent": 5, "enter": True}
+        await _until(client, agent["id"], lambda a: a["state"] == "exited")
+    dump = out.read_text()
+    assert re.search(r"h\s+e\s+l\s+l\s+o\s+\\r", dump), dump  # Enter is CR, not a pasted LF
+
+
+HOSTILE = (
+    'it\'s "quoted"; $(touch pwned) `id` & | > < * ? ~ #x\n-n --help -- \\ '
+    + "".join(chr(c) for c in range(0x20))
+    + "\x7f\x1b[A\x1b]0;title\x07 é漢字🙂\u200b"
+    + "x" * 5000
+)
+
+
+# Short plain ASCII goes as ``send-keys -l`` (a leading "-" must not be an option), the rest
+# through a paste buffer (control bytes, NUL, Unicode, 5 KB): both paths, in this order.
+SHORT = "-n --help; $(touch pwned) `id` 'q' \"d\" \\ #{pane_id} ~ *"
+
+
+async def test_hostile_text_arrives_byte_exact(
+    orch: OrchestratorProcess, tmp_path: Path, project: Path
+) -> None:
+    out = tmp_path / "bytes.bin"
+    payload = SHORT.encode() + HOSTILE.encode()
+    assert len(HOSTILE.encode()) > 5000
+    async with await orch.client() as client:
+        agent = await _raw_reader(client, f"head -c {len(payload)} > {out}")
+        for text in (SHORT, HOSTILE):
+            sent = await client.call(
+                "agent.send", {"id": agent["id"], "text": text, "enter": False}
+            )
+            assert sent["sent"] == len(text)
+        got = await _file_bytes(out, len(payload))
+    assert got == payload
+    assert not (project / "pwned").exists()  # the agent's cwd: nothing was run

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import dataclasses
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,15 @@ async def test_search_files_and_history_over_json_rpc(
 
         files = await client.call("files.list", {})
         assert sorted(files["files"]) == ["notes.txt", "src/a.py"]
+        # An unknown parameter is refused before anything runs: nothing is deleted.
+        try:
+            await client.call("files.delete", {"path": "notes.txt", "dry_run": True})
+        except InvalidArgumentError as exc:
+            assert exc.code == -32602 and exc.data["param"] == "dry_run"
+            assert "unknown parameter 'dry_run' (expected: path)" in exc.message
+        else:
+            raise AssertionError("an unknown parameter must be refused")
+        assert (project / "notes.txt").exists()
 
         await client.call(
             "history.add", {"command": "make test", "exit_code": 0, "cwd": str(project)}
@@ -79,3 +91,43 @@ async def test_search_files_and_history_over_json_rpc(
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def _handler_params(module: str) -> dict[str, set[str]]:
+    """method name -> the names its handler reads with ``param(params, "<name>", ...)``."""
+    tree = ast.parse(Path(importlib.import_module(module).__file__ or "").read_text())
+    found: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.AsyncFunctionDef):
+            continue
+        names = [
+            d.args[0].value
+            for d in fn.decorator_list
+            if isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant)
+        ]
+        for name in names:
+            found[str(name)] = {
+                str(call.args[1].value)
+                for call in ast.walk(fn)
+                if isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == "param"
+                and len(call.args) > 1
+                and isinstance(call.args[1], ast.Constant)
+            }
+    return found
+
+
+def test_every_workspace_method_declares_the_parameters_its_handler_reads() -> None:
+    from orchestrator.methods import _SEARCH_OPTIONS, CORE_PARAMS, CORE_PREFIXES
+    from orchflow_core.api import METHODS
+    from orchflow_core.registry import load_methods
+    from orchflow_core.search.options import SearchOptions
+
+    load_methods()
+    served = {n for n in METHODS.names() if n.startswith(CORE_PREFIXES)}
+    assert set(CORE_PARAMS) == served
+    assert set(_SEARCH_OPTIONS) == {f.name for f in dataclasses.fields(SearchOptions)}
+    for module in ("search", "files", "history"):
+        for name, read in _handler_params(f"orchflow_core.{module}.methods").items():
+            assert read <= CORE_PARAMS[name], (name, read - CORE_PARAMS[name])

@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,15 @@ async def core(isolated: Path, private_tmux: TmuxServer) -> AsyncIterator[Core]:
     await c.start()
     yield c
     await c.close()
+
+
+async def _until(tm: Any, ref: str, pred: Any, *, within: float = 10.0) -> Any:
+    """Poll ``tm.get(ref)`` until ``pred(pane)`` (bounded): a pane's exit is observed
+    when asked for, there is no event to wait on."""
+    async with asyncio.timeout(within):
+        while not pred(pane := await tm.get(ref)):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return pane
 
 
 async def rows(core: Core, sql: str) -> list[dict[str, object]]:
@@ -147,3 +157,27 @@ async def test_kill_9_of_the_host_loses_no_committed_metadata(
     assert stored == [{"orchflow_id": oid.strip(), "name": "durable", "type": "dev"}]
     tm = await core.terminals()
     assert [p["id"] for p in await tm.panes()] == [oid.strip()]
+
+
+async def test_a_typed_pane_without_a_command_runs_the_detected_one(
+    core: Core, tmp_path: Path
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Makefile").write_text("test:\n\t@echo detected-$$((6*7))\n")
+    ok, pane = await dispatch(core, "pane.new", {"type": "test", "cwd": str(project)})
+    assert ok, pane
+    assert (pane["command"], pane["meta"]["source"], pane["cwd"]) == (
+        "make test",
+        "Makefile target test",
+        str(project),
+    )
+    tm = await core.terminals()
+    exited = await _until(tm, pane["id"], lambda p: p["state"] == "exited")
+    assert exited["exit_code"] == 0
+    assert "detected-42" in await tm.capture(pane["id"], lines=100)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ok, err = await dispatch(core, "pane.new", {"type": "lint", "cwd": str(empty)})
+    assert not ok and err["message"].startswith("no lint command found: no Makefile")
+    assert str(empty) in err["message"] and err["data"]["param"] == "cmd"

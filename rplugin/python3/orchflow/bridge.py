@@ -92,9 +92,11 @@ class Bridge:
         root = Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else None
         error: dict[str, Any] | None = None
         try:
-            core = Core(overrides if isinstance(overrides, dict) else {}, project_root=root)
+            core = Core(
+                overrides if isinstance(overrides, dict) else {}, project_root=root, role="host"
+            )
         except ConfigError as exc:  # bad setup() overrides: fall back to defaults
-            core = Core({}, project_root=root)
+            core = Core({}, project_root=root, role="host")
             error = exc.to_dict()
         self.core = core
         core.events.subscribe(self._forward)

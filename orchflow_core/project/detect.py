@@ -32,6 +32,7 @@ import configparser
 import json
 import os
 import re
+import stat
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -358,7 +359,9 @@ def detect_project_commands(
             path=str(base),
         )
     try:
-        present = {entry.name for entry in os.scandir(base) if entry.is_file()}
+        # Not only regular files: a Makefile that is a FIFO or a symlink to /dev/zero is
+        # reported as skipped (with why), not silently ignored.
+        present = {e.name for e in os.scandir(base) if not e.is_dir(follow_symlinks=False)}
     except OSError as exc:
         raise NotFoundError(f"cannot list project directory {base}: {exc}", path=str(base)) from exc
     findings: list[SourceFinding] = []
@@ -405,18 +408,47 @@ def _check_agent_type(agent_type: object) -> None:
 
 
 def _read_text(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
-    """(text, None) or (None, why it could not be read)."""
+    """(text, None) or (None, why it could not be read).
+
+    Reads at most ``max_bytes + 1`` bytes of a regular file: a 50 MB package.json costs
+    one capped read, and a FIFO, a device (a symlink to /dev/zero) or a directory is
+    refused from ``fstat`` before any read (opened non-blocking: a FIFO never hangs us).
+    """
     try:
-        with path.open("rb") as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return None, f"not a regular file ({_file_kind(mode)})"
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         return None, f"unreadable: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         return None, f"larger than {max_bytes} bytes"
+    if b"\x00" in data:
+        return None, "a binary file (it contains NUL bytes)"
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def _go_root_has_main(base: Path, max_file_bytes: int) -> bool:

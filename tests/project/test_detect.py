@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestrator.project_detect import (
+from orchflow_core.errors import InvalidArgumentError, NotFoundError
+from orchflow_core.project.detect import (
     AGENT_TYPES,
     default_command,
     detect_project_commands,
     make_targets,
 )
-from orchflow_core.errors import InvalidArgumentError, NotFoundError
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -300,3 +302,36 @@ def test_bad_root_and_bad_agent_type(tmp_path: Path) -> None:
         detect_project_commands(tmp_path / "missing")
     with pytest.raises(InvalidArgumentError, match="agent_type must be one of dev, test"):
         default_command(tmp_path, "deploy")
+
+
+def _detect_within(root: Path, seconds: float = 5.0) -> Any:
+    """Detection in a thread, bounded: a read that blocks (a FIFO, /dev/zero) fails the
+    test instead of hanging the suite."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(detect_project_commands, root).result(timeout=seconds)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_huge_binary_and_device_files_are_refused_fast_with_the_reason(tmp_path: Path) -> None:
+    with (tmp_path / "package.json").open("wb") as f:  # 50 MB, sparse: cheap to make
+        f.truncate(50 * 1024 * 1024)
+    (tmp_path / "Makefile").symlink_to("/dev/zero")
+    (tmp_path / "Cargo.toml").write_bytes(b"[package]\x00\xff\xfe")
+    os.mkfifo(tmp_path / "go.mod")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    found = _detect_within(tmp_path)
+    reasons = {s.path: s.reason for s in found.skipped}
+    assert reasons == {
+        "Makefile": "not a regular file (a character device)",
+        "package.json": f"larger than {1024 * 1024} bytes",
+        "Cargo.toml": "a binary file (it contains NUL bytes)",
+        "go.mod": "not a regular file (a FIFO)",
+    }
+    assert found.commands["test"].command == "pytest"  # the good source still counts
+    build = found.commands["build"].reason
+    assert (
+        build is not None and "Makefile skipped (not a regular file (a character device))" in build
+    )
+    assert "package.json skipped (larger than" in build

@@ -1,0 +1,1 @@
+"""Project knowledge shared by the host and the orchestrator (default commands)."""
