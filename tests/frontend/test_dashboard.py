@@ -32,15 +32,16 @@ def calls(editor: Editor, method: str) -> int:
 def test_the_dashboard_applies_events_instead_of_re_listing(
     editor: Editor, private_tmux: TmuxServer
 ) -> None:
-    first = new_pane(editor, "build")
+    # shell panes: a typed pane without a command would run this repository's own command
+    first = new_pane(editor, "shell")
     count_calls(editor)
     editor.cmd("Orchflow pane list")
     wait_float(editor, "orchflow", re.escape(first))
     # a pane made, renamed session, a command's state: all from the events' payloads
-    second = new_pane(editor, "test")
-    wait_float(editor, "orchflow", re.escape(second) + r" +test +wrap +idle")
+    second = new_pane(editor, "shell")
+    wait_float(editor, "orchflow", re.escape(second) + r" +shell +wrap +idle")
     editor.cmd(f"Orchflow pane run {second} sh -c 'exit 4'")
-    wait_float(editor, "orchflow", re.escape(second) + r" +test +wrap +idle 4")
+    wait_float(editor, "orchflow", re.escape(second) + r" +shell +wrap +idle 4")
     editor.cmd("Orchflow session rename orchflow renamed")
     wait_float(editor, "orchflow", r"^● renamed  \(current\)")
     editor.cmd(f"Orchflow pane close {first}")
