@@ -241,12 +241,16 @@ class ControlModeClient:
             log.exception("control client reader failed")
             reason = f"control client reader failed: {exc}"
         if proc.returncode is None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(proc.wait(), 1.0)
+            except TimeoutError:
+                log.debug("tmux client %s still running after its output ended", proc.pid)
         stderr = b""
         if proc.stderr is not None:
-            with contextlib.suppress(Exception):
+            try:
                 stderr = await asyncio.wait_for(proc.stderr.read(4096), 0.5)
+            except (TimeoutError, OSError) as exc:
+                log.debug("tmux client stderr unreadable: %r", exc)
         if stderr.strip():
             reason = f"{reason}: {stderr.decode(errors='replace').strip()}"
         self._mark_dead(reason)
@@ -297,8 +301,10 @@ class ControlModeClient:
             self._attached.set_exception(error)
             self._attached.exception()
         if self.on_event is not None and not closing:
-            with contextlib.suppress(Exception):
+            try:
                 self.on_event(Exit(reason))
+            except Exception:
+                log.exception("control client exit listener failed")
 
     def _unavailable(self) -> TmuxUnavailableError:
         return TmuxUnavailableError(
@@ -392,19 +398,37 @@ class ControlModeClient:
         self._proc = self._reader = None
         if proc is not None and proc.returncode is None:
             if proc.stdin is not None:
-                with contextlib.suppress(Exception):
+                try:
                     proc.stdin.close()
+                except OSError as exc:  # tmux already gone: the pipe is broken
+                    log.debug("closing tmux client stdin: %r", exc)
             try:
                 await asyncio.wait_for(proc.wait(), 1.0)
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.wait_for(proc.wait(), 1.0)
+                except TimeoutError:
+                    log.warning("tmux client %s did not exit after SIGKILL", proc.pid)
         if reader is not None:
-            with contextlib.suppress(BaseException):
+            try:
                 await asyncio.wait_for(reader, 1.0)
+            except TimeoutError:
+                log.debug("control client reader still running at close; cancelled")
+            except asyncio.CancelledError:
+                if reader.cancelled() and not self._current_task_cancelling():
+                    log.debug("control client reader was cancelled")
+                else:
+                    raise  # the caller of close() is being cancelled: let it be
+            except Exception:
+                log.exception("control client reader ended with an error")
         self._mark_dead("closed")
+
+    @staticmethod
+    def _current_task_cancelling() -> bool:
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
 
     async def close(self) -> None:
         """Detach (closing stdin makes tmux detach the client); idempotent."""

@@ -17,7 +17,6 @@ for those), so a pane printing 8 MB/s costs the bus 20 events/s, not 10 000.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import shlex
@@ -29,6 +28,7 @@ from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     TmuxUnavailableError,
     UnavailableError,
 )
@@ -425,14 +425,15 @@ class TmuxBackend:
         await asyncio.sleep(0.02)  # one pass for a burst of notifications
         if not self._ctl.alive:
             return
-        with contextlib.suppress(Exception):
+        try:
             reply = await self._ctl.command("list-panes", "-a", "-F", "#{pane_id}")
-            alive = set(reply.lines)
-            for pane_id in set(self._streams) | set(self._orchflow_ids):
-                if pane_id not in alive:
-                    self._forget_pane(
-                        pane_id, BackendError(f"pane {pane_id} closed", pane_id=pane_id)
-                    )
+        except OrchflowError as exc:  # tmux went away meanwhile: its Exit event ends it all
+            log.debug("reconcile after a tmux notification skipped: %s", exc.message)
+            return
+        alive = set(reply.lines)
+        for pane_id in set(self._streams) | set(self._orchflow_ids):
+            if pane_id not in alive:
+                self._forget_pane(pane_id, BackendError(f"pane {pane_id} closed", pane_id=pane_id))
 
     def _forget_pane(self, pane_id: str, error: Exception) -> None:
         stream = self._streams.pop(pane_id, None)

@@ -434,7 +434,7 @@ class TerminalManager:
         for every pane on each list), with a run() wrapper shown as the command it runs."""
         try:
             text = await self.backend.capture(rec.pane_id, start=0)
-        except Exception:  # a pane closing under us has no last line
+        except NotFoundError:  # a pane closing under us has no last line
             return ""
         lines = [line for line in text.splitlines() if line.strip()]
         return unwrap_echo(lines[-1].rstrip()) if lines else ""
