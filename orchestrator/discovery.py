@@ -22,6 +22,7 @@ from typing import Any
 
 from orchflow_core import paths
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
+from orchflow_core.remote.discovery import check_private
 
 FILE_NAME = "orchestrator.json"
 MODES = ("service", "sidecar")
@@ -67,8 +68,10 @@ def write(path: Path, info: Discovery) -> None:
 
 
 def read(path: Path) -> Discovery:
-    """The discovery file at ``path``; NotFoundError if absent, InvalidArgumentError if bad."""
+    """The discovery file at ``path``; NotFoundError if absent, InvalidArgumentError if bad,
+    PermissionDeniedError if others can read it or another user owns it."""
     try:
+        st = path.stat()
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFoundError(
@@ -78,6 +81,7 @@ def read(path: Path) -> Discovery:
         ) from None
     except OSError as exc:
         raise InvalidArgumentError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+    check_private(path, st)  # the same mode and owner checks as the host's reader
     try:
         raw = json.loads(text)
     except ValueError as exc:

@@ -32,6 +32,18 @@ class Discovery:
         return f"Discovery(url={self.url!r}, pid={self.pid})"
 
 
+def check_private(path: Path, st: os.stat_result) -> None:
+    """A discovery file holds a token: refuse one others can read or another user owns.
+    Every reader (the host's link, the orchestrator's CLI) goes through this check."""
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PermissionDeniedError(
+            f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); refusing its token",
+            path=str(path),
+        )
+    if st.st_uid != os.getuid():
+        raise PermissionDeniedError(f"{path} belongs to another user; refusing it", path=str(path))
+
+
 def read(path: Path) -> Discovery:
     try:
         st = path.stat()
@@ -43,13 +55,7 @@ def read(path: Path) -> Discovery:
         ) from None
     except OSError as exc:
         raise UnavailableError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionDeniedError(
-            f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); refusing its token",
-            path=str(path),
-        )
-    if st.st_uid != os.getuid():
-        raise PermissionDeniedError(f"{path} belongs to another user; refusing it", path=str(path))
+    check_private(path, st)
     try:
         data = json.loads(text)
         return Discovery(url=str(data["url"]), token=str(data["token"]), pid=data.get("pid"))

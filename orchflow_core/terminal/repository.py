@@ -236,10 +236,22 @@ class PaneRepository:
         )
 
     async def rename_session(self, old: str, new: str, now: float) -> None:
-        """Renames cascade to the panes' rows (ON UPDATE CASCADE)."""
-        await self.db.execute(
-            "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, now, old)
-        )
+        """Renames cascade to the panes' rows (ON UPDATE CASCADE). tmux has renamed the
+        session already, so a row that still holds ``new`` is a session tmux no longer has
+        (killed earlier): it moves aside as ``new~<closed time>``, keeping its closed
+        panes' history, instead of making the rename fail after tmux did it."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET name = name || '~' || CAST(COALESCE(closed_at, ?) AS TEXT),"
+                " closed_at = COALESCE(closed_at, ?) WHERE name = ?",
+                (now, now, new),
+            )
+            conn.execute(
+                "UPDATE sessions SET name = ?, updated_at = ? WHERE name = ?", (new, now, old)
+            )
+
+        await self.db.transaction(write)
 
     async def close_session(self, name: str, now: float) -> None:
         def write(conn: sqlite3.Connection) -> None:

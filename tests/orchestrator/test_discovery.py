@@ -37,6 +37,7 @@ def test_bad_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="no orchestrator discovery file"):
         discovery.read(path)
     path.write_text("{not json")
+    path.chmod(0o600)  # written by hand here: private, as orchflow writes it
     with pytest.raises(InvalidArgumentError, match="is not JSON"):
         discovery.read(path)
     path.write_text(json.dumps({**INFO.to_dict(), "pid": "12"}))
@@ -54,3 +55,15 @@ def test_remove_only_our_own(tmp_path: Path) -> None:
 def test_pid_alive() -> None:
     assert discovery.pid_alive(os.getpid())
     assert not discovery.pid_alive(0)
+
+
+def test_the_cli_reader_refuses_a_file_others_can_read(tmp_path: Path) -> None:
+    """The orchestrator CLI (status, stop) reads with the host's checks: no token from a
+    file that is not private."""
+    from orchflow_core.errors import PermissionDeniedError
+
+    path = tmp_path / "orchestrator.json"
+    discovery.write(path, INFO)
+    path.chmod(0o644)
+    with pytest.raises(PermissionDeniedError, match="readable by others"):
+        discovery.read(path)

@@ -181,3 +181,25 @@ async def test_a_typed_pane_without_a_command_runs_the_detected_one(
     ok, err = await dispatch(core, "pane.new", {"type": "lint", "cwd": str(empty)})
     assert not ok and err["message"].startswith("no lint command found: no Makefile")
     assert str(empty) in err["message"] and err["data"]["param"] == "cmd"
+
+
+async def test_renaming_to_the_name_of_a_killed_session_works(
+    core: Core, private_tmux: TmuxServer
+) -> None:
+    """The killed session's row keeps its name (closed): the rename moves it aside instead of
+    failing after tmux already renamed (tmux and SQLite out of step)."""
+    tm = await core.terminals()
+    await tm.new_session("old")
+    await tm.new_pane(name="gone", session="old")
+    await tm.kill_session("old")
+    await tm.new_session("fresh")
+    kept = await tm.new_pane(name="kept", session="fresh")
+    await tm.rename_session("fresh", "old")
+    assert "old" in private_tmux.run("list-sessions", "-F", "#{session_name}").split()
+    live = await rows(core, "SELECT name, closed_at FROM sessions WHERE closed_at IS NULL")
+    assert [r["name"] for r in live] == ["old"]
+    pane = await rows(core, f"SELECT session FROM panes WHERE orchflow_id = '{kept['id']}'")
+    assert pane == [{"session": "old"}]
+    gone = await rows(core, "SELECT session FROM panes WHERE name = 'gone'")
+    assert gone[0]["session"].startswith("old~")
+    assert tm.resolve("kept").session == "old"
