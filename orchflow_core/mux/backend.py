@@ -166,8 +166,11 @@ class MuxBackend(Protocol):
 
     async def close_pane(self, pane_id: str) -> None: ...
 
-    async def send_text(self, pane_id: str, text: str, *, paste: bool = False) -> None:
-        """Type ``text`` literally: every character arrives byte-exact, nothing is interpreted.
+    async def send_text(
+        self, pane_id: str, text: str, *, paste: bool = False, enter: bool = False
+    ) -> None:
+        """Type ``text`` literally: every character arrives byte-exact, nothing is interpreted;
+        ``enter``: then press the Enter key (a key, not a typed newline), in the same write.
 
         ``paste``: send it as a bracketed paste, so a line editor that asked for bracketed
         paste (bash, zsh and fish do) inserts tabs and the like as text instead of acting

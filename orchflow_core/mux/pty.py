@@ -422,13 +422,17 @@ class PtyBackend:
         )
 
     # -- input ---------------------------------------------------------------
-    async def send_text(self, pane_id: str, text: str, *, paste: bool = False) -> None:
+    async def send_text(
+        self, pane_id: str, text: str, *, paste: bool = False, enter: bool = False
+    ) -> None:
         """Write ``text`` (UTF-8) to the pty as is; waits until the program took it all.
         ``paste``: between the bracketed-paste marks (for a line editor: orchflow's
         integrated shells read them)."""
         data = text.encode("utf-8", "surrogateescape")
         if paste:
             data = b"\x1b[200~" + data + b"\x1b[201~"
+        if enter:
+            data += KEY_BYTES[Key.ENTER]
         await self._write(self._pane(pane_id), data)
 
     async def send_keys(self, pane_id: str, *keys: Key) -> None:

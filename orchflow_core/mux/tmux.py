@@ -682,7 +682,9 @@ class TmuxBackend:
                 cmds.append(["paste-buffer", "-d", "-r", "-b", buffer, "-t", pane_id])
         return cmds
 
-    async def send_text(self, pane_id: str, text: str, *, paste: bool = False) -> None:
+    async def send_text(
+        self, pane_id: str, text: str, *, paste: bool = False, enter: bool = False
+    ) -> None:
         _check_pane_id(pane_id)
         if not isinstance(text, str):
             raise InvalidArgumentError(f"text must be a string, got {type(text).__name__}")
@@ -693,6 +695,8 @@ class TmuxBackend:
                 f"text is not valid unicode: {exc}", pane_id=pane_id
             ) from None
         cmds = self._text_commands(pane_id, text, paste=paste)
+        if enter:  # the Enter key in the same pipeline: one round trip for text + Enter
+            cmds.append(["send-keys", "-t", pane_id, Key.ENTER.value])
         if cmds:
             await self._pipeline(cmds, pane_id=pane_id)
 

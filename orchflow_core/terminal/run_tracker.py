@@ -247,6 +247,8 @@ class RunTracker:
         self._tm.events.publish("run.started", **run.to_dict())
 
         async def store() -> None:
+            if run.done:
+                return  # it ended before this step ran: the end's step stores it all
             await self.store.save(run)
             await self._tm._save(rec)
 
@@ -387,8 +389,7 @@ class RunTracker:
                 pending.typed_at = self._prompt_no.get(rec.orchflow_id, (0, 1 << 62))[1]
                 # Tabs and other control characters as text, not as keys (completion):
                 # a bracketed paste; plain text is typed.
-                await self._tm.backend.send_text(rec.pane_id, command, paste=control)
-                await self._tm.backend.send_keys(rec.pane_id, Key.ENTER)
+                await self._tm.backend.send_text(rec.pane_id, command, paste=control, enter=True)
                 run = await asyncio.shield(future)
         except TimeoutError:
             where = f"the {rec.shell} shell in pane {rec.name or rec.pane_id}"
