@@ -234,6 +234,32 @@ class HistoryStore:
         ts: float | None = None,
     ) -> int:
         """Record one run; returns its history row id. ``ts`` defaults to now."""
+        run = self._checked(command, cwd, pane_type, exit_code, duration_s, ts)
+        return await self.db.transaction(lambda conn: self._insert(conn, run))
+
+    def add_in(
+        self,
+        conn: sqlite3.Connection,
+        command: str,
+        *,
+        cwd: str | None,
+        pane_type: str | None,
+        exit_code: int | None,
+        duration_s: float | None,
+    ) -> int:
+        """``add`` inside a transaction the caller holds on this store's database (a run's
+        end is stored with its history entry in one commit)."""
+        return self._insert(conn, self._checked(command, cwd, pane_type, exit_code, duration_s))
+
+    def _checked(
+        self,
+        command: str,
+        cwd: str | None,
+        pane_type: str | None,
+        exit_code: int | None,
+        duration_s: float | None,
+        ts: float | None = None,
+    ) -> Run:
         text = _check_command(command)
         if exit_code is not None and (
             isinstance(exit_code, bool) or not isinstance(exit_code, int)
@@ -252,7 +278,7 @@ class HistoryStore:
         when = self._clock() if ts is None else ts
         if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
             raise InvalidArgumentError(f"ts must be a Unix time in seconds, got {ts!r}", param="ts")
-        run: Run = (
+        return (
             text,
             _normalize_cwd(cwd),
             pane_type or None,
@@ -261,7 +287,6 @@ class HistoryStore:
             float(when),
             "orchflow",
         )
-        return await self.db.transaction(lambda conn: self._insert(conn, run))
 
     def _insert(self, conn: sqlite3.Connection, run: Run) -> int:
         command, cwd, _, exit_code, _, ts, _ = run

@@ -25,6 +25,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orchflow_core.errors import (
@@ -276,6 +277,22 @@ class TerminalManager:
             shell=info.shell,
             current_cwd=info.cwd,
         )
+
+    async def save_with(
+        self, rec: PaneRecord | None, also: Callable[[sqlite3.Connection], None]
+    ) -> None:
+        """Store ``rec`` (if given) and whatever ``also`` writes, in one transaction."""
+        now = time.time()
+        if rec is not None:
+            self._local_writes[rec.orchflow_id] = self._local_writes.get(rec.orchflow_id, 0) + 1
+            snapshot = dataclasses.replace(rec)
+
+        def write(conn: sqlite3.Connection) -> None:
+            if rec is not None:
+                self.repo.upsert(conn, snapshot, now)
+            also(conn)
+
+        await self.db.transaction(write)
 
     async def _save(self, rec: PaneRecord) -> None:
         # Counted before the write is queued: a refresh whose read of the rows started

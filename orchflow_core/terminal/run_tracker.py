@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -33,6 +34,7 @@ from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     TimeoutError_,
 )
 from orchflow_core.events import Event
@@ -272,12 +274,33 @@ class RunTracker:
             self._tm._set_state(rec, PaneEvent.FINISHED)
 
         async def store() -> None:
-            await self.store.save(run)
-            if rec is not None and rec.state is not PaneState.CLOSED:
-                await self._tm._save(rec)
-            if self._tm.recorder is not None and event is not RunEvent.LOSE:
+            recorder = self._tm.recorder
+            history = recorder if event is not RunEvent.LOSE and run.command else None
+            add_in = getattr(history, "add_in", None)
+            if history is not None and getattr(history, "db", None) is not self._tm.db:
+                add_in = None  # another database: its own transaction, below
+
+            def also(conn: sqlite3.Connection) -> None:
+                RunStore.save_in(conn, run)
+                if add_in is not None:
+                    try:
+                        add_in(
+                            conn,
+                            run.command,
+                            cwd=run.cwd,
+                            pane_type=rec.pane_type if rec is not None else None,
+                            exit_code=run.exit_code,
+                            duration_s=run.duration_s,
+                        )
+                    except OrchflowError as exc:  # a command history refuses (too long...)
+                        log.info("run %s not added to history: %s", run.id, exc.message)
+
+            # The run, its pane and its history entry: one commit.
+            alive = rec if rec is not None and rec.state is not PaneState.CLOSED else None
+            await self._tm.save_with(alive, also)
+            if history is not None and add_in is None:
                 try:
-                    await self._tm.recorder.add(
+                    await history.add(
                         run.command,
                         cwd=run.cwd,
                         pane_type=rec.pane_type if rec is not None else None,

@@ -137,7 +137,12 @@ class RunStore:
         self.db = db
 
     async def save(self, run: Run) -> None:
-        await self.db.execute(
+        await self.db.transaction(lambda conn: self.save_in(conn, run))
+
+    @staticmethod
+    def save_in(conn: sqlite3.Connection, run: Run) -> None:
+        """``save`` inside a transaction the caller holds."""
+        conn.execute(
             f"INSERT INTO runs({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant columns
             " ON CONFLICT(id) DO UPDATE SET"
             " source = CASE WHEN excluded.source != 'typed' THEN excluded.source"

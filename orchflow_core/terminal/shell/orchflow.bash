@@ -42,9 +42,23 @@ __orchflow_esc() {  # $1 escaped for a mark field, in __orchflow_out (no fork)
     __orchflow_out=$s
 }
 
+# The newest history entry is read through a private file, not $(history 1): a command
+# substitution forks, and these hooks run for every command.
+__orchflow_hist_file=$(umask 077 && mktemp "${TMPDIR:-/tmp}/orchflow-hist.XXXXXX" 2>/dev/null)
+__orchflow_cleanup() { [[ -n "$__orchflow_hist_file" ]] && builtin command rm -f -- "$__orchflow_hist_file"; }
+__orchflow_prev_exit=$(builtin trap -p EXIT)
+__orchflow_prev_exit=${__orchflow_prev_exit#"trap -- '"}
+__orchflow_prev_exit=${__orchflow_prev_exit%"' EXIT"}
+__orchflow_prev_exit=${__orchflow_prev_exit//"'\\''"/"'"}
+builtin trap "__orchflow_cleanup${__orchflow_prev_exit:+; $__orchflow_prev_exit}" EXIT
+
 __orchflow_histline() {  # "<number> <line>" of the newest history entry
-    local h
-    h=$(HISTTIMEFORMAT='' builtin history 1)
+    local h=
+    __orchflow_hnum= __orchflow_hline=
+    [[ -n "$__orchflow_hist_file" ]] || return 0
+    HISTTIMEFORMAT='' builtin history 1 >|"$__orchflow_hist_file" 2>/dev/null || return 0
+    IFS= builtin read -r -d '' h <"$__orchflow_hist_file"
+    h=${h%$'\n'}
     h=${h#"${h%%[![:space:]]*}"}
     __orchflow_hnum=${h%%[[:space:]]*}
     h=${h#"$__orchflow_hnum"}
