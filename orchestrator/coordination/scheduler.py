@@ -607,11 +607,34 @@ class PaneJobRunner:
     def __init__(self, terminals: TerminalsGetter) -> None:
         self._terminals = terminals
         self._busy: set[str] = set()  # orchflow ids of panes running a firing's command
+        # One pane made at a time: firings due at the same minute would otherwise race
+        # to create the first session ("session 'orchflow' exists already").
+        self._making = asyncio.Lock()
 
     async def start(self, schedule: Schedule, firing_id: str) -> dict[str, Any]:
+        tm = await self._terminals()
+        async with self._making:
+            pane_ref = await self._pane_for(tm, schedule)
+            self._busy.add(pane_ref)
+        try:
+            run: dict[str, Any] = await tm.run(pane_ref, schedule.job.command)
+        except BaseException:
+            self._busy.discard(pane_ref)
+            raise
+        run["pane_ref"] = pane_ref
+        log.info(
+            "schedule %s: firing %s runs %s in pane %s",
+            schedule.name,
+            firing_id,
+            run["id"],
+            run.get("pane_id"),
+        )
+        return run
+
+    async def _pane_for(self, tm: Any, schedule: Schedule) -> str:
+        """An idle pane of the schedule's, or a new one (its orchflow id)."""
         from orchflow_core.terminal.state import PaneState
 
-        tm = await self._terminals()
         await tm.refresh()
         mine = [
             r
@@ -639,21 +662,7 @@ class PaneJobRunner:
                 meta={SCHEDULE_META: schedule.name},
             )
             pane_ref = pane["id"]
-        self._busy.add(pane_ref)
-        try:
-            run: dict[str, Any] = await tm.run(pane_ref, schedule.job.command)
-        except BaseException:
-            self._busy.discard(pane_ref)
-            raise
-        run["pane_ref"] = pane_ref
-        log.info(
-            "schedule %s: firing %s runs %s in pane %s",
-            schedule.name,
-            firing_id,
-            run["id"],
-            run.get("pane_id"),
-        )
-        return run
+        return str(pane_ref)
 
     async def wait(self, run: dict[str, Any]) -> dict[str, Any]:
         tm = await self._terminals()
