@@ -127,7 +127,7 @@ async def test_agent_spawn_breaker_in_front_of_a_real_tmux(
         for _ in range(2):
             with pytest.raises(TmuxUnavailableError):
                 await agents.create("custom", command="cat")
-        with pytest.raises(UnavailableError, match="circuit breaker 'agent.spawn' is open"):
+        with pytest.raises(UnavailableError, match=r"circuit breaker 'agent\.spawn' is open"):
             await agents.create("custom", command="cat")
         assert fail["left"] == 0  # the open breaker did not even try
         clock.now += 30
@@ -156,7 +156,7 @@ async def test_an_open_breaker_shows_in_health_and_metrics(
             for _ in range(5):  # agent.spawn opens after 5 failures within 60 s
                 with pytest.raises(UnavailableError, match="tmux not found"):
                     await client.call("agent.create", {"type": "custom", "command": "cat"})
-            with pytest.raises(UnavailableError, match="circuit breaker 'agent.spawn' is open"):
+            with pytest.raises(UnavailableError, match=r"circuit breaker 'agent\.spawn' is open"):
                 await client.call("agent.create", {"type": "custom", "command": "cat"})
             health = await client.call("system.health")
             spawn = health["breakers"]["agent.spawn"]
@@ -171,9 +171,7 @@ async def test_an_open_breaker_shows_in_health_and_metrics(
         )
         text = body.decode()
         assert status == 200
-        assert (
-            'orchflow_orchestrator_breaker_state{breaker="agent.spawn",state="open"} 1.0' in text
-        )
+        assert 'orchflow_orchestrator_breaker_state{breaker="agent.spawn",state="open"} 1.0' in text
         assert 'orchflow_orchestrator_breaker_opens_total{breaker="agent.spawn"} 1.0' in text
         assert "orchflow_orchestrator_locks_held 0.0" in text
     finally:

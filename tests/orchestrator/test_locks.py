@@ -189,7 +189,7 @@ async def test_a_wait_that_would_deadlock_is_refused_with_the_cycle(
         await b.call("lock.release", {"lock_id": held_b["lock_id"]})
         assert (await waiting)["resource"] == "beta"
         # asking for what you hold, incompatibly, is the shortest cycle
-        with pytest.raises(ConflictError, match="deadlock: .*asks for 'alpha' exclusive"):
+        with pytest.raises(ConflictError, match=r"deadlock: .*asks for 'alpha' exclusive"):
             await a.call("lock.acquire", {"resource": "alpha", "mode": "exclusive", "wait_s": 5})
 
 
@@ -207,7 +207,7 @@ async def test_bad_lock_requests_name_the_parameter(orch: OrchestratorProcess) -
                 await a.call("lock.acquire", params)
         with pytest.raises(NotFoundError, match="no lock 'lk-nope'"):
             await a.call("lock.release", {"lock_id": "lk-nope"})
-        with pytest.raises(TimeoutError_, match="not granted within wait_s=0.2"):
+        with pytest.raises(TimeoutError_, match=r"not granted within wait_s=0\.2"):
             await a.call("lock.acquire", {"resource": "y", "mode": "exclusive"})
             async with await orch.client() as b:
                 await b.call("lock.acquire", {"resource": "y", "mode": "shared", "wait_s": 0.2})
