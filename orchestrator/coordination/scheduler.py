@@ -158,6 +158,8 @@ class JobRunner(Protocol):
 
     async def wait(self, run: dict[str, Any]) -> dict[str, Any]: ...
 
+    async def peek(self, run_id: str) -> dict[str, Any]: ...
+
 
 class Scheduler:
     def __init__(
@@ -188,8 +190,8 @@ class Scheduler:
 
     # -- start and stop ------------------------------------------------------------------
     async def open(self) -> None:
-        """Load the schedules; firings a previous process left running are followed
-        again (their commands kept running in tmux), queued ones are skipped."""
+        """Load the schedules. Queued firings a previous process left are skipped; running
+        ones are settled from their run's row (``_recover``)."""
         for row in await self._db.fetchall("SELECT * FROM schedules ORDER BY name"):
             self._schedules[row["name"]] = Schedule(
                 name=row["name"],
@@ -213,9 +215,31 @@ class Scheduler:
                 else:
                     await self._move(firing, FiringEvent.LOSE, reason=why)
                 continue
-            self._running.setdefault(firing.schedule, {})[firing.id] = firing
-            run = {"id": firing.run_id, "pane_id": firing.pane_id}
-            self._spawn(self._follow(firing, run))
+            self._spawn(self._recover(firing))
+
+    async def _recover(self, firing: Firing) -> None:
+        """A firing that was running when the previous process stopped: its run's row says
+        how it ended if someone saw it end; a run still marked running is recorded as lost,
+        because a new process does not see the end of a command it did not start (the
+        shell's end mark matches no run it knows), so waiting for it could last for ever."""
+        assert firing.run_id is not None
+        try:
+            run = await self._runner.peek(firing.run_id)
+        except OrchflowError as exc:
+            await self._move(firing, FiringEvent.LOSE, reason=exc.message)
+            return
+        state = str(run.get("state"))
+        if state == "running":
+            where = f" in pane {firing.pane_id}" if firing.pane_id else ""
+            await self._move(
+                firing,
+                FiringEvent.LOSE,
+                reason="the orchestrator restarted while it ran: its end was not observed"
+                f" (the command may still run or have finished{where})",
+            )
+            return
+        firing.exit_code = run.get("exit_code")
+        await self._move(firing, _RUN_END.get(state, FiringEvent.LOSE))
 
     def start(self) -> None:
         """Run ``loop()`` in the background (the orchestrator's)."""
@@ -664,14 +688,15 @@ class PaneJobRunner:
             pane_ref = pane["id"]
         return str(pane_ref)
 
+    async def peek(self, run_id: str) -> dict[str, Any]:
+        """The run as it is now (its row in orchflow.db, whoever wrote it)."""
+        tm = await self._terminals()
+        run: dict[str, Any] = await tm.run_tracker.get(run_id)
+        return run
+
     async def wait(self, run: dict[str, Any]) -> dict[str, Any]:
         tm = await self._terminals()
         pane_ref = run.get("pane_ref")
-        if pane_ref is None and run.get("pane_id"):  # followed again after a restart
-            rec = tm.record_by_pane_id(run["pane_id"])
-            pane_ref = rec.orchflow_id if rec is not None else None
-            if pane_ref is not None:
-                self._busy.add(pane_ref)
         try:
             while True:
                 try:

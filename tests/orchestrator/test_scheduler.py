@@ -248,3 +248,38 @@ async def test_list_shows_the_next_three_runs_in_the_schedules_zone(
         "2026-03-30T02:30:00+02:00",
         "2026-03-31T02:30:00+02:00",
     ]
+
+
+async def test_a_firing_running_across_a_restart_is_settled_honestly(
+    db: Database, isolated: Path, private_tmux: TmuxServer, tmp_path: Path
+) -> None:
+    """Two Cores on the same tmux server and database stand for two orchestrator
+    processes: the second did not start the command, so it cannot see it end."""
+    clock = Clock()
+    gate = tmp_path / "go"
+    first_core = Core({}, project_root=isolated)
+    first = await make(db, first_core, clock)
+    await first.add("long", "* * * * *", Job(f"while [ ! -e {gate} ]; do sleep 0.05; done", "/"))
+    clock.now += 60
+    await first.tick()
+    async with asyncio.timeout(20):
+        while (await first.history("long"))[0]["state"] != "running":  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await first.close()
+    await first_core.close()
+    second_core = Core({}, project_root=isolated)
+    second = await make(db, second_core, clock)
+    try:
+        [lost] = await settled(second, "long", 1)
+        assert lost["state"] == "lost" and lost["run_id"] is not None
+        assert "the orchestrator restarted while it ran" in lost["reason"]
+        assert lost["pane_id"] in lost["reason"]
+        # the pane is still there, and the schedule goes on in it
+        gate.touch()
+        clock.now += 60
+        await second.tick()
+        after = (await settled(second, "long", 2))[0]
+        assert after["state"] == "finished" and after["exit_code"] == 0
+    finally:
+        await second.close()
+        await second_core.close()
