@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from orchflow_core.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from orchflow_core.rpc.client import RpcClient
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.server_process import OrchestratorProcess
@@ -135,5 +140,32 @@ async def test_a_restart_applies_the_missed_run_policy(
             assert run["command"] == "echo catcher-ran"
             listed = {s["name"]: s for s in await client.call("schedule.list")}
             assert listed["catcher"]["next_run_at"] > time.time()
+    finally:
+        await server.stop()
+
+
+async def test_without_croniter_the_scheduler_says_so_and_locks_still_work(
+    tmp_path: Path, private_tmux: TmuxServer
+) -> None:
+    """The orchestrator's Python with croniter made unimportable (a .pth line in a fresh
+    venv that borrows the project's packages), as on an install without the extra."""
+    from tests.harness.venv import overlay_venv
+
+    python = overlay_venv(
+        tmp_path / "venv",
+        extra_pth={"no_croniter.pth": "import sys; sys.modules['croniter'] = None\n"},
+    )
+    server = await OrchestratorProcess.start(
+        tmp_path / "home", private_tmux.socket, python=str(python)
+    )
+    try:
+        async with await server.client() as client:
+            features = (await client.call("system.features"))["features"]
+            assert features["scheduler"]["status"] == "unavailable"
+            assert "croniter is not installed" in features["scheduler"]["reason"]
+            with pytest.raises(UnavailableError, match="croniter is not installed"):
+                await client.call("schedule.list")
+            lock = await client.call("lock.acquire", {"resource": "r", "mode": "shared"})
+            assert lock["mode"] == "shared"
     finally:
         await server.stop()
