@@ -149,6 +149,8 @@ class LockManager:
             if not compatible(mode, lock.mode):
                 out.setdefault(lock.owner, f"holds {resource!r} {lock.mode.value}")
         for w in ahead:
+            if w.future.done():  # cancelled or granted this instant: waits for nothing
+                continue
             if not compatible(mode, w.mode):
                 out.setdefault(w.owner, f"is queued before it for {resource!r} {w.mode.value}")
         return out
@@ -158,16 +160,19 @@ class LockManager:
         for resource, queue in self._queues.items():
             items = list(queue)
             for i, w in enumerate(items):
-                if w.owner == owner:
+                if w.owner == owner and not w.future.done():
                     out.append((w, self._blockers(resource, w.mode, items[:i])))
         return out
+
+    def _label(self, owner: str) -> str:
+        return self._labels.get(owner, owner)
 
     def _cycle(self, owner: str, resource: str, mode: LockMode) -> list[str] | None:
         """The steps of a wait-for cycle back to ``owner`` if it waited now, else None."""
         first = self._blockers(resource, mode, list(self._queues.get(resource, ())))
-        start = f"{self._labels[owner]} asks for {resource!r} {mode.value}"
+        start = f"{self._label(owner)} asks for {resource!r} {mode.value}"
         stack: list[tuple[str, list[str]]] = [
-            (o, [start, f"{self._labels[o]} {why}"]) for o, why in first.items()
+            (o, [start, f"{self._label(o)} {why}"]) for o, why in first.items()
         ]
         seen: set[str] = set()
         while stack:
@@ -179,22 +184,22 @@ class LockManager:
             seen.add(current)
             for w, blockers in self._waits_of(current):
                 for o, why in blockers.items():
-                    step = f"{self._labels[current]} waits for {w.resource!r} {w.mode.value}"
-                    stack.append((o, [*path, step, f"{self._labels[o]} {why}"]))
+                    step = f"{self._label(current)} waits for {w.resource!r} {w.mode.value}"
+                    stack.append((o, [*path, step, f"{self._label(o)} {why}"]))
         return None
 
     # -- granting ------------------------------------------------------------------------
     def _grantable(self, resource: str, mode: LockMode) -> bool:
         return all(compatible(mode, lock.mode) for lock in self._held.get(resource, []))
 
-    def _grant(self, resource: str, mode: LockMode, owner: str, lease_s: float) -> Lock:
+    def _grant(self, resource: str, mode: LockMode, owner: str, label: str, lease_s: float) -> Lock:
         now = self._clock()
         lock = Lock(
             lock_id=f"lk-{secrets.token_hex(8)}",
             resource=resource,
             mode=mode,
             owner=owner,
-            owner_label=self._labels[owner],
+            owner_label=label,
             acquired_at=now,
             expires_at=now + lease_s,
             lease_s=lease_s,
@@ -244,7 +249,8 @@ class LockManager:
             if not self._grantable(resource, head.mode):
                 break
             queue.popleft()
-            head.future.set_result(self._grant(resource, head.mode, head.owner, head.lease_s))
+            lock = self._grant(resource, head.mode, head.owner, head.owner_label, head.lease_s)
+            head.future.set_result(lock)
         if queue is not None and not queue:
             self._queues.pop(resource, None)
 
@@ -260,9 +266,10 @@ class LockManager:
         wait_s: float = 0.0,
     ) -> dict[str, Any]:
         self._labels[owner] = owner_label
+        self._serve(resource)  # drop waits that ended (cancelled) from the queue's head
         queue = self._queues.get(resource)
         if not queue and self._grantable(resource, mode):
-            return self._grant(resource, mode, owner, lease_s).view()
+            return self._grant(resource, mode, owner, owner_label, lease_s).view()
         cycle = self._cycle(owner, resource, mode)
         if cycle is not None:
             raise ConflictError(
