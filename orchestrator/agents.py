@@ -27,12 +27,22 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
+from orchflow_core.errors import (
+    BackendError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    TimeoutError_,
+    UnavailableError,
+)
 from orchflow_core.project.detect import AGENT_TYPES, detect_project_commands
 from orchflow_core.terminal.manager import PaneRecord, TerminalManager
 from orchflow_core.terminal.state import PaneState
+
+if TYPE_CHECKING:
+    from orchestrator.coordination.breakers import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +62,10 @@ class AgentManager:
         project_root: Path,
         *,
         idle_after_s: float = DEFAULT_IDLE_AFTER_S,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._terminals = terminals
+        self.breaker = breaker  # "agent.spawn": guards making the agent's pane
         self.project_root = project_root
         self.idle_after_s = idle_after_s
         self._tm: TerminalManager | None = None
@@ -144,16 +156,29 @@ class AgentManager:
                     cwd=workdir,
                 )
             command, source = default.command, default.source
-        tm = await self.tm()
-        await tm.refresh()
-        pane = await tm.new_pane(
-            pane_type=agent_type,
-            command=command,
-            name=name or _free_name(tm, agent_type),
-            cwd=workdir,
-            session=session,
-            meta={AGENT: True, "source": source},
-        )
+        if self.breaker is not None:
+            self.breaker.check()  # open after repeated spawn failures: refused at once
+        try:
+            tm = await self.tm()
+            await tm.refresh()
+            pane = await tm.new_pane(
+                pane_type=agent_type,
+                command=command,
+                name=name or _free_name(tm, agent_type),
+                cwd=workdir,
+                session=session,
+                meta={AGENT: True, "source": source},
+            )
+        except (BackendError, UnavailableError, TimeoutError_) as exc:  # tmux failed
+            if self.breaker is not None:
+                self.breaker.failure(exc.message)
+            raise
+        except BaseException:  # the caller's mistake (a taken name): says nothing of tmux
+            if self.breaker is not None:
+                self.breaker.release()
+            raise
+        if self.breaker is not None:
+            self.breaker.success()
         log.info("agent %s (%s) created in pane %s", pane["name"], agent_type, pane["pane_id"])
         return self.view(tm, tm.resolve(pane["id"]))
 

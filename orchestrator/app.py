@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import discovery
+from orchestrator.coordination.breakers import BreakerRegistry
+from orchestrator.coordination.locks import LockManager
 from orchestrator.metrics import CONTENT_TYPE, RequestMetrics
 from orchflow_core import __version__, paths
 from orchflow_core.core import Core
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from websockets.http11 import Request
 
     from orchestrator.agents import AgentManager
+    from orchestrator.coordination.scheduler import Scheduler
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
     from orchestrator.streams import StreamHub
@@ -58,7 +61,7 @@ MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 DEFAULT_DRAIN_S = 5.0
 DEFAULT_TMUX_START_S = 10.0
 DEFAULT_STORES_OPEN_S = 10.0
-NOT_BUILT = ("router", "swarm", "scheduler", "providers", "mcp")
+NOT_BUILT = ("router", "swarm", "providers", "mcp")
 
 
 def default_listen() -> str:
@@ -111,6 +114,10 @@ class Orchestrator:
         self.tmux_ready = False
         self._warmup: asyncio.Task[None] | None = None
         self._stores: asyncio.Task[None] | None = None
+        self.breakers = BreakerRegistry()  # every named breaker (coordination/breakers.py)
+        self.locks = LockManager()  # process state: owners are live connections
+        self.scheduler: Scheduler | None = None
+        self.scheduler_error: str | None = None
 
     # -- parts -------------------------------------------------------------------------
     async def terminals(self) -> TerminalManager:
@@ -160,6 +167,12 @@ class Orchestrator:
         assert self.saved is not None
         return self.saved
 
+    async def schedules(self) -> Scheduler:
+        await self._stores_open()
+        if self.scheduler is None:
+            raise UnavailableError(self.scheduler_error or "not open", feature="scheduler")
+        return self.scheduler
+
     async def stream_hub(self) -> StreamHub:
         await self._stores_open()
         assert self.streams is not None
@@ -188,10 +201,28 @@ class Orchestrator:
             self.options.state_dir, carry_agents=self._carry_legacy_agents
         )
         self.agents = AgentManager(
-            self.terminals, self.options.project_root, idle_after_s=self.options.idle_after_s
+            self.terminals,
+            self.options.project_root,
+            idle_after_s=self.options.idle_after_s,
+            breaker=self.breakers["agent.spawn"],
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
+        await self._open_scheduler(self.state_db)
+
+    async def _open_scheduler(self, db: Database) -> None:
+        try:
+            from orchestrator.coordination.scheduler import PaneJobRunner, Scheduler
+        except ImportError as exc:  # croniter is in the orchestrator extra
+            self.scheduler_error = (
+                f"{exc.name or 'croniter'} is not installed (pip install 'orchflow[orchestrator]')"
+            )
+            log.error("scheduler unavailable: %s", self.scheduler_error)
+            return
+        scheduler = Scheduler(db, PaneJobRunner(self.terminals))
+        await scheduler.open()
+        scheduler.start()  # its first tick applies each schedule's missed-run policy
+        self.scheduler = scheduler
 
     async def _carry_legacy_agents(self, agents: list[dict[str, Any]]) -> None:
         """Agents recorded in orchestrator.db before version 2 become pane meta in
@@ -232,6 +263,7 @@ class Orchestrator:
             problems.append(f"memory: {self.memory_error}")
         if self.tmux_error:
             problems.append(f"terminals: {self.tmux_error}")
+        problems.extend(self.breakers.problems())
         if self.stopping.is_set():
             problems.append("shutting down")
         entries = None
@@ -253,6 +285,9 @@ class Orchestrator:
             "agents": self.agents.count if self.agents else 0,
             "memory_entries": entries,
             "tmux": "ready" if self.tmux_ready else (self.tmux_error or "starting"),
+            "breakers": self.breakers.snapshot(),
+            "locks": dict(zip(("held", "waiting"), self.locks.counts(), strict=True)),
+            "schedules": self.scheduler.counts()[0] if self.scheduler else None,
         }
 
     def features(self) -> dict[str, dict[str, Any]]:
@@ -297,6 +332,23 @@ class Orchestrator:
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
             "shell_integration": _shell_feature(self.core.shell_integration()),
         }
+        out["scheduler"] = (
+            {
+                **needs_tmux,
+                "reason": "cron schedules (croniter, zoneinfo) persisted in SQLite; jobs run"
+                " as runs in tmux panes"
+                + (f"; {needs_tmux['reason']}" if needs_tmux["reason"] else ""),
+            }
+            if self.scheduler is not None
+            else feature("unavailable", self.scheduler_error or "not open")
+        )
+        out["locks"] = feature(
+            "implemented",
+            "shared/exclusive leases per connection, FIFO, deadlock refused; process state",
+        )
+        out["breakers"] = feature(
+            "implemented", "circuit breakers", names=sorted(self.breakers.snapshot())
+        )
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
         return out
@@ -309,7 +361,17 @@ class Orchestrator:
             except OrchflowError as exc:  # the gauge is left out
                 log.warning("metrics: cannot count memory entries: %s", exc.message)
         agents = self.agents.count if self.agents else 0
-        body = await asyncio.to_thread(self.metrics.render, agents=agents, memory_entries=entries)
+        held, waiting = self.locks.counts()
+        coordination = {
+            "breakers": self.breakers.snapshot(),
+            "locks_held": held,
+            "lock_waiters": waiting,
+            "schedules": self.scheduler.counts()[0] if self.scheduler else 0,
+            "schedule_firings": self.scheduler.fired if self.scheduler else 0,
+        }
+        body = await asyncio.to_thread(
+            self.metrics.render, agents=agents, memory_entries=entries, coordination=coordination
+        )
         return 200, {"Content-Type": CONTENT_TYPE}, body
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -455,6 +517,9 @@ class Orchestrator:
             # cancelled half-way, it would leak a database thread that blocks the exit.
             await asyncio.wait({self._warmup}, timeout=DEFAULT_TMUX_START_S)
             self._warmup.cancel()
+        if self.scheduler is not None:
+            await self.scheduler.close()
+        self.locks.close()
         if self.agents is not None:
             await self.agents.close()
         try:

@@ -17,6 +17,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
+    lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
 """
 
 from __future__ import annotations
@@ -452,3 +453,7 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
     key, namespace = _text(args, "key"), _namespace(args)
     deleted = await (await app.memory_store()).delete(key, namespace=namespace)
     return {"key": key, "namespace": namespace, "deleted": deleted}
+
+
+# -- coordination: lock.*, schedule.* (orchestrator/api/coordination.py) -----------------
+from orchestrator.api import coordination as _coordination  # noqa: E402, F401

@@ -14,6 +14,12 @@ Families (all prefixed ``orchflow_orchestrator_``):
     agents                                   gauge     agents the orchestrator manages
     memory_entries                           gauge     live memory entries
     uptime_seconds                           gauge
+    breaker_state{breaker,state}             gauge     1 for the breaker's current state, else 0
+    breaker_opens_total{breaker}             counter   times the breaker opened
+    breaker_rejected_total{breaker}          counter   calls refused while it was open
+    locks_held / lock_waiters                gauge     resource locks held, requests waiting
+    schedules                                gauge     cron schedules
+    schedule_firings_total                   counter   firings whose command started
 
 Unknown method names are counted as ``method="unknown"``: a client must not be able to
 create unbounded label values.
@@ -84,8 +90,15 @@ class RequestMetrics:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
-    def render(self, *, agents: int, memory_entries: int | None) -> bytes:
-        """The Prometheus text exposition of everything (``memory_entries`` None: omitted)."""
+    def render(
+        self,
+        *,
+        agents: int,
+        memory_entries: int | None,
+        coordination: dict[str, Any] | None = None,
+    ) -> bytes:
+        """The Prometheus text exposition of everything (``memory_entries`` None: omitted;
+        ``coordination``: breakers, locks and schedules, see the module docstring)."""
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.core import (
             CounterMetricFamily,
@@ -128,10 +141,48 @@ class RequestMetrics:
                 yield GaugeMetricFamily(
                     PREFIX + "uptime_seconds", "Seconds since start", value=metrics.uptime()
                 )
+                if coordination is not None:
+                    yield from _coordination_families(coordination)
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector())
         return bytes(generate_latest(registry))
+
+
+def _coordination_families(c: dict[str, Any]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from orchestrator.coordination.breakers import BreakerState
+
+    state = GaugeMetricFamily(
+        PREFIX + "breaker_state",
+        "Circuit breaker state: 1 for the current one",
+        labels=["breaker", "state"],
+    )
+    opens = CounterMetricFamily(
+        PREFIX + "breaker_opens", "Times a circuit breaker opened", labels=["breaker"]
+    )
+    rejected = CounterMetricFamily(
+        PREFIX + "breaker_rejected", "Calls refused by an open breaker", labels=["breaker"]
+    )
+    for name, snap in sorted(c["breakers"].items()):
+        for s in BreakerState:
+            state.add_metric([name, s.value], 1.0 if snap["state"] == s.value else 0.0)
+        opens.add_metric([name], snap["opens"])
+        rejected.add_metric([name], snap["rejected"])
+    yield state
+    yield opens
+    yield rejected
+    yield GaugeMetricFamily(PREFIX + "locks_held", "Resource locks held", value=c["locks_held"])
+    yield GaugeMetricFamily(
+        PREFIX + "lock_waiters", "Lock requests waiting", value=c["lock_waiters"]
+    )
+    yield GaugeMetricFamily(PREFIX + "schedules", "Cron schedules", value=c["schedules"])
+    yield CounterMetricFamily(
+        PREFIX + "schedule_firings",
+        "Schedule firings whose command started",
+        value=c["schedule_firings"],
+    )
 
 
 def _bound(value: float) -> str:

@@ -14,6 +14,16 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
     name        TEXT PK   the saved session's name
     saved_at    REAL
     panes       TEXT      JSON list of {type, name, cwd, command, last_command, agent_type}
+
+``schedules`` (migration 3) - ``schedule.add``: one row per named schedule.
+    name, cron, tz, command, cwd, pane_type, on_missed, overlap, created_at
+    last_due_at REAL      the latest due time handled (fired, queued or skipped): what a
+                          restarted orchestrator compares with now to find missed runs
+
+``schedule_firings`` (migration 3) - every firing of a schedule, with its run.
+    id TEXT PK, schedule, due_at, fired_at, state (queued, running, finished, cancelled,
+    lost, skipped, error), reason, run_id (the run in ``orchflow.db``), pane_id,
+    exit_code, finished_at
 """
 
 from __future__ import annotations
@@ -58,6 +68,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "orchestrator: agents are panes with meta in orchflow.db; drop agents",
         ("DROP TABLE agents",),
+    ),
+    Migration(
+        3,
+        "orchestrator: schedules and their firings",
+        (
+            """CREATE TABLE schedules (
+                name        TEXT PRIMARY KEY,
+                cron        TEXT NOT NULL,
+                tz          TEXT NOT NULL,
+                command     TEXT NOT NULL,
+                cwd         TEXT NOT NULL,
+                pane_type   TEXT NOT NULL,
+                on_missed   TEXT NOT NULL,
+                overlap     TEXT NOT NULL,
+                created_at  REAL NOT NULL,
+                last_due_at REAL NOT NULL
+            )""",
+            """CREATE TABLE schedule_firings (
+                id          TEXT PRIMARY KEY,
+                schedule    TEXT NOT NULL,
+                due_at      REAL NOT NULL,
+                fired_at    REAL,
+                state       TEXT NOT NULL,
+                reason      TEXT,
+                run_id      TEXT,
+                pane_id     TEXT,
+                exit_code   INTEGER,
+                finished_at REAL
+            )""",
+            "CREATE INDEX schedule_firings_by_schedule ON schedule_firings (schedule, due_at)",
+        ),
     ),
 )
 

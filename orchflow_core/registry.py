@@ -29,6 +29,8 @@ LAZY_PREFIXES = {
     "orchestrator.": "orchflow_core.remote.methods",
     "agent.": "orchflow_core.remote.methods",
     "memory.": "orchflow_core.remote.methods",
+    "schedule.": "orchflow_core.remote.methods",
+    "lock.": "orchflow_core.remote.methods",
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",
 }

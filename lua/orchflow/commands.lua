@@ -117,6 +117,40 @@ M.tree = {
       output = { impl = "orchestrator.agent_output", desc = "Follow an agent's output: {id}" },
     },
   },
+  schedule = {
+    desc = "Cron schedules: commands the orchestrator runs in panes at set times",
+    sub = {
+      list = {
+        impl = "coordination.schedule_list",
+        desc = "Schedules with their next three runs; r run now, h history, d remove",
+        plug = "orchflow-schedule-list",
+      },
+      add = {
+        impl = "coordination.schedule_add",
+        desc = "Add a schedule: {name} {cron: 5 fields or @daily...} {cmd}",
+      },
+      remove = {
+        impl = "coordination.remove",
+        desc = "Remove a schedule: {name}",
+        complete = "coordination.complete_schedules",
+      },
+      run = {
+        impl = "coordination.run_now",
+        desc = "Run a schedule's command now: {name}",
+        complete = "coordination.complete_schedules",
+      },
+      history = {
+        impl = "coordination.history",
+        desc = "A schedule's firings with their runs and exit codes: {name}",
+        complete = "coordination.complete_schedules",
+      },
+    },
+  },
+  locks = {
+    impl = "coordination.locks",
+    desc = "Resource locks held through the orchestrator, and who waits",
+    plug = "orchflow-locks",
+  },
   memory = {
     desc = "The orchestrator's persistent memory",
     sub = {

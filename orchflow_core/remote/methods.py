@@ -1,4 +1,5 @@
-"""Host methods that reach the orchestrator: ``orchestrator.*``, ``agent.*``, ``memory.*``.
+"""Host methods that reach the orchestrator: ``orchestrator.*``, ``agent.*``, ``memory.*``,
+``schedule.*`` and ``lock.list``.
 
 In embedded mode each answers "unavailable" with how to turn the orchestrator
 on; nothing pretends to work.
@@ -64,3 +65,9 @@ _forward("memory.get", "memory.get", ("key",))
 _forward("memory.search", "memory.search", ("query",))
 _forward("memory.list", "memory.list")
 _forward("memory.delete", "memory.delete", ("key",))
+_forward("schedule.add", "schedule.add", ("name", "cron", "job"))
+_forward("schedule.list", "schedule.list")
+_forward("schedule.remove", "schedule.remove", ("name",))
+_forward("schedule.run_now", "schedule.run_now", ("name",))
+_forward("schedule.history", "schedule.history", ("name",))
+_forward("lock.list", "lock.list")

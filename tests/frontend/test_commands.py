@@ -7,8 +7,8 @@ import pytest
 from tests.harness.editor import Editor
 
 TOP_LEVEL = (
-    "agent, browse, config, files, health, history, log, memory, "
-    "orchestrator, pane, run, search, session, trash, version"
+    "agent, browse, config, files, health, history, locks, log, memory, "
+    "orchestrator, pane, run, schedule, search, session, trash, version"
 )
 
 

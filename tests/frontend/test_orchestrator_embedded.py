@@ -15,6 +15,9 @@ from tests.harness.editor import Editor
         "agent list",
         "memory store k v",
         "memory search anything",
+        "schedule list",
+        "schedule add nightly 30 2 * * * make test",
+        "locks",
     ],
 )
 def test_embedded_mode_says_the_orchestrator_is_off(editor: Editor, command: str) -> None:

@@ -60,9 +60,10 @@ class OrchestratorProcess:
         project_root: Path | None = None,
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
+        python: str | None = None,
     ) -> OrchestratorProcess:
         discovery_file = base / "runtime" / "orchestrator.json"
-        argv = [sys.executable, "-m", "orchestrator", "serve", "--listen", listen]
+        argv = [python or sys.executable, "-m", "orchestrator", "serve", "--listen", listen]
         argv += ["--discovery-file", str(discovery_file)]
         if project_root is not None:
             argv += ["--project-root", str(project_root)]

@@ -98,7 +98,7 @@ def test_the_wheel_metadata_has_no_libtmux_and_an_orchestrator_extra(wheel: Path
     requires = meta.get_all("Requires-Dist") or []
     assert not [r for r in requires if r.startswith("libtmux")]
     assert "orchestrator" in (meta.get_all("Provides-Extra") or [])
-    for name in ("prometheus-client", "uvloop"):
+    for name in ("prometheus-client", "uvloop", "croniter"):
         (req,) = [r for r in requires if r.replace("_", "-").startswith(name)]
         assert 'extra == "orchestrator"' in req, req
     assert meta["License-Expression"] == "MIT"

@@ -1,0 +1,1 @@
+"""Coordination: resource locks, circuit breakers and the cron scheduler (issue 13)."""
