@@ -12,7 +12,16 @@ from benchmarks.common import Row, print_table
 # pynvim child sessions closed between runs make asyncio log harmless warnings.
 logging.getLogger("asyncio").setLevel(logging.ERROR)
 
-MODULES = ["startup", "host", "mux", "runs", "orchestrator", "workspace", "dashboard", "coordination"]
+MODULES = [
+    "startup",
+    "host",
+    "mux",
+    "runs",
+    "orchestrator",
+    "workspace",
+    "dashboard",
+    "coordination",
+]
 
 
 def main(argv: list[str]) -> int:

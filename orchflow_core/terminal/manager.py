@@ -97,6 +97,7 @@ class TerminalManager:
         self._last_output: dict[str, float] = {}  # by backend pane id
         self._unsubscribe = events.subscribe(self._on_output, kinds={"pane.output"})
         self._sync_lock = asyncio.Lock()  # one reconcile/refresh at a time
+        self._session_lock = asyncio.Lock()  # one default-session creation at a time
         self._local_writes: dict[str, int] = {}  # by orchflow_id: saves made by this process
         self._started = False
         self.run_tracker = RunTracker(self)
@@ -362,10 +363,12 @@ class TerminalManager:
 
     async def _session_for_new_pane(self, session: str | None, cwd: str | None) -> str:
         name = session or self.current_session or DEFAULT_SESSION
-        if not any(s.name == name for s in await self.backend.list_sessions()):
-            if session is not None and session != DEFAULT_SESSION:
-                raise NotFoundError(f"no session {session!r}", session=session)
-            await self.new_session(name, cwd=cwd)
+        # One at a time: two panes made at once with no session yet would both create it.
+        async with self._session_lock:
+            if not any(s.name == name for s in await self.backend.list_sessions()):
+                if session is not None and session != DEFAULT_SESSION:
+                    raise NotFoundError(f"no session {session!r}", session=session)
+                await self.new_session(name, cwd=cwd)
         self.current_session = name
         return name
 

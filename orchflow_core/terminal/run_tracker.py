@@ -234,9 +234,20 @@ class RunTracker:
         return None
 
     def _ended(self, rec: PaneRecord, mark: ShellMark) -> None:
+        run_id = integrated_run_id(rec.orchflow_id, mark.shell_pid, mark.seq)
         run = self._active.get(rec.orchflow_id)
-        if run is None or run.id != integrated_run_id(rec.orchflow_id, mark.shell_pid, mark.seq):
-            return  # a command that started before we were watching
+        if run is None or run.id != run_id:
+            # A command that started before this process watched the pane (it restarted, or
+            # another process saw the start): end its row, if one is stored and running.
+            code, duration = mark.exit_code, mark.duration_s
+
+            async def end_stored() -> None:
+                ended = await self.store.end_running(run_id, code, duration)
+                if ended is not None:
+                    self._tm.events.publish("run.finished", **ended)
+
+            self._later(end_stored)
+            return
         event = RunEvent.CANCEL if run.cancel_requested else RunEvent.FINISH
         self._finish(rec, run, event, mark.exit_code, mark.duration_s)
 

@@ -188,6 +188,25 @@ class RunStore:
         )
         return [_row(r) for r in rows]
 
+    async def end_running(
+        self, run_id: str, exit_code: int | None, duration_s: float | None
+    ) -> dict[str, Any] | None:
+        """Finish a stored run that is still ``running`` (its start was seen by another
+        process, or before a restart); returns it, or None if there is nothing to end."""
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE runs SET state = 'finished', exit_code = ?, finished_at = ?,"
+                " duration_s = COALESCE(?, ? - started_at) WHERE id = ? AND state = 'running'",
+                (exit_code, now, duration_s, now, run_id),
+            )
+            return cur.rowcount > 0
+
+        if not await self.db.transaction(write):
+            return None
+        return await self.get(run_id)
+
     async def lose_running(self, pane: str) -> None:
         """Runs still open in a pane that is gone end as lost."""
         now = time.time()

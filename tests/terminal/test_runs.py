@@ -81,6 +81,13 @@ async def shell_core(
     await core.close()
 
 
+@pytest.fixture
+async def core_bash(isolated: Path, private_tmux: TmuxServer, home: Path) -> AsyncIterator[Core]:
+    core = await start_core(isolated, home, "bash")
+    yield core
+    await core.close()
+
+
 def collect(core: Core, kind: str) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
 
@@ -334,3 +341,30 @@ async def test_a_line_that_starts_with_a_subshell_is_a_run_too(
     private_tmux.run("send-keys", "-t", pane["pane_id"], "(exit 4)", "Enter")
     run = await until(lambda: next(iter(finished), None))
     assert (run["command"], run["exit_code"], run["source"]) == ("(exit 4)", 4, "typed")
+
+
+async def test_a_run_that_started_before_a_restart_ends_when_its_shell_says_so(
+    isolated: Path, private_tmux: TmuxServer, home: Path
+) -> None:
+    """A new process (the orchestrator restarted, a new Neovim) did not see the start mark:
+    the stored run still ends, with the shell's exit code, instead of staying "running"."""
+    first = await start_core(isolated, home, "bash")
+    tm = await first.terminals()
+    pane = await new_shell(first)
+    run = await tm.run("sh", "sleep 1.5; (exit 7)")
+    await first.close()  # the process goes; the shell and its command go on
+    second = await start_core(isolated, home, "bash")
+    try:
+        finished = collect(second, "run.finished")
+        await second.terminals()  # reconciles: it finds the pane and reads its output
+        ended = await until(lambda: next((r for r in finished if r["id"] == run["id"]), None))
+        assert (ended["state"], ended["exit_code"]) == ("finished", 7)
+        assert pane["id"] == ended["pane"]
+    finally:
+        await second.close()
+
+
+async def test_two_panes_made_at_once_share_the_new_default_session(core_bash: Core) -> None:
+    tm = await core_bash.terminals()
+    made = await asyncio.gather(tm.new_pane(name="a"), tm.new_pane(name="b"))
+    assert {p["session"] for p in made} == {"orchflow"}
