@@ -150,6 +150,8 @@ async def test_typed_commands_become_runs_with_exit_code(
     private_tmux.run("send-keys", "-t", pane["pane_id"], "echo rc=$ORCHFLOW_TEST_RC", "Enter")
     screen = lambda: private_tmux.run("capture-pane", "-p", "-t", pane["pane_id"])  # noqa: E731
     await until(lambda: f"rc={shell}" in screen())
+    # the screen can run ahead of the marks orchflow reads: the typed run ends first
+    await until(lambda: any(r["command"].startswith("echo rc=") for r in finished))
     run = await tm.run("sh", "false")
     await tm.run_tracker.wait(run["id"], timeout_s=10)
     check = await tm.run("sh", "echo status=$status" if shell == "fish" else "echo status=$?")
