@@ -296,6 +296,7 @@ class Orchestrator:
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
             "shell_integration": _shell_feature(self.core.shell_integration()),
+            "git": _git_feature(),
         }
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
@@ -512,6 +513,12 @@ def _rg_feature() -> dict[str, Any]:
         return {"status": "implemented", "reason": None, "rg": find_rg()}
     except OrchflowError as exc:
         return {"status": "unavailable", "reason": exc.message}
+
+
+def _git_feature() -> dict[str, Any]:
+    from orchflow_core.git.runner import feature
+
+    return dict(feature())
 
 
 def _shell_feature(status: str | None) -> dict[str, Any]:

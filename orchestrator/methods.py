@@ -122,7 +122,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.")
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -164,6 +164,15 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "run.get": ("id",),
         "run.wait": ("id", "timeout_s"),
         "run.cancel": ("id", "timeout_s"),
+        # git.* (orchflow_core/git/methods.py): cwd is a directory inside the repository
+        "git.status": ("cwd",),
+        "git.diff": ("cwd", "path", "staged"),
+        "git.stage": ("cwd", "paths", "hunks"),
+        "git.unstage": ("cwd", "paths", "hunks"),
+        "git.commit": ("cwd", "message", "hooks"),
+        "git.branches": ("cwd",),
+        "git.worktrees": ("cwd",),
+        "git.log": ("cwd", "n"),
     }.items()
 }
 
@@ -171,8 +180,8 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
 def _core_handlers(
     app: Orchestrator, metrics: Any, clock: Callable[[], float]
 ) -> Callable[[str], Handler | None]:
-    """The workspace tools of orchflow_core (search.*, files.*, history.*, run.*), served as
-    they are,
+    """The workspace tools of orchflow_core (search.*, files.*, history.*, run.*, git.*),
+    served as they are,
     with their parameters checked against ``CORE_PARAMS`` first (a method missing from the
     table takes none).
 
