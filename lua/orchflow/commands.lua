@@ -65,6 +65,12 @@ M.tree = {
     key = "<leader>og",
     complete = "search.complete_options",
   },
+  git = {
+    impl = "git.open",
+    desc = "Git status float: stage or unstage files and hunks, diff, commit",
+    plug = "orchflow-git",
+    key = "<leader>oG",
+  },
   files = {
     impl = "files.open",
     desc = "Fuzzy file finder (respects .gitignore, learns what you open)",
