@@ -170,6 +170,8 @@ class FileDiff:
 
     def hunk_refusal(self) -> str | None:
         """Why this file's hunks cannot be staged one by one (None: they can)."""
+        if self.status == "unmerged":
+            return "it has merge conflicts: resolve them, then stage the file"
         if self.binary:
             return "it is a binary file"
         if self.submodule:
@@ -241,7 +243,20 @@ def parse_diff(out: bytes, *, staged: bool) -> list[FileDiff]:
             files.append(cur)
             hunk = None
             continue
+        if line.startswith((b"diff --cc ", b"diff --combined ")):
+            # an unmerged file: a combined diff, shown but never staged by hunk
+            path = _path(unquote(line.split(b" ", 2)[2]))
+            cur = FileDiff(path=path, old_path=path, header=[line], status="unmerged")
+            files.append(cur)
+            hunk = None
+            continue
+        if line.startswith(b"* Unmerged path "):
+            cur = hunk = None
+            continue
         if cur is None:
+            continue
+        if cur.status == "unmerged":
+            cur.header.append(line)
             continue
         if line.startswith(b"@@ "):
             m = _HUNK.match(line.rstrip(b"\n"))

@@ -24,6 +24,7 @@ DIFF_ARGS = (
     "-U3",
 )
 MAX_LOG = 1000
+COMMIT_TIMEOUT_S = 600.0  # the repository's hooks may run a test suite
 # hunk id -> its file's path, from the diffs read lately: staging those hunks then diffs
 # only their files (an unknown id falls back to the whole diff). Bounded.
 _HUNK_PATHS: dict[str, str] = {}
@@ -215,7 +216,7 @@ async def commit(git: Git, message: str, *, hooks: bool = True) -> dict[str, Any
     try:
         await git.run(
             "commit", "-q", "--cleanup=strip", "-F", "-",
-            stdin=message.encode(), hooks=hooks, read_only=False,
+            stdin=message.encode(), hooks=hooks, read_only=False, timeout_s=COMMIT_TIMEOUT_S,
         )  # fmt: skip
     except GitCommandError as exc:
         if "tell me who you are" in exc.stderr or "user.email" in exc.stderr:

@@ -24,6 +24,13 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> bytes:
     ).stdout
 
 
+def merge(repo: Path, branch: str) -> int:
+    """``git merge`` that may stop on a conflict (its exit code)."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "merge", "-q", branch], capture_output=True
+    ).returncode
+
+
 def make_repo(path: Path) -> Path:
     path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
@@ -350,3 +357,49 @@ async def test_odd_file_names_keep_their_hunks(core: Core, repo: Path) -> None:
     assert {"path": "newdir/", "status": "untracked"} in st["untracked"]
     await call(core, "git.stage", paths=["newdir/"])
     assert index_bytes(repo, "newdir/f.txt") == b"f\n"
+
+
+async def test_a_merge_conflict_and_a_submodule(core: Core, repo: Path, tmp_path: Path) -> None:
+    (repo / "a.txt").write_bytes(b"".join(LINES))
+    (repo / "b.txt").write_bytes(b"".join(LINES))
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "a.txt").write_bytes(b"theirs\n" + b"".join(LINES[1:]))
+    commit_all(repo, "theirs")
+    git(repo, "checkout", "-q", "main")
+    (repo / "a.txt").write_bytes(b"ours\n" + b"".join(LINES[1:]))
+    commit_all(repo, "ours")
+    merge(repo, "other")
+    (repo / "b.txt").write_bytes(b"".join(LINES[:-1]) + b"edited\n")
+    st = await call(core, "git.status")
+    assert st["conflicted"] == [{"path": "a.txt", "status": "unmerged", "xy": "UU"}]
+    files = {f["path"]: f for f in (await call(core, "git.diff"))["files"]}
+    assert files["a.txt"]["status"] == "unmerged" and "conflicts" in files["a.txt"]["hunks_refused"]
+    # the other file's hunk is whole and stages (the combined diff did not leak into it)
+    await call(core, "git.stage", hunks=[files["b.txt"]["hunks"][0]["id"]])
+    assert index_bytes(repo, "b.txt") == b"".join(LINES[:-1]) + b"edited\n"
+    err = await fail(core, "git.commit", message="merge")
+    assert "resolve the conflicts first: a.txt" in err["message"]
+    # staging the resolved file marks it resolved
+    (repo / "a.txt").write_bytes(b"both\n" + b"".join(LINES[1:]))
+    await call(core, "git.stage", paths=["a.txt"])
+    assert (await call(core, "git.status"))["conflicted"] == []
+    await call(core, "git.commit", message="merge other")
+
+    # a submodule whose commit moved: shown, its hunks refused, staged as a whole
+    sub = make_repo(tmp_path / "sub")
+    (sub / "s.txt").write_text("1\n")
+    commit_all(sub)
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "vendor")
+    commit_all(repo, "add submodule")
+    (repo / "vendor" / "s.txt").write_text("2\n")
+    git(repo / "vendor", "config", "user.name", "Test User")
+    git(repo / "vendor", "config", "user.email", "test@example.com")
+    git(repo / "vendor", "commit", "-qam", "two")
+    [f] = (await call(core, "git.diff"))["files"]
+    assert f["path"] == "vendor" and f["submodule"] is True and "submodule" in f["hunks_refused"]
+    err = await fail(core, "git.stage", hunks=[f["hunks"][0]["id"]])
+    assert "submodule" in err["message"] and "whole file" in err["message"]
+    await call(core, "git.stage", paths=["vendor"])
+    staged = (await call(core, "git.status"))["staged"]
+    assert staged == [{"path": "vendor", "status": "modified"}]
