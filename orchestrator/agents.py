@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.worktrees import Worktrees, parse_spec
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import AGENT_TYPES, detect_project_commands
 from orchflow_core.terminal.manager import PaneRecord, TerminalManager
@@ -52,10 +53,12 @@ class AgentManager:
         project_root: Path,
         *,
         idle_after_s: float = DEFAULT_IDLE_AFTER_S,
+        worktrees: Worktrees | None = None,
     ) -> None:
         self._terminals = terminals
         self.project_root = project_root
         self.idle_after_s = idle_after_s
+        self.worktrees = worktrees
         self._tm: TerminalManager | None = None
 
     @property
@@ -95,6 +98,7 @@ class AgentManager:
             "created_at": rec.created_at,
             "last_output_at": last,
             "owner": rec.owner,
+            "worktree": _public_worktree(rec.meta.get("worktree")),
         }
 
     async def _agent(self, ref: str) -> tuple[TerminalManager, PaneRecord]:
@@ -119,15 +123,60 @@ class AgentManager:
         command: str | None = None,
         cwd: str | None = None,
         session: str | None = None,
+        worktree: Any = None,
     ) -> dict[str, Any]:
+        """A new agent; with ``worktree`` (true or {branch?, base?}) in a new git worktree
+        of the repository around ``cwd`` (orchestrator/worktrees.py), removed again if the
+        agent cannot start."""
         if agent_type not in AGENT_TYPES:
             raise InvalidArgumentError(
                 f"type must be one of {', '.join(AGENT_TYPES)}, got {agent_type!r}", param="type"
             )
         workdir = _check_cwd(cwd, self.project_root)
-        source: str | None = None
+        spec = parse_spec(worktree)
         if command is not None and not command.strip():
             raise InvalidArgumentError("command is empty", param="command")
+        if spec is None:
+            return await self._create(agent_type, name, command, workdir, session, None)
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="worktree")
+        tm = await self.tm()
+        await tm.refresh()
+        name = name or _free_name(tm, agent_type)
+        if any(r.name == name for r in tm.records()):
+            raise ConflictError(f"a pane named {name!r} exists already", name=name)
+        held = {
+            int(r.meta["worktree"]["port"])
+            for r in tm.records(meta_key=AGENT)
+            if isinstance(r.meta.get("worktree"), dict) and r.meta["worktree"].get("port")
+        }
+        ws = await self.worktrees.create(tm, cwd=workdir, name=name, spec=spec, held_ports=held)
+        try:
+            return await self._create(
+                agent_type,
+                name,
+                command,
+                os.path.normpath(os.path.join(ws["path"], ws["rel"])),
+                session,
+                ws,
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.worktrees.remove(tm, ws)
+            raise
+        finally:
+            self.worktrees.settle_port(ws["port"])
+
+    async def _create(
+        self,
+        agent_type: str,
+        name: str | None,
+        command: str | None,
+        workdir: str,
+        session: str | None,
+        ws: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        source: str | None = None
         if command is None:
             if agent_type == "custom":
                 raise InvalidArgumentError(
@@ -146,13 +195,17 @@ class AgentManager:
             command, source = default.command, default.source
         tm = await self.tm()
         await tm.refresh()
+        meta: dict[str, Any] = {AGENT: True, "source": source}
+        if ws is not None:
+            meta["worktree"] = ws
         pane = await tm.new_pane(
             pane_type=agent_type,
             command=command,
             name=name or _free_name(tm, agent_type),
             cwd=workdir,
             session=session,
-            meta={AGENT: True, "source": source},
+            env=self.worktrees.env(ws) if ws is not None and self.worktrees else None,
+            meta=meta,
         )
         log.info("agent %s (%s) created in pane %s", pane["name"], agent_type, pane["pane_id"])
         return self.view(tm, tm.resolve(pane["id"]))
@@ -193,14 +246,37 @@ class AgentManager:
             "text": text,
         }
 
-    async def stop(self, ref: str) -> dict[str, Any]:
-        """Close the agent's pane (its process gets SIGHUP); the agent is then gone."""
+    async def stop(
+        self, ref: str, *, remove_worktree: bool = False, force: bool = False
+    ) -> dict[str, Any]:
+        """Close the agent's pane (its process gets SIGHUP); the agent is then gone. With
+        ``remove_worktree``, its worktree goes too (teardown script, worktree, the branch if
+        merged); uncommitted changes there refuse it, before anything stops, unless
+        ``force``."""
         tm, rec = await self._agent(ref)
+        ws = rec.meta.get("worktree") if isinstance(rec.meta.get("worktree"), dict) else None
+        if remove_worktree and ws is None:
+            raise InvalidArgumentError(
+                f"agent {rec.name} has no worktree to remove", param="remove_worktree"
+            )
+        if remove_worktree and ws is not None and self.worktrees is not None and not force:
+            dirty = await self.worktrees.dirty(ws)
+            if dirty:
+                raise ConflictError(
+                    f"agent {rec.name}'s worktree {ws['path']} has uncommitted changes "
+                    f"({', '.join(dirty[:5])}{', ...' if len(dirty) > 5 else ''}); commit or "
+                    "review them, or stop with force: true to discard them",
+                    id=rec.orchflow_id,
+                    paths=dirty[:50],
+                )
         if rec.state is not PaneState.CLOSED:
             with contextlib.suppress(NotFoundError):  # closed from outside meanwhile
                 await tm.close_pane(rec.orchflow_id)
         log.info("agent %s stopped", rec.name)
-        return {**self.view(tm, rec), "stopped": True}
+        out = {**self.view(tm, rec), "stopped": True}
+        if remove_worktree and ws is not None and self.worktrees is not None:
+            out["worktree"] = {**(out["worktree"] or {}), **await self.worktrees.remove(tm, ws)}
+        return out
 
 
 def activity(
@@ -213,6 +289,14 @@ def activity(
     if last_output_at is None:
         return "quiet"
     return "active" if now - last_output_at < idle_after_s else "quiet"
+
+
+def _public_worktree(ws: Any) -> dict[str, Any] | None:
+    """What agent.get shows of an agent's worktree meta."""
+    if not isinstance(ws, dict):
+        return None
+    keys = ("path", "branch", "base", "port", "root", "copied")
+    return {k: ws.get(k) for k in keys}
 
 
 def _free_name(tm: TerminalManager, agent_type: str) -> str:

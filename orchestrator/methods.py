@@ -11,8 +11,9 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     system.health {}  system.ping {}  system.version {}  system.features {}  system.shutdown {}
     session.create {name, cwd?}  session.list {}  session.save {name, as?}
     session.restore {name, session?}  session.saved {}
-    agent.create {type, name?, command?, cwd?, session?}  agent.list {}  agent.get {id}
-    agent.send {id, text, enter?}  agent.output {id, lines?}  agent.stop {id}
+    agent.create {type, name?, command?, cwd?, session?, worktree?}  agent.list {}
+    agent.get {id}  agent.send {id, text, enter?}  agent.output {id, lines?}
+    agent.stop {id, remove_worktree?, force?}
     stream.subscribe {id}  stream.unsubscribe {id}
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
@@ -339,7 +340,7 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
 # -- agents ------------------------------------------------------------------------------
 
 
-@method("agent.create", "type", "name", "command", "cwd", "session")
+@method("agent.create", "type", "name", "command", "cwd", "session", "worktree")
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
     ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
@@ -350,6 +351,7 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
         command=_text(args, "command", None),
         cwd=_text(args, "cwd", None),
         session=_text(args, "session", None),
+        worktree=args.get("worktree"),
     )
 
 
@@ -381,10 +383,15 @@ async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     )
 
 
-@method("agent.stop", "id")
+@method("agent.stop", "id", "remove_worktree", "force")
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent + {stopped: true}: its pane is closed (state "closed")."""
-    return await (await app.agent_manager()).stop(_text(args, "id"))
+    """agent + {stopped: true}: its pane is closed (state "closed"); with remove_worktree
+    its worktree too (worktree + {removed, branch_deleted, branch_kept?, teardown?})."""
+    return await (await app.agent_manager()).stop(
+        _text(args, "id"),
+        remove_worktree=param(args, "remove_worktree", bool, False),
+        force=param(args, "force", bool, False),
+    )
 
 
 # -- streams -----------------------------------------------------------------------------

@@ -120,6 +120,16 @@ M.tree = {
       list = { impl = "orchestrator.agent_list", desc = "List agents", plug = "orchflow-agent-list", key = "<leader>oA" },
       send = { impl = "orchestrator.agent_send", desc = "Type text into an agent: {id} {text}" },
       stop = { impl = "orchestrator.agent_stop", desc = "Stop an agent: {id}" },
+      worktree = {
+        impl = "orchestrator.agent_worktree",
+        desc = "Start an agent in its own git worktree and branch (copied files, port, setup script): {type} [cmd]",
+        plug = "orchflow-agent-worktree",
+        complete = "orchestrator.complete_agent_types",
+      },
+      remove = {
+        impl = "orchestrator.agent_remove",
+        desc = "Stop an agent and remove its worktree (teardown script; the branch if merged): {id}",
+      },
       output = { impl = "orchestrator.agent_output", desc = "Follow an agent's output: {id}" },
     },
   },

@@ -230,13 +230,16 @@ class Git:
         read_only: bool = True,
         ok_codes: tuple[int, ...] = (0,),
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        literal: bool = True,
     ) -> tuple[int, bytes, str]:
         """``git --literal-pathspecs --no-pager <args>`` in the root: (code, stdout, stderr).
 
         A code outside ``ok_codes`` is GitCommandError; past ``timeout_s`` git is killed
-        and TimeoutError_ raised.
+        and TimeoutError_ raised. ``literal=False`` for the few commands that take paths
+        but refuse the flag (``check-ignore``).
         """
-        argv = [self.binary, "--literal-pathspecs", "--no-pager", *args]
+        flags = ["--literal-pathspecs"] if literal else []
+        argv = [self.binary, *flags, "--no-pager", *args]
         try:
             rc, out, err = await _exec(
                 argv,

@@ -45,7 +45,11 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
         for key in required:
             param(params, key, (str, int, float, dict, list, bool))
         out = {key: value for key, value in params.items() if value is not None}
-        return await core.orchestrator.call(remote, out)
+        timeout = None
+        if out.get("worktree") or out.get("remove_worktree"):
+            # a worktree's setup or teardown script may run up to setup_timeout_s, each
+            timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
+        return await core.orchestrator.call(remote, out, timeout_s=timeout)
 
     METHODS.method(name)(handler)
 
