@@ -21,6 +21,7 @@ the Neovim host does.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import os
@@ -277,6 +278,35 @@ class AgentManager:
         if remove_worktree and ws is not None and self.worktrees is not None:
             out["worktree"] = {**(out["worktree"] or {}), **await self.worktrees.remove(tm, ws)}
         return out
+
+    # -- worktrees no agent uses -------------------------------------------------------
+    def _in_use(self, tm: TerminalManager) -> dict[str, str]:
+        return {
+            str(r.meta["worktree"]["path"]): r.name
+            for r in tm.records(meta_key=AGENT)
+            if isinstance(r.meta.get("worktree"), dict)
+        }
+
+    async def list_worktrees(self, cwd: str | None = None) -> builtins.list[dict[str, Any]]:
+        """orchflow's worktrees of the repository around ``cwd`` (default: the project),
+        each with the agent in it or ``orphan: true``."""
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="cwd")
+        tm = await self.tm()
+        await tm.refresh()
+        return await self.worktrees.listed(_check_cwd(cwd, self.project_root), self._in_use(tm))
+
+    async def cleanup_worktrees(
+        self, cwd: str | None = None, *, force: bool = False
+    ) -> dict[str, Any]:
+        """Remove the orphans among them (``Worktrees.cleanup``)."""
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="cwd")
+        tm = await self.tm()
+        await tm.refresh()
+        return await self.worktrees.cleanup(
+            tm, _check_cwd(cwd, self.project_root), self._in_use(tm), force=force
+        )
 
 
 def activity(

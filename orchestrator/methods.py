@@ -13,7 +13,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     session.restore {name, session?}  session.saved {}
     agent.create {type, name?, command?, cwd?, session?, worktree?}  agent.list {}
     agent.get {id}  agent.send {id, text, enter?}  agent.output {id, lines?}
-    agent.stop {id, remove_worktree?, force?}
+    agent.stop {id, remove_worktree?, force?}  agent.worktrees {cwd?}  agent.cleanup {cwd?, force?}
     stream.subscribe {id}  stream.unsubscribe {id}
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
@@ -391,6 +391,22 @@ async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
         _text(args, "id"),
         remove_worktree=param(args, "remove_worktree", bool, False),
         force=param(args, "force", bool, False),
+    )
+
+
+@method("agent.worktrees", "cwd")
+async def agent_worktrees(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[git worktree row + {root, agent, orphan}]: the worktrees orchflow made for the
+    repository around ``cwd`` (default: the project root)."""
+    return await (await app.agent_manager()).list_worktrees(_text(args, "cwd", None))
+
+
+@method("agent.cleanup", "cwd", "force")
+async def agent_cleanup(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{removed: [{path, branch, removed, branch_deleted, ...}], kept: [{path, why}]}: the
+    orphan worktrees (no agent in them) removed; a dirty one is kept unless ``force``."""
+    return await (await app.agent_manager()).cleanup_worktrees(
+        _text(args, "cwd", None), force=param(args, "force", bool, False)
     )
 
 

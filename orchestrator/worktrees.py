@@ -299,7 +299,7 @@ class Worktrees:
             "ORCHFLOW_ROOT_PATH": ws["root"],
             "ORCHFLOW_WORKSPACE_PATH": ws["path"],
             "ORCHFLOW_WORKSPACE_NAME": ws["name"],
-            "ORCHFLOW_PORT": str(ws["port"]),
+            "ORCHFLOW_PORT": "" if ws.get("port") is None else str(ws["port"]),
         }
 
     def _script_path(self, ws: dict[str, Any], kind: str, configured: str | None) -> Path | None:
@@ -384,6 +384,54 @@ class Worktrees:
             except GitCommandError as exc:
                 log.warning("cannot delete branch %s: %s", ws["branch"], exc.message)
 
+    # -- orphans ------------------------------------------------------------------------
+    async def listed(self, cwd: str, in_use: dict[str, str]) -> list[dict[str, Any]]:
+        """The worktrees orchflow made for the repository around ``cwd`` (those under
+        ``[worktree] dir``): git's row + ``{agent, orphan}``; ``in_use`` maps a worktree
+        path to the live agent in it. An orphan is one no agent uses any more (its pane
+        was closed from outside, or the agent was stopped without remove_worktree)."""
+        git = await Git.open(cwd)
+        rows = await git_repo.worktrees(git)
+        base = self.settings.dir.resolve()
+        main = rows[0]["path"] if rows else str(git.root)
+        out = []
+        for w in rows[1:]:
+            if not Path(w["path"]).resolve().is_relative_to(base):
+                continue
+            agent = in_use.get(w["path"])
+            out.append({**w, "root": main, "agent": agent, "orphan": agent is None})
+        return out
+
+    async def cleanup(
+        self, tm: TerminalManager, cwd: str, in_use: dict[str, str], *, force: bool = False
+    ) -> dict[str, Any]:
+        """Remove every orphan worktree (as ``remove`` does: teardown script, worktree, the
+        branch if merged into the main worktree's HEAD); one with uncommitted changes is
+        kept unless ``force``. ``{removed: [...], kept: [{path, why}]}``."""
+        removed, kept = [], []
+        for w in await self.listed(cwd, in_use):
+            if not w["orphan"]:
+                continue
+            ws = {
+                "path": w["path"],
+                "branch": w["branch"],
+                "base": "HEAD",
+                "root": w["root"],
+                "name": Path(w["path"]).name,
+                "port": None,
+            }
+            dirty = [] if force else await self.dirty(ws)
+            if dirty:
+                kept.append(
+                    {"path": w["path"], "why": f"uncommitted changes: {', '.join(dirty[:5])}"}
+                )
+                continue
+            if ws["branch"] is None:  # detached: nothing to delete
+                ws["branch"] = ""
+            result = await self.remove(tm, ws)
+            removed.append({"path": w["path"], "branch": w["branch"], **result})
+        return {"removed": removed, "kept": kept}
+
     # -- remove -------------------------------------------------------------------------
     async def dirty(self, ws: dict[str, Any]) -> list[str]:
         """The worktree's uncommitted paths ([] if clean or already gone)."""
@@ -417,6 +465,8 @@ class Worktrees:
         else:  # the script or the user deleted it: forget it
             await git.run("worktree", "prune", read_only=False)
         out["removed"] = True
+        if not ws.get("branch"):
+            return out
         base = ws.get("base") or ws.get("base_commit")
         rc, _, _ = await git.run(
             "merge-base", "--is-ancestor", f"refs/heads/{ws['branch']}", str(base),

@@ -126,6 +126,10 @@ M.tree = {
         plug = "orchflow-agent-worktree",
         complete = "orchestrator.complete_agent_types",
       },
+      cleanup = {
+        impl = "orchestrator.agent_cleanup",
+        desc = "Remove the worktrees no agent uses any more (a dirty one is kept and named)",
+      },
       remove = {
         impl = "orchestrator.agent_remove",
         desc = "Stop an agent and remove its worktree (teardown script; the branch if merged): {id}",

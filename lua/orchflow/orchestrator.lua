@@ -139,6 +139,24 @@ function M.agent_remove(args)
   end), { timeout_s = worktree_timeout() })
 end
 
+--- :Orchflow agent cleanup: remove the worktrees no agent uses any more.
+function M.agent_cleanup()
+  call("agent.cleanup", { cwd = vim.fn.getcwd() }, with_result(function(res)
+    local lines = {}
+    for _, r in ipairs(res.removed) do
+      local branch = r.branch_deleted and ("branch " .. r.branch .. " deleted") or (r.branch_kept or "")
+      lines[#lines + 1] = ("removed %s; %s"):format(r.path, branch)
+    end
+    for _, k in ipairs(res.kept) do
+      lines[#lines + 1] = ("kept %s: %s"):format(k.path, k.why)
+    end
+    if #lines == 0 then
+      lines[1] = "no orphan worktrees"
+    end
+    vim.notify("orchflow: " .. table.concat(lines, "\n"), vim.log.levels.INFO)
+  end), { timeout_s = worktree_timeout() })
+end
+
 function M.agent_list()
   call("agent.list", {}, with_result(function(res)
     local agents = res.agents or res

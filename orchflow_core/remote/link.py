@@ -64,6 +64,7 @@ IDEMPOTENT = frozenset(
         "agent.list",
         "agent.get",
         "agent.output",
+        "agent.worktrees",
         "stream.subscribe",
         "stream.unsubscribe",
         "memory.get",

@@ -40,3 +40,5 @@ def test_agent_in_a_worktree_from_neovim_and_removed_again(editor: Editor, tmp_p
     msg = editor.wait_notify(r"worktree removed", timeout=15)
     assert msg.endswith("branch orchflow/custom-1 deleted")
     assert not path.exists() and "orchflow/custom-1" not in git(repo, "branch").decode()
+    editor.cmd("Orchflow agent cleanup")
+    assert editor.wait_notify(r"orphan", timeout=15) == "orchflow: no orphan worktrees"

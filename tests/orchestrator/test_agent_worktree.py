@@ -283,3 +283,36 @@ async def test_a_setup_that_prints_50_mb_fails_with_its_last_lines(
             assert (await client.call("system.health", {}))["status"] == "ok"
     finally:
         await server.stop()
+
+
+async def test_orphan_worktrees_are_found_and_cleaned_up(
+    orch_wt: OrchestratorProcess, repo: Path, tmp_path: Path, private_tmux: TmuxServer
+) -> None:
+    client = await orch_wt.client()
+    try:
+        for name in ("agent1", "agent2"):
+            await client.call(
+                "agent.create",
+                {"type": "custom", "name": name, "command": "sleep 300", "worktree": True},
+            )
+        # agent1's pane is killed from outside: its worktree has no agent any more
+        private_tmux.run("kill-pane", "-t", _pane(private_tmux, "agent1"))
+        rows = {Path(w["path"]).name: w for w in await client.call("agent.worktrees", {})}
+        assert rows["agent1"]["orphan"] is True and rows["agent1"]["agent"] is None
+        assert rows["agent2"]["orphan"] is False and rows["agent2"]["agent"] == "agent2"
+        assert rows["agent1"]["branch"] == "orchflow/agent1"
+        # a dirty orphan is kept, with why
+        orphan = Path(rows["agent1"]["path"])
+        (orphan / "app.py").write_text("unsaved agent work\n")
+        done = await client.call("agent.cleanup", {})
+        assert done["removed"] == [] and orphan.exists()
+        assert done["kept"] == [{"path": str(orphan), "why": "uncommitted changes: app.py"}]
+        # once clean it goes, with its merged branch; agent2's stays
+        git(orphan, "checkout", "--", "app.py")
+        done = await client.call("agent.cleanup", {})
+        [gone] = done["removed"]
+        assert gone["path"] == str(orphan) and gone["branch_deleted"] is True
+        assert not orphan.exists() and "orchflow/agent1" not in branches(repo)
+        assert [Path(p).name for p in worktree_paths(repo)] == ["proj", "agent2"]
+    finally:
+        await client.close()
