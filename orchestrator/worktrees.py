@@ -37,6 +37,7 @@ import re
 import shlex
 import shutil
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ DEFAULT_SETUP = ".orchflow/worktree-setup.sh"
 DEFAULT_TEARDOWN = ".orchflow/worktree-teardown.sh"
 LAST_LINES = 20
 CAPTURE_LINES = 2000  # the screen and some scrollback: the last lines are in there
-POLL_S = 0.1
+CP_BATCH = 500
+POLL_S = 0.1  # the longest wait between two looks at the script's pane
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 SPEC_KEYS = ("branch", "base")
 
@@ -162,12 +164,32 @@ async def included_files(git: Git) -> list[str]:
     return files
 
 
-def copy_files(src_root: Path, dst_root: Path, files: list[str]) -> int:
+async def copy_files(src_root: Path, dst_root: Path, files: list[str]) -> int:
+    """Copy ``files`` (root-relative) keeping modes, times and symlinks as links. On Linux
+    one ``cp -a --parents`` per 500 files (measured: about half the time of shutil.copy2
+    file by file); elsewhere, or if cp fails, shutil."""
+    if sys.platform.startswith("linux") and shutil.which("cp"):
+        for i in range(0, len(files), CP_BATCH):
+            proc = await asyncio.create_subprocess_exec(
+                "cp", "-a", "--parents", "--", *files[i : i + CP_BATCH], str(dst_root),
+                cwd=src_root, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, err = await proc.communicate()
+            if proc.returncode != 0:
+                log.info("cp failed (%s); copying with shutil", err.decode(errors="replace"))
+                break
+        else:
+            return len(files)
+    await asyncio.to_thread(_copy_each, src_root, dst_root, files)
+    return len(files)
+
+
+def _copy_each(src_root: Path, dst_root: Path, files: list[str]) -> None:
     for rel in files:
         dst = dst_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src_root / rel, dst, follow_symlinks=False)
-    return len(files)
 
 
 def port_free(port: int) -> bool:
@@ -231,31 +253,33 @@ class Worktrees:
         root = git.root
         rel = os.path.relpath(Path(cwd).resolve(), root.resolve())
         include_patterns(root)  # refuse a bad pattern before anything is made
+        branch = spec.get("branch") or f"orchflow/{name}"
         base = spec.get("base")
         if base is None:
-            st = await git_repo.status(git)
-            base = st["branch"] or st["head"]
-            if base is None:
+            rc, out, _ = await git.run("symbolic-ref", "-q", "--short", "HEAD", ok_codes=(0, 1))
+            base = out.decode().strip() if rc == 0 else "HEAD"  # detached: its commit
+        # three independent checks at once
+        (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = await asyncio.gather(
+            git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                    f"{base}^{{commit}}", ok_codes=(0, 1, 128)),
+            git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128)),
+            git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                    ok_codes=(0, 1, 128)),
+        )  # fmt: skip
+        if rc_base != 0:
+            if spec.get("base") is None:
                 raise ConflictError(
                     f"{root} has no commit yet: commit once before giving an agent a worktree"
                 )
-        rc, out, _ = await git.run(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}",
-            ok_codes=(0, 1, 128),
-        )  # fmt: skip
-        if rc != 0:
             raise InvalidArgumentError(
                 f"base {base!r} is not a branch or commit of {root}", param="worktree"
             )
         base_commit = out.decode().strip()
-        branch = spec.get("branch") or f"orchflow/{name}"
-        rc, _, _ = await git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128))
-        if rc != 0 or branch.startswith("-"):
+        if base == "HEAD":
+            base = base_commit
+        if rc_name != 0 or branch.startswith("-"):
             raise InvalidArgumentError(f"{branch!r} is not a valid branch name", param="worktree")
-        rc, _, _ = await git.run(
-            "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", ok_codes=(0, 1)
-        )
-        if rc == 0:
+        if rc_taken == 0:
             raise ConflictError(
                 f"branch {branch!r} exists already; give another (worktree.branch) or delete it",
                 branch=branch,
@@ -285,7 +309,7 @@ class Worktrees:
             )  # fmt: skip
             made_branch = made_worktree = True
             files = await included_files(git)
-            ws["copied"] = await asyncio.to_thread(copy_files, root, path, files)
+            ws["copied"] = await copy_files(root, path, files)
             ws["setup_pane"] = await self._script(tm, ws, "setup", self.settings.setup)
         except BaseException:
             self.settle_port(port)
@@ -337,6 +361,7 @@ class Worktrees:
         timeout = self.settings.setup_timeout_s
         deadline = asyncio.get_running_loop().time() + timeout
         state: dict[str, Any] = pane
+        poll = 0.005
         while state["state"] not in ("exited", "closed"):
             if asyncio.get_running_loop().time() > deadline:
                 last = await _last_lines(tm, pane["id"])
@@ -347,7 +372,8 @@ class Worktrees:
                     timeout_s=timeout,
                     last_lines=last,
                 )
-            await asyncio.sleep(POLL_S)
+            await asyncio.sleep(poll)
+            poll = min(POLL_S, poll * 1.5)  # a quick script is seen at once, a long one cheaply
             state = await tm.get(pane["id"])
         code = state.get("exit_code")
         if code != 0:
