@@ -325,7 +325,7 @@ def _public_worktree(ws: Any) -> dict[str, Any] | None:
     """What agent.get shows of an agent's worktree meta."""
     if not isinstance(ws, dict):
         return None
-    keys = ("path", "branch", "base", "port", "root", "copied")
+    keys = ("path", "branch", "base", "port", "root", "copied", "linked")
     return {k: ws.get(k) for k in keys}
 
 

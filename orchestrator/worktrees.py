@@ -77,6 +77,7 @@ class WorktreeSettings:
     setup_timeout_s: float = 120.0
     port_min: int = 41000
     port_max: int = 41999
+    symlinks: Any = ()
 
     @classmethod
     def from_config(cls, config: dict[str, Any], state_dir: Path) -> WorktreeSettings:
@@ -89,7 +90,28 @@ class WorktreeSettings:
             setup_timeout_s=float(wt.get("setup_timeout_s", 120.0)),
             port_min=int(wt.get("port_min", 41000)),
             port_max=int(wt.get("port_max", 41999)),
+            symlinks=wt.get("symlinks") or (),
         )
+
+    def symlink_dirs(self) -> list[str]:
+        """``symlinks`` checked: root-relative directories without ``..``."""
+        value = self.symlinks
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgumentError(
+                f"worktree.symlinks must be a list of directories, got {value!r}",
+                param="worktree",
+            )
+        out = []
+        for rel in value:
+            clean = rel.strip("/")
+            if not clean or rel.startswith("/") or ".." in clean.split("/"):
+                raise InvalidArgumentError(
+                    f"worktree.symlinks: {rel!r} must be a directory inside the repository, "
+                    "relative to its root (e.g. node_modules)",
+                    param="worktree",
+                )
+            out.append(clean)
+        return out
 
 
 def parse_spec(value: Any) -> dict[str, str] | None:
@@ -192,6 +214,21 @@ def _copy_each(src_root: Path, dst_root: Path, files: list[str]) -> None:
         shutil.copy2(src_root / rel, dst, follow_symlinks=False)
 
 
+def link_dirs(src_root: Path, dst_root: Path, dirs: list[str]) -> list[str]:
+    """Symlink each of ``dirs`` (heavy, rebuildable directories such as node_modules) from
+    the worktree to the repository's own; one the repository lacks, or the worktree has
+    already (tracked), is skipped. Removing the worktree removes the link, not the target."""
+    linked = []
+    for rel in dirs:
+        target, link = src_root / rel, dst_root / rel
+        if not target.is_dir() or target.is_symlink() or os.path.lexists(link):
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target, target_is_directory=True)
+        linked.append(rel)
+    return linked
+
+
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
@@ -253,6 +290,7 @@ class Worktrees:
         root = git.root
         rel = os.path.relpath(Path(cwd).resolve(), root.resolve())
         include_patterns(root)  # refuse a bad pattern before anything is made
+        links = self.settings.symlink_dirs()
         branch = spec.get("branch") or f"orchflow/{name}"
         base = spec.get("base")
         if base is None:
@@ -298,6 +336,7 @@ class Worktrees:
             "name": name,
             "setup_pane": None,
             "copied": 0,
+            "linked": [],
             "rel": "" if rel == "." else rel,
         }
         made_branch = made_worktree = False
@@ -310,6 +349,8 @@ class Worktrees:
             made_branch = made_worktree = True
             files = await included_files(git)
             ws["copied"] = await copy_files(root, path, files)
+            ws["linked"] = link_dirs(root, path, links)
+            await self._exclude_links(path, ws["linked"])
             ws["setup_pane"] = await self._script(tm, ws, "setup", self.settings.setup)
         except BaseException:
             self.settle_port(port)
@@ -317,6 +358,30 @@ class Worktrees:
             raise
         log.info("worktree %s on %s (from %s) for agent %s", path, branch, base, name)
         return ws
+
+    async def _exclude_links(self, path: Path, linked: list[str]) -> None:
+        """A link is not a directory to git: ``node_modules/`` in .gitignore does not ignore
+        it, and ``git add -A`` in the worktree would commit it. A linked name that git does
+        not ignore gets ``/<name>`` in the repository's info/exclude (shared by its
+        worktrees; it ignores the same name in the main tree, which has the directory)."""
+        if not linked:
+            return
+        git = await Git.open(path)
+        _, out, _ = await git.run(
+            "check-ignore", "-z", "--stdin",
+            stdin=b"".join(rel.encode() + b"\0" for rel in linked), ok_codes=(0, 1),
+            literal=False,
+        )  # fmt: skip
+        ignored = {p.decode() for p in out.split(b"\0") if p}
+        missing = [rel for rel in linked if rel not in ignored]
+        if not missing:
+            return
+        _, common, _ = await git.run("rev-parse", "--git-common-dir")
+        exclude = (path / common.decode().strip()).resolve() / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lines = "".join(f"/{rel}\n" for rel in missing)
+        with exclude.open("a", encoding="utf-8") as f:
+            f.write(f"# orchflow: worktree symlinks ([worktree] symlinks)\n{lines}")
 
     def env(self, ws: dict[str, Any]) -> dict[str, str]:
         return {

@@ -13,16 +13,18 @@ from tests.harness.editor import Editor
 
 def test_agent_in_a_worktree_from_neovim_and_removed_again(editor: Editor, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "proj")
-    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".gitignore").write_text(".env\nnode_modules\n")
     (repo / ".worktreeinclude").write_text(".env\n")
     (repo / "app.py").write_text("print(1)\n")
     commit_all(repo)
     (repo / ".env").write_text("SECRET=1\n")
+    (repo / "node_modules").mkdir()
     worktrees = tmp_path / "worktrees"
     editor.cmd("cd " + str(repo))
     editor.lua(
         "require('orchflow').setup({ orchestrator = { mode = 'sidecar' },"
-        " worktree = { dir = ..., port_min = 47300, port_max = 47399 } })",
+        " worktree = { dir = ..., port_min = 47300, port_max = 47399,"
+        " symlinks = { 'node_modules' } } })",
         str(worktrees),
     )
     editor.capture_notify()
@@ -35,6 +37,7 @@ def test_agent_in_a_worktree_from_neovim_and_removed_again(editor: Editor, tmp_p
     assert m.groups()[:3] == (str(path), "orchflow/custom-1", "main")
     assert 47300 <= int(m.group(4)) <= 47399
     assert (path / ".env").read_text() == "SECRET=1\n"
+    assert (path / "node_modules").is_symlink()  # setup({ worktree = { symlinks } }) arrived
     assert "orchflow/custom-1" in git(repo, "branch").decode()
     editor.cmd("Orchflow agent remove custom-1")
     msg = editor.wait_notify(r"worktree removed", timeout=15)

@@ -36,7 +36,7 @@ printf '%s\\n' "$ORCHFLOW_ROOT_PATH" "$ORCHFLOW_WORKSPACE_PATH" "$ORCHFLOW_WORKS
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = make_repo(tmp_path / "proj")
-    (root / ".gitignore").write_text(".env\nsecrets/\nbuild/\n.setup-ran\n")
+    (root / ".gitignore").write_text(".env\nsecrets/\nbuild/\n.setup-ran\nnode_modules/\n")
     (root / ".worktreeinclude").write_text("# copied into every agent's worktree\n.env\nsecrets/\n")
     (root / "app.py").write_text("print('app')\n")
     (root / ".orchflow").mkdir()
@@ -47,6 +47,8 @@ def repo(tmp_path: Path) -> Path:
     (root / "secrets" / "key.pem").write_bytes(b"\x00key\r\n")
     (root / "build").mkdir()
     (root / "build" / "out.o").write_text("big\n")
+    (root / "node_modules" / "pkg").mkdir(parents=True)
+    (root / "node_modules" / "pkg" / "index.js").write_text("module.exports = 1\n")
     return root
 
 
@@ -62,7 +64,9 @@ async def start(tmp_path: Path, tmux: TmuxServer, repo: Path, **wt: Any) -> Orch
 async def orch_wt(
     tmp_path: Path, private_tmux: TmuxServer, repo: Path
 ) -> AsyncIterator[OrchestratorProcess]:
-    server = await start(tmp_path, private_tmux, repo, setup_timeout_s=20)
+    server = await start(
+        tmp_path, private_tmux, repo, setup_timeout_s=20, symlinks=["node_modules", ".venv"]
+    )
     try:
         yield server
     finally:
@@ -115,6 +119,12 @@ async def test_agent_in_its_own_bootstrapped_worktree_and_teardown(
         assert (path / ".env").read_text() == "TOKEN=abc\n"
         assert (path / "secrets" / "key.pem").read_bytes() == b"\x00key\r\n"
         assert not (path / "build").exists()
+        # symlinks: node_modules is linked, not copied; .venv is absent and skipped
+        assert wt["linked"] == ["node_modules"]
+        assert (path / "node_modules").resolve() == repo / "node_modules"
+        # ... and git ignores the link (node_modules/ in .gitignore only matches a directory)
+        assert git(path, "status", "--porcelain") == b""
+        assert "/node_modules" in (repo / ".git" / "info" / "exclude").read_text()
         # the setup script ran in the worktree with its environment
         ran = (path / ".setup-ran").read_text().splitlines()
         assert ran == [str(repo), str(path), "agent1", str(wt["port"]), str(path)]
@@ -161,6 +171,8 @@ async def test_agent_in_its_own_bootstrapped_worktree_and_teardown(
         assert stopped["worktree"]["branch_deleted"] is False
         assert "has commits not in main" in stopped["worktree"]["branch_kept"]
         assert not path.exists() and "orchflow/agent1" in branches(repo)
+        # removing the worktree removed the link, not the repository's node_modules
+        assert (repo / "node_modules" / "pkg" / "index.js").read_text() == "module.exports = 1\n"
         assert "agent1-setup" not in pane_names(private_tmux)
         # an agent that made no commit: its branch is merged, so it goes as well
         stopped = await client.call("agent.stop", {"id": "agent2", "remove_worktree": True})
