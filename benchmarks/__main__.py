@@ -21,6 +21,8 @@ MODULES = [
     "workspace",
     "dashboard",
     "coordination",
+    "git",
+    "worktree",
 ]
 
 

@@ -21,6 +21,7 @@ the Neovim host does.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import os
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.worktrees import Worktrees, parse_spec
 from orchflow_core.errors import (
     BackendError,
     ConflictError,
@@ -63,11 +65,13 @@ class AgentManager:
         *,
         idle_after_s: float = DEFAULT_IDLE_AFTER_S,
         breaker: CircuitBreaker | None = None,
+        worktrees: Worktrees | None = None,
     ) -> None:
         self._terminals = terminals
         self.breaker = breaker  # "agent.spawn": guards making the agent's pane
         self.project_root = project_root
         self.idle_after_s = idle_after_s
+        self.worktrees = worktrees
         self._tm: TerminalManager | None = None
 
     @property
@@ -107,6 +111,7 @@ class AgentManager:
             "created_at": rec.created_at,
             "last_output_at": last,
             "owner": rec.owner,
+            "worktree": _public_worktree(rec.meta.get("worktree")),
         }
 
     async def _agent(self, ref: str) -> tuple[TerminalManager, PaneRecord]:
@@ -131,15 +136,60 @@ class AgentManager:
         command: str | None = None,
         cwd: str | None = None,
         session: str | None = None,
+        worktree: Any = None,
     ) -> dict[str, Any]:
+        """A new agent; with ``worktree`` (true or {branch?, base?}) in a new git worktree
+        of the repository around ``cwd`` (orchestrator/worktrees.py), removed again if the
+        agent cannot start."""
         if agent_type not in AGENT_TYPES:
             raise InvalidArgumentError(
                 f"type must be one of {', '.join(AGENT_TYPES)}, got {agent_type!r}", param="type"
             )
         workdir = _check_cwd(cwd, self.project_root)
-        source: str | None = None
+        spec = parse_spec(worktree)
         if command is not None and not command.strip():
             raise InvalidArgumentError("command is empty", param="command")
+        if spec is None:
+            return await self._create(agent_type, name, command, workdir, session, None)
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="worktree")
+        tm = await self.tm()
+        await tm.refresh()
+        name = name or _free_name(tm, agent_type)
+        if any(r.name == name for r in tm.records()):
+            raise ConflictError(f"a pane named {name!r} exists already", name=name)
+        held = {
+            int(r.meta["worktree"]["port"])
+            for r in tm.records(meta_key=AGENT)
+            if isinstance(r.meta.get("worktree"), dict) and r.meta["worktree"].get("port")
+        }
+        ws = await self.worktrees.create(tm, cwd=workdir, name=name, spec=spec, held_ports=held)
+        try:
+            return await self._create(
+                agent_type,
+                name,
+                command,
+                os.path.normpath(os.path.join(ws["path"], ws["rel"])),
+                session,
+                ws,
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.worktrees.remove(tm, ws)
+            raise
+        finally:
+            self.worktrees.settle_port(ws["port"])
+
+    async def _create(
+        self,
+        agent_type: str,
+        name: str | None,
+        command: str | None,
+        workdir: str,
+        session: str | None,
+        ws: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        source: str | None = None
         if command is None:
             if agent_type == "custom":
                 raise InvalidArgumentError(
@@ -158,6 +208,9 @@ class AgentManager:
             command, source = default.command, default.source
         if self.breaker is not None:
             self.breaker.check()  # open after repeated spawn failures: refused at once
+        meta: dict[str, Any] = {AGENT: True, "source": source}
+        if ws is not None:
+            meta["worktree"] = ws
         try:
             tm = await self.tm()
             await tm.refresh()
@@ -167,7 +220,8 @@ class AgentManager:
                 name=name or _free_name(tm, agent_type),
                 cwd=workdir,
                 session=session,
-                meta={AGENT: True, "source": source},
+                env=self.worktrees.env(ws) if ws is not None and self.worktrees else None,
+                meta=meta,
             )
         except (BackendError, UnavailableError, TimeoutError_) as exc:  # tmux failed
             if self.breaker is not None:
@@ -218,14 +272,66 @@ class AgentManager:
             "text": text,
         }
 
-    async def stop(self, ref: str) -> dict[str, Any]:
-        """Close the agent's pane (its process gets SIGHUP); the agent is then gone."""
+    async def stop(
+        self, ref: str, *, remove_worktree: bool = False, force: bool = False
+    ) -> dict[str, Any]:
+        """Close the agent's pane (its process gets SIGHUP); the agent is then gone. With
+        ``remove_worktree``, its worktree goes too (teardown script, worktree, the branch if
+        merged); uncommitted changes there refuse it, before anything stops, unless
+        ``force``."""
         tm, rec = await self._agent(ref)
+        ws = rec.meta.get("worktree") if isinstance(rec.meta.get("worktree"), dict) else None
+        if remove_worktree and ws is None:
+            raise InvalidArgumentError(
+                f"agent {rec.name} has no worktree to remove", param="remove_worktree"
+            )
+        if remove_worktree and ws is not None and self.worktrees is not None and not force:
+            dirty = await self.worktrees.dirty(ws)
+            if dirty:
+                raise ConflictError(
+                    f"agent {rec.name}'s worktree {ws['path']} has uncommitted changes "
+                    f"({', '.join(dirty[:5])}{', ...' if len(dirty) > 5 else ''}); commit or "
+                    "review them, or stop with force: true to discard them",
+                    id=rec.orchflow_id,
+                    paths=dirty[:50],
+                )
         if rec.state is not PaneState.CLOSED:
             with contextlib.suppress(NotFoundError):  # closed from outside meanwhile
                 await tm.close_pane(rec.orchflow_id)
         log.info("agent %s stopped", rec.name)
-        return {**self.view(tm, rec), "stopped": True}
+        out = {**self.view(tm, rec), "stopped": True}
+        if remove_worktree and ws is not None and self.worktrees is not None:
+            out["worktree"] = {**(out["worktree"] or {}), **await self.worktrees.remove(tm, ws)}
+        return out
+
+    # -- worktrees no agent uses -------------------------------------------------------
+    def _in_use(self, tm: TerminalManager) -> dict[str, str]:
+        return {
+            str(r.meta["worktree"]["path"]): r.name
+            for r in tm.records(meta_key=AGENT)
+            if isinstance(r.meta.get("worktree"), dict)
+        }
+
+    async def list_worktrees(self, cwd: str | None = None) -> builtins.list[dict[str, Any]]:
+        """orchflow's worktrees of the repository around ``cwd`` (default: the project),
+        each with the agent in it or ``orphan: true``."""
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="cwd")
+        tm = await self.tm()
+        await tm.refresh()
+        return await self.worktrees.listed(_check_cwd(cwd, self.project_root), self._in_use(tm))
+
+    async def cleanup_worktrees(
+        self, cwd: str | None = None, *, force: bool = False
+    ) -> dict[str, Any]:
+        """Remove the orphans among them (``Worktrees.cleanup``)."""
+        if self.worktrees is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="cwd")
+        tm = await self.tm()
+        await tm.refresh()
+        return await self.worktrees.cleanup(
+            tm, _check_cwd(cwd, self.project_root), self._in_use(tm), force=force
+        )
 
 
 def activity(
@@ -238,6 +344,14 @@ def activity(
     if last_output_at is None:
         return "quiet"
     return "active" if now - last_output_at < idle_after_s else "quiet"
+
+
+def _public_worktree(ws: Any) -> dict[str, Any] | None:
+    """What agent.get shows of an agent's worktree meta."""
+    if not isinstance(ws, dict):
+        return None
+    keys = ("path", "branch", "base", "port", "root", "copied", "linked")
+    return {k: ws.get(k) for k in keys}
 
 
 def _free_name(tm: TerminalManager, agent_type: str) -> str:

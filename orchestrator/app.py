@@ -195,6 +195,7 @@ class Orchestrator:
         from orchestrator.saved_sessions import SavedSessions
         from orchestrator.schema import open_state_db
         from orchestrator.streams import StreamHub
+        from orchestrator.worktrees import Worktrees, WorktreeSettings
 
         paths.ensure_private_dir(self.options.state_dir)
         self.state_db = await open_state_db(
@@ -205,6 +206,9 @@ class Orchestrator:
             self.options.project_root,
             idle_after_s=self.options.idle_after_s,
             breaker=self.breakers["agent.spawn"],
+            worktrees=Worktrees(
+                WorktreeSettings.from_config(self.core.config, self.options.state_dir)
+            ),
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -331,6 +335,8 @@ class Orchestrator:
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
             "shell_integration": _shell_feature(self.core.shell_integration()),
+            "git": _git_feature(),
+            "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
         }
         out["scheduler"] = (
             {
@@ -577,6 +583,27 @@ def _rg_feature() -> dict[str, Any]:
         return {"status": "implemented", "reason": None, "rg": find_rg()}
     except OrchflowError as exc:
         return {"status": "unavailable", "reason": exc.message}
+
+
+def _git_feature() -> dict[str, Any]:
+    from orchflow_core.git.runner import feature
+
+    return dict(feature())
+
+
+def _worktree_feature(needs_tmux: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
+    """agent.create {worktree}: needs git and tmux (the setup script runs in a pane)."""
+    git = _git_feature()
+    if git["status"] != "implemented":
+        return {"status": "unavailable", "reason": f"needs git: {git['reason']}"}
+    if needs_tmux["status"] != "implemented":
+        return dict(needs_tmux)
+    return {
+        "status": "implemented",
+        "reason": "agent.create {worktree}: branch, worktree, .worktreeinclude, port, setup",
+        "ports": [conf["port_min"], conf["port_max"]],
+        "review": False,  # review.* (issue 11 item 3) is not built yet
+    }
 
 
 def _shell_feature(status: str | None) -> dict[str, Any]:

@@ -11,8 +11,9 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     system.health {}  system.ping {}  system.version {}  system.features {}  system.shutdown {}
     session.create {name, cwd?}  session.list {}  session.save {name, as?}
     session.restore {name, session?}  session.saved {}
-    agent.create {type, name?, command?, cwd?, session?}  agent.list {}  agent.get {id}
-    agent.send {id, text, enter?}  agent.output {id, lines?}  agent.stop {id}
+    agent.create {type, name?, command?, cwd?, session?, worktree?}  agent.list {}
+    agent.get {id}  agent.send {id, text, enter?}  agent.output {id, lines?}
+    agent.stop {id, remove_worktree?, force?}  agent.worktrees {cwd?}  agent.cleanup {cwd?, force?}
     stream.subscribe {id}  stream.unsubscribe {id}
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
@@ -123,7 +124,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.")
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -165,6 +166,15 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "run.get": ("id",),
         "run.wait": ("id", "timeout_s"),
         "run.cancel": ("id", "timeout_s"),
+        # git.* (orchflow_core/git/methods.py): cwd is a directory inside the repository
+        "git.status": ("cwd",),
+        "git.diff": ("cwd", "path", "staged"),
+        "git.stage": ("cwd", "paths", "hunks"),
+        "git.unstage": ("cwd", "paths", "hunks"),
+        "git.commit": ("cwd", "message", "hooks"),
+        "git.branches": ("cwd",),
+        "git.worktrees": ("cwd",),
+        "git.log": ("cwd", "n"),
     }.items()
 }
 
@@ -172,8 +182,8 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
 def _core_handlers(
     app: Orchestrator, metrics: Any, clock: Callable[[], float]
 ) -> Callable[[str], Handler | None]:
-    """The workspace tools of orchflow_core (search.*, files.*, history.*, run.*), served as
-    they are,
+    """The workspace tools of orchflow_core (search.*, files.*, history.*, run.*, git.*),
+    served as they are,
     with their parameters checked against ``CORE_PARAMS`` first (a method missing from the
     table takes none).
 
@@ -331,7 +341,7 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
 # -- agents ------------------------------------------------------------------------------
 
 
-@method("agent.create", "type", "name", "command", "cwd", "session")
+@method("agent.create", "type", "name", "command", "cwd", "session", "worktree")
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
     ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
@@ -342,6 +352,7 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
         command=_text(args, "command", None),
         cwd=_text(args, "cwd", None),
         session=_text(args, "session", None),
+        worktree=args.get("worktree"),
     )
 
 
@@ -373,10 +384,31 @@ async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     )
 
 
-@method("agent.stop", "id")
+@method("agent.stop", "id", "remove_worktree", "force")
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent + {stopped: true}: its pane is closed (state "closed")."""
-    return await (await app.agent_manager()).stop(_text(args, "id"))
+    """agent + {stopped: true}: its pane is closed (state "closed"); with remove_worktree
+    its worktree too (worktree + {removed, branch_deleted, branch_kept?, teardown?})."""
+    return await (await app.agent_manager()).stop(
+        _text(args, "id"),
+        remove_worktree=param(args, "remove_worktree", bool, False),
+        force=param(args, "force", bool, False),
+    )
+
+
+@method("agent.worktrees", "cwd")
+async def agent_worktrees(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """[git worktree row + {root, agent, orphan}]: the worktrees orchflow made for the
+    repository around ``cwd`` (default: the project root)."""
+    return await (await app.agent_manager()).list_worktrees(_text(args, "cwd", None))
+
+
+@method("agent.cleanup", "cwd", "force")
+async def agent_cleanup(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{removed: [{path, branch, removed, branch_deleted, ...}], kept: [{path, why}]}: the
+    orphan worktrees (no agent in them) removed; a dirty one is kept unless ``force``."""
+    return await (await app.agent_manager()).cleanup_worktrees(
+        _text(args, "cwd", None), force=param(args, "force", bool, False)
+    )
 
 
 # -- streams -----------------------------------------------------------------------------

@@ -147,6 +147,7 @@ class Core:
             "tmux": {**self.config["tmux"], "socket": self.tmux_socket()},
             "terminal": dict(self.config["terminal"]),
             "log": dict(self.config["log"]),
+            "worktree": dict(self.config["worktree"]),  # agents' worktrees (setup({ worktree }))
         }
 
     def effective_config(self) -> dict[str, Any]:

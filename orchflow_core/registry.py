@@ -16,6 +16,7 @@ METHOD_MODULES = (
     "orchflow_core.remote.methods",
     "orchflow_core.search.methods",
     "orchflow_core.files.methods",
+    "orchflow_core.git.methods",
 )
 
 
@@ -33,6 +34,7 @@ LAZY_PREFIXES = {
     "lock.": "orchflow_core.remote.methods",
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",
+    "git.": "orchflow_core.git.methods",
 }
 
 

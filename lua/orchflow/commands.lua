@@ -65,6 +65,12 @@ M.tree = {
     key = "<leader>og",
     complete = "search.complete_options",
   },
+  git = {
+    impl = "git.open",
+    desc = "Git status float: stage or unstage files and hunks, diff, commit",
+    plug = "orchflow-git",
+    key = "<leader>oG",
+  },
   files = {
     impl = "files.open",
     desc = "Fuzzy file finder (respects .gitignore, learns what you open)",
@@ -114,6 +120,20 @@ M.tree = {
       list = { impl = "orchestrator.agent_list", desc = "List agents", plug = "orchflow-agent-list", key = "<leader>oA" },
       send = { impl = "orchestrator.agent_send", desc = "Type text into an agent: {id} {text}" },
       stop = { impl = "orchestrator.agent_stop", desc = "Stop an agent: {id}" },
+      worktree = {
+        impl = "orchestrator.agent_worktree",
+        desc = "Start an agent in its own git worktree and branch (copied files, port, setup script): {type} [cmd]",
+        plug = "orchflow-agent-worktree",
+        complete = "orchestrator.complete_agent_types",
+      },
+      cleanup = {
+        impl = "orchestrator.agent_cleanup",
+        desc = "Remove the worktrees no agent uses any more (a dirty one is kept and named)",
+      },
+      remove = {
+        impl = "orchestrator.agent_remove",
+        desc = "Stop an agent and remove its worktree (teardown script; the branch if merged): {id}",
+      },
       output = { impl = "orchestrator.agent_output", desc = "Follow an agent's output: {id}" },
     },
   },

@@ -173,6 +173,16 @@ function M.check()
   else
     h.warn("rg (ripgrep) not found: project search is unavailable", { "Install ripgrep, or `make install`" })
   end
+  local gv = vim.fn.executable("git") == 1 and run({ "git", "version" })
+  if not gv then
+    h.warn("git not found: :Orchflow git and agents' worktrees are unavailable", { "Install git >= 2.36" })
+  elseif version_ge(gv:match("[%d%.]+") or "0.0", "2.36") then
+    h.ok(vim.trim(gv))
+  else
+    h.warn(vim.trim(gv) .. " is older than 2.36: :Orchflow git and agents' worktrees need 2.36", {
+      "Upgrade git to >= 2.36",
+    })
+  end
 
   h.start("orchflow: files")
   check_dir("state dir", info.state_dir)

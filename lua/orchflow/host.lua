@@ -180,9 +180,10 @@ function M.start()
 end
 
 --- Call `method` on the host; `cb(err, result)` runs later on the main loop, exactly
---- once: with the answer, or with an error if none came within host.timeout_s.
+--- once: with the answer, or with an error if none came within host.timeout_s (or
+--- `opts.timeout_s`, for a call known to take longer: an agent's worktree setup).
 --- err is { code, message, data? } and never a traceback.
-function M.call(method, params, cb)
+function M.call(method, params, cb, opts)
   local ok, e = pcall(M.start)
   if not ok then
     if cb then
@@ -196,7 +197,7 @@ function M.call(method, params, cb)
   state.next_id = state.next_id + 1
   local id = state.next_id
   -- Every call gets an answer or, after host.timeout_s, the "no answer" error.
-  local seconds = require("orchflow.config").get().host.timeout_s
+  local seconds = (opts and opts.timeout_s) or require("orchflow.config").get().host.timeout_s
   local timer = assert(vim.uv.new_timer())
   timer:start(math.floor(seconds * 1000), 0, vim.schedule_wrap(function()
     on_deadline(id, seconds)

@@ -14,8 +14,15 @@ events.on("orchestrator.starting", function()
   vim.notify("orchflow: the orchestrator is starting…", vim.log.levels.INFO)
 end)
 
-local function call(method, params, cb)
-  host.call(method, params, cb or host.report)
+local function call(method, params, cb, opts)
+  host.call(method, params, cb or host.report, opts)
+end
+
+--- Long enough for a worktree's setup (or teardown) script: its timeout, twice, and a margin.
+local function worktree_timeout()
+  local opts = require("orchflow.config").get()
+  local setup = (opts.worktree and opts.worktree.setup_timeout_s) or 120
+  return math.max(opts.host.timeout_s, 2 * setup + 30)
 end
 
 local function with_result(fn)
@@ -99,6 +106,55 @@ function M.agent_new(args, info)
   call("agent.new", params, with_result(function(a)
     vim.notify(("orchflow: agent %s (%s) %s: %s"):format(a.id, a.type, a.state, a.command or ""), vim.log.levels.INFO)
   end))
+end
+
+local function worktree_text(w)
+  return ("%s on %s (from %s), port %d"):format(w.path, w.branch, w.base, w.port)
+end
+
+--- :Orchflow agent worktree {type} [cmd]: agent.new with worktree = true.
+function M.agent_worktree(args, info)
+  need(args, 1, ":Orchflow agent worktree {type} [cmd]")
+  local agent_type, command = word_and_text(args, info)
+  local params = { type = agent_type, cwd = vim.fn.getcwd(), worktree = true }
+  if command ~= "" then
+    params.command = command
+  end
+  vim.notify("orchflow: making a worktree for a " .. agent_type .. " agent…", vim.log.levels.INFO)
+  call("agent.new", params, with_result(function(a)
+    vim.notify(
+      ("orchflow: agent %s (%s) in %s"):format(a.name or a.id, a.type, worktree_text(a.worktree)),
+      vim.log.levels.INFO
+    )
+  end), { timeout_s = worktree_timeout() })
+end
+
+--- :Orchflow agent remove {id}: agent.stop with remove_worktree = true.
+function M.agent_remove(args)
+  need(args, 1, ":Orchflow agent remove {id}")
+  call("agent.stop", { id = args[1], remove_worktree = true }, with_result(function(a)
+    local w = a.worktree or {}
+    local branch = w.branch_deleted and ("branch " .. w.branch .. " deleted") or (w.branch_kept or "")
+    vim.notify(("orchflow: agent %s stopped, worktree removed; %s"):format(args[1], branch), vim.log.levels.INFO)
+  end), { timeout_s = worktree_timeout() })
+end
+
+--- :Orchflow agent cleanup: remove the worktrees no agent uses any more.
+function M.agent_cleanup()
+  call("agent.cleanup", { cwd = vim.fn.getcwd() }, with_result(function(res)
+    local lines = {}
+    for _, r in ipairs(res.removed) do
+      local branch = r.branch_deleted and ("branch " .. r.branch .. " deleted") or (r.branch_kept or "")
+      lines[#lines + 1] = ("removed %s; %s"):format(r.path, branch)
+    end
+    for _, k in ipairs(res.kept) do
+      lines[#lines + 1] = ("kept %s: %s"):format(k.path, k.why)
+    end
+    if #lines == 0 then
+      lines[1] = "no orphan worktrees"
+    end
+    vim.notify("orchflow: " .. table.concat(lines, "\n"), vim.log.levels.INFO)
+  end), { timeout_s = worktree_timeout() })
 end
 
 function M.agent_list()

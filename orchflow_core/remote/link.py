@@ -64,6 +64,7 @@ IDEMPOTENT = frozenset(
         "agent.list",
         "agent.get",
         "agent.output",
+        "agent.worktrees",
         "stream.subscribe",
         "stream.unsubscribe",
         "memory.get",
@@ -343,14 +344,19 @@ class OrchestratorLink:
                 log.warning("sidecar restart failed: %s", exc.message)
 
     # -- calls ------------------------------------------------------------------------
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout_s: float | None = None
+    ) -> Any:
         """Call ``method`` on the orchestrator. Its own errors (-32003 included) are
-        passed on; a lost connection is retried once for ``IDEMPOTENT`` methods."""
+        passed on; a lost connection is retried once for ``IDEMPOTENT`` methods.
+        ``timeout_s`` replaces ``call_timeout_s`` for a call known to take longer."""
         attempts = 2 if method in IDEMPOTENT else 1
         for attempt in range(1, attempts + 1):
             client = await self.client()
             try:
-                result = await client.call(method, params or {}, timeout=self.call_timeout_s)
+                result = await client.call(
+                    method, params or {}, timeout=timeout_s or self.call_timeout_s
+                )
             except ConnectionLost as exc:
                 if attempt < attempts:
                     log.info("connection lost during %s; sending it again", method)

@@ -46,7 +46,11 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
         for key in required:
             param(params, key, (str, int, float, dict, list, bool))
         out = {key: value for key, value in params.items() if value is not None}
-        return await core.orchestrator.call(remote, out)
+        timeout = None
+        if out.get("worktree") or out.get("remove_worktree") or remote == "agent.cleanup":
+            # a worktree's setup or teardown script may run up to setup_timeout_s, each
+            timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
+        return await core.orchestrator.call(remote, out, timeout_s=timeout)
 
     METHODS.method(name)(handler)
 
@@ -58,6 +62,8 @@ _forward("agent.get", "agent.get", ("id",))
 _forward("agent.send", "agent.send", ("id", "text"))
 _forward("agent.stop", "agent.stop", ("id",))
 _forward("agent.output", "agent.output", ("id",))
+_forward("agent.worktrees", "agent.worktrees")
+_forward("agent.cleanup", "agent.cleanup")
 _forward("agent.subscribe", "stream.subscribe", ("id",))
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
 _forward("memory.store", "memory.store", ("key", "value"))

@@ -25,6 +25,7 @@ def test_checkhealth_is_all_ok_here(editor: Editor) -> None:
         "orchflow_core 0.1.0",
         "tmux 3.",
         "ripgrep",
+        "git version 2.",
         "Neovim 0.11",
         "state dir writable",
         "log dir writable",

@@ -1,0 +1,114 @@
+"""An agent's worktree: create with a 200-file ``.worktreeinclude`` copy and an empty setup
+script (issue 11's figure: <= 1.3x the floor).
+
+Floor, same run, same repository: ``git worktree add -b`` then ``cp -a`` of the same 200
+ignored files, as two bare subprocesses. Ours: ``Worktrees.create`` (orchestrator/worktrees.py)
+on a real tmux server: repository lookup and config read, base and branch checks, ``git
+worktree add``, the two git matches behind ``.worktreeinclude``, the copy, a port lease, and
+the (empty) setup script run in its own pane until it has exited. Each worktree is removed
+again between rounds (not timed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks.common import Row, median
+
+N = 12
+INCLUDED = 200
+
+
+def _repo(root: Path) -> Path:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+    root.mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    git("config", "user.name", "bench")
+    git("config", "user.email", "bench@example.com")
+    for i in range(50):
+        (root / f"src{i}.py").write_text(f"x = {i}\n" * 20)
+    (root / ".gitignore").write_text("local/\n")
+    (root / ".worktreeinclude").write_text("local/\n")
+    (root / ".orchflow").mkdir()
+    (root / ".orchflow" / "worktree-setup.sh").write_text("")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    (root / "local").mkdir()
+    for i in range(INCLUDED):
+        (root / "local" / f"f{i}.env").write_bytes(os.urandom(1024))
+    return root
+
+
+def _floor(repo: Path, dest: Path) -> list[float]:
+    times = []
+    for i in range(N):
+        path = dest / f"floor{i}"
+        t0 = time.perf_counter()
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", f"floor{i}",
+                        str(path), "main"], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(["cp", "-a", str(repo / "local"), str(path / "local")], check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(["git", "-C", str(repo), "branch", "-D", f"floor{i}"],
+                       check=True, capture_output=True)  # fmt: skip
+    return times
+
+
+async def _ours(repo: Path, dest: Path, home: Path) -> list[float]:
+    from orchestrator.worktrees import Worktrees, WorktreeSettings
+    from orchflow_core.core import Core
+
+    core = Core(project_root=repo)
+    tm = await core.terminals()
+    worktrees = Worktrees(WorktreeSettings(dir=dest, port_min=47500, port_max=47599))
+    times = []
+    try:
+        for i in range(N):
+            t0 = time.perf_counter()
+            ws = await worktrees.create(tm, cwd=str(repo), name=f"b{i}", spec={}, held_ports=set())
+            times.append((time.perf_counter() - t0) * 1000)
+            assert len(list((Path(ws["path"]) / "local").iterdir())) == INCLUDED
+            worktrees.settle_port(ws["port"])
+            await worktrees.remove(tm, ws)
+    finally:
+        await core.close()
+    return times
+
+
+def run() -> list[Row]:
+    home = Path(tempfile.mkdtemp(prefix="orchflow-bench-wt-"))
+    repo = _repo(home / "repo")
+    socket = f"orchflow-bench-{uuid.uuid4().hex[:8]}"
+    saved = dict(os.environ)
+    try:
+        floor = _floor(repo, home / "floor")
+        os.environ["ORCHFLOW_TMUX_SOCKET"] = socket
+        for name in ("DATA", "STATE", "CACHE", "CONFIG"):
+            os.environ[f"XDG_{name}_HOME"] = str(home / name.lower())
+        os.environ["ORCHFLOW_CONFIG"] = str(home / "config.toml")
+        ours = asyncio.run(_ours(repo, home / "worktrees", home))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+    return [
+        Row(
+            f"worktree create, {INCLUDED} files copied, empty setup",
+            median(ours),
+            "ms",
+            median(floor),
+            f"git worktree add -b + cp -a of the {INCLUDED} files (bare subprocesses)",
+            "<= 1.3x",
+        )
+    ]
