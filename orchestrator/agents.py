@@ -178,7 +178,7 @@ class AgentManager:
                 id=rec.orchflow_id,
                 exit_code=rec.exit_code,
             )
-        await tm.send(rec.orchflow_id, text, enter=enter)
+        await tm.send(rec.orchflow_id, text, enter=enter, origin="agent")  # rules: never asks
         return {"id": rec.orchflow_id, "sent": len(text), "enter": enter}
 
     async def output(self, ref: str, *, lines: int = DEFAULT_OUTPUT_LINES) -> dict[str, Any]:

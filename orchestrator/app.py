@@ -296,6 +296,14 @@ class Orchestrator:
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
             "shell_integration": _shell_feature(self.core.shell_integration()),
+            "rules": feature(
+                "implemented",
+                "block, confirm or warn on every pane send and run (agent.send too); confirm"
+                " refuses what cannot be asked (agents)",
+                kinds=["shell", "regex"],
+                origins=["user", "agent", "swarm", "schedule", "mcp"],
+                problems=list(self.core.rules.problems),
+            ),
         }
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")

@@ -17,6 +17,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
+    protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
+    message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "protocol.")
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -164,6 +166,11 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "run.get": ("id",),
         "run.wait": ("id", "timeout_s"),
         "run.cancel": ("id", "timeout_s"),
+        # rules (orchflow_core/protocol/methods.py)
+        "protocol.check": ("command", "origin", "source", "pane_type", "agent_type", "mode"),
+        "protocol.add": ("pattern", "kind", "action", "message", "scope", "id"),
+        "protocol.list": (),
+        "protocol.remove": ("id",),
     }.items()
 }
 

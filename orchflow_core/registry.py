@@ -16,6 +16,7 @@ METHOD_MODULES = (
     "orchflow_core.remote.methods",
     "orchflow_core.search.methods",
     "orchflow_core.files.methods",
+    "orchflow_core.protocol.methods",
 )
 
 
@@ -31,6 +32,7 @@ LAZY_PREFIXES = {
     "memory.": "orchflow_core.remote.methods",
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",
+    "protocol.": "orchflow_core.protocol.methods",
 }
 
 
