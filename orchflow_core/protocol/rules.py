@@ -282,7 +282,7 @@ def catastrophic_reason(pattern: str) -> str | None:
     def walk(items: Any, inside_repeat: bool) -> str | None:
         for op, av in items:
             if op in repeats:
-                low, high, sub = av
+                _low, high, sub = av
                 if inside_repeat and high == unbounded:
                     return (
                         "a repeated group holds an unbounded repeat (like (a+)+), which can"

@@ -3,7 +3,6 @@ orchestrator serve), on real SQLite files; the choke point with a real tmux serv
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from orchflow_core.errors import PermissionDeniedError
 from orchflow_core.events import Event
 from orchflow_core.registry import load_methods
 from tests.harness.tmux import TmuxServer
+from tests.terminal.test_runs import until
 
 load_methods()
 
@@ -255,9 +255,7 @@ async def test_blocked_send_and_run_type_nothing(core: Core, private_tmux: TmuxS
     with pytest.raises(PermissionDeniedError, match="no-rm-rf-root"):
         await tm.send("sh", "/", enter=True)
     await tm.send("sh", "tmp-x", enter=True)
-    async with asyncio.timeout(10):
-        while "rm -rf tmp-x" not in screen(private_tmux, pane["pane_id"]):
-            await asyncio.sleep(0.02)
+    await until(lambda: "rm -rf tmp-x" in screen(private_tmux, pane["pane_id"]))
     shown = screen(private_tmux, pane["pane_id"])
     assert "rm -rf /" not in shown and "push" not in shown and "echo ok" not in shown
 
@@ -292,9 +290,7 @@ async def test_confirm_needs_a_token_bound_to_that_command(
     with pytest.raises(PermissionDeniedError, match="an agent cannot be asked") as agent:
         await tm.send("c", "echo deploy prod", enter=True, origin="agent")
     assert "confirm" not in agent.value.data
-    async with asyncio.timeout(10):
-        while "echo deploy prod" not in screen(private_tmux, pane["pane_id"]):
-            await asyncio.sleep(0.02)
+    await until(lambda: "echo deploy prod" in screen(private_tmux, pane["pane_id"]))
     assert screen(private_tmux, pane["pane_id"]).count("echo deploy prod") == 2  # tty + cat
     assert warned == []
 
@@ -315,6 +311,4 @@ async def test_warn_runs_and_publishes_rule_warned(core: Core, private_tmux: Tmu
     await tm.send("w", "echo hello there", enter=True)
     assert [e.data["rule"] for e in seen] == ["warn-echo"]
     assert seen[0].data["message"] == "says hello" and seen[0].data["pane_name"] == "w"
-    async with asyncio.timeout(10):
-        while "echo hello there" not in screen(private_tmux, pane["pane_id"]):
-            await asyncio.sleep(0.02)
+    await until(lambda: "echo hello there" in screen(private_tmux, pane["pane_id"]))
