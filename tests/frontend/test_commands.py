@@ -8,7 +8,7 @@ from tests.harness.editor import Editor
 
 TOP_LEVEL = (
     "agent, browse, config, files, health, history, log, memory, "
-    "orchestrator, pane, run, search, session, trash, version"
+    "orchestrator, pane, rules, run, search, session, trash, version"
 )
 
 
