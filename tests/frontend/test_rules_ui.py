@@ -148,8 +148,7 @@ def test_the_rules_float_lists_adds_and_removes(
     lines = wait_float(editor, "orchflow rules", r"no-rm-rf-root")
     assert any(re.match(r"block +no-force-push-main +all +default +shell", ln) for ln in lines)
     assert any(
-        ln.startswith("confirm  confirm-deploy") and ".orchflow/rules.toml:1" in ln
-        for ln in lines
+        ln.startswith("confirm  confirm-deploy") and ".orchflow/rules.toml:1" in ln for ln in lines
     ), lines
     problem = [ln for ln in lines if ln.startswith("! ")]
     assert problem and f"{root}/.orchflow/rules.toml:8: invalid TOML" in problem[0]
