@@ -173,3 +173,38 @@ def test_shell_quoting_never_changes_the_command(arg: str) -> None:
     """Whatever a quoted argument holds, the command is still the one written."""
     [cmd] = [c for c in parse_command_line(f"rm -rf {shlex.quote(arg)}") if c.program == "rm"][:1]
     assert cmd.options >= {"-r", "-f"}
+
+
+def _shlex_tokens(line: str) -> list[str]:
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    return list(lexer)
+
+
+def _words(tokens: list[str]) -> list[str]:
+    """Words, with every run of operators as one "|OP|" (the two lexers cut runs of
+    operator characters differently; where commands start and end is what counts)."""
+    out: list[str] = []
+    for tok in tokens:
+        if tok and set(tok) <= set(";&|()<>"):
+            if not out or out[-1] != "|OP|":
+                out.append("|OP|")
+        else:
+            out.append(tok)
+    return out
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="ab -'\"\\;&|()<>$=*~/\t", max_size=40))
+def test_the_fast_lexer_reads_words_as_shlex_does(line: str) -> None:
+    """The matcher's own lexer (one regex, C speed) against the standard library's."""
+    from orchflow_core.protocol.shellmatch import _tokens
+
+    try:
+        expected = _shlex_tokens(line)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _tokens(line)
+        return
+    assert _words(_tokens(line)) == _words(expected)
