@@ -153,6 +153,7 @@ class AgentManager:
             cwd=workdir,
             session=session,
             meta={AGENT: True, "source": source},
+            origin="agent",  # rules: an agent's command is checked, and cannot be confirmed
         )
         log.info("agent %s (%s) created in pane %s", pane["name"], agent_type, pane["pane_id"])
         return self.view(tm, tm.resolve(pane["id"]))

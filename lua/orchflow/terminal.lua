@@ -123,10 +123,15 @@ function M.pane_new(args, info)
   if cmd ~= "" then
     params.cmd = cmd
   end
-  host.call("pane.new", params, ok_notify(function(p)
-    M.refresh()
-    return ("orchflow: pane %s (%s) created"):format(p.pane_id, p.type)
-  end))
+  require("orchflow.rules").call("pane.new", params, function(err, p)
+    if err then
+      return host.report(err)
+    end
+    if p then -- nil: a confirm rule asked and the answer was no
+      M.refresh()
+      vim.notify(("orchflow: pane %s (%s) created"):format(p.pane_id, p.type), vim.log.levels.INFO)
+    end
+  end)
 end
 
 -- The raw text after the pane (as typed: lua/orchflow/args.lua), else asked with

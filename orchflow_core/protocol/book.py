@@ -264,6 +264,8 @@ class RuleBook:
             "command": command,
             "pane": pane,
         }
+        log.info("rule %s (%s) on a command from %s to %s", rule.id, rule.action, origin, pane_name)
+        log.debug("rule %s matched %r", rule.id, command)
         if verdict.action == "block":
             raise PermissionDeniedError(
                 f"blocked by rule {rule.id}: {rule.message} ({command!r} was not sent to"

@@ -371,8 +371,12 @@ class TerminalManager:
         split: str = "window",
         env: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
+        origin: str = "user",
+        confirm: str | None = None,
     ) -> dict[str, Any]:
-        """A new pane; ``meta`` (a JSON object) is kept with it (``to_dict()["meta"]``)."""
+        """A new pane; ``meta`` (a JSON object) is kept with it (``to_dict()["meta"]``).
+        A ``command`` crosses the rules first, as ``send`` says (nothing is created if a
+        rule refuses it)."""
         if split not in SPLITS:
             raise InvalidArgumentError(
                 f"split must be one of {', '.join(SPLITS)}, got {split!r}", param="split"
@@ -383,6 +387,16 @@ class TerminalManager:
             _check_name(name, "pane name")
             if any(r.name == name for r in self._panes.values() if r.state != PaneState.CLOSED):
                 raise ConflictError(f"a pane named {name!r} exists already", name=name)
+        if command is not None and self.rules is not None:
+            await self.rules.enforce(
+                command,
+                origin=origin,
+                what="new",
+                pane="",  # a token for a new pane is bound to its command alone
+                pane_name=f"a new {pane_type} pane",
+                pane_type=pane_type,
+                confirm=confirm,
+            )
         sess = await self._session_for_new_pane(session, cwd)
         split_kind: Split = split  # type: ignore[assignment]
         info = await self.backend.create_pane(

@@ -97,6 +97,7 @@ async def pane_new(tm: TerminalManager, params: Params, core: Core) -> dict[str,
         split=param(params, "split", str, "window"),
         env={str(k): str(v) for k, v in env.items()} if env else None,
         meta=meta,
+        confirm=param(params, "confirm", str, None),
     )
 
 

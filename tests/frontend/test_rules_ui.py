@@ -91,11 +91,15 @@ def test_a_blocked_command_is_refused_on_every_neovim_path(
         pane,
     )
     assert "blocked by rule no-force-push-main" in err
+    editor.cmd("Orchflow pane new custom bash -c 'rm -rf ~'")
+    editor.wait_notify(r"blocked by rule no-rm-rf-root: .* a new custom pane", timeout=10)
     editor.cmd(f"Orchflow pane run {pane} echo still-$((40+2))")
     editor.wait_until(lambda: "still-42" in screen(private_tmux, pane), timeout=15)
     shown = screen(private_tmux, pane)
     for typed in ("rm", "curl", "push"):
         assert typed not in shown, shown
+    panes = private_tmux.run("list-panes", "-a", "-F", "#{@orchflow_type}").split()
+    assert panes == ["shell"]  # the custom pane was never made
 
 
 def test_warn_runs_and_notifies(
