@@ -181,3 +181,25 @@ def test_the_rules_float_lists_adds_and_removes(
     editor.lua("vim.api.nvim_win_set_cursor(0, { ..., 0 })", first + 1)
     editor.nv.input("d")
     editor.wait_notify(r"protocol.disable", timeout=10)
+
+
+def test_rules_from_setup_reach_the_host_and_bad_ones_are_named(
+    editor: Editor, tmp_path: Path
+) -> None:
+    project(editor, tmp_path)
+    editor.lua(
+        """require('orchflow').setup({ rules = {
+          { pattern = 'echo setup*', action = 'warn', message = 'from setup' },
+          { pattern = 'x', action = 'nope', message = 'm' },
+        } })"""
+    )
+    got = editor.lua(
+        "return require('orchflow.host').wait('protocol.check', { command = 'echo setup-1' })"
+    )
+    assert got["action"] == "warn" and got["message"] == "from setup" and got["source"] == "config"
+    listed = editor.lua("return require('orchflow.host').wait('protocol.list', {})")
+    assert any(p.startswith("config rules[2]: action must be one of") for p in listed["problems"])
+    editor.cmd("Orchflow config")
+    lines = wait_float(editor, "orchflow config", r"^rules = ")
+    row = next(ln for ln in lines if ln.startswith("rules = "))
+    assert "echo setup*" in row and "protocol.disable = {}" in lines
