@@ -135,6 +135,9 @@ def test_confirm_asks_and_runs_only_after_yes(
         'orchflow: rule confirm-deploy: deploys to production. Run "echo deploy-$((6*7))"?'
     ]
     answer(editor, "Yes, run it")
+    # pane send types at once (pane run waits for the prompt): let the shell show its
+    # prompt first, or the tty echoes the early keys once more
+    editor.wait_until(lambda: screen(private_tmux, pane).startswith("$"), timeout=15)
     editor.cmd(f"Orchflow pane send {pane} echo deploy-$((6*7))")
     editor.wait_until(lambda: "deploy-42" in screen(private_tmux, pane), timeout=15)
     assert len(prompts(editor)) == 2
