@@ -24,6 +24,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ from orchflow_core.rpc.server import ConnectionContext
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
+
+log = logging.getLogger(__name__)
 
 API_VERSION = 1
 DEFAULT_OUTPUT_LINES = 100
@@ -281,6 +284,11 @@ async def system_ping(app: Orchestrator, args: Args, ctx: ConnectionContext) -> 
 async def system_features(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{features: {name: {status: "implemented"|"disabled"|"unavailable", reason, ...}}}"""
     await app.settled()
+    try:  # the rules' row lists the problems of the rule files as they are now
+        await app.core.start()
+        await app.core.rules.ruleset()
+    except OrchflowError as exc:
+        log.warning("system.features: cannot read the rules: %s", exc.message)
     return {"features": app.features()}
 
 

@@ -216,10 +216,17 @@ class RuleBook:
         found, bad = read_rules_file(project_file, root=root)
         rules += found
         problems += bad
+        kept, dropped = _unique(rules)
+        for rule in dropped:
+            where = f"{rule.source}:{rule.line}" if rule.line else rule.source
+            problems.append(
+                f"{where}: rule id {rule.id!r} is taken by an earlier rule; this one is left out"
+                " (give it another id)"
+            )
         for problem in problems:
             log.warning("rules: %s", problem)
         self.problems = problems
-        return RuleSet(_unique(rules))
+        return RuleSet(kept)
 
     async def _stored(self) -> list[sqlite3.Row]:
         db = await self._db()
@@ -433,16 +440,18 @@ def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _unique(rules: list[Rule]) -> list[Rule]:
-    """The first rule of each id (a later one with the same id is a copy, e.g. a project
-    file repeating a default); order kept."""
+def _unique(rules: list[Rule]) -> tuple[list[Rule], list[Rule]]:
+    """(the first rule of each id in order, the later ones with a taken id): a project file
+    cannot replace a shipped or a user's rule by reusing its id."""
     seen: set[str] = set()
-    out = []
+    kept, dropped = [], []
     for rule in rules:
-        if rule.id not in seen:
+        if rule.id in seen:
+            dropped.append(rule)
+        else:
             seen.add(rule.id)
-            out.append(rule)
-    return out
+            kept.append(rule)
+    return kept, dropped
 
 
 def _check_origin(origin: object) -> None:

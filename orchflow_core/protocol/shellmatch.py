@@ -38,8 +38,8 @@ from typing import NamedTuple
 
 __all__ = ["ShellPattern", "ShellPatternError", "SimpleCommand", "parse_command_line"]
 
-# Operators that end a simple command; "|" and "|&" keep it in the same pipeline.
-_SEPARATORS = {";", ";;", "&", "&&", "||", "(", ")", "\n", "$(", "`"}
+# Operators other than redirections end a simple command; "|" and "|&" keep the next one
+# in the same pipeline.
 _PIPES = {"|", "|&"}
 _REDIRECT = re.compile(r"^[0-9]*(<|>|<<|>>|<<<|<>|>&|<&|&>|&>>|>\|)$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -86,20 +86,26 @@ class SimpleCommand(NamedTuple):
 # a run of plain characters (pieces with no blank between them make one word, as in sh).
 _LEX = re.compile(
     r"""(?P<blank>[ \t]+)"""
-    r"""|(?P<op>&&|\|\||;;|\|&|>>|<<<|<<|>&|<&|&>>|&>|>\||<>|[;&|()<>])"""
+    r"""|(?P<op>\$\(|`|&&|\|\||;;|\|&|>>|<<<|<<|>&|<&|&>>|&>|>\||<>|[;&|()<>])"""
     r"""|'(?P<single>[^']*)'"""
     r'|"(?P<double>(?:[^"\\]|\\.)*)"'
     r"""|\\(?P<escaped>.)"""
-    r"""|(?P<plain>[^ \t;&|()<>'"\\]+)""",
+    r"""|(?P<plain>(?:[^ \t;&|()<>'"\\`$]|\$(?!\())+)""",
     re.DOTALL,
 )
 _DOUBLE_ESCAPE = re.compile(r'\\([\\"$`\n])')
 
 
-def _tokens(line: str) -> list[str]:
+Token = tuple[str, bool]  # (text, whether it is an operator: a quoted ";" is a word)
+
+
+def _tokens(line: str, inner: list[str] | None = None) -> list[Token]:
     """Words and operators of one line, quotes removed as a POSIX shell removes them
-    (what ``shlex`` in punctuation mode gives, at C speed); ValueError on an open quote."""
-    out: list[str] = []
+    (what ``shlex`` in punctuation mode gives, at C speed, except that ``$(`` and a
+    backtick are operators: what follows is a command); ValueError on an open quote.
+    A double-quoted string holding ``$(`` or a backtick is added to ``inner``: the shell
+    runs what is in it."""
+    out: list[Token] = []
     word: list[str] | None = None
     pos = 0
     for m in _LEX.finditer(line):
@@ -109,27 +115,30 @@ def _tokens(line: str) -> list[str]:
         kind = m.lastgroup
         if kind == "blank" or kind == "op":
             if word is not None:
-                out.append("".join(word))
+                out.append(("".join(word), False))
                 word = None
             if kind == "op":
-                out.append(m.group("op"))
+                out.append((m.group("op"), True))
             continue
         piece = m.group(kind or "plain")
         if kind == "double":
             piece = _DOUBLE_ESCAPE.sub(r"\1", piece)
+            if inner is not None and ("$(" in piece or "`" in piece):
+                inner.append(piece.replace("$(", " ; ( ").replace("`", " ; "))
         (word := [] if word is None else word).append(piece)
     if pos != len(line):
         raise ValueError(f"no closing quotation in {line[pos:]!r}")
     if word is not None:
-        out.append("".join(word))
+        out.append(("".join(word), False))
     return out
 
 
-def _fallback_tokens(line: str) -> list[str]:
+def _fallback_tokens(line: str) -> list[Token]:
     """Tokens of a line shlex cannot read (an open quote): words and operators, quotes
     dropped, so an unbalanced quote cannot hide a command."""
     return [
-        t.replace("'", "").replace('"', "") for t in re.findall(r"[;&|()<>]+|[^\s;&|()<>]+", line)
+        (t.replace("'", "").replace('"', ""), t[0] in ";&|()<>`" or t.startswith("$("))
+        for t in re.findall(r"\$\(|`|[;&|()<>]+|(?:[^\s;&|()<>`$]|\$(?!\())+", line)
     ]
 
 
@@ -147,21 +156,24 @@ def parse_command_line(text: str, *, depth: int = 0) -> list[SimpleCommand]:
     out: list[SimpleCommand] = []
     pipeline = 0
     for line in _lines(text):
-        # $( and backticks start a command of their own (shlex keeps them inside words)
-        if "$(" in line or "`" in line:
-            line = line.replace("$(", " ; ( ").replace("`", " ; ")
+        inner: list[str] = []
         try:
-            tokens = _tokens(line)
+            tokens = _tokens(line, inner)
         except ValueError:
             tokens = _fallback_tokens(line)
         words: list[str] = []
         stage = 0
         skip_next = False
-        for tok in [*tokens, ";"]:
-            if skip_next:
+        for tok, is_op in tokens:
+            if skip_next and not is_op:
                 skip_next = False
-                continue
-            if tok in _PIPES or tok in _SEPARATORS or (tok and set(tok) <= set(";&|()")):
+                continue  # the redirection's target is not an argument
+            skip_next = False
+            if not is_op:
+                words.append(tok)
+            elif _REDIRECT.match(tok):
+                skip_next = True
+            else:  # a pipe, or anything else that ends a simple command
                 out.extend(_simple(words, pipeline, stage, depth))
                 words = []
                 if tok in _PIPES:
@@ -169,12 +181,13 @@ def parse_command_line(text: str, *, depth: int = 0) -> list[SimpleCommand]:
                 else:
                     pipeline += 1
                     stage = 0
-                continue
-            if _REDIRECT.match(tok):
-                skip_next = True  # the redirection's target is not an argument
-                continue
-            words.append(tok)
+        out.extend(_simple(words, pipeline, stage, depth))
         pipeline += 1
+        if depth < _MAX_DEPTH:
+            for text_inside in inner:  # "…$(cmd)…": cmd runs too, in pipelines of its own
+                for cmd in parse_command_line(text_inside, depth=depth + 1):
+                    out.append(cmd._replace(pipeline=pipeline + cmd.pipeline))
+                pipeline = out[-1].pipeline + 1 if out else pipeline
     return out
 
 

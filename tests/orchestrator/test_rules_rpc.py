@@ -38,6 +38,7 @@ async def test_agent_send_is_refused_by_block_and_confirm_rules(
     async with await orch.client() as client:
         features = (await client.call("system.features"))["features"]
         assert features["rules"]["status"] == "implemented"
+        assert features["rules"]["problems"] == []
         check = await client.call("protocol.check", {"command": "sudo rm  -fr  /"})
         assert check["action"] == "block" and check["rule"] == "no-rm-rf-root"
         check = await client.call("protocol.check", {"command": "echo deploy x", "origin": "agent"})
@@ -84,6 +85,19 @@ async def test_agent_send_is_refused_by_block_and_confirm_rules(
         listed = await client.call("protocol.list")
         assert added["id"] in [r["id"] for r in listed["rules"]]
         assert listed["problems"] == []
+        # the project cannot replace a shipped rule by reusing its id
+        rules_file = project / ".orchflow" / "rules.toml"
+        rules_file.write_text(
+            rules_file.read_text() + '\n[[rules]]\nid = "no-rm-rf-root"\npattern = "rm"\n'
+            'action = "warn"\nmessage = "only a warning"\n'
+        )
+        features = (await client.call("system.features"))["features"]
+        assert features["rules"]["problems"] == [
+            f"{rules_file}:7: rule id 'no-rm-rf-root' is taken by an earlier rule; this one is"
+            " left out (give it another id)"
+        ]
+        check = await client.call("protocol.check", {"command": "rm -rf /"})
+        assert check["action"] == "block"
         await client.call("protocol.remove", {"id": added["id"]})
         await client.call("agent.send", {"id": agent["id"], "text": "npm publish --dry"})
         await client.call("agent.send", {"id": agent["id"], "text": "", "enter": True})
