@@ -23,6 +23,7 @@ MODULES = [
     "coordination",
     "git",
     "worktree",
+    "rules",
 ]
 
 

@@ -222,6 +222,7 @@ class AgentManager:
                 session=session,
                 env=self.worktrees.env(ws) if ws is not None and self.worktrees else None,
                 meta=meta,
+                origin="agent",  # rules: an agent's command is checked, and cannot be confirmed
             )
         except (BackendError, UnavailableError, TimeoutError_) as exc:  # tmux failed
             if self.breaker is not None:
@@ -257,7 +258,7 @@ class AgentManager:
                 id=rec.orchflow_id,
                 exit_code=rec.exit_code,
             )
-        await tm.send(rec.orchflow_id, text, enter=enter)
+        await tm.send(rec.orchflow_id, text, enter=enter, origin="agent")  # rules: never asks
         return {"id": rec.orchflow_id, "sent": len(text), "enter": enter}
 
     async def output(self, ref: str, *, lines: int = DEFAULT_OUTPUT_LINES) -> dict[str, Any]:

@@ -337,6 +337,14 @@ class Orchestrator:
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
+            "rules": feature(
+                "implemented",
+                "block, confirm or warn on every pane send and run (agent.send too); confirm"
+                " refuses what cannot be asked (agents)",
+                kinds=["shell", "regex"],
+                origins=["user", "agent", "swarm", "schedule", "mcp"],
+                problems=list(self.core.rules.problems),
+            ),
         }
         out["scheduler"] = (
             {

@@ -19,11 +19,14 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
+    protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
+    message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +41,8 @@ from orchflow_core.rpc.server import ConnectionContext
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
+
+log = logging.getLogger(__name__)
 
 API_VERSION = 1
 DEFAULT_OUTPUT_LINES = 100
@@ -124,7 +129,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.")
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -175,6 +180,11 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "git.branches": ("cwd",),
         "git.worktrees": ("cwd",),
         "git.log": ("cwd", "n"),
+        # rules (orchflow_core/protocol/methods.py)
+        "protocol.check": ("command", "origin", "source", "pane_type", "agent_type", "mode"),
+        "protocol.add": ("pattern", "kind", "action", "message", "scope", "id"),
+        "protocol.list": (),
+        "protocol.remove": ("id",),
     }.items()
 }
 
@@ -285,6 +295,11 @@ async def system_ping(app: Orchestrator, args: Args, ctx: ConnectionContext) -> 
 async def system_features(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{features: {name: {status: "implemented"|"disabled"|"unavailable", reason, ...}}}"""
     await app.settled()
+    try:  # the rules' row lists the problems of the rule files as they are now
+        await app.core.start()
+        await app.core.rules.ruleset()
+    except OrchflowError as exc:
+        log.warning("system.features: cannot read the rules: %s", exc.message)
     return {"features": app.features()}
 
 

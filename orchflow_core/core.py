@@ -22,6 +22,7 @@ from orchflow_core.events import EventBus
 if TYPE_CHECKING:
     from orchflow_core.history.store import HistoryStore
     from orchflow_core.mux.backend import MuxBackend
+    from orchflow_core.protocol.book import RuleBook
     from orchflow_core.remote.link import OrchestratorLink
     from orchflow_core.store.database import Database
     from orchflow_core.terminal.manager import TerminalManager
@@ -83,6 +84,7 @@ class Core:
         self._terminals_lock = asyncio.Lock()
         self._watches: OutputWatches | None = None
         self._orchestrator: OrchestratorLink | None = None
+        self._rules: RuleBook | None = None
         log.info("orchflow core started")
 
     async def reconfigure(self, overrides: dict[str, Any]) -> None:
@@ -117,6 +119,8 @@ class Core:
                 key=key,
             )
         self.overrides, self.config, self.config_error = overrides, new, None
+        if self._rules is not None:
+            self._rules.set_config(new)
         try:
             logsetup.configure(new["log"]["level"], process=self.role)
             self.log_error = None
@@ -220,10 +224,26 @@ class Core:
                     backend_name=kind,
                     recorder=self.history,
                     owner=f"{self.role}:{os.getpid()}",
+                    rules=self.rules,
                 )
                 await manager.start()  # raises TmuxUnavailableError; we retry next call
                 self._terminals = manager
             return self._terminals
+
+    @property
+    def rules(self) -> RuleBook:
+        """The rules every command crosses (orchflow_core/protocol), made on first use."""
+        if self._rules is None:
+            from orchflow_core.protocol.book import RuleBook, config_dir
+
+            self._rules = RuleBook(
+                config=self.config,
+                config_dir=config_dir(),
+                project_root=lambda: self.project_root,
+                db=self.db,
+                events=self.events,
+            )
+        return self._rules
 
     @property
     def watches(self) -> OutputWatches:

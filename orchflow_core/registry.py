@@ -17,6 +17,7 @@ METHOD_MODULES = (
     "orchflow_core.search.methods",
     "orchflow_core.files.methods",
     "orchflow_core.git.methods",
+    "orchflow_core.protocol.methods",
 )
 
 
@@ -35,6 +36,7 @@ LAZY_PREFIXES = {
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",
     "git.": "orchflow_core.git.methods",
+    "protocol.": "orchflow_core.protocol.methods",
 }
 
 

@@ -52,7 +52,9 @@ function M.config()
       if key ~= "" then
         value = (value or {})[key]
       end
-      local line = ("%s = %s"):format(item.key, (value == nil or value == vim.NIL) and "null" or vim.inspect(value))
+      local shown = (value == nil or value == vim.NIL) and "null"
+        or vim.inspect(value, { newline = " ", indent = "" }) -- one line (rules is a list of tables)
+      local line = ("%s = %s"):format(item.key, shown)
       local over = type(res.overridden) == "table" and res.overridden[item.key]
       if over then -- the value in effect comes from the environment
         line = ("%s  (%s; configured: %s)"):format(line, over.by, vim.inspect(over.configured))

@@ -58,6 +58,11 @@ M.tree = {
       },
     },
   },
+  rules = {
+    impl = "rules.open",
+    desc = "Rules every command crosses (block, confirm, warn): list, add, remove",
+    plug = "orchflow-rules",
+  },
   search = {
     impl = "search.open",
     desc = "Project search with ripgrep, results streamed into a picker: [pattern]",

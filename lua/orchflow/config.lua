@@ -168,6 +168,8 @@ function M.core_overrides()
           out[section][key] = v
         end
       end
+    elseif is_leaf(spec) and spec.scope == "core" then
+      out[section] = value -- a top-level core option (rules)
     end
   end
   -- an empty Lua table would travel as an array, which config.set refuses

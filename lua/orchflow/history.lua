@@ -66,9 +66,7 @@ local function pane_label(p)
 end
 
 local function run_in(pane_id, command)
-  host.call("pane.run", { pane = pane_id, cmd = command }, function(err)
-    host.report(err)
-  end)
+  require("orchflow.rules").call("pane.run", { pane = pane_id, cmd = command })
   vim.notify(("orchflow: running %s in %s"):format(command, pane_id))
 end
 

@@ -127,7 +127,7 @@ function M.list(args)
     end)
     map("r", "run the command again in its pane", function(r)
       close()
-      host.call("pane.run", { pane = r.pane, cmd = r.command }, host.report)
+      require("orchflow.rules").call("pane.run", { pane = r.pane, cmd = r.command })
     end)
   end)
 end

@@ -123,10 +123,15 @@ function M.pane_new(args, info)
   if cmd ~= "" then
     params.cmd = cmd
   end
-  host.call("pane.new", params, ok_notify(function(p)
-    M.refresh()
-    return ("orchflow: pane %s (%s) created"):format(p.pane_id, p.type)
-  end))
+  require("orchflow.rules").call("pane.new", params, function(err, p)
+    if err then
+      return host.report(err)
+    end
+    if p then -- nil: a confirm rule asked and the answer was no
+      M.refresh()
+      vim.notify(("orchflow: pane %s (%s) created"):format(p.pane_id, p.type), vim.log.levels.INFO)
+    end
+  end)
 end
 
 -- The raw text after the pane (as typed: lua/orchflow/args.lua), else asked with
@@ -152,9 +157,7 @@ function M.pane_send(args, info)
   local pane, text = pane_and_text(args, info)
   with_pane(pane, function(ref)
     text_or_ask(text, "send to " .. ref .. ": ", function(typed)
-      host.call("pane.send", { pane = ref, text = typed, enter = true }, function(err)
-        host.report(err)
-      end)
+      require("orchflow.rules").call("pane.send", { pane = ref, text = typed, enter = true })
     end)
   end)
 end
@@ -163,9 +166,7 @@ function M.pane_run(args, info)
   local pane, text = pane_and_text(args, info)
   with_pane(pane, function(ref)
     text_or_ask(text, "run in " .. ref .. ": ", function(cmd)
-      host.call("pane.run", { pane = ref, cmd = cmd }, function(err)
-        host.report(err)
-      end)
+      require("orchflow.rules").call("pane.run", { pane = ref, cmd = cmd })
     end)
   end)
 end

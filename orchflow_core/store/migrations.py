@@ -61,6 +61,12 @@ and the ``runs`` table - every command orchflow ran or saw typed in a pane it st
     finished_at     REAL?
     exit_code       INTEGER?  NULL while running or when no code could be known
     duration_s      REAL?
+
+Migration 3 adds ``protocol_rules`` - rules added with ``protocol.add`` (orchflow_core/protocol):
+    id TEXT PK, pattern, kind ('shell' | 'regex'), action ('block' | 'confirm' | 'warn'),
+    message, origins / pane_types / modes (newline-separated; '' = any), created_at
+and ``protocol_meta`` (key, value INTEGER): 'generation' counts changes to the rules, so
+every process re-reads them after another one added or removed one.
 """
 
 from __future__ import annotations
@@ -171,6 +177,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX runs_pane ON runs(pane, started_at DESC)",
             "CREATE INDEX runs_started ON runs(started_at DESC)",
+        ),
+    ),
+    Migration(
+        3,
+        "protocol_rules and protocol_meta: rules added with protocol.add",
+        (
+            """CREATE TABLE protocol_rules (
+                id          TEXT PRIMARY KEY,
+                pattern     TEXT NOT NULL,
+                kind        TEXT NOT NULL,
+                action      TEXT NOT NULL,
+                message     TEXT NOT NULL,
+                origins     TEXT NOT NULL DEFAULT '',
+                pane_types  TEXT NOT NULL DEFAULT '',
+                modes       TEXT NOT NULL DEFAULT '',
+                created_at  REAL NOT NULL
+            )""",
+            """CREATE TABLE protocol_meta (
+                key     TEXT PRIMARY KEY,
+                value   INTEGER NOT NULL
+            )""",
         ),
     ),
 )

@@ -47,6 +47,7 @@ from orchflow_core.terminal.state import PaneEvent, PaneState, transition
 
 if TYPE_CHECKING:
     from orchflow_core.mux.scrollback import ScrollbackHit
+    from orchflow_core.protocol.book import RuleBook
 
 __all__ = ["DEFAULT_SESSION", "CommandRecorder", "PaneRecord", "TerminalManager"]
 
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SESSION = "orchflow"
 DEFAULT_CAPTURE_LINES = 100
 MAX_CAPTURE_LINES = 10_000
+MAX_TYPED_LINE = 4096  # the partial line kept per pane for the rules (send without Enter)
 
 
 class CommandRecorder(Protocol):
@@ -81,8 +83,13 @@ class TerminalManager:
         backend_name: str = "tmux",
         recorder: CommandRecorder | None = None,
         owner: str | None = None,
+        rules: RuleBook | None = None,
     ) -> None:
         self.backend = backend
+        self.rules = rules
+        """The rules every command sent or run here crosses (None: no rules, in tests of
+        the manager alone); see ``_check_rules``."""
+        self._typed: dict[str, str] = {}  # by orchflow_id: text typed since the last Enter
         self.db = db
         self.events = events
         self.backend_name = backend_name
@@ -384,8 +391,12 @@ class TerminalManager:
         split: str = "window",
         env: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
+        origin: str = "user",
+        confirm: str | None = None,
     ) -> dict[str, Any]:
-        """A new pane; ``meta`` (a JSON object) is kept with it (``to_dict()["meta"]``)."""
+        """A new pane; ``meta`` (a JSON object) is kept with it (``to_dict()["meta"]``).
+        A ``command`` crosses the rules first, as ``send`` says (nothing is created if a
+        rule refuses it)."""
         if split not in SPLITS:
             raise InvalidArgumentError(
                 f"split must be one of {', '.join(SPLITS)}, got {split!r}", param="split"
@@ -396,6 +407,16 @@ class TerminalManager:
             _check_name(name, "pane name")
             if any(r.name == name for r in self._panes.values() if r.state != PaneState.CLOSED):
                 raise ConflictError(f"a pane named {name!r} exists already", name=name)
+        if command is not None and self.rules is not None:
+            await self.rules.enforce(
+                command,
+                origin=origin,
+                what="new",
+                pane="",  # a token for a new pane is bound to its command alone
+                pane_name=f"a new {pane_type} pane",
+                pane_type=pane_type,
+                confirm=confirm,
+            )
         sess = await self._session_for_new_pane(session, cwd)
         split_kind: Split = split  # type: ignore[assignment]
         info = await self.backend.create_pane(
@@ -563,15 +584,69 @@ class TerminalManager:
         rec.meta = await self.repo.set_meta(rec.orchflow_id, values)
         return rec.to_dict()
 
-    async def send(self, ref: str, text: str, *, enter: bool = False) -> dict[str, Any]:
+    async def _check_rules(
+        self, rec: PaneRecord, text: str, *, what: str, origin: str, confirm: str | None
+    ) -> None:
+        """The one choke point for rules (orchflow_core/protocol): every command typed or
+        run in a pane crosses it. Raises PermissionDeniedError (block, or confirm not
+        given); a warning is published as ``rule.warned`` and the command goes ahead."""
+        if self.rules is None:
+            return
+        await self.rules.enforce(
+            text,
+            origin=origin,
+            what=what,
+            pane=rec.orchflow_id,
+            pane_name=rec.name or rec.pane_id,
+            pane_type=rec.pane_type,
+            confirm=confirm,
+        )
+
+    async def send(
+        self,
+        ref: str,
+        text: str,
+        *,
+        enter: bool = False,
+        origin: str = "user",
+        confirm: str | None = None,
+    ) -> dict[str, Any]:
+        """Type ``text`` (literally) into the pane, then Enter if ``enter``.
+
+        The text is checked against the rules line by line as the shell will read it: with
+        what earlier sends typed on the same line without pressing Enter in front, so
+        ``rm -rf `` then ``/`` is checked as ``rm -rf /``. ``origin`` (user, agent, swarm,
+        schedule, mcp) is who asks; ``confirm`` the token a ``confirm`` rule gave the user.
+        """
         rec = self.resolve(ref)
+        typed = self._typed.get(rec.orchflow_id, "") + text
+        await self._check_rules(
+            rec, typed, what=f"send:{int(enter)}", origin=origin, confirm=confirm
+        )
         await self.backend.send_text(rec.pane_id, text)
         if enter:  # a key press, not a typed newline: a bracketed paste would keep "\n" as text
             await self.backend.send_keys(rec.pane_id, Key.ENTER)
+        rest = "" if enter else typed.replace("\r", "\n").rsplit("\n", 1)[-1]
+        if rest:
+            self._typed[rec.orchflow_id] = rest[-MAX_TYPED_LINE:]
+        else:
+            self._typed.pop(rec.orchflow_id, None)
         return rec.to_dict()
 
-    async def run(self, ref: str, command: str, *, source: str = "run") -> dict[str, Any]:
-        """Start ``command`` in the pane; the run's end comes as ``run.finished`` (runs.py)."""
+    async def run(
+        self,
+        ref: str,
+        command: str,
+        *,
+        source: str = "run",
+        origin: str = "user",
+        confirm: str | None = None,
+    ) -> dict[str, Any]:
+        """Start ``command`` in the pane; the run's end comes as ``run.finished`` (runs.py).
+        The rules are checked first (``send`` says how ``origin`` and ``confirm`` count)."""
+        rec = self.resolve(ref)
+        if isinstance(command, str):
+            await self._check_rules(rec, command, what="run", origin=origin, confirm=confirm)
         return await self.run_tracker.run(ref, command, source=source)
 
     async def focus(self, ref: str) -> dict[str, Any]:

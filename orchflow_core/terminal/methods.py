@@ -97,6 +97,7 @@ async def pane_new(tm: TerminalManager, params: Params, core: Core) -> dict[str,
         split=param(params, "split", str, "window"),
         env={str(k): str(v) for k, v in env.items()} if env else None,
         meta=meta,
+        confirm=param(params, "confirm", str, None),
     )
 
 
@@ -128,12 +129,18 @@ async def pane_send(tm: TerminalManager, params: Params, core: Core) -> dict[str
         param(params, "pane", str),
         param(params, "text", str),
         enter=param(params, "enter", bool, False),
+        confirm=param(params, "confirm", str, None),
     )
 
 
 @terminal_method("pane.run")
 async def pane_run(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
-    return await tm.run(param(params, "pane", str), param(params, "cmd", str))
+    """``confirm``: the token a ``confirm`` rule answered with (the user said yes)."""
+    return await tm.run(
+        param(params, "pane", str),
+        param(params, "cmd", str),
+        confirm=param(params, "confirm", str, None),
+    )
 
 
 @terminal_method("pane.focus")
