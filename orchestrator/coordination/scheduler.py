@@ -641,7 +641,7 @@ class PaneJobRunner:
             pane_ref = await self._pane_for(tm, schedule)
             self._busy.add(pane_ref)
         try:
-            run: dict[str, Any] = await tm.run(pane_ref, schedule.job.command)
+            run: dict[str, Any] = await tm.run(pane_ref, schedule.job.command, origin="schedule")
         except BaseException:
             self._busy.discard(pane_ref)
             raise

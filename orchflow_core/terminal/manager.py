@@ -36,7 +36,6 @@ from orchflow_core.errors import (
 )
 from orchflow_core.events import Event, EventBus
 from orchflow_core.mux.backend import SPLITS, MuxBackend, PaneInfo, Split
-from orchflow_core.mux.keys import Key
 from orchflow_core.mux.pane_tags import get_tags, set_tags
 from orchflow_core.mux.shell_integration import unwrap_echo
 from orchflow_core.mux.stream import DEFAULT_MAX_QUEUE, OutputSubscription
@@ -623,9 +622,9 @@ class TerminalManager:
         await self._check_rules(
             rec, typed, what=f"send:{int(enter)}", origin=origin, confirm=confirm
         )
-        await self.backend.send_text(rec.pane_id, text)
-        if enter:  # a key press, not a typed newline: a bracketed paste would keep "\n" as text
-            await self.backend.send_keys(rec.pane_id, Key.ENTER)
+        # Enter is a key press, not a typed newline (a raw-mode program gets "\r"), sent in
+        # the same tmux round trip as the text
+        await self.backend.send_text(rec.pane_id, text, enter=enter)
         rest = "" if enter else typed.replace("\r", "\n").rsplit("\n", 1)[-1]
         if rest:
             self._typed[rec.orchflow_id] = rest[-MAX_TYPED_LINE:]

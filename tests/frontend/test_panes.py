@@ -224,8 +224,9 @@ def test_a_test_pane_without_a_command_runs_the_projects_own(
     editor.cmd("Orchflow pane list")
     row = next(line for line in wait_float(editor, "orchflow", re.escape(pane)) if pane in line)
     assert "test" in row
+    # with its history: tmux's "Pane is dead" line can scroll the output off the screen
     editor.wait_until(
-        lambda: "make-test-says-42" in private_tmux.run("capture-pane", "-p", "-t", pane)
+        lambda: "make-test-says-42" in private_tmux.run("capture-pane", "-p", "-S", "-", "-t", pane)
     )
     editor.capture_notify()
     editor.cmd(f"cd {tmp_path}")  # no project files here
