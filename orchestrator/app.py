@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from websockets.http11 import Request
 
     from orchestrator.agents import AgentManager
+    from orchestrator.agents.ai import AiAgents
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
     from orchestrator.streams import StreamHub
@@ -104,6 +105,7 @@ class Orchestrator:
         self.memory: MemoryStore | None = None
         self.memory_error: str | None = None
         self.agents: AgentManager | None = None
+        self.ai_agents: AiAgents | None = None
         self.saved: SavedSessions | None = None
         self.streams: StreamHub | None = None
         self.server: RpcServer | None = None
@@ -155,6 +157,14 @@ class Orchestrator:
         assert self.agents is not None
         return self.agents
 
+    async def ai_agent_manager(self) -> AiAgents:
+        await self._stores_open()
+        assert self.ai_agents is not None
+        return self.ai_agents
+
+    def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
+        return self.server.publish(topic, method, params) if self.server is not None else 0
+
     async def saved_sessions(self) -> SavedSessions:
         await self._stores_open()
         assert self.saved is not None
@@ -179,6 +189,7 @@ class Orchestrator:
 
     async def _open_state(self) -> None:
         from orchestrator.agents import AgentManager
+        from orchestrator.agents.ai import AiAgents
         from orchestrator.saved_sessions import SavedSessions
         from orchestrator.schema import open_state_db
         from orchestrator.streams import StreamHub
@@ -189,6 +200,9 @@ class Orchestrator:
         )
         self.agents = AgentManager(
             self.terminals, self.options.project_root, idle_after_s=self.options.idle_after_s
+        )
+        self.ai_agents = AiAgents(
+            self.agents, self.terminals, self._publish, lambda: self.core.config.get("agents")
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -250,7 +264,8 @@ class Orchestrator:
             "mode": self.options.mode,
             "uptime_s": round(time.time() - self.started_at, 3),
             "connections": self.metrics.connections,
-            "agents": self.agents.count if self.agents else 0,
+            "agents": (self.agents.count if self.agents else 0)
+            + (self.ai_agents.count if self.ai_agents else 0),
             "memory_entries": entries,
             "tmux": "ready" if self.tmux_ready else (self.tmux_error or "starting"),
         }
@@ -281,6 +296,15 @@ class Orchestrator:
             ),
             "terminals": tmux,
             "agents": {**needs_tmux, "types": ["dev", "test", "repl", "build", "lint", "custom"]},
+            "agents.acp": _acp_feature(needs_tmux),
+            "agents.terminal": feature(
+                "partial" if needs_tmux["status"] == "implemented" else "unavailable",
+                "the agent CLI's own TUI in a tmux pane (agent.create type ai, transport "
+                "terminal); its state is the pane's process and output activity only: vendor "
+                "hooks and screen patterns are not wired yet"
+                if needs_tmux["status"] == "implemented"
+                else needs_tmux["reason"],
+            ),
             "sessions": needs_tmux,
             "sessions.save_restore": needs_tmux,
             "stream": needs_tmux,
@@ -455,6 +479,8 @@ class Orchestrator:
             # cancelled half-way, it would leak a database thread that blocks the exit.
             await asyncio.wait({self._warmup}, timeout=DEFAULT_TMUX_START_S)
             self._warmup.cancel()
+        if self.ai_agents is not None:  # ACP agents are this process's children
+            await self.ai_agents.close()
         if self.agents is not None:
             await self.agents.close()
         try:
@@ -512,6 +538,28 @@ def _rg_feature() -> dict[str, Any]:
         return {"status": "implemented", "reason": None, "rg": find_rg()}
     except OrchflowError as exc:
         return {"status": "unavailable", "reason": exc.message}
+
+
+def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
+    """ACP agents need the SDK (the orchestrator extra); their terminals need tmux."""
+    import importlib.util
+
+    if importlib.util.find_spec("acp") is None:
+        return {
+            "status": "unavailable",
+            "reason": "the ACP SDK is not installed: pip install 'orchflow[orchestrator]'",
+        }
+    terminals = (
+        "terminal/* run in tmux panes"
+        if needs_tmux["status"] == "implemented"
+        else f"terminal/* unavailable ({needs_tmux['reason']})"
+    )
+    return {
+        "status": "implemented",
+        "reason": "orchflow is the ACP client (initialize, session/new, session/prompt, "
+        f"session/cancel, session/update, request_permission, fs/* inside the cwd); {terminals}",
+        "methods": ["agent.prompt", "agent.cancel", "agent.answer", "agent.turns", "agent.watch"],
+    }
 
 
 def _shell_feature(status: str | None) -> dict[str, Any]:

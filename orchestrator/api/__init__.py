@@ -1,0 +1,1 @@
+"""JSON-RPC method tables by domain, registered into orchestrator.methods' table."""
