@@ -175,6 +175,7 @@ function M.start()
   end
   state.chan = chan
   require("orchflow.runs").attach() -- finished runs notify (setup({ runs = { notify } }))
+  require("orchflow.ai") -- AI agents: "needs input" notices, transcript buffers
   M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
   return chan
 end

@@ -3,6 +3,7 @@ agent (a stand-in for a paid model, see scripted_agent.py), terminals are real t
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.harness.tmux import TmuxServer
@@ -79,9 +80,9 @@ async def test_the_pane_shows_the_terminal_while_it_runs(
         lambda m, p: m == "agent.update" and any(u["kind"] == "terminal" for u in p["updates"])
     )
     pane_id = next(u for u in created["updates"] if u["kind"] == "terminal")["data"]["pane_id"]
-    async with __import__("asyncio").timeout(10):
-        while "started-42" not in private_tmux.run("capture-pane", "-p", "-t", pane_id):
-            await __import__("asyncio").sleep(0.05)
+    async with asyncio.timeout(10):
+        while "started-42" not in private_tmux.run("capture-pane", "-p", "-t", pane_id):  # noqa: ASYNC110 - tmux's screen: asked, not awaited
+            await asyncio.sleep(0.05)
     panes = await client.call("agent.list")
     assert all(p["name"] != "slow-term-1" for p in panes)  # a terminal is not an agent
     await watcher.wait_for(lambda m, p: m == "agent.turn" and p["id"] == agent["id"])

@@ -31,7 +31,7 @@ async def test_a_permission_request_is_answered(watcher: Watcher) -> None:
     assert (
         got["state"] == "needs_input" and got["questions"][0]["request_id"] == asked["request_id"]
     )
-    with pytest.raises(InvalidArgumentError, match="'maybe' is not one of .*allow, reject"):
+    with pytest.raises(InvalidArgumentError, match=r"'maybe' is not one of .*allow, reject"):
         await client.call(
             "agent.answer", {"id": "asker", "request_id": asked["request_id"], "option_id": "maybe"}
         )
@@ -140,7 +140,7 @@ async def test_an_agent_that_writes_non_json_to_stdout(watcher: Watcher) -> None
     assert err["source"] == "acp"
     assert "not a JSON-RPC message" in err["reason"] and "'this is not json'" in err["reason"]
     async with asyncio.timeout(10):  # the process is ended (SIGTERM to its group)
-        while (await watcher.client.call("agent.get", {"id": "garbler"}))["exit_code"] is None:
+        while (await watcher.client.call("agent.get", {"id": "garbler"}))["exit_code"] is None:  # noqa: ASYNC110 - another process's state: asked, not awaited
             await asyncio.sleep(0.05)
     await _other_agent_is_fine(watcher, "bystander2")
 
@@ -191,9 +191,10 @@ async def test_sixteen_agents_at_once(watcher: Watcher) -> None:
         *(client.call("agent.prompt", {"id": a["id"], "text": "hello"}) for a in created)
     )
     ids = {a["id"] for a in created}
-    async with asyncio.timeout(60):
-        while {p["id"] for m, p in watcher.seen if m == "agent.turn"} != ids:
-            await asyncio.sleep(0.05)
+    for agent_id in ids:
+        await watcher.wait_for(
+            lambda m, p, i=agent_id: m == "agent.turn" and p["id"] == i, within=60
+        )
     for agent in created:
         assert "Hello there." in watcher.text(agent["id"])
     listed = [a for a in await client.call("agent.list") if a["type"] == "ai"]
