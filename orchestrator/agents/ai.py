@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.agents import AGENT, AgentManager, _check_cwd
+from orchestrator.agents import AGENT, AgentManager, TerminalsGetter, _check_cwd
 from orchestrator.agents import registry as agent_registry
-from orchestrator.agents.acp_client import AcpAgent
-from orchestrator.agents.acp_terminals import TerminalsGetter
 from orchflow_core.errors import InvalidArgumentError, NotFoundError, UnavailableError
+
+if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
+    from orchestrator.agents.acp_client import AcpAgent
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,14 @@ class AiAgents:
         live = self.find(name)
         if live is not None and not live.final:
             raise InvalidArgumentError(f"an agent named {name!r} runs already", param="name")
+        try:
+            from orchestrator.agents.acp_client import AcpAgent
+        except ImportError as exc:
+            raise UnavailableError(
+                f"ACP agents need the ACP SDK ({exc.name} is missing): "
+                "pip install 'orchflow[orchestrator]'",
+                feature="agents.acp",
+            ) from None
         acp_agent = AcpAgent(
             spec=spec,
             name=name,
