@@ -41,6 +41,7 @@ TerminalsGetter = Callable[[], Awaitable[TerminalManager]]
 DEFAULT_EXIT_POLL_S = 0.05
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
 PANE_TYPE = "acp-terminal"
+UNKNOWN_CODE_CHECKS = 20  # a dead pane without an exit code yet: asked again this often
 
 
 @dataclass
@@ -57,6 +58,7 @@ class AcpTerminal:
     ended: bool = False
     released: bool = False
     last_text: str = ""
+    unknown_code_checks: int = 0
 
     def view(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,9 @@ class AcpTerminals:
             raise RequestError.invalid_params({"command": command, "reason": "empty command"})
         # A command with no args may be a shell line ("npm test"); with args it is a program.
         line = shlex.join([command, *args]) if args else command
+        # In a subshell: an `exit` in the line ends it, not the pane's wrapper, which then
+        # still reports the exit code (tmux 3.3a may not know a dead pane's status yet).
+        script = f"(\n{line}\n)"
         self._seq += 1
         name = f"{self._agent.name}-term-{self._seq}"
         try:
@@ -123,7 +128,7 @@ class AcpTerminals:
             await tm.refresh()
             pane = await tm.new_pane(
                 pane_type=PANE_TYPE,
-                command=line,
+                command=script,
                 name=name,
                 cwd=cwd,
                 session=self._agent.session,
@@ -163,6 +168,9 @@ class AcpTerminals:
         except NotFoundError:
             pane = {"state": "closed", "exit_code": None}
         if pane["state"] == "exited":
+            if pane["exit_code"] is None and term.unknown_code_checks < UNKNOWN_CODE_CHECKS:
+                term.unknown_code_checks += 1  # tmux may learn it at the next SIGCHLD
+                return
             term.last_text = await self._capture(term)
             term.exit_code, term.ended = pane["exit_code"], True
         elif pane["state"] == "closed":

@@ -22,10 +22,13 @@ SCRIPT = Path(__file__).with_name("scripted_agent.py")
 def agents_toml(init_timeout_s: float = 10.0) -> str:
     argv = json.dumps([sys.executable, "-I", str(SCRIPT)])
     silent = json.dumps([sys.executable, "-I", str(SCRIPT), "--silent"])
+    # a TUI stand-in: echoes each line it reads, as a CLI agent's prompt would
+    tui = json.dumps(["sh", "-c", 'while read -r l; do echo "tui got: $l"; done'])
     return (
         f'[agents.scripted]\ncommand = {argv}\ntransport = "acp"\n'
         f"init_timeout_s = {init_timeout_s}\n\n"
-        f'[agents.silent]\ncommand = {silent}\ntransport = "acp"\ninit_timeout_s = 1.5\n'
+        f'[agents.silent]\ncommand = {silent}\ntransport = "acp"\ninit_timeout_s = 1.5\n\n'
+        f'[agents.tui]\ncommand = {tui}\ntransport = "terminal"\n'
     )
 
 

@@ -14,6 +14,9 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
     flood: <n>            n message chunks as fast as it can
     crash                 exits with code 3 in the middle of the turn
     garbage               writes a line that is not JSON to stdout mid-turn
+    kill: <shell line>    runs the line in a terminal with outputByteLimit 12, reads its
+                          output while it runs, kills it, waits for its exit and reports
+                          "killed signal=<s> code=<c> truncated=<t> output=<text>"
     wait                  waits until the turn is cancelled
 
 Started with ``--silent`` it never answers ``initialize``.
@@ -45,6 +48,7 @@ from acp.schema import (
     PermissionOption,
     PromptResponse,
     ToolCallUpdate,
+    Usage,
     UsageUpdate,
 )
 
@@ -90,7 +94,10 @@ class ScriptedAgent:
             await self._conn.session_update(
                 sid, UsageUpdate(session_update="usage_update", used=1200, size=200000)
             )
-            return PromptResponse(stop_reason="end_turn")
+            return PromptResponse(
+                stop_reason="end_turn",
+                usage=Usage(total_tokens=1500, input_tokens=1000, output_tokens=500),
+            )
         if text.startswith("run: "):
             line = text[len("run: ") :]
             await self._conn.session_update(
@@ -105,6 +112,27 @@ class ScriptedAgent:
             await self._conn.release_terminal(session_id=sid, terminal_id=term.terminal_id)
             await self._conn.session_update(sid, update_tool_call("call-1", status="completed"))
             await self.say(sid, f"exit={done.exit_code} output={out.output.strip()}")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("kill: "):
+            term = await self._conn.create_terminal(
+                session_id=sid, command=text[6:], output_byte_limit=12
+            )
+            for _ in range(200):
+                out = await self._conn.terminal_output(session_id=sid, terminal_id=term.terminal_id)
+                if out.output.strip():
+                    break
+                await asyncio.sleep(0.05)
+            await self._conn.kill_terminal(session_id=sid, terminal_id=term.terminal_id)
+            done = await self._conn.wait_for_terminal_exit(
+                session_id=sid, terminal_id=term.terminal_id
+            )
+            out = await self._conn.terminal_output(session_id=sid, terminal_id=term.terminal_id)
+            await self._conn.release_terminal(session_id=sid, terminal_id=term.terminal_id)
+            await self.say(
+                sid,
+                f"killed signal={done.signal} code={done.exit_code} "
+                f"truncated={out.truncated} output={out.output.strip()}",
+            )
             return PromptResponse(stop_reason="end_turn")
         if text == "ask":
             response = await self._conn.request_permission(
