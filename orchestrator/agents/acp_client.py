@@ -255,9 +255,8 @@ class AcpAgent:
         self.state_at = time.time()
         record = self._transition_record()
         self.transitions.append(record)
-        log.info(
-            "agent %s: %s (%s%s)", self.name, new.value, source, f": {reason}" if reason else ""
-        )
+        log.info("agent %s: %s (source %s)", self.name, new.value, source)
+        log.debug("agent %s: why: %s", self.name, reason)  # may quote the agent's output
         self._publish("agent.state", {"id": self.id, "name": self.name, **record})
 
     def _fail(self, reason: str, source: str = "process") -> None:
@@ -447,7 +446,8 @@ class AcpAgent:
 
     def _bad_line(self, line: str) -> None:
         shown = line if len(line) <= 120 else line[:117] + "..."
-        log.warning("agent %s wrote non-JSON to stdout: %r", self.name, shown)
+        log.warning("agent %s wrote a line that is not JSON to stdout", self.name)
+        log.debug("agent %s: the line: %r", self.name, shown)
         self._fail(
             f"the agent wrote something that is not a JSON-RPC message to stdout "
             f"(ACP allows only those there): {shown!r}",
@@ -459,9 +459,11 @@ class AcpAgent:
         self._stopping = True
         self._cancel_questions()
         if self.session_id and self._conn is not None and not self.final:
-            with contextlib.suppress(ConnectionError, OSError, RequestError):
+            try:
                 async with asyncio.timeout(0.5):
                     await self._conn.cancel(session_id=self.session_id)
+            except (ConnectionError, OSError, RequestError, TimeoutError) as exc:
+                log.info("agent %s: session/cancel before stopping failed: %s", self.name, exc)
         await self._shutdown()
         if not self.final:
             self._set_state(AgentEvent.EXIT, "process", "stopped")
@@ -470,8 +472,10 @@ class AcpAgent:
         proc = self._proc
         self._cancel_questions()
         if self._conn is not None:
-            with contextlib.suppress(Exception):  # the SDK closes what it can; we kill below
+            try:
                 await self._conn.close()
+            except (ConnectionError, OSError, RuntimeError) as exc:  # the process is ended below
+                log.info("agent %s: closing the ACP connection: %s", self.name, exc)
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)

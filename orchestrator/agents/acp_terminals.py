@@ -150,11 +150,13 @@ class AcpTerminals:
         )
         self._by_id[term.terminal_id] = term
         log.info(
-            "agent %s: terminal %s runs %r in pane %s",
+            "agent %s: terminal %s in pane %s", self._agent.name, term.terminal_id, term.pane_id
+        )
+        log.debug(
+            "agent %s: terminal %s runs %r",
             self._agent.name,
             term.terminal_id,
             line,
-            term.pane_id,
         )
         return term
 
