@@ -396,13 +396,19 @@ async def agent_send(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
 @method("agent.output", "id", "lines")
 async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{id, state, lines, text}: the last ``lines`` (default 100) lines of the pane; for an
-    ACP agent, of its transcript (the session/update stream as text)."""
+    ACP agent, of its transcript (the session/update stream as text), with ``seq``."""
     ref, lines = _text(args, "id"), _int(args, "lines", DEFAULT_OUTPUT_LINES)
     acp_agent = (await app.ai_agent_manager()).find(ref)
     if acp_agent is not None:
         text = "\n".join(acp_agent.output().split("\n")[-lines:])
         count = len(text.split("\n")) if text else 0
-        return {"id": acp_agent.id, "state": acp_agent.state.value, "lines": count, "text": text}
+        return {
+            "id": acp_agent.id,
+            "state": acp_agent.state.value,
+            "lines": count,
+            "text": text,
+            "seq": acp_agent.last_seq,  # the last update in it (agent.update's seq)
+        }
     return await (await app.agent_manager()).output(ref, lines=lines)
 
 

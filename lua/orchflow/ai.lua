@@ -181,7 +181,10 @@ function M.cancel(args)
 end
 
 -- transcript buffers -------------------------------------------------------------
-local views = {} ---@type table<string, integer>  agent id -> buffer
+-- views[agent id] = { buf, seq, early }: seq is the last update the buffer shows; until
+-- agent.output has answered (seq nil) updates wait in early, then those it did not
+-- include (a greater seq) are appended.
+local views = {} ---@type table<string, { buf: integer, seq: integer?, early: table[] }>
 
 local function append(buf, text)
   if text == "" or not vim.api.nvim_buf_is_valid(buf) then
@@ -199,23 +202,27 @@ local function append(buf, text)
   end
 end
 
-events.on("agent.update", function(ev)
-  local buf = views[ev.id]
-  if not buf then
-    return
-  end
+local function apply(v, ev)
   if ev.dropped and ev.dropped > 0 then
-    append(buf, ("\n[orchflow: %d updates not shown]\n"):format(ev.dropped))
+    append(v.buf, ("\n[orchflow: %d updates not shown]\n"):format(ev.dropped))
   end
   for _, u in ipairs(ev.updates or {}) do
-    append(buf, u.text or "")
+    if u.seq > v.seq then
+      append(v.buf, u.text or "")
+      v.seq = u.seq
+    end
   end
-end)
+end
 
-events.on("agent.state", function(ev)
-  local buf = views[ev.id]
-  if buf and (ev.state == "exited" or ev.state == "error") then
-    append(buf, ("\n[agent %s: %s]\n"):format(ev.state, ev.reason or ""))
+events.on("agent.update", function(ev)
+  local v = views[ev.id]
+  if not v then
+    return
+  end
+  if v.seq == nil then
+    v.early[#v.early + 1] = ev
+  else
+    apply(v, ev)
   end
 end)
 
@@ -224,18 +231,25 @@ end)
 function M.output(agent)
   local win, buf = require("orchflow.float").open({}, { title = "agent: " .. agent.name, footer = "q close" })
   vim.bo[buf].filetype = "orchflow-agent"
-  views[agent.id] = buf
+  local v = { buf = buf, seq = nil, early = {} }
+  views[agent.id] = v
   host.call("agent.output", { id = agent.id, lines = 10000 }, function(err, res)
     if err then
+      views[agent.id] = nil
       return host.report(err)
     end
     append(buf, res.text or "")
+    v.seq = res.seq or 0
+    for _, ev in ipairs(v.early) do
+      apply(v, ev)
+    end
+    v.early = {}
   end)
   vim.api.nvim_create_autocmd({ "BufWipeout", "BufHidden" }, {
     buffer = buf,
     once = true,
     callback = function()
-      if views[agent.id] == buf then
+      if views[agent.id] == v then
         views[agent.id] = nil
       end
     end,

@@ -246,6 +246,11 @@ class AcpAgent:
     def output(self) -> str:
         return "".join(self._transcript)
 
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last update recorded (the transcript includes it)."""
+        return self._seq
+
     # -- state -------------------------------------------------------------------------
     def _set_state(self, event: AgentEvent, source: str, reason: str | None = None) -> None:
         new = transition(self.state, event)
@@ -255,6 +260,8 @@ class AcpAgent:
         self.state_at = time.time()
         record = self._transition_record()
         self.transitions.append(record)
+        if new in FINAL:  # the transcript ends saying how
+            self._record(new.value, self._block(new.value, f"[{new.value}] {reason}\n"), record)
         log.info("agent %s: %s (source %s)", self.name, new.value, source)
         log.debug("agent %s: why: %s", self.name, reason)  # may quote the agent's output
         self._publish("agent.state", {"id": self.id, "name": self.name, **record})
@@ -263,7 +270,6 @@ class AcpAgent:
         if self.state in FINAL:
             return
         self._set_state(AgentEvent.FAIL, source, reason)
-        self._append_text(f"\n[error] {reason}\n", "error")
         self._spawn(self._shutdown(), "shutdown")
 
     @property

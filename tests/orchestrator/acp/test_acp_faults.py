@@ -125,6 +125,7 @@ async def test_an_agent_that_crashes_mid_turn(watcher: Watcher) -> None:
     )
     assert err["source"] == "process"
     assert err["reason"] == "the agent exited with code 3 mid-turn: scripted agent: simulated crash"
+    assert "[error] the agent exited with code 3 mid-turn" in watcher.text(agent["id"])
     turns = await watcher.client.call("agent.turns", {"id": "crasher"})
     assert turns[0]["state"] == "ended" and turns[0]["stop_reason"] is None and turns[0]["error"]
     await _other_agent_is_fine(watcher, "bystander")
