@@ -248,8 +248,30 @@ function M.pane_output(args)
   return win
 end
 
+--- The agent names of a registry file ([agents.<name>] tables).
+local function registry_names(path, into)
+  local ok, lines = pcall(vim.fn.readfile, path)
+  for _, line in ipairs(ok and lines or {}) do
+    local name = line:match("^%s*%[agents%.([%w_-]+)%]")
+    if name and not vim.tbl_contains(into, name) then
+      into[#into + 1] = name
+    end
+  end
+  return into
+end
+
 function M.complete_agent_types(_, rest)
-  return #rest == 0 and M.agent_types or {}
+  if #rest == 0 then
+    return M.agent_types
+  end
+  if #rest == 1 and rest[1] == "ai" then -- the shipped registry, then config.toml's tables
+    local root = require("orchflow.config").root()
+    local names = registry_names(root .. "/orchestrator/agents/registry.toml", {})
+    local config = vim.env.ORCHFLOW_CONFIG
+      or ((vim.env.XDG_CONFIG_HOME or vim.fn.expand("~/.config")) .. "/orchflow/config.toml")
+    return registry_names(config, names)
+  end
+  return {}
 end
 
 -- memory -----------------------------------------------------------------------

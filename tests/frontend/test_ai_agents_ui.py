@@ -136,3 +136,12 @@ def test_checkhealth_names_a_bad_agent_field(
         and "agents.mine.command must be a non-empty list of non-empty strings, got 'my-agent'"
         in text
     )
+
+
+def test_agent_new_ai_completes_registry_names(editor: Editor, isolated: Path) -> None:
+    config = isolated / "config" / "orchflow" / "config.toml"
+    config.write_text(config.read_text() + "\n" + agents_toml())
+    names = editor.lua("return vim.fn.getcompletion('Orchflow agent new ai ', 'cmdline')")
+    assert names[:6] == ["claude", "codex", "gemini", "opencode", "goose", "aider"]
+    assert {"scripted", "silent", "tui"} <= set(names)
+    assert "ai" in editor.lua("return vim.fn.getcompletion('Orchflow agent new ', 'cmdline')")
