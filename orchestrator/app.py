@@ -295,7 +295,10 @@ class Orchestrator:
                 "implemented", transport=self.server.url.split(":")[0] if self.server else None
             ),
             "terminals": tmux,
-            "agents": {**needs_tmux, "types": ["dev", "test", "repl", "build", "lint", "custom"]},
+            "agents": {
+                **needs_tmux,
+                "types": ["dev", "test", "repl", "build", "lint", "custom", "ai"],
+            },
             "agents.acp": _acp_feature(needs_tmux),
             "agents.terminal": feature(
                 "partial" if needs_tmux["status"] == "implemented" else "unavailable",
@@ -332,7 +335,9 @@ class Orchestrator:
                 entries = await self.memory.count()
             except OrchflowError as exc:  # the gauge is left out
                 log.warning("metrics: cannot count memory entries: %s", exc.message)
-        agents = self.agents.count if self.agents else 0
+        agents = (self.agents.count if self.agents else 0) + (
+            self.ai_agents.count if self.ai_agents else 0
+        )
         body = await asyncio.to_thread(self.metrics.render, agents=agents, memory_entries=entries)
         return 200, {"Content-Type": CONTENT_TYPE}, body
 

@@ -354,6 +354,12 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
             session=_text(args, "session", None),
             prompt=_text(args, "prompt", None),
         )
+    from orchflow_core.project.detect import AGENT_TYPES
+
+    if kind not in AGENT_TYPES:
+        raise InvalidArgumentError(
+            f"type must be one of {', '.join(AGENT_TYPES)}, ai; got {kind!r}", param="type"
+        )
     for only_ai in ("agent", "transport", "prompt"):
         if only_ai in args:
             raise InvalidArgumentError(
