@@ -527,6 +527,7 @@ class AcpAgent:
                 return
             turn.started_at = time.time()
             self._current_turn = turn
+            lost = False
             self._set_state(AgentEvent.PROMPT, "acp", f"turn {turn.turn_id}")
             self._record("prompt", self._block("prompt", f"> {turn.text}\n"), {"text": turn.text})
             try:
@@ -537,6 +538,7 @@ class AcpAgent:
                 turn.error = f"the agent answered the prompt with an error: {exc}"
             except ConnectionError:
                 turn.error = self.state_reason if self.final else "the connection closed"
+                lost = not self.final and not self._stopping
             else:
                 turn.stop_reason = response.stop_reason
                 if response.usage is not None:
@@ -552,6 +554,9 @@ class AcpAgent:
                 turn.to_dict(),
             )
             self._cancel_questions()
+            if lost:  # the agent went away mid-turn: say so with its exit code
+                await self._exited(within=DEFAULT_STOP_S)
+                self._fail(self._gone_reason("mid-turn"))
             if not self.final:
                 reason = (
                     f"turn {turn.turn_id} ended: {turn.stop_reason}"
@@ -560,6 +565,16 @@ class AcpAgent:
                 )
                 self._set_state(AgentEvent.TURN_END, "acp", reason)
             self._publish("agent.turn", {"id": self.id, "name": self.name, **turn.to_dict()})
+
+    async def _exited(self, *, within: float) -> None:
+        """Wait (at most ``within`` s) for the process to end, so its exit code is known."""
+        if self._proc is None:
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._proc.wait()
+        except TimeoutError:
+            log.info("agent %s closed its stdout but still runs", self.name)
 
     async def _ready_or_final(self) -> None:
         while not self._ready.is_set() and not self.final:
