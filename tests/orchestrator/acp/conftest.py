@@ -19,7 +19,7 @@ from tests.orchestrator.server_process import OrchestratorProcess
 SCRIPT = Path(__file__).with_name("scripted_agent.py")
 
 
-def agents_toml(init_timeout_s: float = 10.0) -> str:
+def agents_toml(init_timeout_s: float = 60.0) -> str:
     argv = json.dumps([sys.executable, "-I", str(SCRIPT)])
     silent = json.dumps([sys.executable, "-I", str(SCRIPT), "--silent"])
     # a TUI stand-in: echoes each line it reads, as a CLI agent's prompt would
