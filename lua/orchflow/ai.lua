@@ -102,6 +102,39 @@ function M.pending()
   return vim.deepcopy(queue)
 end
 
+-- ACP agents' states, from agent.state events (for the statusline)
+local states = {} ---@type table<string, string>  agent id -> state
+
+events.on("agent.state", function(ev)
+  states[ev.id] = ev.state
+end)
+
+--- "ai 3 ?1 !1": 3 ACP agents running, 1 needs input, 1 ended in error; "" when none.
+function M.status()
+  local live, asking, failed = 0, 0, 0
+  for _, state in pairs(states) do
+    if state == "needs_input" then
+      asking = asking + 1
+    elseif state == "error" then
+      failed = failed + 1
+    end
+    if state ~= "exited" and state ~= "error" then
+      live = live + 1
+    end
+  end
+  if live + failed == 0 then
+    return ""
+  end
+  local parts = { ("ai %d"):format(live) }
+  if asking > 0 then
+    parts[#parts + 1] = ("?%d"):format(asking)
+  end
+  if failed > 0 then
+    parts[#parts + 1] = ("!%d"):format(failed)
+  end
+  return table.concat(parts, " ")
+end
+
 events.on("agent.permission", function(q)
   queue[#queue + 1] = q
   vim.schedule(show_next)

@@ -47,6 +47,7 @@ def test_needs_input_waits_while_typing_then_the_answer_reaches_the_agent(
     ed.wait_until(lambda: _state(ed, "scripted-1") == "needs_input", timeout=15)
     ed.wait_until(lambda: len(ed.lua("return require('orchflow.ai').pending()")) == 1)
     assert ed.lua("return #_G.asked") == 0  # not while typing
+    assert "ai 1 ?1" in ed.lua("return require('orchflow.statusline').get()")
     assert ed.nv.api.get_mode()["mode"] == "i"
     ed.nv.input("<Esc>")
     asked = ed.wait_until(lambda: ed.lua("return _G.asked[1]"), timeout=5)
