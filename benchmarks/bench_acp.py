@@ -9,6 +9,7 @@ model); it stamps each chunk and question with ``time.monotonic()`` when it send
   carrying that stamp arrives — so recording, batching and forwarding are all in it.
 - floor (same run): the ACP SDK's own client (``spawn_agent_process`` in this process)
   receiving the same agent's ``session/update`` (or ``request_permission``) directly.
+- the orchestrator's RSS with 16 idle ACP agents; floor: the same process before them.
 
     .venv/bin/python -m benchmarks acp
 """
@@ -30,6 +31,7 @@ from benchmarks.common import ROOT, Row, median, p95
 
 CHUNKS = 400
 QUESTIONS = 40
+IDLE_AGENTS = 16
 AGENT = [sys.executable, "-I", str(ROOT / "benchmarks" / "acp_bench_agent.py")]
 
 
@@ -86,6 +88,45 @@ def _spawn_orchestrator(base: Path, env: dict[str, str]) -> tuple[subprocess.Pop
     return proc, discovery.read(disc)
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _idle_rss(info: Any, pid: int) -> tuple[float, float]:
+    """The orchestrator's RSS before and with IDLE_AGENTS idle ACP agents (the agents'
+    own processes are separate)."""
+    from orchflow_core.rpc.client import RpcClient
+
+    async with await RpcClient.connect(info.url, info.token) as client:
+        await client.call("system.health")
+        before = _rss_mb(pid)
+        idle = asyncio.Event()
+        ready: set[str] = set()
+
+        def on_state(params: Any) -> None:
+            if params["state"] == "idle":
+                ready.add(params["id"])
+                if len(ready) == IDLE_AGENTS:
+                    idle.set()
+
+        client.on_notification("agent.state", on_state)
+        await client.call("agent.watch", {})
+        made = [
+            await client.call("agent.create", {"type": "ai", "agent": "bench"})
+            for _ in range(IDLE_AGENTS)
+        ]
+        async with asyncio.timeout(120):
+            await idle.wait()
+        await asyncio.sleep(1.0)  # settled
+        after = _rss_mb(pid)
+        for agent in made:
+            await client.call("agent.stop", {"id": agent["id"]})
+    return after, before
+
+
 async def _orchestrated(info: Any) -> tuple[list[float], list[float]]:
     from orchflow_core.rpc.client import RpcClient
 
@@ -130,7 +171,8 @@ async def _orchestrated(info: Any) -> tuple[list[float], list[float]]:
     return chunks, questions
 
 
-async def _measure(info: Any) -> list[Row]:
+async def _measure(info: Any, pid: int) -> list[Row]:
+    rss, rss_floor = await _idle_rss(info, pid)
     floor_chunks, floor_questions = await _floor()
     chunks, questions = await _orchestrated(info)
     ms = 1000.0
@@ -142,6 +184,8 @@ async def _measure(info: Any) -> list[Row]:
             p95(floor_chunks) * ms, sdk),
         Row("acp: request_permission -> agent.permission (median)", median(questions) * ms,
             "ms", median(floor_questions) * ms, sdk, "notice <= 300 ms"),
+        Row(f"acp: orchestrator RSS with {IDLE_AGENTS} idle ACP agents", rss, "MB", rss_floor,
+            "the same orchestrator before the agents started", "<= 120 MB"),
     ]  # fmt: skip
 
 
@@ -150,7 +194,7 @@ def run() -> list[Row]:
     tmux_socket = f"orchflow-bench-acp-{os.getpid()}"
     proc, info = _spawn_orchestrator(base, _env(base, tmux_socket))
     try:
-        return asyncio.run(_measure(info))
+        return asyncio.run(_measure(info, proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=15)
