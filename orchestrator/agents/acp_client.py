@@ -191,6 +191,7 @@ class AcpAgent:
         self._proc: asyncio.subprocess.Process | None = None
         self._conn: Any = None
         self._ready = asyncio.Event()
+        self._ended = asyncio.Event()  # set on reaching exited or error
         self._turn_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seq = 0
@@ -261,6 +262,7 @@ class AcpAgent:
         record = self._transition_record()
         self.transitions.append(record)
         if new in FINAL:  # the transcript ends saying how
+            self._ended.set()
             self._record(new.value, self._block(new.value, f"[{new.value}] {reason}\n"), record)
         log.info("agent %s: %s (source %s)", self.name, new.value, source)
         log.debug("agent %s: why: %s", self.name, reason)  # may quote the agent's output
@@ -577,10 +579,12 @@ class AcpAgent:
             log.info("agent %s closed its stdout but still runs", self.name)
 
     async def _ready_or_final(self) -> None:
-        while not self._ready.is_set() and not self.final:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.1):
-                    await self._ready.wait()
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._ready, self._ended)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def cancel(self) -> dict[str, Any]:
         """``session/cancel`` for the running turn; open questions answer ``cancelled``."""

@@ -183,9 +183,13 @@ class AiAgents:
         return f"{agent}-{n}"
 
     async def stop(self, ref: str) -> dict[str, Any]:
+        """Stop the agent; one that had already ended is forgotten (no longer listed)."""
         agent = self.get(ref)
+        if agent.final:
+            del self._agents[agent.id]
+            return {**agent.view(), "stopped": True, "removed": True}
         await agent.stop()
-        return {**agent.view(), "stopped": True}
+        return {**agent.view(), "stopped": True, "removed": False}
 
     async def close(self) -> None:
         for agent in list(self._agents.values()):

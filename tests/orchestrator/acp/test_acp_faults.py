@@ -77,6 +77,10 @@ async def test_answering_after_the_agent_stopped_is_a_clear_error(watcher: Watch
         )
     with pytest.raises(ConflictError, match="takes no prompts"):
         await client.call("agent.prompt", {"id": "asker3", "text": "hello"})
+    assert any(a["name"] == "asker3" for a in await client.call("agent.list"))
+    removed = await client.call("agent.stop", {"id": "asker3"})  # an ended agent: forgotten
+    assert removed["removed"] is True
+    assert all(a["name"] != "asker3" for a in await client.call("agent.list"))
 
 
 async def test_files_inside_the_cwd_only(watcher: Watcher, workdir: Path, tmp_path: Path) -> None:
