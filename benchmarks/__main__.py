@@ -24,6 +24,7 @@ MODULES = [
     "git",
     "worktree",
     "rules",
+    "acp",
 ]
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from websockets.http11 import Request
 
     from orchestrator.agents import AgentManager
+    from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
@@ -107,6 +108,7 @@ class Orchestrator:
         self.memory: MemoryStore | None = None
         self.memory_error: str | None = None
         self.agents: AgentManager | None = None
+        self.ai_agents: AiAgents | None = None
         self.saved: SavedSessions | None = None
         self.streams: StreamHub | None = None
         self.server: RpcServer | None = None
@@ -162,6 +164,14 @@ class Orchestrator:
         assert self.agents is not None
         return self.agents
 
+    async def ai_agent_manager(self) -> AiAgents:
+        await self._stores_open()
+        assert self.ai_agents is not None
+        return self.ai_agents
+
+    def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
+        return self.server.publish(topic, method, params) if self.server is not None else 0
+
     async def saved_sessions(self) -> SavedSessions:
         await self._stores_open()
         assert self.saved is not None
@@ -192,6 +202,7 @@ class Orchestrator:
 
     async def _open_state(self) -> None:
         from orchestrator.agents import AgentManager
+        from orchestrator.agents.ai import AiAgents
         from orchestrator.saved_sessions import SavedSessions
         from orchestrator.schema import open_state_db
         from orchestrator.streams import StreamHub
@@ -209,6 +220,9 @@ class Orchestrator:
             worktrees=Worktrees(
                 WorktreeSettings.from_config(self.core.config, self.options.state_dir)
             ),
+        )
+        self.ai_agents = AiAgents(
+            self.agents, self.terminals, self._publish, lambda: self.core.config.get("agents")
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -286,7 +300,8 @@ class Orchestrator:
             "mode": self.options.mode,
             "uptime_s": round(time.time() - self.started_at, 3),
             "connections": self.metrics.connections,
-            "agents": self.agents.count if self.agents else 0,
+            "agents": (self.agents.count if self.agents else 0)
+            + (self.ai_agents.count if self.ai_agents else 0),
             "memory_entries": entries,
             "tmux": "ready" if self.tmux_ready else (self.tmux_error or "starting"),
             "breakers": self.breakers.snapshot(),
@@ -319,7 +334,19 @@ class Orchestrator:
                 "implemented", transport=self.server.url.split(":")[0] if self.server else None
             ),
             "terminals": tmux,
-            "agents": {**needs_tmux, "types": ["dev", "test", "repl", "build", "lint", "custom"]},
+            "agents": {
+                **needs_tmux,
+                "types": ["dev", "test", "repl", "build", "lint", "custom", "ai"],
+            },
+            "agents.acp": _acp_feature(needs_tmux),
+            "agents.terminal": feature(
+                "partial" if needs_tmux["status"] == "implemented" else "unavailable",
+                "the agent CLI's own TUI in a tmux pane (agent.create type ai, transport "
+                "terminal); its state is the pane's process and output activity only: vendor "
+                "hooks and screen patterns are not wired yet"
+                if needs_tmux["status"] == "implemented"
+                else needs_tmux["reason"],
+            ),
             "sessions": needs_tmux,
             "sessions.save_restore": needs_tmux,
             "stream": needs_tmux,
@@ -374,7 +401,9 @@ class Orchestrator:
                 entries = await self.memory.count()
             except OrchflowError as exc:  # the gauge is left out
                 log.warning("metrics: cannot count memory entries: %s", exc.message)
-        agents = self.agents.count if self.agents else 0
+        agents = (self.agents.count if self.agents else 0) + (
+            self.ai_agents.count if self.ai_agents else 0
+        )
         held, waiting = self.locks.counts()
         coordination = {
             "breakers": self.breakers.snapshot(),
@@ -534,6 +563,8 @@ class Orchestrator:
         if self.scheduler is not None:
             await self.scheduler.close()
         self.locks.close()
+        if self.ai_agents is not None:  # ACP agents are this process's children
+            await self.ai_agents.close()
         if self.agents is not None:
             await self.agents.close()
         try:
@@ -611,6 +642,28 @@ def _worktree_feature(needs_tmux: dict[str, Any], conf: dict[str, Any]) -> dict[
         "reason": "agent.create {worktree}: branch, worktree, .worktreeinclude, port, setup",
         "ports": [conf["port_min"], conf["port_max"]],
         "review": False,  # review.* (issue 11 item 3) is not built yet
+    }
+
+
+def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
+    """ACP agents need the SDK (the orchestrator extra); their terminals need tmux."""
+    import importlib.util
+
+    if importlib.util.find_spec("acp") is None:
+        return {
+            "status": "unavailable",
+            "reason": "the ACP SDK is not installed: pip install 'orchflow[orchestrator]'",
+        }
+    terminals = (
+        "terminal/* run in tmux panes"
+        if needs_tmux["status"] == "implemented"
+        else f"terminal/* unavailable ({needs_tmux['reason']})"
+    )
+    return {
+        "status": "implemented",
+        "reason": "orchflow is the ACP client (initialize, session/new, session/prompt, "
+        f"session/cancel, session/update, request_permission, fs/* inside the cwd); {terminals}",
+        "methods": ["agent.prompt", "agent.cancel", "agent.answer", "agent.turns", "agent.watch"],
     }
 
 

@@ -14,6 +14,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     agent.create {type, name?, command?, cwd?, session?, worktree?}  agent.list {}
     agent.get {id}  agent.send {id, text, enter?}  agent.output {id, lines?}
     agent.stop {id, remove_worktree?, force?}  agent.worktrees {cwd?}  agent.cleanup {cwd?, force?}
+    (type "ai": agent, transport?, prompt? on agent.create; agent.prompt/cancel/answer/turns/
+    updates/watch/unwatch/registry in orchestrator/api/ai_agents.py)
     stream.subscribe {id}  stream.unsubscribe {id}
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
@@ -356,13 +358,52 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
 # -- agents ------------------------------------------------------------------------------
 
 
-@method("agent.create", "type", "name", "command", "cwd", "session", "worktree")
+@method(
+    "agent.create",
+    "type",
+    "name",
+    "command",
+    "cwd",
+    "session",
+    "worktree",
+    "agent",
+    "transport",
+    "prompt",
+)
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
     ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
-    created_at, last_output_at, owner}"""
+    created_at, last_output_at, owner}. ``type: "ai"`` with ``agent`` (a registry name),
+    ``transport?`` and ``prompt?``: an AI agent (orchestrator/agents/ai.py)."""
+    kind = _text(args, "type")
+    if kind == "ai":
+        if "command" in args:
+            raise InvalidArgumentError(
+                "an ai agent's command comes from the registry ([agents.<name>] in "
+                "config.toml), not from 'command'",
+                param="command",
+            )
+        return await (await app.ai_agent_manager()).create(
+            _text(args, "agent"),
+            transport=_text(args, "transport", None),
+            name=_text(args, "name", None),
+            cwd=_text(args, "cwd", None),
+            session=_text(args, "session", None),
+            prompt=_text(args, "prompt", None),
+        )
+    from orchflow_core.project.detect import AGENT_TYPES
+
+    if kind not in AGENT_TYPES:
+        raise InvalidArgumentError(
+            f"type must be one of {', '.join(AGENT_TYPES)}, ai; got {kind!r}", param="type"
+        )
+    for only_ai in ("agent", "transport", "prompt"):
+        if only_ai in args:
+            raise InvalidArgumentError(
+                f"parameter {only_ai!r} is for type 'ai' agents only", param=only_ai
+            )
     return await (await app.agent_manager()).create(
-        _text(args, "type"),
+        kind,
         name=_text(args, "name", None),
         command=_text(args, "command", None),
         cwd=_text(args, "cwd", None),
@@ -373,14 +414,19 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 
 @method("agent.list")
 async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """[agent]"""
-    return await (await app.agent_manager()).list()
+    """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``)."""
+    panes = await (await app.agent_manager()).list()
+    return [*panes, *(await app.ai_agent_manager()).views()]
 
 
 @method("agent.get", "id")
 async def agent_get(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent (``id`` may be the agent's id or its name)"""
-    return await (await app.agent_manager()).get(_text(args, "id"))
+    ref = _text(args, "id")
+    acp_agent = (await app.ai_agent_manager()).find(ref)
+    if acp_agent is not None:
+        return acp_agent.view()
+    return await (await app.agent_manager()).get(ref)
 
 
 @method("agent.send", "id", "text", "enter")
@@ -393,18 +439,34 @@ async def agent_send(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
 
 @method("agent.output", "id", "lines")
 async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """{id, state, lines, text}: the last ``lines`` (default 100) lines of the pane."""
-    return await (await app.agent_manager()).output(
-        _text(args, "id"), lines=_int(args, "lines", DEFAULT_OUTPUT_LINES)
-    )
+    """{id, state, lines, text}: the last ``lines`` (default 100) lines of the pane; for an
+    ACP agent, of its transcript (the session/update stream as text), with ``seq``."""
+    ref, lines = _text(args, "id"), _int(args, "lines", DEFAULT_OUTPUT_LINES)
+    acp_agent = (await app.ai_agent_manager()).find(ref)
+    if acp_agent is not None:
+        text = "\n".join(acp_agent.output().split("\n")[-lines:])
+        count = len(text.split("\n")) if text else 0
+        return {
+            "id": acp_agent.id,
+            "state": acp_agent.state.value,
+            "lines": count,
+            "text": text,
+            "seq": acp_agent.last_seq,  # the last update in it (agent.update's seq)
+        }
+    return await (await app.agent_manager()).output(ref, lines=lines)
 
 
 @method("agent.stop", "id", "remove_worktree", "force")
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent + {stopped: true}: its pane is closed (state "closed"); with remove_worktree
-    its worktree too (worktree + {removed, branch_deleted, branch_kept?, teardown?})."""
+    its worktree too (worktree + {removed, branch_deleted, branch_kept?, teardown?}). An ACP
+    agent's process ends (state "exited") and its open questions are answered "cancelled"."""
+    ref = _text(args, "id")
+    ai = await app.ai_agent_manager()
+    if ai.find(ref) is not None:
+        return await ai.stop(ref)
     return await (await app.agent_manager()).stop(
-        _text(args, "id"),
+        ref,
         remove_worktree=param(args, "remove_worktree", bool, False),
         force=param(args, "force", bool, False),
     )
@@ -502,5 +564,6 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
     return {"key": key, "namespace": namespace, "deleted": deleted}
 
 
-# -- coordination: lock.*, schedule.* (orchestrator/api/coordination.py) -----------------
+# -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
+from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401

@@ -114,7 +114,7 @@ M.tree = {
     },
   },
   agent = {
-    desc = "Agents: typed panes run by the orchestrator",
+    desc = "Agents: typed panes and AI agents (ACP) run by the orchestrator",
     sub = {
       new = {
         impl = "orchestrator.agent_new",
@@ -140,6 +140,13 @@ M.tree = {
         desc = "Stop an agent and remove its worktree (teardown script; the branch if merged): {id}",
       },
       output = { impl = "orchestrator.agent_output", desc = "Follow an agent's output: {id}" },
+      prompt = { impl = "ai.prompt", desc = "Give an AI agent a prompt (a turn): {id} {text}" },
+      answer = {
+        impl = "ai.answer",
+        desc = "Answer the open questions of AI agents (or of one): [id]",
+        plug = "orchflow-agent-answer",
+      },
+      cancel = { impl = "ai.cancel", desc = "Cancel an AI agent's running turn: {id}" },
     },
   },
   schedule = {

@@ -32,6 +32,12 @@ try:
         config.read_toml(paths.config_file())
     except Exception as exc:
         out["config_error"] = str(exc)
+    try:
+        from orchestrator.agents import registry
+        user = config.read_toml(paths.config_file()).get("agents")
+        out["agents"] = registry.installed(registry.load(user))
+    except Exception as exc:
+        out["agents_error"] = str(exc)
 except Exception as exc:
     out["core_error"] = str(exc)
 print(json.dumps(out))
@@ -195,6 +201,29 @@ function M.check()
     h.ok(("config: %s%s"):format(info.config_file, exists and "" or " (absent: defaults apply)"))
   end
 
+  h.start("orchflow: AI agents")
+  if info.agents_error then
+    h.error("agent registry: " .. info.agents_error, { "Fix the [agents.<name>] table it names in config.toml" })
+  end
+  for _, a in ipairs(info.agents or {}) do
+    local found, missing = {}, {}
+    for _, t in ipairs({ "acp", "terminal" }) do
+      local argv = a.argv[t]
+      if argv then
+        local path = a.transports[t]
+        if path and path ~= vim.NIL then
+          found[#found + 1] = ("%s: %s (%s)"):format(t, table.concat(argv, " "), path)
+        else
+          missing[#missing + 1] = ("%s: %s"):format(t, argv[1])
+        end
+      end
+    end
+    if #found > 0 then
+      h.ok(("%s installed: %s"):format(a.name, table.concat(found, "; ")))
+    else
+      h.info(("%s not installed (not on PATH: %s)"):format(a.name, table.concat(missing, ", ")))
+    end
+  end
   h.start("orchflow: orchestrator")
   -- ask the host: it knows the effective mode (setup() over config.toml)
   local ok, status = pcall(require("orchflow.host").wait, "orchestrator.status", {}, 5000)

@@ -176,6 +176,7 @@ function M.start()
   state.chan = chan
   require("orchflow.runs").attach() -- finished runs notify (setup({ runs = { notify } }))
   require("orchflow.rules").attach() -- rule warnings notify
+  require("orchflow.ai") -- AI agents: "needs input" notices, transcript buffers
   M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
   return chan
 end

@@ -6,7 +6,7 @@ local M = {}
 local host = require("orchflow.host")
 local events = require("orchflow.events")
 
-M.agent_types = { "dev", "test", "repl", "build", "lint", "custom" }
+M.agent_types = { "dev", "test", "repl", "build", "lint", "custom", "ai" }
 
 -- The host waits for a starting sidecar itself (at most 10 s; calls are asynchronous,
 -- so the editor is never blocked) and says so once with the orchestrator.starting event.
@@ -95,11 +95,22 @@ local function word_and_text(args, info)
   return words[1], text
 end
 
---- :Orchflow agent new {type} [cmd]
+--- :Orchflow agent new {type} [cmd]; :Orchflow agent new ai {agent} [prompt]
 function M.agent_new(args, info)
   need(args, 1, ":Orchflow agent new {type} [cmd]")
   local agent_type, command = word_and_text(args, info)
   local params = { type = agent_type, cwd = vim.fn.getcwd() }
+  if agent_type == "ai" then
+    need(args, 2, ":Orchflow agent new ai {agent} [prompt]")
+    local words, prompt = require("orchflow.args").split(command, 1)
+    params.agent = words[1]
+    if prompt ~= "" then
+      params.prompt = prompt
+    end
+    return call("agent.new", params, with_result(function(a)
+      vim.notify(("orchflow: agent %s (%s, %s) %s"):format(a.name, a.agent, a.transport, a.state), vim.log.levels.INFO)
+    end))
+  end
   if command ~= "" then
     params.command = command
   end
@@ -161,8 +172,16 @@ function M.agent_list()
   call("agent.list", {}, with_result(function(res)
     local agents = res.agents or res
     local lines = {}
+    local now = os.time()
     for _, a in ipairs(agents) do
-      lines[#lines + 1] = ("%-10s %-7s %-9s %s"):format(a.id, a.type, a.state, a.command or "")
+      if a.transport == "acp" then
+        local age = require("orchflow.ai").age(a.state_age_s)
+        local note = a.state_reason ~= vim.NIL and a.state_reason or ""
+        lines[#lines + 1] = ("%-12s %-9s %-12s %-5s %s"):format(a.name, a.agent, a.state, age, note)
+      else -- a pane: its id, type, the pane's state (and how long it has been open)
+        local since = type(a.created_at) == "number" and require("orchflow.ai").age(now - a.created_at) or ""
+        lines[#lines + 1] = ("%-10s %-7s %-9s %-5s %s"):format(a.id, a.type, a.state, since, a.command or "")
+      end
     end
     if #lines == 0 then
       lines[1] = "No agents. :Orchflow agent new {type} starts one."
@@ -232,6 +251,16 @@ events.on("agent.output_end", on_stream("agent.output_end"))
 --- stays open and says so on its last line: "[stream ended: <reason>]".
 function M.agent_output(args)
   need(args, 1, ":Orchflow agent output {id}")
+  call("agent.get", { id = args[1] }, with_result(function(a)
+    if a.transport == "acp" then
+      return require("orchflow.ai").output(a) -- the session/update stream as text
+    end
+    M.pane_output(args)
+  end))
+end
+
+--- A pane agent's live output (the terminal's bytes).
+function M.pane_output(args)
   local id = args[1]
   local win, buf = require("orchflow.float").open({}, { title = "agent: " .. id, footer = "q close" })
   local chan = vim.api.nvim_open_term(buf, {})
@@ -275,8 +304,30 @@ function M.agent_output(args)
   return win
 end
 
+--- The agent names of a registry file ([agents.<name>] tables).
+local function registry_names(path, into)
+  local ok, lines = pcall(vim.fn.readfile, path)
+  for _, line in ipairs(ok and lines or {}) do
+    local name = line:match("^%s*%[agents%.([%w_-]+)%]")
+    if name and not vim.tbl_contains(into, name) then
+      into[#into + 1] = name
+    end
+  end
+  return into
+end
+
 function M.complete_agent_types(_, rest)
-  return #rest == 0 and M.agent_types or {}
+  if #rest == 0 then
+    return M.agent_types
+  end
+  if #rest == 1 and rest[1] == "ai" then -- the shipped registry, then config.toml's tables
+    local root = require("orchflow.config").root()
+    local names = registry_names(root .. "/orchestrator/agents/registry.toml", {})
+    local config = vim.env.ORCHFLOW_CONFIG
+      or ((vim.env.XDG_CONFIG_HOME or vim.fn.expand("~/.config")) .. "/orchflow/config.toml")
+    return registry_names(config, names)
+  end
+  return {}
 end
 
 -- memory -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 -- A short summary for the statusline: require("orchflow.statusline").get()
--- e.g. "⧉ 3 ▶1 ✗1": 3 panes, 1 running, 1 whose last command failed.
+-- e.g. "⧉ 3 ▶1 ✗1": 3 panes, 1 running, 1 whose last command failed; with AI agents
+-- (ACP) "ai 2 ?1": 2 running, 1 waiting for your answer.
 local M = {}
 
 local summary = ""
@@ -29,8 +30,14 @@ function M.update(panes)
 end
 
 --- The summary string ("" when orchflow has no panes); cheap, safe in 'statusline'.
+--- AI agents add "ai N ?Q !E" (running, needing input, failed) once the host runs.
 function M.get()
-  return summary
+  local ai = package.loaded["orchflow.ai"]
+  local agents = ai and ai.status() or ""
+  if agents == "" then
+    return summary
+  end
+  return summary == "" and agents or (summary .. " " .. agents)
 end
 
 -- Follow the known panes (orchflow.panes applies the host's events to them).

@@ -20,6 +20,11 @@ the connection (with its stream subscriptions) stays up. Only ``ConnectionLost``
 socket died) is retried, once, after reconnecting, and only for methods in
 ``IDEMPOTENT``: ``agent.send`` or ``agent.create`` is never sent twice.
 
+AI agents: every connection calls ``agent.watch``, so the orchestrator's ``agent.state``,
+``agent.update``, ``agent.turn``, ``agent.permission`` and ``agent.permission_closed``
+notifications become host events of the same names (an orchestrator without ACP agents
+answers -32601 and the link goes on without them).
+
 Streams: ``stream.output`` and ``stream.closed`` become the events ``agent.output`` and
 ``agent.output_end``. Subscriptions end with their connection, so when it dies or the
 link stops, each open one gets ``agent.output_end`` with the reason.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -53,6 +59,14 @@ HOW_TO_ENABLE = (
     "and use mode 'service'"
 )
 
+AGENT_EVENTS = (
+    "agent.state",
+    "agent.update",
+    "agent.turn",
+    "agent.permission",
+    "agent.permission_closed",
+)
+
 # Methods that may be sent again after the connection died mid-call: reads, and
 # subscriptions (they end with the old connection, so re-subscribing is what we want).
 IDEMPOTENT = frozenset(
@@ -65,6 +79,8 @@ IDEMPOTENT = frozenset(
         "agent.get",
         "agent.output",
         "agent.worktrees",
+        "agent.turns",
+        "agent.registry",
         "stream.subscribe",
         "stream.unsubscribe",
         "memory.get",
@@ -186,7 +202,17 @@ class OrchestratorLink:
         client = await RpcClient.connect(self.url or found.url, found.token, timeout=2.0)
         client.on_notification("stream.output", self._on_output)
         client.on_notification("stream.closed", self._on_closed)
+        for name in AGENT_EVENTS:
+            client.on_notification(name, functools.partial(self._on_agent_event, name))
+        try:
+            await client.call("agent.watch", {})
+        except OrchflowError as exc:  # an older orchestrator: no ACP agents to watch
+            log.info("agent.watch refused (%s): no AI agent events", exc.message)
         return client
+
+    def _on_agent_event(self, name: str, params: Any) -> None:
+        if isinstance(params, dict):
+            self._emit(name, params)
 
     def _on_output(self, params: Any) -> None:
         if isinstance(params, dict):

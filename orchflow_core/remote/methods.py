@@ -65,6 +65,13 @@ _forward("agent.output", "agent.output", ("id",))
 _forward("agent.worktrees", "agent.worktrees")
 _forward("agent.cleanup", "agent.cleanup")
 _forward("agent.subscribe", "stream.subscribe", ("id",))
+# AI agents (ACP): the orchestrator's agent.* notifications reach Lua as events of the
+# same names (orchflow_core/remote/link.py watches on every connection).
+_forward("agent.prompt", "agent.prompt", ("id", "text"))
+_forward("agent.cancel", "agent.cancel", ("id",))
+_forward("agent.answer", "agent.answer", ("id", "request_id", "option_id"))
+_forward("agent.turns", "agent.turns", ("id",))
+_forward("agent.registry", "agent.registry")
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
 _forward("memory.store", "memory.store", ("key", "value"))
 _forward("memory.get", "memory.get", ("key",))

@@ -11,9 +11,8 @@ from tests.orchestrator.server_process import server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # sys.modules[name] = None makes `import name` fail and find_spec(name) answer None
-HIDE_EXTRA = (
-    "import sys\nfor m in ('prometheus_client', 'uvloop', 'croniter'): sys.modules[m] = None\n"
-)
+EXTRA_MODULES = ("prometheus_client", "uvloop", "croniter", "acp")
+HIDE_EXTRA = f"import sys\nfor m in {EXTRA_MODULES!r}: sys.modules[m] = None\n"
 
 
 def run(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -36,7 +35,7 @@ def test_the_host_needs_no_extra(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     missing, extras = json.loads(out.stdout)
     assert missing == []
-    assert extras == {"orchestrator": ["prometheus_client", "uvloop", "croniter"]}
+    assert extras == {"orchestrator": ["prometheus_client", "uvloop", "croniter", "acp"]}
 
 
 def test_the_orchestrator_without_its_extra_says_how_to_install_it(tmp_path: Path) -> None:

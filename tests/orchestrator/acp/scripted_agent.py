@@ -1,0 +1,204 @@
+"""A scripted ACP agent: a stand-in for a paid model behind a real agent CLI.
+
+Real agents (claude-agent-acp, codex-acp, gemini --experimental-acp, ...) need an account
+and a model that cannot run here. This one speaks the real wire format (the ACP Python
+SDK's agent side over stdio, newline-delimited JSON-RPC) and follows a script carried by
+each prompt's text, so tests drive every path of orchflow's ACP client:
+
+    hello                 two message chunks, a thought, a plan, a usage update; end_turn
+    run: <shell line>     a tool call that runs the line in a client terminal, waits for it
+                          and reports "exit=<code> output=<text>" as a message
+    ask                   asks permission (allow/reject) and says which option came back
+    read: <path>          fs/read_text_file; reports the content or the error
+    write: <path> <text>  fs/write_text_file; reports ok or the error
+    flood: <n>            n message chunks as fast as it can
+    crash                 exits with code 3 in the middle of the turn
+    garbage               writes a line that is not JSON to stdout mid-turn
+    kill: <shell line>    runs the line in a terminal with outputByteLimit 12, reads its
+                          output while it runs, kills it, waits for its exit and reports
+                          "killed signal=<s> code=<c> truncated=<t> output=<text>"
+    wait                  waits until the turn is cancelled
+
+Started with ``--silent`` it never answers ``initialize``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+from acp import (
+    PROTOCOL_VERSION,
+    RequestError,
+    plan_entry,
+    run_agent,
+    start_tool_call,
+    update_agent_message_text,
+    update_agent_thought_text,
+    update_plan,
+    update_tool_call,
+)
+from acp.schema import (
+    AgentCapabilities,
+    Implementation,
+    InitializeResponse,
+    NewSessionResponse,
+    PermissionOption,
+    PromptResponse,
+    ToolCallUpdate,
+    Usage,
+    UsageUpdate,
+)
+
+
+class ScriptedAgent:
+    def __init__(self) -> None:
+        self._conn: Any = None
+        self._cancelled: dict[str, asyncio.Event] = {}
+
+    def on_connect(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def initialize(self, protocol_version: int, **kwargs: Any) -> InitializeResponse:
+        return InitializeResponse(
+            protocol_version=PROTOCOL_VERSION,
+            agent_capabilities=AgentCapabilities(),
+            agent_info=Implementation(name="scripted", title="Scripted agent", version="1"),
+        )
+
+    async def new_session(self, cwd: str, **kwargs: Any) -> NewSessionResponse:
+        sid = f"s-{os.getpid()}-{len(self._cancelled)}"
+        self._cancelled[sid] = asyncio.Event()
+        self.cwd = cwd
+        return NewSessionResponse(session_id=sid)
+
+    async def say(self, sid: str, text: str) -> None:
+        await self._conn.session_update(session_id=sid, update=update_agent_message_text(text))
+
+    async def cancel(self, session_id: str, **kwargs: Any) -> None:
+        self._cancelled.setdefault(session_id, asyncio.Event()).set()
+
+    async def prompt(self, session_id: str, prompt: list[Any], **kwargs: Any) -> PromptResponse:
+        sid = session_id
+        text = "".join(getattr(b, "text", "") for b in prompt).strip()
+        self._cancelled[sid] = asyncio.Event()
+        if text == "hello":
+            await self._conn.session_update(sid, update_agent_thought_text("thinking about it"))
+            await self._conn.session_update(
+                sid, update_plan([plan_entry("greet", status="completed"), plan_entry("rest")])
+            )
+            await self.say(sid, "Hello ")
+            await self.say(sid, "there.")
+            await self._conn.session_update(
+                sid, UsageUpdate(session_update="usage_update", used=1200, size=200000)
+            )
+            return PromptResponse(
+                stop_reason="end_turn",
+                usage=Usage(total_tokens=1500, input_tokens=1000, output_tokens=500),
+            )
+        if text.startswith("run: "):
+            line = text[len("run: ") :]
+            await self._conn.session_update(
+                sid, start_tool_call("call-1", f"Run {line}", kind="execute", status="pending")
+            )
+            term = await self._conn.create_terminal(session_id=sid, command=line)
+            await self._conn.session_update(sid, update_tool_call("call-1", status="in_progress"))
+            done = await self._conn.wait_for_terminal_exit(
+                session_id=sid, terminal_id=term.terminal_id
+            )
+            out = await self._conn.terminal_output(session_id=sid, terminal_id=term.terminal_id)
+            await self._conn.release_terminal(session_id=sid, terminal_id=term.terminal_id)
+            await self._conn.session_update(sid, update_tool_call("call-1", status="completed"))
+            await self.say(sid, f"exit={done.exit_code} output={out.output.strip()}")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("kill: "):
+            term = await self._conn.create_terminal(
+                session_id=sid, command=text[6:], output_byte_limit=12
+            )
+            for _ in range(200):
+                out = await self._conn.terminal_output(session_id=sid, terminal_id=term.terminal_id)
+                if out.output.strip():
+                    break
+                await asyncio.sleep(0.05)
+            await self._conn.kill_terminal(session_id=sid, terminal_id=term.terminal_id)
+            done = await self._conn.wait_for_terminal_exit(
+                session_id=sid, terminal_id=term.terminal_id
+            )
+            out = await self._conn.terminal_output(session_id=sid, terminal_id=term.terminal_id)
+            await self._conn.release_terminal(session_id=sid, terminal_id=term.terminal_id)
+            await self.say(
+                sid,
+                f"killed signal={done.signal} code={done.exit_code} "
+                f"truncated={out.truncated} output={out.output.strip()}",
+            )
+            return PromptResponse(stop_reason="end_turn")
+        if text == "ask":
+            response = await self._conn.request_permission(
+                session_id=sid,
+                tool_call=ToolCallUpdate(tool_call_id="call-2", title="Delete build/"),
+                options=[
+                    PermissionOption(option_id="allow", name="Allow once", kind="allow_once"),
+                    PermissionOption(option_id="reject", name="Reject", kind="reject_once"),
+                ],
+            )
+            outcome = response.outcome
+            chosen = getattr(outcome, "option_id", None) or outcome.outcome
+            await self.say(sid, f"permission={chosen}")
+            if outcome.outcome == "cancelled":
+                return PromptResponse(stop_reason="cancelled")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("read: "):
+            try:
+                got = await self._conn.read_text_file(session_id=sid, path=text[6:])
+                await self.say(sid, f"read={got.content}")
+            except RequestError as exc:
+                await self.say(sid, f"read-error={exc}")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("write: "):
+            path, _, body = text[7:].partition(" ")
+            try:
+                await self._conn.write_text_file(session_id=sid, path=path, content=body)
+                await self.say(sid, "write=ok")
+            except RequestError as exc:
+                await self.say(sid, f"write-error={exc}")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("flood: "):
+            for i in range(int(text[7:])):
+                await self.say(sid, f"{i} ")
+            return PromptResponse(stop_reason="end_turn")
+        if text == "crash":
+            await self.say(sid, "about to crash")
+            await asyncio.sleep(0.05)
+            sys.stderr.write("scripted agent: simulated crash\n")
+            sys.stderr.flush()
+            os._exit(3)
+        if text == "garbage":
+            await self.say(sid, "about to write garbage")
+            await asyncio.sleep(0.05)
+            os.write(1, b"this is not json\n")
+            await asyncio.sleep(30)
+            return PromptResponse(stop_reason="end_turn")
+        if text == "wait":
+            await self.say(sid, "waiting")
+            await self._cancelled[sid].wait()
+            return PromptResponse(stop_reason="cancelled")
+        await self.say(sid, f"unknown script {text!r}")
+        return PromptResponse(stop_reason="refusal")
+
+
+async def main() -> None:
+    if "--silent" in sys.argv:
+        # never answers: reads its stdin until it is closed
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while await reader.readline():
+            pass
+        return
+    await run_agent(ScriptedAgent())
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
