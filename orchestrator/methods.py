@@ -17,6 +17,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.store {key, value, namespace?, metadata?, ttl?}  memory.get {key, namespace?}
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
+    pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
+    history.*, run.* with the parameters in CORE_PARAMS)
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def names() -> tuple[str, ...]:
     from orchflow_core.registry import load_methods
 
     load_methods()
-    core = [n for n in METHODS.names() if n.startswith(CORE_PREFIXES)]
+    core = [n for n in METHODS.names() if _served_core(n)]
     return tuple(sorted([*_TABLE, *core]))
 
 
@@ -122,7 +124,17 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "pane.")
+# Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
+# the editor's); pane.output is the orchestrator's own (below).
+_CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
+
+
+def _served_core(name: str) -> bool:
+    return name.startswith(CORE_PREFIXES) and (
+        not name.startswith("pane.") or name in _CORE_PANE_METHODS
+    )
+
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -164,6 +176,11 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "run.get": ("id",),
         "run.wait": ("id", "timeout_s"),
         "run.cancel": ("id", "timeout_s"),
+        "pane.new": ("type", "cmd", "name", "cwd", "session", "split", "env"),
+        "pane.list": ("session",),
+        "pane.send": ("pane", "text", "enter"),
+        "pane.run": ("pane", "cmd"),
+        "pane.close": ("pane",),
     }.items()
 }
 
@@ -215,7 +232,7 @@ def _core_handlers(
 
     def lookup(name: str) -> Handler | None:
         """A handler for a core method name (loading its module); None for unknown names."""
-        if not name.startswith(CORE_PREFIXES):
+        if not _served_core(name):
             return None
         try:
             METHODS.get(name)
@@ -376,6 +393,23 @@ async def agent_output(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent + {stopped: true}: its pane is closed (state "closed")."""
     return await (await app.agent_manager()).stop(_text(args, "id"))
+
+
+@method("pane.output", "pane", "lines")
+async def pane_output(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{pane, pane_id, state, lines, text}: the last ``lines`` (default 100) lines of any
+    orchflow pane (screen and scrollback)."""
+    tm = await app.terminals()
+    ref = _text(args, "pane")
+    text = await tm.capture(ref, lines=_int(args, "lines", DEFAULT_OUTPUT_LINES))
+    rec = tm.resolve(ref)
+    return {
+        "pane": rec.orchflow_id,
+        "pane_id": rec.pane_id,
+        "state": rec.state.value,
+        "lines": len(text.split("\n")) if text else 0,
+        "text": text,
+    }
 
 
 # -- streams -----------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""``orchflow-orchestrator mcp`` (stdio), driven by the official MCP SDK's Client as a
+subprocess, against a real orchestrator process, a private tmux server and real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.harness.tmux import TmuxServer
+from tests.orchestrator.server_process import ROOT, OrchestratorProcess, server_env
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@asynccontextmanager
+async def stdio_client(orch: OrchestratorProcess, mode: str = "auto") -> AsyncIterator[Client]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "orchestrator", "mcp", "--discovery-file", str(orch.discovery_file)],
+        env=server_env(orch.base, "unused"),
+        cwd=str(ROOT),
+    )
+    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def payload(result: Any) -> Any:
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+async def test_tools_do_their_real_work_over_stdio(
+    orch: OrchestratorProcess, private_tmux: TmuxServer
+) -> None:
+    async with stdio_client(orch) as client:
+        assert client.protocol_version == "2026-07-28"
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"pane_list", "pane_create", "pane_run", "memory_store"} <= names
+
+        pane = payload(await client.call_tool("pane_create", {"name": "mcp-sh"}))
+        assert pane["pane_id"] in private_tmux.run("list-panes", "-a", "-F", "#{pane_id}")
+        listed = payload(await client.call_tool("pane_list", {}))
+        assert "mcp-sh" in [p["name"] for p in listed]
+
+        ran = payload(
+            await client.call_tool(
+                "pane_run", {"pane": "mcp-sh", "command": "echo hi-from-mcp; (exit 3)"}
+            )
+        )
+        assert ran["exit_code"] == 3
+        assert ran["state"] == "finished"
+        assert "hi-from-mcp" in ran["output_tail"]
+
+        runs = payload(await client.call_tool("run_list", {"pane": "mcp-sh"}))
+        assert runs[0]["exit_code"] == 3
+
+        payload(
+            await client.call_tool("pane_send", {"pane": "mcp-sh", "text": "echo sent-$((6*7))"})
+        )
+        for _ in range(100):
+            out = payload(await client.call_tool("pane_output", {"pane": "mcp-sh", "lines": 20}))
+            if "sent-42" in out["text"]:
+                break
+            await asyncio.sleep(0.05)
+        assert "sent-42" in out["text"]
+
+        stored = payload(
+            await client.call_tool("memory_store", {"key": "mcp-k", "value": {"a": [1, 2]}})
+        )
+        assert stored["value"] == {"a": [1, 2]}
+        found = payload(await client.call_tool("memory_search", {"query": "mcp-k"}))
+        assert found[0]["key"] == "mcp-k"
+
+        hits = payload(await client.call_tool("search_project", {"pattern": "assert 1 \\+ 1"}))
+        assert [m["path"] for m in hits["matches"]] == ["test_demo.py"]
+        files = payload(await client.call_tool("files_list", {}))
+        assert "test_demo.py" in files["files"]
+        top = payload(await client.call_tool("history_top", {}))
+        assert isinstance(top, list)
+
+        agent = payload(
+            await client.call_tool(
+                "agent_create",
+                {"type": "custom", "name": "mcp-agent", "command": "echo agent-up; sleep 60"},
+            )
+        )
+        assert agent["pane_id"] in private_tmux.run("list-panes", "-a", "-F", "#{pane_id}")
+        agents = payload(await client.call_tool("agent_list", {}))
+        assert [a["name"] for a in agents] == ["mcp-agent"]
+        for _ in range(100):
+            said = payload(await client.call_tool("agent_output", {"id": "mcp-agent"}))
+            if "agent-up" in said["text"]:
+                break
+            await asyncio.sleep(0.05)
+        assert "agent-up" in said["text"]
+
+        resource = await client.read_resource("orchflow://memory/default/mcp-k")
+        assert json.loads(resource.contents[0].text) == {"a": [1, 2]}
+        out_uri = f"orchflow://pane/{pane['id']}/output"
+        resource = await client.read_resource(out_uri)
+        assert "hi-from-mcp" in resource.contents[0].text
+
+
+async def test_bad_calls_are_tool_errors_naming_the_argument(orch: OrchestratorProcess) -> None:
+    async with stdio_client(orch, mode="legacy") as client:
+        assert client.protocol_version != "2026-07-28"  # the initialize handshake
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("no_such_tool", {}, "unknown tool 'no_such_tool'"),
+            ("pane_run", {"command": "true"}, "missing required argument 'pane'"),
+            ("pane_output", {"pane": "x", "lines": "ten"}, "argument 'lines' must be an integer"),
+            ("pane_list", {"sesion": "x"}, "unknown argument 'sesion'"),
+            ("memory_store", {"key": "k", "value": "x" * (2 << 20)}, "arguments too large"),
+            ("pane_output", {"pane": "nope"}, "nope"),
+        ]
+        for name, args, expected in cases:
+            result = await client.call_tool(name, args)
+            assert result.is_error, (name, args)
+            assert expected in result.content[0].text, result.content[0].text
+
+
+async def test_without_an_orchestrator_it_says_how_to_start_one(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "mcp",
+        "--discovery-file",
+        str(tmp_path / "none.json"),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert out == b""
+    assert "orchflow-orchestrator serve" in err.decode()
