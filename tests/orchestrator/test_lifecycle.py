@@ -209,7 +209,7 @@ async def test_features_with_tmux(orch: OrchestratorProcess) -> None:
     features = (await orch.call("system.features"))["features"]
     for name in ("terminals", "agents", "sessions", "stream", "memory", "memory_fts", "metrics"):
         assert features[name]["status"] == "implemented", name
-    for name in ("router", "swarm", "scheduler", "mcp"):
+    for name in ("router", "swarm", "scheduler", "mcp.client"):
         assert features[name]["status"] == "unavailable"
     version = await orch.call("system.version")
     assert "agent.create" in version["methods"] and version["api"] == 1
