@@ -29,6 +29,7 @@ LAZY_PREFIXES = {
     "orchestrator.": "orchflow_core.remote.methods",
     "agent.": "orchflow_core.remote.methods",
     "memory.": "orchflow_core.remote.methods",
+    "mcp.": "orchflow_core.remote.methods",
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",
 }

@@ -102,6 +102,11 @@ M.tree = {
       },
     },
   },
+  mcp = {
+    impl = "mcp.show",
+    desc = "orchflow's MCP server: state, tools, and how to add it to Claude Code, Codex, Gemini CLI",
+    plug = "orchflow-mcp",
+  },
   agent = {
     desc = "Agents: typed panes run by the orchestrator",
     sub = {

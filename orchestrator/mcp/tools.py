@@ -125,6 +125,7 @@ class Tool:
     run: Run | None = field(default=None, compare=False)
     read_only: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)  # JSON-RPC params, when absent
+    also: tuple[str, ...] = ()  # the other API methods ``run`` calls
 
     def input_schema(self) -> dict[str, Any]:
         return {
@@ -146,7 +147,10 @@ class Tool:
                 )
         params: dict[str, Any] = dict(self.defaults)
         for arg in self.args:
-            if arg.name not in given or given[arg.name] is None:
+            # null is "not given" (clients send it for optional arguments), except where
+            # any JSON value is allowed
+            absent = arg.name not in given or (given[arg.name] is None and arg.type is not None)
+            if absent:
                 if arg.required:
                     raise InvalidArgumentError(
                         f"missing required argument {arg.name!r} for {self.name}", param=arg.name
@@ -242,6 +246,7 @@ TOOLS: tuple[Tool, ...] = (
             ),
         ),
         run=_pane_run,
+        also=("run.wait", "pane.output"),
     ),
     Tool(
         "pane_send",
@@ -416,7 +421,8 @@ def markdown() -> str:
     """doc/mcp.md's tool list (tests check the file holds exactly this)."""
     out = []
     for tool in TOOLS:
-        out.append(f"### `{tool.name}`\n\n{tool.description} Calls `{tool.method}`.\n")
+        calls = ", then ".join(f"`{m}`" for m in (tool.method, *tool.also))
+        out.append(f"### `{tool.name}`\n\n{tool.description} Calls {calls}.\n")
         if tool.args:
             out.append("| argument | type | required | description |\n|---|---|---|---|")
             for a in tool.args:

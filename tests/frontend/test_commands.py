@@ -7,7 +7,7 @@ import pytest
 from tests.harness.editor import Editor
 
 TOP_LEVEL = (
-    "agent, browse, config, files, health, history, log, memory, "
+    "agent, browse, config, files, health, history, log, mcp, memory, "
     "orchestrator, pane, run, search, session, trash, version"
 )
 
