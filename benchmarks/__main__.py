@@ -12,7 +12,7 @@ from benchmarks.common import Row, print_table
 # pynvim child sessions closed between runs make asyncio log harmless warnings.
 logging.getLogger("asyncio").setLevel(logging.ERROR)
 
-MODULES = ["startup", "host", "mux", "orchestrator", "workspace", "dashboard"]
+MODULES = ["startup", "host", "mux", "orchestrator", "workspace", "dashboard", "mcp"]
 
 
 def main(argv: list[str]) -> int:

@@ -143,3 +143,27 @@ async def test_without_an_orchestrator_it_says_how_to_start_one(tmp_path: Path) 
     assert proc.returncode == 1
     assert out == b""
     assert "orchflow-orchestrator serve" in err.decode()
+
+
+async def test_a_call_while_the_orchestrator_restarts_is_a_clear_error_then_works(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    base = tmp_path / "home"
+    first = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    second = None
+    try:
+        async with stdio_client(first) as client:
+            payload(await client.call_tool("memory_store", {"key": "kept", "value": 1}))
+            await first.stop()
+            down = await client.call_tool("memory_search", {"query": "kept"})
+            assert down.is_error
+            assert "orchflow-orchestrator serve" in down.content[0].text
+            second = await OrchestratorProcess.start(
+                base, private_tmux.socket, project_root=project
+            )
+            found = payload(await client.call_tool("memory_search", {"query": "kept"}))
+            assert [e["key"] for e in found] == ["kept"]  # the same SQLite, a new process
+    finally:
+        await first.stop()
+        if second is not None:
+            await second.stop()
