@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -122,3 +125,29 @@ async def test_many_requests_on_one_keep_alive_connection(orch: OrchestratorProc
             *(http.post(mcp_url(orch), json={**INIT, "id": i}, headers=headers) for i in range(20))
         )
     assert [r.json()["id"] for r in replies] == list(range(20))
+
+
+async def test_mcp_on_the_default_unix_socket_listener(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    """The default listener is a Unix socket: /mcp works there too (Host: localhost)."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="of-", dir="/tmp"))
+    sock_dir.chmod(0o700)
+    orch = await OrchestratorProcess.start(
+        tmp_path / "home",
+        private_tmux.socket,
+        listen=f"unix:{sock_dir}/o.sock",
+        project_root=project,
+    )
+    try:
+        http = httpx2.AsyncClient(
+            transport=httpx2.AsyncHTTPTransport(uds=str(sock_dir / "o.sock")),
+            headers={"Authorization": f"Bearer {orch.token}"},
+        )
+        transport = streamable_http_client("http://localhost/mcp", http_client=http)
+        async with http, Client(transport) as client:  # type: ignore[arg-type]
+            stored = await client.call_tool("memory_store", {"key": "uds", "value": "yes"})
+            assert json.loads(stored.content[0].text)["value"] == "yes"
+    finally:
+        await orch.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)

@@ -107,6 +107,20 @@ async def test_tools_do_their_real_work_over_stdio(
         out_uri = f"orchflow://pane/{pane['id']}/output"
         resource = await client.read_resource(out_uri)
         assert "hi-from-mcp" in resource.contents[0].text
+        listed_uris = [str(r.uri) for r in (await client.list_resources()).resources]
+        assert out_uri in listed_uris
+        templates = (await client.list_resource_templates()).resource_templates
+        assert {t.uri_template for t in templates} == {
+            "orchflow://pane/{id}/output",
+            "orchflow://memory/{namespace}/{key}",
+        }
+
+        slow = await client.call_tool(
+            "pane_run", {"pane": "mcp-sh", "command": "sleep 3", "timeout_s": 0.3}
+        )
+        assert slow.is_error and "still running" in slow.content[0].text, slow.content[0].text
+        bad_regex = await client.call_tool("search_project", {"pattern": "(unclosed"})
+        assert bad_regex.is_error and "regex" in bad_regex.content[0].text.lower()
 
 
 async def test_bad_calls_are_tool_errors_naming_the_argument(orch: OrchestratorProcess) -> None:
