@@ -120,17 +120,14 @@ async def mcp_status(core: Core, params: Params) -> dict[str, Any]:
             out["server"], out["client"] = features.get("mcp.server"), features.get("mcp.client")
         except OrchflowError as exc:
             out["error"] = exc.message
-    path = None
     note = "AI clients start `orchflow-orchestrator mcp`; it needs a running orchestrator."
     if link.mode == "sidecar":
-        path = str(link._sidecar_discovery())
         note = (
             "This Neovim's sidecar orchestrator lives only while Neovim runs; for AI clients "
             "outside it, run a service (`orchflow-orchestrator serve`) and drop --discovery-file."
         )
-    elif link.discovery_path is not None and link.discovery_path != discovery.default_path():
-        path = str(link.discovery_path)
-    out["command"] = mcp_command(path)
+    path = link.discovery_file
+    out["command"] = mcp_command(None if path == discovery.default_path() else str(path))
     out["snippets"] = mcp_snippets(out["command"])
     out["note"] = note
     return out

@@ -404,6 +404,8 @@ class RpcServer:
             return plain(refusal.status, refusal.reason)
         if self._closing:
             return plain(503, "server is shutting down\n")
+        if sum(x.busy is not None for x in self._exchanges) > self._max_connections:
+            return plain(503, "too many requests in flight\n")
         route = self._body_routes.get(request.path)
         if route is not None:
             return await route(request)
