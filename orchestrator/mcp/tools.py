@@ -327,6 +327,25 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool("agent_list", "The running agents and their state.", "agent.list", (), read_only=True),
     Tool(
+        "agent_state",
+        "One agent: its state (idle while its process lives, exited with its exit code), "
+        "activity (active or quiet), command and pane.",
+        "agent.get",
+        (Arg("id", "string", "the agent's id or name", required=True),),
+        read_only=True,
+    ),
+    Tool(
+        "agent_prompt",
+        "Type text into an agent's terminal (byte for byte), then press Enter unless enter "
+        "is false.",
+        "agent.send",
+        (
+            Arg("id", "string", "the agent's id or name", required=True),
+            Arg("text", "string", "what to type", required=True),
+            Arg("enter", "boolean", "press Enter after the text (default true)"),
+        ),
+    ),
+    Tool(
         "agent_output",
         "The last lines an agent printed.",
         "agent.output",

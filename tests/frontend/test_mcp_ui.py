@@ -35,11 +35,11 @@ def test_with_a_sidecar_it_lists_the_tools_and_checkhealth_runs_the_stdio_server
     assert "orchestrator: running (sidecar)" in text
     assert "server:       implemented" in text
     assert "client:       unavailable: not implemented yet" in text
-    assert "tools (14):" in text and "pane_run" in text and "memory_search" in text
+    assert "tools (16):" in text and "pane_run" in text and "memory_search" in text
     assert "--discovery-file" in text  # a sidecar's own discovery file
     editor.cmd("close")
     health = "\n".join(health_lines(editor))
     assert "orchflow: MCP server" in health
-    assert "` works: 14 tools, through the orchestrator of" in health, health
+    assert "` works: 16 tools, through the orchestrator of" in health, health
     assert "orchflow-orchestrator mcp" in health
     assert "claude mcp add orchflow" in health

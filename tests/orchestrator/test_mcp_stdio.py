@@ -89,7 +89,7 @@ async def test_tools_do_their_real_work_over_stdio(
         agent = payload(
             await client.call_tool(
                 "agent_create",
-                {"type": "custom", "name": "mcp-agent", "command": "echo agent-up; sleep 60"},
+                {"type": "custom", "name": "mcp-agent", "command": "echo agent-up; exec cat"},
             )
         )
         assert agent["pane_id"] in private_tmux.run("list-panes", "-a", "-F", "#{pane_id}")
@@ -101,6 +101,17 @@ async def test_tools_do_their_real_work_over_stdio(
                 break
             await asyncio.sleep(0.05)
         assert "agent-up" in said["text"]
+        payload(
+            await client.call_tool("agent_prompt", {"id": "mcp-agent", "text": "ping-$((1+1))"})
+        )
+        for _ in range(100):
+            said = payload(await client.call_tool("agent_output", {"id": "mcp-agent"}))
+            if said["text"].count("ping-$((1+1))") >= 2:  # the tty's echo, then cat's copy
+                break
+            await asyncio.sleep(0.05)
+        assert said["text"].count("ping-$((1+1))") >= 2, said["text"]
+        state = payload(await client.call_tool("agent_state", {"id": "mcp-agent"}))
+        assert state["state"] == "idle" and state["name"] == "mcp-agent"
 
         resource = await client.read_resource("orchflow://memory/default/mcp-k")
         assert json.loads(resource.contents[0].text) == {"a": [1, 2]}
