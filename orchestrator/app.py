@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -325,9 +326,8 @@ class Orchestrator:
         """POST /mcp: Streamable HTTP MCP (orchestrator/mcp/http.py)."""
         from orchflow_core.rpc.http import plain
 
-        feature = _mcp_feature()
-        if feature["status"] != "implemented":
-            return plain(503, f"unavailable: {feature['reason']}\n")
+        if not _mcp_installed():
+            return plain(503, f"unavailable: {_mcp_feature()['reason']}\n")
         if self._mcp is None:
             async with self._mcp_lock:
                 if self._mcp is None and not self.stopping.is_set():
@@ -488,8 +488,9 @@ class Orchestrator:
         discovery.remove_if_ours(self.discovery_file, os.getpid())
         if self.server is not None:
             await self.server.close(timeout=self.options.drain_s)
-        if self._mcp_task is not None:
+        if self._mcp_task is not None:  # it ends once stopping is set
             await asyncio.wait({self._mcp_task}, timeout=self.options.drain_s)
+            self._mcp_task.cancel()
         if self._stores is not None:
             await asyncio.wait({self._stores}, timeout=DEFAULT_STORES_OPEN_S)
         if self._warmup is not None:
@@ -547,10 +548,15 @@ def _remove_stale_socket(path: Path) -> None:
     raise ConflictError(f"another server listens on {path}; stop it or listen elsewhere")
 
 
-def _mcp_feature() -> dict[str, Any]:
+@functools.cache
+def _mcp_installed() -> bool:
     import importlib.util
 
-    if importlib.util.find_spec("mcp") is None:
+    return importlib.util.find_spec("mcp") is not None
+
+
+def _mcp_feature() -> dict[str, Any]:
+    if not _mcp_installed():
         return {
             "status": "unavailable",
             "reason": "the MCP SDK (`mcp`) is not installed: pip install 'orchflow[orchestrator]'",

@@ -85,7 +85,8 @@ class LocalApi:
 class RemoteApi:
     """The running orchestrator's API over WebSocket JSON-RPC, from its discovery file."""
 
-    def __init__(self, discovery_file: Path, *, call_timeout: float = 3600.0) -> None:
+    def __init__(self, discovery_file: Path, *, call_timeout: float = 3700.0) -> None:
+        # above pane_run's longest wait (3600 s): run.wait answers first
         self.discovery_file = discovery_file
         self._call_timeout = call_timeout
         self._client: RpcClient | None = None
