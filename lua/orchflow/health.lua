@@ -219,12 +219,13 @@ function M.check_mcp(status)
   local out, err = run(argv)
   local cmd = table.concat(s.command, " ")
   if out then
-    h.ok(("`%s` works: %s"):format(cmd, out))
+    h.ok("`orchflow-orchestrator mcp` works: " .. out)
   elseif status and status.state ~= "running" then
-    h.info(("`%s` needs a running orchestrator (%s now): %s"):format(cmd, status.state or status.mode or "?", err or "?"))
+    h.info(("`orchflow-orchestrator mcp` needs a running orchestrator (%s now): %s"):format(status.state or status.mode or "?", err or "?"))
   else
-    h.error(("`%s` fails: %s"):format(cmd, err or "?"), { "Run it in a shell to see why; see :Orchflow log" })
+    h.error("`orchflow-orchestrator mcp` fails: " .. (err or "?"), { "Run it in a shell to see why: " .. cmd, "See :Orchflow log" })
   end
+  h.info("AI clients run it as (isolated: never imports from the project): " .. cmd)
   for _, c in ipairs(require("orchflow.mcp").clients) do
     h.info(c.title .. ":\n" .. (s.snippets[c.key] or "?"))
   end

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,11 +50,20 @@ async def serve(discovery_file: Path) -> int:
         return 1
     server = build_server(api)
     try:
-        async with _pipes() as (stdin, stdout), stdio_server(stdin, stdout) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        if _pipeable(0) and _pipeable(1):
+            async with _pipes() as (stdin, stdout), stdio_server(stdin, stdout) as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        else:  # a regular file (asyncio has no non-blocking transport for it): the SDK's own
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
     finally:
         await api.close()
     return 0
+
+
+def _pipeable(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
 
 
 class _Lines:

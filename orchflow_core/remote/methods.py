@@ -70,19 +70,17 @@ _forward("memory.delete", "memory.delete", ("key",))
 
 
 def mcp_command(discovery_file: str | None = None) -> list[str]:
-    """The argv an AI client runs for orchflow's stdio MCP server: this interpreter's
-    ``orchflow-orchestrator`` script when it has one, else ``python -m orchestrator``."""
-    import shutil
+    """The argv an AI client runs for orchflow's stdio MCP server: this interpreter, isolated
+    (``-I``: AI clients start it in the project, whose files must never be imported, and
+    PYTHONPATH is not trusted either), on the orchestrator this orchflow_core came from,
+    exactly as the sidecar is started (``link.SIDECAR_BOOT``)."""
     import sys
     from pathlib import Path
 
-    script = Path(sys.executable).parent / "orchflow-orchestrator"
-    if script.is_file():
-        argv = [str(script), "mcp"]
-    elif found := shutil.which("orchflow-orchestrator"):
-        argv = [found, "mcp"]
-    else:
-        argv = [sys.executable, "-m", "orchestrator", "mcp"]
+    from orchflow_core.remote.link import SIDECAR_BOOT
+
+    root = str(Path(__file__).resolve().parents[2])
+    argv = [sys.executable, "-I", "-c", SIDECAR_BOOT, root, "mcp"]
     if discovery_file is not None:
         argv += ["--discovery-file", discovery_file]
     return argv

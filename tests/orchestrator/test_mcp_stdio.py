@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from orchflow_core.remote.methods import mcp_command
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.server_process import ROOT, OrchestratorProcess, server_env
 
@@ -21,12 +22,14 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @asynccontextmanager
-async def stdio_client(orch: OrchestratorProcess, mode: str = "auto") -> AsyncIterator[Client]:
+async def stdio_client(
+    orch: OrchestratorProcess, project: Path, mode: str = "auto"
+) -> AsyncIterator[Client]:
+    # exactly the command :checkhealth and :Orchflow mcp give users (python -I ...), started
+    # in the project as AI clients do
+    argv = mcp_command(str(orch.discovery_file))
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "orchestrator", "mcp", "--discovery-file", str(orch.discovery_file)],
-        env=server_env(orch.base, "unused"),
-        cwd=str(ROOT),
+        command=argv[0], args=argv[1:], env=server_env(orch.base, "unused"), cwd=str(project)
     )
     async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
         yield client
@@ -38,9 +41,9 @@ def payload(result: Any) -> Any:
 
 
 async def test_tools_do_their_real_work_over_stdio(
-    orch: OrchestratorProcess, private_tmux: TmuxServer
+    orch: OrchestratorProcess, private_tmux: TmuxServer, project: Path
 ) -> None:
-    async with stdio_client(orch) as client:
+    async with stdio_client(orch, project) as client:
         assert client.protocol_version == "2026-07-28"
         names = {t.name for t in (await client.list_tools()).tools}
         assert {"pane_list", "pane_create", "pane_run", "memory_store"} <= names
@@ -134,8 +137,10 @@ async def test_tools_do_their_real_work_over_stdio(
         assert bad_regex.is_error and "regex" in bad_regex.content[0].text.lower()
 
 
-async def test_bad_calls_are_tool_errors_naming_the_argument(orch: OrchestratorProcess) -> None:
-    async with stdio_client(orch, mode="legacy") as client:
+async def test_bad_calls_are_tool_errors_naming_the_argument(
+    orch: OrchestratorProcess, project: Path
+) -> None:
+    async with stdio_client(orch, project, mode="legacy") as client:
         assert client.protocol_version != "2026-07-28"  # the initialize handshake
         cases: list[tuple[str, dict[str, Any], str]] = [
             ("no_such_tool", {}, "unknown tool 'no_such_tool'"),
@@ -177,7 +182,7 @@ async def test_a_call_while_the_orchestrator_restarts_is_a_clear_error_then_work
     first = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
     second = None
     try:
-        async with stdio_client(first) as client:
+        async with stdio_client(first, project) as client:
             payload(await client.call_tool("memory_store", {"key": "kept", "value": 1}))
             await first.stop()
             down = await client.call_tool("memory_search", {"query": "kept"})
