@@ -104,6 +104,7 @@ class HttpExchange(asyncio.Protocol):
         self._request: HttpRequest | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._discard = 0  # bytes of a refused body still to read before closing
+        self._continued = False  # "100 Continue" sent for the request being read
         live.add(self)
         self._arm()
 
@@ -175,9 +176,17 @@ class HttpExchange(asyncio.Protocol):
             self._skip(received)
             return
         if len(self._buffer) < end + 4 + length:
-            return  # the rest of the body is on its way
+            # the rest of the body is on its way; a client that asked (curl does for bodies
+            # over 1 KiB) waits for this before sending it
+            if not self._continued and ("expect", "100-continue") in {
+                (k, v.lower()) for k, v in headers
+            }:
+                self._continued = True
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
         body = bytes(self._buffer[end + 4 : end + 4 + length])
         del self._buffer[: end + 4 + length]
+        self._continued = False
         close = version == "HTTP/1.0" or any(
             k == "connection" and v.lower() == "close" for k, v in headers
         )

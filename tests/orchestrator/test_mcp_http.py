@@ -151,3 +151,22 @@ async def test_mcp_on_the_default_unix_socket_listener(
     finally:
         await orch.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+async def test_expect_100_continue_gets_an_interim_answer(orch: OrchestratorProcess) -> None:
+    """curl sends ``Expect: 100-continue`` for bodies over 1 KiB and waits for it."""
+    body = json.dumps({**INIT, "params": {**INIT["params"], "pad": "x" * 2000}}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", orch.port)
+    head = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{orch.port}\r\n"
+        f"Authorization: Bearer {orch.token}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode())
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert final.startswith(b"HTTP/1.1 200 ")
+    writer.close()
