@@ -138,9 +138,9 @@ def _rpc_call(client: Any) -> Call:
 
 
 async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
+    import httpx2
     from mcp import Client, StdioServerParameters
     from mcp.client.streamable_http import streamable_http_client
-    from mcp.shared._httpx_utils import create_mcp_http_client
 
     from orchestrator import discovery
     from orchflow_core.rpc.client import RpcClient
@@ -168,7 +168,7 @@ async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
             sdk_http = []
             for _ in range(CLIENTS):
                 http = await stack.enter_async_context(
-                    create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+                    httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
                 )
                 transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
                 sdk_http.append(await stack.enter_async_context(Client(transport)))  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.server_process import OrchestratorProcess
@@ -42,7 +41,7 @@ def mcp_url(orch: OrchestratorProcess) -> str:
 
 @asynccontextmanager
 async def http_client(orch: OrchestratorProcess, mode: str = "auto") -> AsyncIterator[Client]:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {orch.token}"})
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {orch.token}"}, timeout=60)
     transport = streamable_http_client(mcp_url(orch), http_client=http)
     async with http, Client(transport, mode=mode) as client:  # type: ignore[arg-type]
         yield client
