@@ -25,6 +25,7 @@ MODULES = [
     "worktree",
     "rules",
     "acp",
+    "mcp",
 ]
 
 

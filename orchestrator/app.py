@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
     from orchestrator.agents import AgentManager
     from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
+    from orchestrator.mcp.http import McpHttp
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
     from orchestrator.streams import StreamHub
     from orchflow_core.mux.stream import OutputSubscription
+    from orchflow_core.rpc.http import HttpRequest, HttpResponse
     from orchflow_core.store.database import Database
     from orchflow_core.terminal.manager import TerminalManager
 
@@ -62,7 +65,7 @@ MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 DEFAULT_DRAIN_S = 5.0
 DEFAULT_TMUX_START_S = 10.0
 DEFAULT_STORES_OPEN_S = 10.0
-NOT_BUILT = ("router", "swarm", "providers", "mcp")
+NOT_BUILT = ("router", "swarm", "providers")
 
 
 def default_listen() -> str:
@@ -120,6 +123,9 @@ class Orchestrator:
         self.locks = LockManager()  # process state: owners are live connections
         self.scheduler: Scheduler | None = None
         self.scheduler_error: str | None = None
+        self._mcp: McpHttp | None = None  # /mcp, made on its first request (the SDK: ~1 s)
+        self._mcp_lock = asyncio.Lock()
+        self._mcp_task: asyncio.Task[None] | None = None
 
     # -- parts -------------------------------------------------------------------------
     async def terminals(self) -> TerminalManager:
@@ -372,6 +378,10 @@ class Orchestrator:
                 origins=["user", "agent", "swarm", "schedule", "mcp"],
                 problems=list(self.core.rules.problems),
             ),
+            "mcp.server": _mcp_feature(),
+            "mcp.client": feature(
+                "unavailable", "not implemented yet: orchflow cannot use other MCP servers"
+            ),
         }
         out["scheduler"] = (
             {
@@ -417,6 +427,35 @@ class Orchestrator:
         )
         return 200, {"Content-Type": CONTENT_TYPE}, body
 
+    async def mcp_route(self, request: HttpRequest) -> HttpResponse:
+        """POST /mcp: Streamable HTTP MCP (orchestrator/mcp/http.py)."""
+        from orchflow_core.rpc.http import plain
+
+        if not _mcp_installed():
+            return plain(503, f"unavailable: {_mcp_feature()['reason']}\n")
+        if self._mcp is None:
+            async with self._mcp_lock:
+                if self._mcp is None and not self.stopping.is_set():
+                    await self._start_mcp()
+        if self._mcp is None:
+            return plain(503, "server is shutting down\n")
+        return await self._mcp.route(request)
+
+    async def _start_mcp(self) -> None:
+        from orchestrator.mcp.http import McpHttp
+
+        mcp = McpHttp(self)
+        started = asyncio.Event()
+
+        async def hold() -> None:  # the SDK's task group is entered and left in one task
+            async with mcp.running():
+                started.set()
+                await self.stopping.wait()
+
+        self._mcp_task = asyncio.get_running_loop().create_task(hold())
+        await started.wait()
+        self._mcp = mcp
+
     # -- lifecycle ---------------------------------------------------------------------
     def _on_connect(self, ctx: ConnectionContext) -> None:
         self.metrics.connections += 1
@@ -439,6 +478,7 @@ class Orchestrator:
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
             http_routes={"/metrics": self.metrics_route},
+            body_routes={"/mcp": self.mcp_route},
         )
         try:
             await self.server.start()
@@ -553,6 +593,9 @@ class Orchestrator:
         discovery.remove_if_ours(self.discovery_file, os.getpid())
         if self.server is not None:
             await self.server.close(timeout=self.options.drain_s)
+        if self._mcp_task is not None:  # it ends once stopping is set
+            await asyncio.wait({self._mcp_task}, timeout=self.options.drain_s)
+            self._mcp_task.cancel()
         if self._stores is not None:
             await asyncio.wait({self._stores}, timeout=DEFAULT_STORES_OPEN_S)
         if self._warmup is not None:
@@ -613,6 +656,30 @@ def _remove_stale_socket(path: Path) -> None:
     finally:
         probe.close()
     raise ConflictError(f"another server listens on {path}; stop it or listen elsewhere")
+
+
+@functools.cache
+def _mcp_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mcp") is not None
+
+
+def _mcp_feature() -> dict[str, Any]:
+    if not _mcp_installed():
+        return {
+            "status": "unavailable",
+            "reason": "the MCP SDK (`mcp`) is not installed: pip install 'orchflow[orchestrator]'",
+        }
+    from orchestrator.mcp.tools import TOOLS
+
+    return {
+        "status": "implemented",
+        "reason": None,
+        "transports": ["stdio (orchflow-orchestrator mcp)", "streamable-http"],
+        "path": "/mcp",
+        "tools": [t.name for t in TOOLS],
+    }
 
 
 def _rg_feature() -> dict[str, Any]:

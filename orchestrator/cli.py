@@ -7,6 +7,9 @@ serve   run the orchestrator until SIGTERM/SIGINT/SIGHUP, ``system.shutdown`` or
         Exit 0 after a graceful stop, 1 if it cannot start (the reason on stderr).
 status  read the discovery file, connect, call ``system.health``; print a summary.
         Exit 0 if healthy, 1 otherwise (not running, stale file, degraded: the reason).
+mcp     serve orchflow's MCP tools on stdin/stdout, calling the running orchestrator
+        (found through the discovery file); exit 1 with how to start one if none runs.
+        ``--check`` only says whether that would work.
 stop    ask the server to shut down (``system.shutdown``), or send SIGTERM to the pid in
         the discovery file if it does not answer; wait (bounded) for it to exit.
         Exit 0 once it is gone, 1 if it is still running or was not running.
@@ -90,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop the running orchestrator")
     _add_discovery(stop)
     stop.add_argument("--timeout", type=float, default=DEFAULT_STOP_TIMEOUT_S)
+    mcp = sub.add_parser(
+        "mcp", help="serve orchflow's tools over MCP on stdio (through the running orchestrator)"
+    )
+    _add_discovery(mcp)
+    mcp.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the orchestrator answers; print what would be served",
+    )
     return parser
 
 
@@ -107,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "status":
         return asyncio.run(_status(args))
+    if args.command == "mcp":
+        return _mcp(args)
     return asyncio.run(_stop(args))
 
 
@@ -211,6 +225,34 @@ async def _announce(app: Any) -> None:
         "discovery_file": str(app.discovery_file),
     }
     print(json.dumps(line), flush=True)
+
+
+# -- mcp -----------------------------------------------------------------------------------
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        return _fail(
+            "the MCP SDK (`mcp`) is missing: it comes with the `orchestrator` extra. "
+            "Fix: pip install 'orchflow[orchestrator]' (or `make install` in the plugin dir)"
+        )
+    from orchestrator.mcp import stdio
+    from orchflow_core.remote import discovery
+
+    path = args.discovery_file or discovery.default_path()
+    if args.check:
+        ok, message = asyncio.run(stdio.check(path))
+        if not ok:
+            return _fail(message)
+        print(message)
+        return 0
+    try:  # uvloop where installed, as for serve: less CPU per call on the extra hop
+        import uvloop
+    except ImportError:
+        return asyncio.run(stdio.serve(path))
+    return uvloop.run(stdio.serve(path))
 
 
 # -- status / stop -------------------------------------------------------------------------

@@ -23,6 +23,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
+    pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
+    history.*, run.* with the parameters in CORE_PARAMS)
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def names() -> tuple[str, ...]:
     from orchflow_core.registry import load_methods
 
     load_methods()
-    core = [n for n in METHODS.names() if n.startswith(CORE_PREFIXES)]
+    core = [n for n in METHODS.names() if _served_core(n)]
     return tuple(sorted([*_TABLE, *core]))
 
 
@@ -131,7 +133,17 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.", "pane.")
+# Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
+# the editor's); pane.output is the orchestrator's own (below).
+_CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
+
+
+def _served_core(name: str) -> bool:
+    return name.startswith(CORE_PREFIXES) and (
+        not name.startswith("pane.") or name in _CORE_PANE_METHODS
+    )
+
 
 # The parameters each workspace method of orchflow_core accepts (its handler reads them with
 # ``param``; tests/orchestrator/test_workspace_rpc.py checks this table against the handlers).
@@ -187,6 +199,11 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "protocol.add": ("pattern", "kind", "action", "message", "scope", "id"),
         "protocol.list": (),
         "protocol.remove": ("id",),
+        "pane.new": ("type", "cmd", "name", "cwd", "session", "split", "env"),
+        "pane.list": ("session",),
+        "pane.send": ("pane", "text", "enter"),
+        "pane.run": ("pane", "cmd"),
+        "pane.close": ("pane",),
     }.items()
 }
 
@@ -230,6 +247,12 @@ def _core_handlers(
             from orchflow_core.search.methods import CALLER
 
             CALLER.set(ctx)  # this request's task only: a search belongs to its connection
+        if name.startswith("pane."):
+            from orchflow_core.terminal.methods import ORIGIN
+
+            # Rules: a pane command over JSON-RPC (the MCP tools, any script) comes from a
+            # program nobody can ask: origin "mcp", so a confirm rule refuses it.
+            ORIGIN.set("mcp")
         ok, result = await dispatch(app.core, name, args)
         metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
         if not ok:
@@ -238,7 +261,7 @@ def _core_handlers(
 
     def lookup(name: str) -> Handler | None:
         """A handler for a core method name (loading its module); None for unknown names."""
-        if not name.startswith(CORE_PREFIXES):
+        if not _served_core(name):
             return None
         try:
             METHODS.get(name)
@@ -486,6 +509,23 @@ async def agent_cleanup(app: Orchestrator, args: Args, ctx: ConnectionContext) -
     return await (await app.agent_manager()).cleanup_worktrees(
         _text(args, "cwd", None), force=param(args, "force", bool, False)
     )
+
+
+@method("pane.output", "pane", "lines")
+async def pane_output(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{pane, pane_id, state, lines, text}: the last ``lines`` (default 100) lines of any
+    orchflow pane (screen and scrollback)."""
+    tm = await app.terminals()
+    ref = _text(args, "pane")
+    text = await tm.capture(ref, lines=_int(args, "lines", DEFAULT_OUTPUT_LINES))
+    rec = tm.resolve(ref)
+    return {
+        "pane": rec.orchflow_id,
+        "pane_id": rec.pane_id,
+        "state": rec.state.value,
+        "lines": len(text.split("\n")) if text else 0,
+        "text": text,
+    }
 
 
 # -- streams -----------------------------------------------------------------------------

@@ -113,6 +113,11 @@ M.tree = {
       },
     },
   },
+  mcp = {
+    impl = "mcp.show",
+    desc = "orchflow's MCP server: state, tools, and how to add it to Claude Code, Codex, Gemini CLI",
+    plug = "orchflow-mcp",
+  },
   agent = {
     desc = "Agents: typed panes and AI agents (ACP) run by the orchestrator",
     sub = {

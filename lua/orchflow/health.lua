@@ -242,6 +242,35 @@ function M.check()
         or "See :Orchflow log",
     })
   end
+  M.check_mcp(ok and status or nil)
+end
+
+--- Whether `orchflow-orchestrator mcp` (the stdio MCP server AI clients start) works here,
+--- by running it with --check, and the snippets that add it to AI clients (doc/mcp.md).
+function M.check_mcp(status)
+  h.start("orchflow: MCP server")
+  local ok, s = pcall(require("orchflow.host").wait, "mcp.status", {}, 5000)
+  if not ok then
+    h.error("could not ask the host: " .. tostring(s), { "See :Orchflow log" })
+    return
+  end
+  local argv = vim.list_extend(vim.deepcopy(s.command), { "--check" })
+  local out, err = run(argv)
+  local cmd = table.concat(s.command, " ")
+  if out then
+    h.ok("`orchflow-orchestrator mcp` works: " .. out)
+  elseif status and status.state ~= "running" then
+    h.info(("`orchflow-orchestrator mcp` needs a running orchestrator (%s now): %s"):format(status.state or status.mode or "?", err or "?"))
+  else
+    h.error("`orchflow-orchestrator mcp` fails: " .. (err or "?"), { "Run it in a shell to see why: " .. cmd, "See :Orchflow log" })
+  end
+  h.info("AI clients run it as (isolated: never imports from the project): " .. cmd)
+  for _, c in ipairs(require("orchflow.mcp").clients) do
+    h.info(c.title .. ":\n" .. (s.snippets[c.key] or "?"))
+  end
+  if s.note then
+    h.info(s.note)
+  end
 end
 
 return M

@@ -191,6 +191,13 @@ class OrchestratorLink:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def discovery_file(self) -> Path:
+        """The discovery file of the orchestrator this link uses (a sidecar has its own)."""
+        if self.mode == "sidecar":
+            return self._sidecar_discovery()
+        return self.discovery_path or discovery.default_path()
+
     def _sidecar_discovery(self) -> Path:
         # orchestrator.discovery_file names a service's file; a sidecar is always ours
         return paths.runtime_dir() / f"sidecar-{os.getpid()}.json"

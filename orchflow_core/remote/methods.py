@@ -84,3 +84,68 @@ _forward("schedule.remove", "schedule.remove", ("name",))
 _forward("schedule.run_now", "schedule.run_now", ("name",))
 _forward("schedule.history", "schedule.history", ("name",))
 _forward("lock.list", "lock.list")
+
+
+# -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------
+
+
+def mcp_command(discovery_file: str | None = None) -> list[str]:
+    """The argv an AI client runs for orchflow's stdio MCP server: this interpreter, isolated
+    (``-I``: AI clients start it in the project, whose files must never be imported, and
+    PYTHONPATH is not trusted either), on the orchestrator this orchflow_core came from,
+    exactly as the sidecar is started (``link.SIDECAR_BOOT``)."""
+    import sys
+    from pathlib import Path
+
+    from orchflow_core.remote.link import SIDECAR_BOOT
+
+    root = str(Path(__file__).resolve().parents[2])
+    argv = [sys.executable, "-I", "-c", SIDECAR_BOOT, root, "mcp"]
+    if discovery_file is not None:
+        argv += ["--discovery-file", discovery_file]
+    return argv
+
+
+def mcp_snippets(argv: list[str]) -> dict[str, str]:
+    """How to add orchflow to Claude Code, Codex and Gemini CLI (their own config syntax)."""
+    import json
+    import shlex
+
+    command, args = argv[0], argv[1:]
+    toml_args = ", ".join(json.dumps(a) for a in args)
+    gemini = {"mcpServers": {"orchflow": {"command": command, "args": args}}}
+    return {
+        "claude": f"claude mcp add orchflow -- {shlex.join(argv)}",
+        "codex": f"[mcp_servers.orchflow]\ncommand = {json.dumps(command)}\nargs = [{toml_args}]",
+        "gemini": json.dumps(gemini, indent=2),
+    }
+
+
+@METHODS.method("mcp.status")
+async def mcp_status(core: Core, params: Params) -> dict[str, Any]:
+    """{orchestrator: its status, server: system.features' mcp.server (None while it does
+    not run), client: mcp.client, command: argv, snippets: {claude, codex, gemini}, note}.
+    Never starts a sidecar: it reports what runs."""
+    from orchflow_core.errors import OrchflowError
+    from orchflow_core.remote import discovery
+
+    link = core.orchestrator
+    status = await link.status()
+    out: dict[str, Any] = {"orchestrator": status, "server": None, "client": None}
+    if status.get("state") == "running":
+        try:
+            features = (await link.call("system.features"))["features"]
+            out["server"], out["client"] = features.get("mcp.server"), features.get("mcp.client")
+        except OrchflowError as exc:
+            out["error"] = exc.message
+    note = "AI clients start `orchflow-orchestrator mcp`; it needs a running orchestrator."
+    if link.mode == "sidecar":
+        note = (
+            "This Neovim's sidecar orchestrator lives only while Neovim runs; for AI clients "
+            "outside it, run a service (`orchflow-orchestrator serve`) and drop --discovery-file."
+        )
+    path = link.discovery_file
+    out["command"] = mcp_command(None if path == discovery.default_path() else str(path))
+    out["snippets"] = mcp_snippets(out["command"])
+    out["note"] = note
+    return out

@@ -33,6 +33,15 @@ from websockets.http11 import Request, Response
 
 from orchflow_core.errors import UnavailableError
 from orchflow_core.rpc.auth import ListenAddress, allowed_hosts_for, check_request, parse_listen
+from orchflow_core.rpc.http import (
+    DEFAULT_MAX_BODY,
+    HttpExchange,
+    HttpRequest,
+    HttpResponse,
+    Responder,
+    plain,
+    sniffing_connection,
+)
 from orchflow_core.rpc.protocol import HandlerLookup, Params, RpcDispatcher, notification
 
 log = logging.getLogger(__name__)
@@ -157,6 +166,9 @@ class RpcServer:
     ``allow_remote=True`` plus their Host names in ``allowed_hosts``.
     ``http_routes`` maps a path (e.g. ``"/metrics"``) to
     ``async fn(request) -> (status, headers, body)``; routes need the token too.
+    ``body_routes`` maps a path to ``async fn(HttpRequest) -> HttpResponse`` for requests
+    with another method than GET (POST /mcp): same token, Origin and Host rules, bodies up to
+    ``max_body`` bytes (rpc/http.py says how they share the listener).
     Limits: ``max_size`` bytes per message (bigger: close 1009),
     ``max_in_flight`` requests per connection, ``max_connections`` (then 503),
     ``max_batch`` items, ``max_depth`` nesting, ``max_pending_notifications``
@@ -186,6 +198,8 @@ class RpcServer:
         on_connect: ConnectionHook | None = None,
         on_disconnect: ConnectionHook | None = None,
         http_routes: Mapping[str, HttpRoute] | None = None,
+        body_routes: Mapping[str, Responder] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         if len(token) < 32:
             raise ValueError("token too short: use orchflow_core.rpc.auth.new_token()")
@@ -211,6 +225,9 @@ class RpcServer:
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._routes = dict(http_routes or {})
+        self._body_routes = dict(body_routes or {})
+        self._max_body = max_body
+        self._exchanges: set[HttpExchange] = set()
         self._ids = itertools.count(1)
         self._conns: dict[int, ConnectionContext] = {}
         self._server: Server | None = None
@@ -233,6 +250,10 @@ class RpcServer:
             "close_timeout": self._close_timeout,
             "server_header": None,
         }
+        if self._body_routes:
+            options["create_connection"] = sniffing_connection(
+                self._answer_http, max_body=self._max_body, live=self._exchanges
+            )
         if self._listen.path is not None:
             self._server = await unix_serve(self._serve_connection, self._listen.path, **options)
             os.chmod(self._listen.path, 0o600)
@@ -286,6 +307,7 @@ class RpcServer:
         self._closing = True
         server.server.close()  # no new TCP connections; handshakes in progress get 503
         in_flight = [t for ctx in self._conns.values() for t in ctx._tasks]
+        in_flight += [x.busy for x in self._exchanges if x.busy is not None]
         if in_flight:
             _, pending = await asyncio.wait(in_flight, timeout=timeout)
             if pending:
@@ -293,6 +315,8 @@ class RpcServer:
                 for task in pending:
                     task.cancel()
         server.close(close_connections=True)
+        for exchange in list(self._exchanges):
+            exchange.close()
         try:
             async with asyncio.timeout(timeout):
                 await server.wait_closed()
@@ -356,11 +380,39 @@ class RpcServer:
         route = self._routes.get(path)
         if route is not None:
             return await self._http_response(route, request)
+        if path in self._body_routes:  # e.g. the GET stream of Streamable HTTP: not served
+            response = ws.respond(http.HTTPStatus.METHOD_NOT_ALLOWED, "use POST\n")
+            response.headers["Allow"] = "POST"
+            return response
         if path != "/":
             return ws.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         if len(self._conns) >= self._max_connections:
             return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "too many connections\n")
         return None
+
+    async def _answer_http(self, request: HttpRequest) -> HttpResponse:
+        """A request with a body (rpc/http.py): the handshake's checks, then its route."""
+        refusal = check_request(
+            hosts=request.get_all("host"),
+            origins=request.get_all("origin"),
+            authorizations=request.get_all("authorization"),
+            token=self._token,
+            allowed_hosts=self._allowed_hosts,
+        )
+        if refusal is not None:
+            log.info("refused HTTP %s: %s %s", request.method, refusal.status, refusal.reason)
+            return plain(refusal.status, refusal.reason)
+        if self._closing:
+            return plain(503, "server is shutting down\n")
+        if sum(x.busy is not None for x in self._exchanges) > self._max_connections:
+            return plain(503, "too many requests in flight\n")
+        route = self._body_routes.get(request.path)
+        if route is not None:
+            return await route(request)
+        if request.path == "/" or request.path in self._routes:
+            allow = "GET" if request.path in self._routes else "GET (a WebSocket upgrade)"
+            return plain(405, f"{request.method} not allowed here; use {allow}\n")
+        return plain(404, "not found\n")
 
     async def _http_response(self, route: HttpRoute, request: Request) -> Response:
         try:

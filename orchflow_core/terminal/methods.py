@@ -8,6 +8,7 @@ reconciles, and retries the call once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,11 @@ from orchflow_core.project.detect import DETECTED_TYPES
 if TYPE_CHECKING:
     from orchflow_core.core import Core
     from orchflow_core.terminal.manager import TerminalManager
+
+# Who asks, for the rules (orchflow_core/protocol): the Neovim user, unless the serving
+# process says otherwise for this request (the orchestrator sets "mcp" for its JSON-RPC
+# clients). A context variable: set per request task, never by a parameter a client sends.
+ORIGIN: contextvars.ContextVar[str] = contextvars.ContextVar("origin", default="user")
 
 TerminalHandler = Callable[["TerminalManager", Params, "Core"], Awaitable[Any]]
 
@@ -97,6 +103,7 @@ async def pane_new(tm: TerminalManager, params: Params, core: Core) -> dict[str,
         split=param(params, "split", str, "window"),
         env={str(k): str(v) for k, v in env.items()} if env else None,
         meta=meta,
+        origin=ORIGIN.get(),
         confirm=param(params, "confirm", str, None),
     )
 
@@ -129,6 +136,7 @@ async def pane_send(tm: TerminalManager, params: Params, core: Core) -> dict[str
         param(params, "pane", str),
         param(params, "text", str),
         enter=param(params, "enter", bool, False),
+        origin=ORIGIN.get(),
         confirm=param(params, "confirm", str, None),
     )
 
@@ -139,6 +147,7 @@ async def pane_run(tm: TerminalManager, params: Params, core: Core) -> dict[str,
     return await tm.run(
         param(params, "pane", str),
         param(params, "cmd", str),
+        origin=ORIGIN.get(),
         confirm=param(params, "confirm", str, None),
     )
 
