@@ -55,7 +55,7 @@ async def test_pane_commands_over_rpc_are_checked_as_origin_mcp(
             {"pattern": "echo ask-first", "kind": "shell", "action": "confirm", "message": "ask"},
         )
         pane = await client.call("pane.new", {"name": "guarded"})
-        with pytest.raises(PermissionDeniedError, match="cannot be asked|mcp"):
+        with pytest.raises(PermissionDeniedError, match=r"cannot be asked|mcp"):
             await client.call("pane.run", {"pane": "guarded", "cmd": "echo ask-first"})
         with pytest.raises(PermissionDeniedError):
             await client.call("pane.send", {"pane": "guarded", "text": "rm -rf /", "enter": True})
