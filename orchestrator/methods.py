@@ -199,10 +199,12 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "protocol.add": ("pattern", "kind", "action", "message", "scope", "id"),
         "protocol.list": (),
         "protocol.remove": ("id",),
-        "pane.new": ("type", "cmd", "name", "cwd", "session", "split", "env"),
+        # confirm: read by the handlers, but an RPC client is origin "mcp", which a confirm
+        # rule refuses whatever token it brings
+        "pane.new": ("type", "cmd", "name", "cwd", "session", "split", "env", "confirm"),
         "pane.list": ("session",),
-        "pane.send": ("pane", "text", "enter"),
-        "pane.run": ("pane", "cmd"),
+        "pane.send": ("pane", "text", "enter", "confirm"),
+        "pane.run": ("pane", "cmd", "confirm"),
         "pane.close": ("pane",),
     }.items()
 }
