@@ -174,8 +174,10 @@ class AgentManager:
                 ws,
             )
         except BaseException:
-            with contextlib.suppress(Exception):
+            try:
                 await self.worktrees.remove(tm, ws)
+            except Exception:  # the agent's own failure is what the caller must hear
+                log.exception("could not remove the worktree %s of a failed agent", ws["path"])
             raise
         finally:
             self.worktrees.settle_port(ws["port"])
