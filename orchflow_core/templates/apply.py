@@ -83,6 +83,11 @@ async def apply(tm: Any, tpl: Template, *, session: str | None = None) -> dict[s
         new_session = True
     if new_session:
         await tm.new_session(name, cwd=tpl.cwd)
+        # a session's (and the server's) options are set only when the session is made
+        if tpl.global_options:
+            await ops.session_options(name, tpl.global_options, global_=True)
+        if tpl.options:
+            await ops.session_options(name, tpl.options)
     live_windows = await ops.windows(name)
     placeholder = live_windows[0] if new_session and live_windows else None
     by_name: dict[str, LiveWindow] = {}

@@ -48,6 +48,8 @@ class Template:
     windows: list[WindowSpec]
     cwd: str | None = None
     source: str = ""  # the file it came from, for messages
+    options: dict[str, Any] = field(default_factory=dict)  # session options
+    global_options: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {"windows": len(self.windows), "panes": sum(len(w.panes) for w in self.windows)}

@@ -292,7 +292,19 @@ def from_tmuxp(data: Any, *, source: str = "<template>", cwd: str | Path | None 
                 ),
             )
         )
-    return Template(session=name, windows=out, cwd=session_dir, source=source)
+    return Template(
+        session=name,
+        windows=out,
+        cwd=session_dir,
+        source=source,
+        options={
+            **_options(source, "options of the session", data.get("options"), base),
+            **_options(source, "options_after of the session", data.get("options_after"), base),
+        },
+        global_options=_options(
+            source, "global_options of the session", data.get("global_options"), base
+        ),
+    )
 
 
 TMUXINATOR_KEYS = frozenset({

@@ -95,6 +95,15 @@ class TmuxWindows:
                 value = "on" if value else "off"
             await self.tmux("set-option", "-w", "-t", window_id, key, str(value))
 
+    async def session_options(
+        self, session: str, options: dict[str, Any], *, global_: bool = False
+    ) -> None:
+        for key, value in options.items():
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            where = ["-g"] if global_ else ["-t", f"={session}:"]
+            await self.tmux("set-option", *where, key, str(value))
+
     async def kill_window(self, window_id: str) -> None:
         await self.tmux("kill-window", "-t", window_id)
 

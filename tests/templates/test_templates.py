@@ -128,16 +128,31 @@ def test_code_outside_panes_is_refused_by_name(tmp_path: Path) -> None:
 # -- applying -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("file", "session", "windows", "panes"),
+    [("project.yaml", "tpl-project", 4, 7), ("keys.json", "tpl-keys", 3, 7)],
+)
 async def test_apply_makes_what_tmuxp_load_makes(
-    core: Core, private_tmux: TmuxServer, other_tmux: TmuxServer
+    core: Core,
+    private_tmux: TmuxServer,
+    other_tmux: TmuxServer,
+    file: str,
+    session: str,
+    windows: int,
+    panes: int,
 ) -> None:
-    tmuxp_load(other_tmux, DATA / "project.yaml")
-    ok, res = await dispatch(core, "template.apply", {"path": str(DATA / "project.yaml")})
+    """Same windows (names, index order), same panes (count, cwd) as `tmuxp load`."""
+    tmuxp_load(other_tmux, DATA / file)
+    ok, res = await dispatch(core, "template.apply", {"path": str(DATA / file)})
     assert ok, res
-    assert res["created"] == {"windows": 4, "panes": 7}
+    assert res["created"] == {"windows": windows, "panes": panes}
     assert res["existing"] == {"windows": 0, "panes": 0}
     assert res["drift"] == []
-    assert shape(private_tmux, "tpl-project") == shape(other_tmux, "tpl-project")
+    assert shape(private_tmux, session) == shape(other_tmux, session)
+    for server in (private_tmux, other_tmux):  # session options, window options_after
+        assert server.run("show-options", "-t", f"={session}:", "-v", "display-time") == (
+            "1500\n" if file == "keys.json" else ""
+        )
 
 
 async def test_tmuxinator_apply_matches_tmuxp_of_same_project(
