@@ -75,7 +75,7 @@ async def apply(tm: Any, tpl: Template, *, session: str | None = None) -> dict[s
 
     Returns ``{session, created: {windows, panes}, existing: {windows, panes}, drift}``."""
     name = session or tpl.session
-    ops = TmuxWindows(tm.backend.socket)
+    ops = TmuxWindows.of(tm)
     try:
         await ops.tmux("has-session", "-t", f"={name}")
         new_session = False

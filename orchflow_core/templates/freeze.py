@@ -28,7 +28,7 @@ def _pane_commands(tm: Any, pane_id: str) -> list[str]:
 async def freeze(tm: Any, session: str) -> dict[str, Any]:
     """The session as a tmuxp workspace dict."""
     await tm.refresh()
-    ops = TmuxWindows(tm.backend.socket)
+    ops = TmuxWindows.of(tm)
     windows = await ops.windows(session)
     out: dict[str, Any] = {"session_name": session, "windows": []}
     for w in windows:

@@ -4,7 +4,8 @@
 layouts and options, which window a pane is in, splitting a given window, and the
 placeholder window ``new-session`` leaves behind. ``TmuxBackend`` (orchflow_core/mux/)
 has no call for these, so this module runs them as ``tmux -L <the backend's socket>``
-subprocesses — off the hot path (once per window of an apply or a freeze).
+subprocesses (``-L`` as the backend's ``socket``, none for tmux's default server) — off
+the hot path (once per window of an apply or a freeze).
 When the backend grows ``list_windows``, ``rename_window``, ``select_layout``,
 ``set_window_options`` and a ``target`` on ``TerminalManager.new_pane``, this module goes.
 """
@@ -15,7 +16,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from orchflow_core.errors import BackendError
+from orchflow_core.errors import BackendError, UnavailableError
 
 SEP = "\x1f"
 _FIELDS = (
@@ -46,13 +47,24 @@ class LiveWindow:
 
 
 class TmuxWindows:
-    def __init__(self, socket: str, *, timeout: float = 10.0) -> None:
-        self.socket = socket
+    def __init__(self, socket: str | None, *, timeout: float = 10.0) -> None:
+        self.socket = socket  # None: tmux's default server, as the backend does
         self.timeout = timeout
 
+    @classmethod
+    def of(cls, tm: Any) -> TmuxWindows:
+        """For the tmux server ``tm`` (a TerminalManager) drives; templates need tmux."""
+        if tm.backend_name != "tmux" or not hasattr(tm.backend, "socket"):
+            raise UnavailableError(
+                f"session templates need the tmux backend, not {tm.backend_name!r}",
+                backend=tm.backend_name,
+            )
+        return cls(tm.backend.socket)
+
     async def tmux(self, *args: str) -> str:
+        where = ["-L", self.socket] if self.socket else []
         proc = await asyncio.create_subprocess_exec(
-            "tmux", "-L", self.socket, *args,
+            "tmux", *where, *args,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         async with asyncio.timeout(self.timeout):
