@@ -2,7 +2,8 @@
 
 A template's window matches the session's first window of the same name (tmuxp#872 asks
 tmuxp for exactly this); its panes match that window's panes by position. What matches is
-left alone — not resized, not re-laid-out, no command sent — and compared: a pane whose
+left alone — no command sent, not re-laid-out unless a missing pane is added to its window
+(which then gets the template's layout, to make room) — and compared: a pane whose
 cwd differs from the template's, or (for a pane orchflow made from a template, which
 records what it ran) whose commands differ, is reported as drift, as is a window with more
 panes than the template. Missing windows and panes are made through ``TerminalManager``
