@@ -369,6 +369,14 @@ class Orchestrator:
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),
+            "templates": feature(
+                needs_tmux["status"],
+                needs_tmux["reason"]
+                or "tmuxp and tmuxinator files; apply reconciles (creates only what is"
+                " missing, reports drift); freeze writes tmuxp YAML. Not yet: module"
+                " templates, periodic snapshots",
+                formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
+            ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
             "rules": feature(
                 "implemented",

@@ -133,7 +133,9 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.", "pane.")
+CORE_PREFIXES = (
+    "search.", "files.", "history.", "run.", "git.", "protocol.", "pane.", "template.",
+)  # fmt: skip
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
 _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
@@ -206,6 +208,12 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "pane.send": ("pane", "text", "enter", "confirm"),
         "pane.run": ("pane", "cmd", "confirm"),
         "pane.close": ("pane",),
+        # session templates (orchflow_core/templates/methods.py)
+        "template.list": (),
+        "template.apply": ("name", "path", "kind", "session"),
+        "template.save": ("session", "name", "force"),
+        "template.freeze": ("session", "path", "force"),
+        "template.import": ("path", "kind", "name", "force"),
     }.items()
 }
 

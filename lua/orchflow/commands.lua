@@ -183,6 +183,31 @@ M.tree = {
       },
     },
   },
+  template = {
+    desc = "Session templates: tmuxp and tmuxinator files applied by reconciling",
+    sub = {
+      list = { impl = "templates.list", desc = "Saved templates with their windows and panes" },
+      apply = {
+        impl = "templates.apply",
+        desc = "Create what a template's session lacks, report drift: {name|file} [session]",
+        complete = "templates.complete_templates",
+      },
+      save = {
+        impl = "templates.save",
+        desc = "Save a running session as a template: {session} [name]",
+        complete = "templates.complete_sessions",
+      },
+      freeze = {
+        impl = "templates.freeze",
+        desc = "Write a running session as tmuxp YAML: {session} {file}",
+        complete = "templates.complete_sessions",
+      },
+      import = {
+        impl = "templates.import",
+        desc = "Check a tmuxp or tmuxinator file and keep it as a template: {file} [name]",
+      },
+    },
+  },
   locks = {
     impl = "coordination.locks",
     desc = "Resource locks held through the orchestrator, and who waits",
