@@ -133,7 +133,9 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.", "pane.")
+CORE_PREFIXES = (
+    "search.", "files.", "history.", "run.", "git.", "protocol.", "pane.", "ai.route", "ai.feedback"
+)
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
 _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
@@ -204,6 +206,9 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "pane.send": ("pane", "text", "enter"),
         "pane.run": ("pane", "cmd"),
         "pane.close": ("pane",),
+        # the router (orchflow_core/router/methods.py)
+        "ai.route": ("input", "context"),
+        "ai.feedback": ("input", "context", "verdict", "agent_type", "command"),
     }.items()
 }
 

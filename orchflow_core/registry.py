@@ -18,6 +18,7 @@ METHOD_MODULES = (
     "orchflow_core.files.methods",
     "orchflow_core.git.methods",
     "orchflow_core.protocol.methods",
+    "orchflow_core.router.methods",
 )
 
 
@@ -38,6 +39,8 @@ LAZY_PREFIXES = {
     "files.": "orchflow_core.files.methods",
     "git.": "orchflow_core.git.methods",
     "protocol.": "orchflow_core.protocol.methods",
+    "ai.route": "orchflow_core.router.methods",
+    "ai.feedback": "orchflow_core.router.methods",
 }
 
 
