@@ -21,17 +21,33 @@ from orchflow_core.router.router import route
 DATA = Path(__file__).parent / "data" / "router"
 PROJECTS = ("node", "python", "rust", "go", "make")
 ACCEPT: dict[str, dict[str, tuple[str, ...]]] = {
-    "node": {"dev": ("pnpm run dev",), "test": ("pnpm run test", "pnpm test"),
-             "build": ("pnpm run build",), "lint": ("pnpm run lint",), "repl": ("node",)},
-    "python": {"dev": ("ledger", "python app/main.py"), "test": ("pytest",),
-               "build": ("python -m build",), "lint": ("ruff check", "mypy"),
-               "repl": ("python",)},
-    "rust": {"dev": ("cargo run",), "test": ("cargo test",), "build": ("cargo build",),
-             "lint": ("cargo clippy",)},
-    "go": {"dev": ("go run .",), "test": ("go test",), "build": ("go build",),
-           "lint": ("go vet",)},
-    "make": {"dev": ("make run",), "test": ("make test",), "build": ("make build",),
-             "lint": ("make lint",)},
+    "node": {
+        "dev": ("pnpm run dev",),
+        "test": ("pnpm run test", "pnpm test"),
+        "build": ("pnpm run build",),
+        "lint": ("pnpm run lint",),
+        "repl": ("node",),
+    },
+    "python": {
+        "dev": ("ledger", "python app/main.py"),
+        "test": ("pytest",),
+        "build": ("python -m build",),
+        "lint": ("ruff check", "mypy"),
+        "repl": ("python",),
+    },
+    "rust": {
+        "dev": ("cargo run",),
+        "test": ("cargo test",),
+        "build": ("cargo build",),
+        "lint": ("cargo clippy",),
+    },
+    "go": {"dev": ("go run .",), "test": ("go test",), "build": ("go build",), "lint": ("go vet",)},
+    "make": {
+        "dev": ("make run",),
+        "test": ("make test",),
+        "build": ("make build",),
+        "lint": ("make lint",),
+    },
 }
 
 
@@ -43,9 +59,15 @@ def load() -> list[dict[str, Any]]:
             continue
         project, kind, arg, text = line.split("\t")
         for p in PROJECTS if project == "*" else (project,):
-            rows.append({"project": p, "type": None if kind == "none" else kind,
-                         "arg": None if arg == "-" else arg, "text": text,
-                         "holdout": index % 4 == 3})
+            rows.append(
+                {
+                    "project": p,
+                    "type": None if kind == "none" else kind,
+                    "arg": None if arg == "-" else arg,
+                    "text": text,
+                    "holdout": index % 4 == 3,
+                }
+            )
         index += 1
     return rows
 
@@ -67,10 +89,20 @@ _RULES = [
     (re.compile(r"^(build|compile|bundle)", re.I), "build"),
     (re.compile(r"^(lint|check|analyze)", re.I), "lint"),
 ]
-_KEYWORDS = {"test": ("jest", "pytest", "mocha", "test"), "build": ("webpack", "build"),
-             "lint": ("eslint", "lint"), "dev": ("server", "dev"), "repl": ("repl",)}
-_PRESETS = {"dev": "npm run dev", "test": "npm test", "repl": "node",
-            "build": "npm run build", "lint": "npm run lint"}
+_KEYWORDS = {
+    "test": ("jest", "pytest", "mocha", "test"),
+    "build": ("webpack", "build"),
+    "lint": ("eslint", "lint"),
+    "dev": ("server", "dev"),
+    "repl": ("repl",),
+}
+_PRESETS = {
+    "dev": "npm run dev",
+    "test": "npm test",
+    "repl": "node",
+    "build": "npm run build",
+    "lint": "npm run lint",
+}
 
 
 def legacy_route(text: str) -> tuple[str | None, str | None, float]:
@@ -86,19 +118,28 @@ def legacy_route(text: str) -> tuple[str | None, str | None, float]:
 
 def evaluate(rows: list[dict[str, Any]], fn: Any) -> dict[str, float]:
     out: dict[str, float] = {}
-    for part, subset in (("all", rows), ("holdout", [r for r in rows if r["holdout"]]),
-                         ("tuned", [r for r in rows if not r["holdout"]])):
+    for part, subset in (
+        ("all", rows),
+        ("holdout", [r for r in rows if r["holdout"]]),
+        ("tuned", [r for r in rows if not r["holdout"]]),
+    ):
         typed = [r for r in subset if r["type"] is not None]
         nowhere = [r for r in subset if r["type"] is None]
         results = [(r, fn(r)) for r in subset]
-        out[f"{part}.type"] = 100 * sum(1 for r, (t, _c, _p) in results if t == r["type"]) / len(subset)
+        out[f"{part}.type"] = (
+            100 * sum(1 for r, (t, _c, _p) in results if t == r["type"]) / len(subset)
+        )
         with_cmd = [(r, res) for r, res in results if r["type"] is not None]
-        out[f"{part}.command"] = 100 * sum(
-            1 for r, (t, c, _p) in with_cmd if t == r["type"] and command_ok(r, c)
-        ) / max(1, len(typed))
-        out[f"{part}.nowhere"] = 100 * sum(
-            1 for r, (_t, _c, p) in results if r["type"] is None and p < 0.5
-        ) / max(1, len(nowhere))
+        out[f"{part}.command"] = (
+            100
+            * sum(1 for r, (t, c, _p) in with_cmd if t == r["type"] and command_ok(r, c))
+            / max(1, len(typed))
+        )
+        out[f"{part}.nowhere"] = (
+            100
+            * sum(1 for r, (_t, _c, p) in results if r["type"] is None and p < 0.5)
+            / max(1, len(nowhere))
+        )
     return out
 
 
@@ -108,8 +149,10 @@ def failures(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         res = route(r["text"], cache.get(str(DATA / r["project"])))
         if res.agent_type != r["type"] or (r["type"] and not command_ok(r, res.suggested_command)):
-            out.append(f"{r['project']:6} {r['text']!r}: want {r['type']}/{r['arg']} got "
-                       f"{res.agent_type} {res.suggested_command!r} {res.confidence:.2f}")
+            out.append(
+                f"{r['project']:6} {r['text']!r}: want {r['type']}/{r['arg']} got "
+                f"{res.agent_type} {res.suggested_command!r} {res.confidence:.2f}"
+            )
     return out
 
 
@@ -138,18 +181,47 @@ def run() -> list[Row]:
     n_hold = sum(1 for r in rows if r["holdout"])
     out = []
     for part in ("all", "holdout", "tuned"):
-        label = {"all": f"all {len(rows)}", "holdout": f"held-out {n_hold}",
-                 "tuned": f"tuned-on {len(rows) - n_hold}"}[part]
+        label = {
+            "all": f"all {len(rows)}",
+            "holdout": f"held-out {n_hold}",
+            "tuned": f"tuned-on {len(rows) - n_hold}",
+        }[part]
         out += [
-            Row(f"router: agent type right ({label})", mine[f"{part}.type"], "%",
-                base[f"{part}.type"], "two-tier regex router", ">= 95"),
-            Row(f"router: command right ({label})", mine[f"{part}.command"], "%",
-                base[f"{part}.command"], "two-tier regex router", ">= 90"),
-            Row(f"router: nowhere requests < 0.5 ({label})", mine[f"{part}.nowhere"], "%",
-                base[f"{part}.nowhere"], "two-tier regex router", ">= 95"),
+            Row(
+                f"router: agent type right ({label})",
+                mine[f"{part}.type"],
+                "%",
+                base[f"{part}.type"],
+                "two-tier regex router",
+                ">= 95",
+            ),
+            Row(
+                f"router: command right ({label})",
+                mine[f"{part}.command"],
+                "%",
+                base[f"{part}.command"],
+                "two-tier regex router",
+                ">= 90",
+            ),
+            Row(
+                f"router: nowhere requests < 0.5 ({label})",
+                mine[f"{part}.nowhere"],
+                "%",
+                base[f"{part}.nowhere"],
+                "two-tier regex router",
+                ">= 95",
+            ),
         ]
-    out.append(Row("router: ai.route latency p95 (core, project cached)", p95(latencies), "ms",
-                   p95(legacy_lat), "two-tier regex router", "<= 5"))
+    out.append(
+        Row(
+            "router: ai.route latency p95 (core, project cached)",
+            p95(latencies),
+            "ms",
+            p95(legacy_lat),
+            "two-tier regex router",
+            "<= 5",
+        )
+    )
     return out
 
 

@@ -134,7 +134,15 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
 
 
 CORE_PREFIXES = (
-    "search.", "files.", "history.", "run.", "git.", "protocol.", "pane.", "ai.route", "ai.feedback"
+    "search.",
+    "files.",
+    "history.",
+    "run.",
+    "git.",
+    "protocol.",
+    "pane.",
+    "ai.route",
+    "ai.feedback",
 )
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).

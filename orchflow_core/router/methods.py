@@ -122,8 +122,15 @@ async def ai_route(core: Core, params: Params) -> dict[str, Any]:
         )
     learned = await _learned(core, cwd)
     history = await _history(core, cwd)
-    result = route(text, view, history=history, learned=learned, mode=mode, agent=agent,
-                   no_project_reason=no_project)
+    result = route(
+        text,
+        view,
+        history=history,
+        learned=learned,
+        mode=mode,
+        agent=agent,
+        no_project_reason=no_project,
+    )
     out = result.to_dict()
     out["project"] = cwd
     return out
@@ -144,7 +151,7 @@ async def ai_feedback(core: Core, params: Params) -> dict[str, Any]:
             f"agent_type must be one of {', '.join(ROUTE_TYPES)}, not {agent_type!r}",
             param="agent_type",
         )
-    command = param(params, "command", str, None)
+    command: str | None = param(params, "command", str, None)
     if command is not None:
         command = command.strip() or None
         if command and len(command) > MAX_COMMAND_CHARS:
@@ -161,11 +168,13 @@ async def ai_feedback(core: Core, params: Params) -> dict[str, Any]:
     db = await core.db()
     row = (cwd, phrase, text, verdict, agent_type, command, time.time())
     row_id = await db.transaction(
-        lambda conn: conn.execute(
-            "INSERT INTO router_feedback(project, phrase, input, verdict, agent_type, command,"
-            " ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            row,
-        ).lastrowid
+        lambda conn: (
+            conn.execute(
+                "INSERT INTO router_feedback(project, phrase, input, verdict, agent_type, command,"
+                " ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ).lastrowid
+        )
     )
     learned.add(phrase, verdict, agent_type, command)
     votes = learned.votes.get(phrase, {}).get((agent_type, command), 0)

@@ -20,10 +20,29 @@ from orchflow_core.project.detect import (
     make_targets,
 )
 
-WATCHED = (*MAKEFILE_NAMES, "package.json", "Cargo.toml", "go.mod", "pyproject.toml",
-           "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "justfile", "Justfile",
-           "manage.py", "main.py", "app.py", "mypy.ini", "ruff.toml", "pnpm-lock.yaml",
-           "yarn.lock", "bun.lockb", "bun.lock", "package-lock.json")
+WATCHED = (
+    *MAKEFILE_NAMES,
+    "package.json",
+    "Cargo.toml",
+    "go.mod",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "pytest.ini",
+    "tox.ini",
+    "justfile",
+    "Justfile",
+    "manage.py",
+    "main.py",
+    "app.py",
+    "mypy.ini",
+    "ruff.toml",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "bun.lockb",
+    "bun.lock",
+    "package-lock.json",
+)
 MAX_FILE_BYTES = 1024 * 1024
 _JUST_RECIPE_RE = re.compile(r"^@?([A-Za-z_][A-Za-z0-9_-]*)(?:\s+[^:=]*)?:(?!=)")
 # A make variable the recipe passes on, so `make test ARGS=auth` reaches the runner.
@@ -123,8 +142,8 @@ def scan(base: Path) -> ProjectView:
                 if re.search(rf"\b{runner}\b", test_script):
                     view.test_runner = runner
                     break
-        default = detected.commands["test"].command or ""
-        view.package_manager = default.split()[0] if default.split() else None
+        test_command = detected.commands["test"].command or ""
+        view.package_manager = test_command.split()[0] if test_command.split() else None
     if (base / "Cargo.toml").is_file():
         view.kinds.append("rust")
     if (base / "go.mod").is_file():

@@ -37,7 +37,9 @@ _VOCAB = lexicon.vocabulary()
 _VOCAB_BY_LETTER: dict[str, list[str]] = {}
 for _word in _VOCAB:
     _VOCAB_BY_LETTER.setdefault(_word[0], []).append(_word)
-_KNOWN = frozenset(_VOCAB) | lexicon.STOPWORDS | frozenset(w for t in lexicon.WORDS.values() for w in t)
+_KNOWN = (
+    frozenset(_VOCAB) | lexicon.STOPWORDS | frozenset(w for t in lexicon.WORDS.values() for w in t)
+)
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_./'-]*")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "tests for authentication", "the login tests", "test the parser", "tests in test_auth.py"
@@ -45,13 +47,34 @@ _ARG_AFTER_RE = re.compile(
     r"\b(?:for|about|on|in|around|matching|named|covering|of|against)\s+(?:the\s+|my\s+|our\s+)?"
     r"([a-z0-9_./-]{2,})"
 )
-_NOT_ARGS = lexicon.STOPWORDS | frozenset(
-    w for t in lexicon.WORDS.values() for w in t
-) | frozenset({"me", "release", "unit", "now", "flow", "project", "repo", "changes", "whole"})
+_NOT_ARGS = (
+    lexicon.STOPWORDS
+    | frozenset(w for t in lexicon.WORDS.values() for w in t)
+    | frozenset({"me", "release", "unit", "now", "flow", "project", "repo", "changes", "whole"})
+)
 
 
-_GENERIC_CMD_WORDS = frozenset({"", "run", "make", "just", "python", "m", "npm", "pnpm", "yarn",
-                                "bun", "cargo", "go", "check", "test", "build", "dev", "lint"})
+_GENERIC_CMD_WORDS = frozenset(
+    {
+        "",
+        "run",
+        "make",
+        "just",
+        "python",
+        "m",
+        "npm",
+        "pnpm",
+        "yarn",
+        "bun",
+        "cargo",
+        "go",
+        "check",
+        "test",
+        "build",
+        "dev",
+        "lint",
+    }
+)
 
 
 def check_input(text: object) -> str:
@@ -102,14 +125,16 @@ class Normalised:
     negated: list[str]
     typos: list[tuple[str, str]]
     key: str
-    original: dict[str, str] = field(default_factory=dict)  # corrected -> as typed  # the phrasing key feedback is stored under
+    original: dict[str, str] = field(
+        default_factory=dict
+    )  # corrected -> as typed  # the phrasing key feedback is stored under
 
     def phrase(self) -> str:
         return " ".join(self.tokens)
 
 
 def normalise(text: str) -> Normalised:
-    lowered = text.lower().replace("’", "'")
+    lowered = text.lower().replace("\u2019", "'")
     raw = _TOKEN_RE.findall(lowered)
     words: list[str] = []
     typos: list[tuple[str, str]] = []
@@ -171,11 +196,16 @@ class Learned:
         answer, count = max(answers.items(), key=lambda kv: kv[1])
         return (answer, count) if count >= LEARN_THRESHOLD else None
 
-    def similar(self, key: str) -> list[tuple[str, float, dict[tuple[str | None, str | None], float]]]:
+    def similar(
+        self, key: str
+    ) -> list[tuple[str, float, dict[tuple[str | None, str | None], float]]]:
         if not self.votes or not key:
             return []
         hits = process.extract(
-            key, list(self.votes), scorer=fuzz.token_set_ratio, score_cutoff=SIMILAR_CUTOFF,
+            key,
+            list(self.votes),
+            scorer=fuzz.token_set_ratio,
+            score_cutoff=SIMILAR_CUTOFF,
             limit=5,
         )
         return [(k, score, self.votes[k]) for k, score, _ in hits if k != key]
@@ -218,7 +248,9 @@ def score(norm: Normalised) -> tuple[dict[str, float], dict[str, list[str]]]:
     full = norm.text
     for agent_type, table in lexicon.PHRASES.items():
         for phrase, weight in table.items():
-            if phrase in kept or (phrase in full and not any(n in phrase.split() for n in norm.negated)):
+            if phrase in kept or (
+                phrase in full and not any(n in phrase.split() for n in norm.negated)
+            ):
                 scores[agent_type] += weight
                 evidence[agent_type].append(f'"{phrase}"')
     # "generate unit tests for X", "write a build script": code to write is an AI's work.
@@ -254,7 +286,9 @@ def extract_arguments(norm: Normalised, agent_type: str | None) -> list[str]:
     return found[:1]
 
 
-def with_arguments(view: ProjectView, agent_type: str, command: str, args: list[str]) -> tuple[str, str | None]:
+def with_arguments(
+    view: ProjectView, agent_type: str, command: str, args: list[str]
+) -> tuple[str, str | None]:
     """``command`` with ``args`` in its tool's syntax, and a note when they cannot be passed."""
     if not args:
         return command, None
@@ -269,7 +303,9 @@ def with_arguments(view: ProjectView, agent_type: str, command: str, args: list[
             pattern = arg[:1].upper() + arg[1:]
             return f"go test -run {pattern} {' '.join(words[2:]) or './...'}", None
         if words[0] in {"npm", "pnpm", "yarn", "bun"}:
-            flag = {"vitest": "-t", "jest": "-t", "mocha": "--grep"}.get(view.test_runner or "", "--grep")
+            flag = {"vitest": "-t", "jest": "-t", "mocha": "--grep"}.get(
+                view.test_runner or "", "--grep"
+            )
             return f"{command} -- {flag} {arg}", None
         if words[0] == "make" and len(words) == 2:
             var = view.make_args_var.get(words[1])
@@ -277,9 +313,12 @@ def with_arguments(view: ProjectView, agent_type: str, command: str, args: list[
                 return f"{command} {var}={arg}", None
             return command, f"make {words[1]} passes no arguments on, so {arg!r} is dropped"
         return command, f"{words[0]} takes no filter orchflow knows, so {arg!r} is dropped"
-    if agent_type == "lint" and "/" in arg or "." in arg:
-        if words[0] in {"ruff", "mypy", "eslint"}:
-            return " ".join([w for w in words if w != "."] + [arg]), None
+    if (
+        agent_type == "lint"
+        and ("/" in arg or "." in arg)
+        and words[0] in {"ruff", "mypy", "eslint"}
+    ):
+        return " ".join([w for w in words if w != "."] + [arg]), None
     return command, None
 
 
@@ -318,9 +357,7 @@ def route(
     ``history``: (command, frecency) of this directory, most frecent first.
     """
     norm = normalise(text)
-    typo_note = (
-        "; typos: " + ", ".join(f"{a}->{b}" for a, b in norm.typos) if norm.typos else ""
-    )
+    typo_note = "; typos: " + ", ".join(f"{a}->{b}" for a, b in norm.typos) if norm.typos else ""
     learned = learned or Learned()
     decided = learned.decided(norm.key)
     scores, evidence = score(norm)
@@ -356,10 +393,15 @@ def route(
         (agent_type, command), votes = decided
         args = extract_arguments(norm, agent_type)
         return Route(
-            agent_type, command, 0.95,
+            agent_type,
+            command,
+            0.95,
             f"learned: this phrasing was answered {agent_type} / {command or 'no command'} "
             f"{int(votes)} times in this project",
-            "learned", _alternatives(view, ranked, skip=agent_type), args, "feedback",
+            "learned",
+            _alternatives(view, ranked, skip=agent_type),
+            args,
+            "feedback",
         )
     if best < MIN_SCORE:
         why = (
@@ -367,8 +409,15 @@ def route(
             f"{', evidence ' + ', '.join(evidence[best_type]) if evidence[best_type] else ''})"
             f"{typo_note}"
         )
-        return Route(None, None, round(min(0.45, best / MIN_SCORE * 0.45), 3), why, "none",
-                     _alternatives(view, ranked, skip=None, limit=2, min_score=0.5), [])
+        return Route(
+            None,
+            None,
+            round(min(0.45, best / MIN_SCORE * 0.45), 3),
+            why,
+            "none",
+            _alternatives(view, ranked, skip=None, limit=2, min_score=0.5),
+            [],
+        )
     confidence = _confidence(best, second)
     rejected = learned.rejects.get(norm.key, {})
     args = extract_arguments(norm, best_type)
@@ -390,13 +439,24 @@ def route(
         reason += f"; {no_project_reason}"
     if penalty:
         reason += f"; rejected {penalty} time(s) before"
-    return Route(best_type, command, confidence, reason + typo_note + lean_note, "lexicon",
-                 _alternatives(view, ranked, skip=best_type), args, source)
+    return Route(
+        best_type,
+        command,
+        confidence,
+        reason + typo_note + lean_note,
+        "lexicon",
+        _alternatives(view, ranked, skip=best_type),
+        args,
+        source,
+    )
 
 
 def _command(
-    view: ProjectView | None, agent_type: str, args: list[str],
-    history: Sequence[tuple[str, float]], norm: Normalised,
+    view: ProjectView | None,
+    agent_type: str,
+    args: list[str],
+    history: Sequence[tuple[str, float]],
+    norm: Normalised,
 ) -> tuple[str | None, str | None, str | None]:
     if agent_type == "ai":
         return None, None, None
@@ -405,15 +465,19 @@ def _command(
     # test-integration").
     for cmd, src in candidates:
         words = set(re.split(r"[\s:/_-]+", cmd.lower()))
-        if any(t in words and t not in {"run", "make", "just", "python", "-m", "."} and t != agent_type for t in norm.tokens):
+        if any(
+            t in words and t not in {"run", "make", "just", "python", "-m", "."} and t != agent_type
+            for t in norm.tokens
+        ):
             command, note = with_arguments(view, agent_type, cmd, args) if view else (cmd, None)
             return command, src, note
     for cmd, frecency in history:
-        if command_type(cmd) == agent_type and (
-            not candidates or any(cmd.startswith(c) for c, _ in candidates)
+        if (
+            not args
+            and command_type(cmd) == agent_type
+            and (not candidates or any(cmd.startswith(c) for c, _ in candidates))
         ):
-            if not args:
-                return cmd, f"history (frecency {frecency:.1f} in this directory)", None
+            return cmd, f"history (frecency {frecency:.1f} in this directory)", None
     if not candidates:
         if view is None:
             return None, None, "no project directory"
@@ -425,8 +489,12 @@ def _command(
 
 
 def _alternatives(
-    view: ProjectView | None, ranked: list[tuple[str, float]], *, skip: str | None,
-    limit: int = 3, min_score: float = 1.0,
+    view: ProjectView | None,
+    ranked: list[tuple[str, float]],
+    *,
+    skip: str | None,
+    limit: int = 3,
+    min_score: float = 1.0,
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     top = ranked[0][1] or 1.0
@@ -434,11 +502,13 @@ def _alternatives(
         if agent_type == skip or value < min_score:
             continue
         first = view.first(agent_type) if view else None
-        out.append({
-            "agent_type": agent_type,
-            "command": first[0] if first else None,
-            "confidence": round(min(0.49, 0.45 * value / top), 3),
-        })
+        out.append(
+            {
+                "agent_type": agent_type,
+                "command": first[0] if first else None,
+                "confidence": round(min(0.49, 0.45 * value / top), 3),
+            }
+        )
         if len(out) >= limit:
             break
     return out

@@ -27,7 +27,9 @@ async def test_route_and_feedback_over_json_rpc(orch: OrchestratorProcess, proje
         features = (await client.call("system.features"))["features"]
         assert features["router"]["status"] == "implemented"
         out = await client.call("ai.route", {"input": "tests for authentication", "context": ctx})
-        assert {"agent_type", "suggested_command", "confidence", "reason", "alternatives"} <= set(out)
+        assert {"agent_type", "suggested_command", "confidence", "reason", "alternatives"} <= set(
+            out
+        )
         assert out["agent_type"] == "test"
         assert out["suggested_command"] == "pnpm run test -- -t authentication"
         assert out["confidence"] >= 0.5
@@ -39,8 +41,15 @@ async def test_route_and_feedback_over_json_rpc(orch: OrchestratorProcess, proje
         with pytest.raises(InvalidArgumentError, match="binary"):
             await client.call("ai.route", {"input": "\x01\x02"})
         for _ in range(3):
-            await client.call("ai.feedback", {"input": "ship it", "context": ctx,
-                                              "verdict": "edit", "agent_type": "build",
-                                              "command": "pnpm run build"})
+            await client.call(
+                "ai.feedback",
+                {
+                    "input": "ship it",
+                    "context": ctx,
+                    "verdict": "edit",
+                    "agent_type": "build",
+                    "command": "pnpm run build",
+                },
+            )
         learned = await client.call("ai.route", {"input": "ship it!", "context": ctx})
         assert learned["tier"] == "learned" and learned["suggested_command"] == "pnpm run build"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import orchflow_core.history.methods  # noqa: F401  (registers history.*)
+import orchflow_core.history.methods
 import orchflow_core.router.methods  # noqa: F401  (registers ai.route, ai.feedback)
 from orchflow_core.api import dispatch
 from orchflow_core.core import Core
@@ -51,8 +51,11 @@ async def test_tests_for_authentication_in_each_tool(
     core: Core, tmp_path: Path, kind: str, command: str
 ) -> None:
     root = project(tmp_path, kind)
-    out = await call(core, "ai.route", {"input": "Run the tests for authentication, please!",
-                                        "context": {"cwd": str(root)}})
+    out = await call(
+        core,
+        "ai.route",
+        {"input": "Run the tests for authentication, please!", "context": {"cwd": str(root)}},
+    )
     assert out["agent_type"] == "test"
     assert out["suggested_command"] == command
     assert out["confidence"] >= 0.5 and out["reason"].startswith("lexicon:")
@@ -63,8 +66,7 @@ async def test_typos_negation_ai_and_nowhere(core: Core, tmp_path: Path) -> None
     ctx = {"cwd": str(project(tmp_path, "rust"))}
     typo = await call(core, "ai.route", {"input": "biuld for relase", "context": ctx})
     assert typo["agent_type"] == "build" and "biuld->build" in typo["reason"]
-    neg = await call(core, "ai.route", {"input": "don't build, just run the tests",
-                                        "context": ctx})
+    neg = await call(core, "ai.route", {"input": "don't build, just run the tests", "context": ctx})
     assert neg["agent_type"] == "test" and neg["suggested_command"] == "cargo test"
     ai = await call(core, "ai.route", {"input": "explain the retry logic", "context": ctx})
     assert ai["agent_type"] == "ai" and ai["suggested_command"] is None
@@ -83,8 +85,9 @@ async def test_no_tooling_and_huge_makefile(core: Core, tmp_path: Path) -> None:
     big.mkdir()
     targets = [f"target{i}" for i in range(497)] + ["test-integration", "test", "serve"]
     (big / "Makefile").write_text("".join(f"{t}:\n\techo {t}\n" for t in targets))
-    out = await call(core, "ai.route", {"input": "run the integration tests",
-                                        "context": {"cwd": str(big)}})
+    out = await call(
+        core, "ai.route", {"input": "run the integration tests", "context": {"cwd": str(big)}}
+    )
     assert out["suggested_command"] == "make test-integration"
     out = await call(core, "ai.route", {"input": "serve it", "context": {"cwd": str(big)}})
     assert out["agent_type"] == "dev" and out["suggested_command"] == "make serve"
@@ -109,8 +112,9 @@ async def test_bad_input_is_refused_naming_it(core: Core, params: dict, message:
 
 
 async def test_missing_directory(core: Core, tmp_path: Path) -> None:
-    ok, err = await dispatch(core, "ai.route", {"input": "run tests",
-                                                "context": {"cwd": str(tmp_path / "gone")}})
+    ok, err = await dispatch(
+        core, "ai.route", {"input": "run tests", "context": {"cwd": str(tmp_path / "gone")}}
+    )
     assert not ok and "gone" in err["message"]
 
 
@@ -122,8 +126,17 @@ async def test_three_corrections_are_learned_and_similar_phrasings_lean(
     before = await call(core, "ai.route", {"input": phrase, "context": ctx})
     assert before["suggested_command"] != "mypy ."
     for i in range(3):
-        fb = await call(core, "ai.feedback", {"input": phrase, "context": ctx, "verdict": "edit",
-                                              "agent_type": "lint", "command": "mypy ."})
+        fb = await call(
+            core,
+            "ai.feedback",
+            {
+                "input": phrase,
+                "context": ctx,
+                "verdict": "edit",
+                "agent_type": "lint",
+                "command": "mypy .",
+            },
+        )
         assert fb["votes"] == i + 1
         routed = await call(core, "ai.route", {"input": phrase, "context": ctx})
         assert (routed["tier"] == "learned") == (i == 2)
@@ -133,8 +146,9 @@ async def test_three_corrections_are_learned_and_similar_phrasings_lean(
     again = await call(core, "ai.route", {"input": "The TYPES: check!", "context": ctx})
     assert again["tier"] == "learned"
     # Learned per project: another project is not affected.
-    other = await call(core, "ai.route", {"input": phrase,
-                                          "context": {"cwd": str(project(tmp_path, "go"))}})
+    other = await call(
+        core, "ai.route", {"input": phrase, "context": {"cwd": str(project(tmp_path, "go"))}}
+    )
     assert other["tier"] != "learned"
     # Persisted: a new core (new process) reads it from SQLite.
     fresh = Core()
@@ -152,9 +166,17 @@ async def test_three_corrections_are_learned_and_similar_phrasings_lean(
 async def test_similar_phrasing_leans_to_feedback(core: Core, tmp_path: Path) -> None:
     ctx = {"cwd": str(project(tmp_path, "node"))}
     for _ in range(3):
-        await call(core, "ai.feedback", {"input": "watch the assets", "context": ctx,
-                                         "verdict": "edit", "agent_type": "build",
-                                         "command": "pnpm run build"})
+        await call(
+            core,
+            "ai.feedback",
+            {
+                "input": "watch the assets",
+                "context": ctx,
+                "verdict": "edit",
+                "agent_type": "build",
+                "command": "pnpm run build",
+            },
+        )
     out = await call(core, "ai.route", {"input": "watch the static assets folder", "context": ctx})
     assert out["agent_type"] == "build"
     assert "feedback" in out["reason"]
@@ -162,8 +184,9 @@ async def test_similar_phrasing_leans_to_feedback(core: Core, tmp_path: Path) ->
 
 async def test_history_frecency_picks_the_command(core: Core, tmp_path: Path) -> None:
     root = project(tmp_path, "python")
-    ok, _ = await dispatch(core, "history.add", {"command": "pytest -x -q", "cwd": str(root),
-                                                 "exit_code": 0})
+    ok, _ = await dispatch(
+        core, "history.add", {"command": "pytest -x -q", "cwd": str(root), "exit_code": 0}
+    )
     assert ok
     out = await call(core, "ai.route", {"input": "run the tests", "context": {"cwd": str(root)}})
     assert out["suggested_command"] == "pytest -x -q" and "history" in out["reason"]
