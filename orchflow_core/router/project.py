@@ -44,7 +44,7 @@ WATCHED = (
     "package-lock.json",
 )
 MAX_FILE_BYTES = 1024 * 1024
-_JUST_RECIPE_RE = re.compile(r"^@?([A-Za-z_][A-Za-z0-9_-]*)(?:\s+[^:=]*)?:(?!=)")
+_JUST_RECIPE_RE = re.compile(r"^@?([A-Za-z_][A-Za-z0-9_-]*)(?:\s+[^:]*)?:(?!=)")
 # A make variable the recipe passes on, so `make test ARGS=auth` reaches the runner.
 _MAKE_ARGS_VAR_RE = re.compile(r"\$[({](ARGS|TEST_ARGS|TESTARGS|FILTER|K|RUN|T)[)}]")
 

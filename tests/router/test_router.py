@@ -194,3 +194,18 @@ async def test_history_frecency_picks_the_command(core: Core, tmp_path: Path) ->
 
 def test_fixture_package_json_is_valid() -> None:
     assert json.loads((FIXTURES / "node" / "package.json").read_text())["scripts"]["test"]
+
+
+async def test_justfile_recipes_and_a_named_tool(core: Core, tmp_path: Path) -> None:
+    root = project(tmp_path, "python")
+    ctx = {"cwd": str(root)}
+    (root / "justfile").write_text("start:\n    python -m app.main\n")
+    out = await call(core, "ai.route", {"input": "serve it", "context": ctx})
+    assert out["agent_type"] == "dev" and out["suggested_command"] == "ledger"
+    # A file the project changes is seen on the next route (the cache checks stat).
+    (root / "justfile").write_text("serve port='8000':\n    python -m http.server {{port}}\n")
+    out = await call(core, "ai.route", {"input": "serve it", "context": ctx})
+    assert out["agent_type"] == "dev" and out["suggested_command"] == "just serve"
+    assert out["source"] == "justfile recipe"
+    out = await call(core, "ai.route", {"input": "run mypy", "context": ctx})
+    assert out["agent_type"] == "lint" and out["suggested_command"] == "mypy ."
