@@ -27,6 +27,7 @@ MODULES = [
     "acp",
     "mcp",
     "templates",
+    "router",
 ]
 
 

@@ -65,7 +65,7 @@ MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 DEFAULT_DRAIN_S = 5.0
 DEFAULT_TMUX_START_S = 10.0
 DEFAULT_STORES_OPEN_S = 10.0
-NOT_BUILT = ("router", "swarm", "providers")
+NOT_BUILT = ("swarm", "providers")
 
 
 def default_listen() -> str:
@@ -400,6 +400,12 @@ class Orchestrator:
             }
             if self.scheduler is not None
             else feature("unavailable", self.scheduler_error or "not open")
+        )
+        out["router"] = feature(
+            "implemented",
+            "ai.route / ai.feedback: learned feedback, then a weighted lexicon with typo"
+            " correction; commands from the project files and history; no model tier",
+            tiers=["learned", "lexicon", "none"],
         )
         out["locks"] = feature(
             "implemented",

@@ -134,8 +134,17 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
 
 
 CORE_PREFIXES = (
-    "search.", "files.", "history.", "run.", "git.", "protocol.", "pane.", "template.",
-)  # fmt: skip
+    "search.",
+    "files.",
+    "history.",
+    "run.",
+    "git.",
+    "protocol.",
+    "pane.",
+    "template.",
+    "ai.route",
+    "ai.feedback",
+)
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
 _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
@@ -214,6 +223,9 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "template.save": ("session", "name", "force"),
         "template.freeze": ("session", "path", "force"),
         "template.import": ("path", "kind", "name", "force"),
+        # the router (orchflow_core/router/methods.py)
+        "ai.route": ("input", "context"),
+        "ai.feedback": ("input", "context", "verdict", "agent_type", "command"),
     }.items()
 }
 

@@ -19,6 +19,7 @@ METHOD_MODULES = (
     "orchflow_core.git.methods",
     "orchflow_core.protocol.methods",
     "orchflow_core.templates.methods",
+    "orchflow_core.router.methods",
 )
 
 
@@ -40,6 +41,8 @@ LAZY_PREFIXES = {
     "git.": "orchflow_core.git.methods",
     "protocol.": "orchflow_core.protocol.methods",
     "template.": "orchflow_core.templates.methods",
+    "ai.route": "orchflow_core.router.methods",
+    "ai.feedback": "orchflow_core.router.methods",
 }
 
 

@@ -58,6 +58,11 @@ M.tree = {
       },
     },
   },
+  ask = {
+    impl = "ask.open",
+    desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it",
+    plug = "orchflow-ask",
+  },
   rules = {
     impl = "rules.open",
     desc = "Rules every command crosses (block, confirm, warn): list, add, remove",

@@ -200,6 +200,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "router_feedback: ai.feedback verdicts per project and phrasing",
+        (
+            """CREATE TABLE router_feedback (
+                id          INTEGER PRIMARY KEY,
+                project     TEXT NOT NULL,
+                phrase      TEXT NOT NULL,
+                input       TEXT NOT NULL,
+                verdict     TEXT NOT NULL CHECK (verdict IN ('accept', 'edit', 'reject')),
+                agent_type  TEXT,
+                command     TEXT,
+                ts          REAL NOT NULL
+            )""",
+            "CREATE INDEX router_feedback_project ON router_feedback(project, phrase)",
+        ),
+    ),
 )
 
 

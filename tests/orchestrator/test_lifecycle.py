@@ -212,7 +212,8 @@ async def test_features_with_tmux(orch: OrchestratorProcess) -> None:
     for name in ("scheduler", "locks", "breakers"):
         assert features[name]["status"] == "implemented", name
     assert features["breakers"]["names"] == ["agent.spawn"]
-    for name in ("router", "swarm", "mcp.client"):
+    assert features["router"]["status"] == "implemented"
+    for name in ("swarm", "mcp.client"):
         assert features[name]["status"] == "unavailable"
     version = await orch.call("system.version")
     assert "agent.create" in version["methods"] and version["api"] == 1

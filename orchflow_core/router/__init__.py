@@ -1,0 +1,1 @@
+"""The request router behind ``ai.route`` / ``ai.feedback`` (see router.py)."""
