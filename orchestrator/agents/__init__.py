@@ -114,8 +114,11 @@ class AgentManager:
             "worktree": _public_worktree(rec.meta.get("worktree")),
         }
 
-    async def _agent(self, ref: str) -> tuple[TerminalManager, PaneRecord]:
-        """The open agent ``ref`` (its id, name or pane id), refreshed from tmux."""
+    async def _agent(
+        self, ref: str, *, observed: bool = True
+    ) -> tuple[TerminalManager, PaneRecord]:
+        """The open agent ``ref`` (its id, name or pane id), refreshed from tmux (and, with
+        ``observed``, from what other processes stored about it)."""
         tm = await self.tm()
         try:
             rec = await tm.find(ref)
@@ -124,7 +127,7 @@ class AgentManager:
         if rec is None or not rec.meta.get(AGENT):
             known = ", ".join(sorted(r.name for r in tm.records(meta_key=AGENT))) or "none"
             raise NotFoundError(f"no agent {ref!r} (agents: {known})", id=ref) from None
-        await tm.get(rec.orchflow_id)
+        await tm.get(rec.orchflow_id, observed=observed)
         return tm, rec
 
     # -- API ---------------------------------------------------------------------------
@@ -252,7 +255,7 @@ class AgentManager:
     async def send(self, ref: str, text: str, *, enter: bool = True) -> dict[str, Any]:
         """Type ``text`` literally; ``enter`` presses the Enter key (a raw-mode program
         reads ``\\r``), it does not paste a line feed."""
-        tm, rec = await self._agent(ref)
+        tm, rec = await self._agent(ref, observed=False)  # alive is all send needs to know
         if rec.state is not PaneState.IDLE and rec.state is not PaneState.RUNNING:
             raise ConflictError(
                 f"agent {rec.name} has {rec.state.value} (code {rec.exit_code}): nothing reads "

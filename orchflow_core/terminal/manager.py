@@ -521,9 +521,11 @@ class TerminalManager:
             await self.refresh()
             return self.resolve(ref)
 
-    async def get(self, ref: str) -> dict[str, Any]:
+    async def get(self, ref: str, *, observed: bool = True) -> dict[str, Any]:
         """One pane, refreshed from the backend (one round trip) and from its row: state
-        ``closed`` if its pane is gone (it is then forgotten), ``exited`` if it died."""
+        ``closed`` if its pane is gone (it is then forgotten), ``exited`` if it died.
+        ``observed=False`` skips reading the row (what other processes observed): for a
+        caller that only needs to know the pane is alive (agent.send)."""
         rec = await self.find(ref)
         try:
             info: PaneInfo | None = await self.backend.get_pane(rec.pane_id)
@@ -534,6 +536,8 @@ class TerminalManager:
             return rec.to_dict()
         if self._apply_live(rec, info):
             await self._save(rec)
+        if not observed:
+            return rec.to_dict()
         mark = self._local_writes.get(rec.orchflow_id)
         row = (await self.repo.rows([rec.orchflow_id])).get(rec.orchflow_id)
         if row is not None and self._local_writes.get(rec.orchflow_id) == mark:
