@@ -18,6 +18,7 @@ METHOD_MODULES = (
     "orchflow_core.files.methods",
     "orchflow_core.git.methods",
     "orchflow_core.protocol.methods",
+    "orchflow_core.testing.methods",
 )
 
 
@@ -38,6 +39,7 @@ LAZY_PREFIXES = {
     "files.": "orchflow_core.files.methods",
     "git.": "orchflow_core.git.methods",
     "protocol.": "orchflow_core.protocol.methods",
+    "test.": "orchflow_core.testing.methods",
 }
 
 

@@ -1,0 +1,265 @@
+"""Results from machine-readable test output, and the nearest test at a line.
+
+- pytest: JUnit XML written with ``-o junit_family=xunit1`` (that family carries each test's
+  file and line). Counts follow pytest's summary: ``passed``, ``failed``, ``skipped`` (pytest
+  "skipped" plus "xfailed", which JUnit cannot tell apart from a skip except by its type;
+  ``xfailed`` is also given on its own), ``errors`` (collection and fixture errors).
+- go: ``go test -json`` events; a test's result is its last pass/fail/skip action (subtests
+  count, as in ``go test -v``'s ``--- PASS`` lines); a package that failed without a failing
+  test (a build error, a panic in init) is one error.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_OUTPUT_CHARS = 20_000
+
+
+@dataclass(slots=True)
+class TestCase:
+    id: str
+    name: str
+    file: str | None
+    line: int | None
+    status: str  # passed | failed | skipped | xfailed | error
+    message: str = ""
+    output: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Results:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    xfailed: int = 0
+    duration_s: float | None = None
+    tests: list[TestCase] = field(default_factory=list)
+
+    def count(self, case: TestCase) -> None:
+        self.tests.append(case)
+        if case.status == "xfailed":
+            self.xfailed += 1
+            self.skipped += 1
+        elif case.status == "error":
+            self.errors += 1
+        else:
+            setattr(self, case.status, getattr(self, case.status) + 1)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + "\n… (cut)"
+
+
+def _failing_line(text: str, file: str | None) -> int | None:
+    """The last ``file:NN:`` of a traceback in the test's own file."""
+    if not file:
+        return None
+    hits = re.findall(rf"^{re.escape(file)}:(\d+):", text, re.M)
+    return int(hits[-1]) if hits else None
+
+
+def parse_junit(path: Path, root: Path) -> Results:
+    """pytest's JUnit XML (xunit1) -> Results. Raises ValueError on a malformed file."""
+    try:
+        tree = ET.parse(path)
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: malformed JUnit XML: {exc}") from None
+    res = Results()
+    top = tree.getroot()
+    suites = [top] if top.tag == "testsuite" else list(top.iter("testsuite"))
+    res.duration_s = round(sum(float(s.get("time", 0) or 0) for s in suites), 6)
+    for suite in suites:
+        for tc in suite.iter("testcase"):
+            if not tc.get("name") and not tc.get("classname"):
+                continue  # pytest's placeholder for the test a KeyboardInterrupt stopped
+            res.count(_junit_case(tc, root))
+    return res
+
+
+def _junit_case(tc: ET.Element, root: Path) -> TestCase:
+    name = tc.get("name", "")
+    classname = tc.get("classname", "")
+    file = tc.get("file")
+    line_attr = tc.get("line")
+    line = int(line_attr) + 1 if line_attr and line_attr.isdigit() else None  # 0-based
+    if file:
+        module = file[:-3].replace("/", ".") if file.endswith(".py") else file
+        rest = classname[len(module) :].lstrip(".") if classname.startswith(module) else ""
+        node_id = "::".join([file, *([rest.replace(".", "::")] if rest else []), name])
+    else:
+        # a collection error: classname "", name "pkg.test_mod"
+        guess = name.replace(".", "/") + ".py"
+        file = guess if (root / guess).is_file() else None
+        node_id = file or name
+    status, message, text = "passed", "", ""
+    for child in tc:
+        if child.tag in ("failure", "error", "skipped"):
+            message = child.get("message", "") or ""
+            text = child.text or ""
+            if child.tag == "failure":
+                status = "failed"
+            elif child.tag == "error":
+                status = "error"
+            elif status == "passed":
+                status = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
+    out = "\n".join(
+        x for x in (text, *((c.text or "") for c in tc if c.tag in ("system-out", "system-err"))) if x
+    )
+    if status in ("failed", "error"):
+        line = _failing_line(text, file) or line
+        if file and line is None:
+            line = 1
+    return TestCase(node_id, name, file, line, status, message, _clip(out))
+
+
+# -- go ----------------------------------------------------------------------------------------
+_GO_LOC = re.compile(r"^\s+([\w./-]+_test\.go):(\d+):", re.M)
+
+
+def parse_go_json(lines: list[str], root: Path, module: str | None) -> Results:
+    """``go test -json`` lines (non-JSON lines, e.g. build errors on stderr, are kept as
+    package output) -> Results."""
+    res = Results()
+    outputs: dict[tuple[str, str], list[str]] = {}
+    final: dict[tuple[str, str], str] = {}
+    pkg_final: dict[str, str] = {}
+    elapsed = 0.0
+    stray: list[str] = []
+    for raw in lines:
+        raw = raw.rstrip("\n")
+        if not raw.startswith("{"):
+            if raw.strip():
+                stray.append(raw)
+            continue
+        try:
+            ev = json.loads(raw)
+        except json.JSONDecodeError:
+            stray.append(raw)
+            continue
+        pkg, test, action = ev.get("Package", ""), ev.get("Test"), ev.get("Action")
+        key = (pkg, test or "")
+        if action == "output":
+            outputs.setdefault(key, []).append(ev.get("Output", ""))
+        elif action in ("pass", "fail", "skip"):
+            if test:
+                final[key] = action
+            else:
+                pkg_final[pkg] = action
+                elapsed += float(ev.get("Elapsed") or 0)
+    failed_pkgs = set()
+    for (pkg, test), action in final.items():
+        text = "".join(outputs.get((pkg, test), []))
+        status = {"pass": "passed", "fail": "failed", "skip": "skipped"}[action]
+        file, line = _go_location(root, module, pkg, test, text)
+        message = ""
+        if status == "failed":
+            failed_pkgs.add(pkg)
+            m = _GO_LOC.search(text)
+            message = text[m.start() :].strip().splitlines()[0].strip() if m else "FAIL"
+        res.count(TestCase(f"{pkg}::{test}", test, file, line, status, message, _clip(text)))
+    for pkg, action in pkg_final.items():
+        if action == "fail" and pkg not in failed_pkgs:
+            text = "\n".join(stray) + "".join(outputs.get((pkg, ""), []))
+            file, line = _go_build_error(root, text)
+            first = next((x for x in text.splitlines() if x.strip()), "FAIL")
+            res.count(TestCase(pkg, pkg, file, line, "error", first.strip(), _clip(text)))
+    res.duration_s = round(elapsed, 6)
+    return res
+
+
+def _pkg_dir(root: Path, module: str | None, pkg: str) -> Path:
+    if module and (pkg == module or pkg.startswith(module + "/")):
+        return root / pkg[len(module) :].lstrip("/")
+    return root
+
+
+def _go_location(
+    root: Path, module: str | None, pkg: str, test: str, text: str
+) -> tuple[str | None, int | None]:
+    d = _pkg_dir(root, module, pkg)
+    top = test.split("/")[0]
+    decl = None
+    for f in sorted(d.glob("*_test.go")):
+        try:
+            src = f.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        m = re.search(rf"^func {re.escape(top)}\(", src, re.M)
+        if m:
+            decl = (f, src.count("\n", 0, m.start()) + 1)
+            break
+    if decl is None:
+        return None, None
+    rel = str(decl[0].relative_to(root))
+    hits = [int(n) for name, n in _GO_LOC.findall(text) if name == decl[0].name]
+    return rel, (hits[-1] if hits else decl[1])
+
+
+def _go_build_error(root: Path, text: str) -> tuple[str | None, int | None]:
+    m = re.search(r"^(?:#.*\n)?([\w./-]+\.go):(\d+)(?::\d+)?:", text, re.M)
+    if not m:
+        return None, None
+    path = m.group(1)
+    rel = path[2:] if path.startswith("./") else path
+    return rel, int(m.group(2))
+
+
+def go_module(root: Path) -> str | None:
+    try:
+        text = (root / "go.mod").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"^module\s+(\S+)", text, re.M)
+    return m.group(1).strip('"') if m else None
+
+
+# -- nearest test at a line --------------------------------------------------------------------
+def nearest_python(source: str, line: int) -> list[str] | None:
+    """The pytest node path (``[Class, test]``, ``[test]``, ``[Class]``) enclosing ``line``
+    (1-based), by Python's own parser; None when the line is in no test."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+
+    def inside(node: ast.AST) -> bool:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])  # type: ignore[attr-defined]
+        return start <= line <= (node.end_lineno or node.lineno)  # type: ignore[attr-defined]
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and inside(node):
+            return [node.name] if node.name.startswith("test") else None
+        if isinstance(node, ast.ClassDef) and inside(node):
+            if not node.name.startswith("Test"):
+                return None
+            for sub in node.body:
+                if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef) and inside(sub):
+                    if sub.name.startswith("test"):
+                        return [node.name, sub.name]
+            return [node.name]
+    return None
+
+
+def go_tests_in(source: str) -> list[tuple[str, int]]:
+    """(name, line) of each ``func TestX(t *testing.T)`` in a Go file."""
+    return [
+        (m.group(1), source.count("\n", 0, m.start()) + 1)
+        for m in re.finditer(r"^func (Test\w*)\(\s*\w+\s+\*testing\.T\s*\)", source, re.M)
+    ]
+
+
+def nearest_go(source: str, line: int) -> str | None:
+    """The Go test whose declaration is the last one at or above ``line``."""
+    above = [name for name, at in go_tests_in(source) if at <= line]
+    return above[-1] if above else None
