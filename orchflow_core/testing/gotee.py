@@ -16,6 +16,7 @@ def main() -> int:
                 ev = json.loads(line)
             except ValueError:
                 sys.stdout.write(line)
+                failed = failed or line.startswith("FAIL")  # a build failure (Go < 1.24)
                 continue
             if not isinstance(ev, dict):
                 continue

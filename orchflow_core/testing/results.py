@@ -141,6 +141,10 @@ def parse_go_json(lines: list[str], root: Path, module: str | None) -> Results:
         if not raw.startswith("{"):
             if raw.strip():
                 stray.append(raw)
+            # before Go 1.24 a build failure is plain text: "FAIL\t<pkg> [build failed]"
+            m = re.match(r"^FAIL\t(\S+) \[(?:build|setup) failed\]", raw)
+            if m:
+                pkg_final[m.group(1)] = "fail"
             continue
         try:
             ev = json.loads(raw)
@@ -170,12 +174,26 @@ def parse_go_json(lines: list[str], root: Path, module: str | None) -> Results:
         res.count(TestCase(f"{pkg}::{test}", test, file, line, status, message, _clip(text)))
     for pkg, action in pkg_final.items():
         if action == "fail" and pkg not in failed_pkgs:
-            text = "\n".join(stray) + "".join(outputs.get((pkg, ""), []))
+            text = "\n".join(x for x in stray if _for_pkg(x, pkg, stray)) + "".join(
+                outputs.get((pkg, ""), [])
+            )
             file, line = _go_build_error(root, text)
             first = next((x for x in text.splitlines() if x.strip()), "FAIL")
             res.count(TestCase(pkg, pkg, file, line, "error", first.strip(), _clip(text)))
     res.duration_s = round(elapsed, 6)
     return res
+
+
+def _for_pkg(line: str, pkg: str, stray: list[str]) -> bool:
+    """Whether a plain-text line of go's output belongs to ``pkg``'s build failure: the
+    lines from its "# <pkg>" header to the next header."""
+    current = None
+    for x in stray:
+        if x.startswith("# "):
+            current = x[2:].split(" ")[0]
+        if x is line:
+            return current is None or current == pkg
+    return False
 
 
 def _pkg_dir(root: Path, module: str | None, pkg: str) -> Path:

@@ -181,3 +181,18 @@ async def test_bad_input_names_the_value(core: Core, tmp_path: Path) -> None:
         assert not ok and needle in err["message"], (params, err)
     ok, err = await dispatch(core, "test.results", {"run_id": "r-nope"})
     assert not ok and "r-nope" in err["message"]
+
+
+async def test_a_makefile_target_reports_its_exit_code_and_no_counts(
+    core: Core, tmp_path: Path
+) -> None:
+    root = write(tmp_path / "mk", {"Makefile": "check:\n\t@echo checking\n\t@exit 3\n"})
+    res = await run_to_end(core, {"cwd": str(root)})
+    assert (res["framework"], res["state"], res["exit_code"]) == ("make", "failed", 2)
+    assert res["passed"] is None and res["tests"] == []
+    assert "make reports no counts" in res["message"]
+    write(root, {"Makefile": "test:\n\t@true\ncheck:\n\t@false\n"})
+    res = await run_to_end(core, {"cwd": str(root)})
+    assert (res["command"], res["state"]) == ("make test", "passed")
+    ok, err = await dispatch(core, "test.run", {"cwd": str(root), "filter": "x"})
+    assert not ok and "cannot run a filter" in err["message"]
