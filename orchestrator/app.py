@@ -367,6 +367,19 @@ class Orchestrator:
             "files": feature("implemented", "ripgrep lists files when it is installed"),
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
+            "tests": {
+                **(
+                    feature(
+                        "partial",
+                        "pytest (JUnit XML), go test -json and a Makefile test/check target (exit"
+                        " code only) run in a test pane; unittest, jest, vitest and cargo are not"
+                        " supported yet; core, not yet a module",
+                    )
+                    if needs_tmux["status"] == "implemented"
+                    else needs_tmux
+                ),
+                "frameworks": ["pytest", "go", "make"],
+            },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),

@@ -133,7 +133,7 @@ def build_lookup(app: Orchestrator) -> Callable[[str], Handler | None]:
     return lookup
 
 
-CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.", "pane.")
+CORE_PREFIXES = ("search.", "files.", "history.", "run.", "git.", "protocol.", "pane.", "test.")
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
 _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run", "pane.close"})
@@ -204,6 +204,12 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "pane.send": ("pane", "text", "enter"),
         "pane.run": ("pane", "cmd"),
         "pane.close": ("pane",),
+        # the test runner (orchflow_core/testing/methods.py)
+        "test.detect": ("cwd",),
+        "test.run": ("cwd", "framework", "root", "filter", "file", "line", "ids"),
+        "test.results": ("run_id", "wait_s"),
+        "test.cancel": ("run_id",),
+        "test.last": (),
     }.items()
 }
 
