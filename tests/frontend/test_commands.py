@@ -8,7 +8,7 @@ from tests.harness.editor import Editor
 
 TOP_LEVEL = (
     "agent, browse, config, files, git, health, history, locks, log, mcp, memory, "
-    "orchestrator, pane, rules, run, schedule, search, session, trash, version"
+    "orchestrator, pane, rules, run, schedule, search, session, test, trash, version"
 )
 
 
