@@ -26,6 +26,7 @@ MODULES = [
     "rules",
     "acp",
     "mcp",
+    "testing",
 ]
 
 

@@ -15,6 +15,7 @@ counts are what the framework reported before it stopped).
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import re
 import shlex
@@ -270,16 +271,30 @@ def detect_tests_shallow(d: Path) -> list[Detected]:
         D.MAX_DEPTH = keep
 
 
+_HAS_PYTEST: set[str] = set()  # interpreters seen with pytest (this process's lifetime)
+_FIND_PYTEST = "import importlib.util, sys; sys.exit(importlib.util.find_spec('pytest') is None)"
+
+
 def _check_installed(suite: Detected) -> None:
+    """Refuse a framework that is not installed, naming it. pytest is looked up (not imported)
+    in the suite's interpreter; a positive answer is remembered (a pytest uninstalled later
+    makes the run end with no report, reported as an error)."""
     if suite.framework == "pytest":
         python = shlex.split(suite.command)[0]
-        proc = subprocess.run([python, "-c", "import pytest"], capture_output=True, text=True,
-                              cwd=suite.root, check=False)
-        if proc.returncode != 0:
+        if python in _HAS_PYTEST:
+            return
+        if python == sys.executable:
+            found = importlib.util.find_spec("pytest") is not None
+        else:
+            proc = subprocess.run([python, "-I", "-c", _FIND_PYTEST], capture_output=True,
+                                  cwd=suite.root, check=False)
+            found = proc.returncode == 0
+        if not found:
             raise UnavailableError(
                 f"pytest is not installed for {python} (the interpreter of {suite.root}):"
                 f" {python} -m pip install pytest",
                 framework="pytest", python=python)
+        _HAS_PYTEST.add(python)
     else:
         tool = "go" if suite.framework == "go" else "make"
         if shutil.which(tool) is None:
