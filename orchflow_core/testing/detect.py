@@ -165,7 +165,10 @@ def choose(found: list[Detected], cwd: str, framework: str | None, root: str | N
     def rank(d: Detected) -> tuple[int, int, int]:
         r = Path(d.root)
         inside = here.is_relative_to(r)
-        return (0 if inside else 1, -len(r.parts) if inside else len(r.parts),
-                FRAMEWORKS.index(d.framework))
+        return (
+            0 if inside else 1,
+            -len(r.parts) if inside else len(r.parts),
+            FRAMEWORKS.index(d.framework),
+        )
 
     return min(candidates, key=rank)

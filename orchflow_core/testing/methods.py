@@ -120,8 +120,9 @@ class TestRunner:
         if line is not None and line < 1:
             raise InvalidArgumentError(f"line must be 1 or more, got {line}", param="line")
         if ids is not None and (not ids or not all(isinstance(i, str) and i for i in ids)):
-            raise InvalidArgumentError(f"ids must be a non-empty list of test ids, got {ids!r}",
-                                       param="ids")
+            raise InvalidArgumentError(
+                f"ids must be a non-empty list of test ids, got {ids!r}", param="ids"
+            )
         if file is not None:
             fpath = Path(file).expanduser()
             fpath = fpath if fpath.is_absolute() else Path(cwd) / fpath
@@ -133,7 +134,9 @@ class TestRunner:
                 if framework is None:
                     raise InvalidArgumentError(
                         f"file {file!r}: no test framework runs {fpath.suffix or 'extensionless'}"
-                        " files (pytest .py, go .go)", param="file")
+                        " files (pytest .py, go .go)",
+                        param="file",
+                    )
                 cwd = str(fpath.parent)
         found = await asyncio.to_thread(detect_tests, cwd)
         if file is not None and root is None:
@@ -143,7 +146,8 @@ class TestRunner:
         if suite.framework == "make" and (filt or file or ids):
             raise InvalidArgumentError(
                 f"a Makefile target ({suite.command}) cannot run a filter, a file or single tests",
-                param="filter" if filt else "file" if file else "ids")
+                param="filter" if filt else "file" if file else "ids",
+            )
         await asyncio.to_thread(_check_installed, suite)
         report = Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp)) / "report"
         command, selection = _command(suite, report, filt, file, line, ids)
@@ -166,8 +170,14 @@ class TestRunner:
         task = asyncio.create_task(self._follow(tm, run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return {"run_id": run.run_id, "pane": pane, "command": command,
-                "framework": suite.framework, "root": suite.root, "selection": selection}
+        return {
+            "run_id": run.run_id,
+            "pane": pane,
+            "command": command,
+            "framework": suite.framework,
+            "root": suite.root,
+            "selection": selection,
+        }
 
     async def _pane(self, tm: TerminalManager, suite: Detected, fresh: bool = False) -> str:
         known = self.panes.get(suite.root)
@@ -184,9 +194,14 @@ class TestRunner:
         while name in taken:
             n += 1
             name = f"test-{Path(suite.root).name or 'root'}-{n}"
-        created = await tm.new_pane(pane_type="test", name=name, cwd=suite.root, split="window",
-                                    meta={"source": "test.run", "framework": suite.framework},
-                                    origin=ORIGIN.get())
+        created = await tm.new_pane(
+            pane_type="test",
+            name=name,
+            cwd=suite.root,
+            split="window",
+            meta={"source": "test.run", "framework": suite.framework},
+            origin=ORIGIN.get(),
+        )
         self.panes[suite.root] = str(created["id"])
         return str(created["id"])
 
@@ -223,8 +238,10 @@ class TestRunner:
         if not report.is_file() or report.stat().st_size == 0:
             if run.state != "error":
                 run.state = "cancelled" if pane_state == "cancelled" else "error"
-                run.message = (f"{fw} exited with code {run.exit_code} and wrote no report"
-                               " (killed, or it could not start: see the test pane)")
+                run.message = (
+                    f"{fw} exited with code {run.exit_code} and wrote no report"
+                    " (killed, or it could not start: see the test pane)"
+                )
             return
         if fw == "pytest":
             run.results = R.parse_junit(report, root)
@@ -286,31 +303,50 @@ def _check_installed(suite: Detected) -> None:
         if python == sys.executable:
             found = importlib.util.find_spec("pytest") is not None
         else:
-            proc = subprocess.run([python, "-I", "-c", _FIND_PYTEST], capture_output=True,
-                                  cwd=suite.root, check=False)
+            proc = subprocess.run(
+                [python, "-I", "-c", _FIND_PYTEST], capture_output=True, cwd=suite.root, check=False
+            )
             found = proc.returncode == 0
         if not found:
             raise UnavailableError(
                 f"pytest is not installed for {python} (the interpreter of {suite.root}):"
                 f" {python} -m pip install pytest",
-                framework="pytest", python=python)
+                framework="pytest",
+                python=python,
+            )
         _HAS_PYTEST.add(python)
     else:
         tool = "go" if suite.framework == "go" else "make"
         if shutil.which(tool) is None:
-            raise UnavailableError(f"{tool} is not installed (not on PATH); install it to run"
-                                   f" {suite.command}", framework=suite.framework)
+            raise UnavailableError(
+                f"{tool} is not installed (not on PATH); install it to run {suite.command}",
+                framework=suite.framework,
+            )
 
 
-def _command(suite: Detected, report: Path, filt: str | None, file: str | None,
-             line: int | None, ids: list[str] | None) -> tuple[str, str]:
+def _command(
+    suite: Detected,
+    report: Path,
+    filt: str | None,
+    file: str | None,
+    line: int | None,
+    ids: list[str] | None,
+) -> tuple[str, str]:
     q = shlex.quote
     root = Path(suite.root)
     if suite.framework == "make":
         return suite.command, "all"
     if suite.framework == "pytest":
-        args = [suite.command, "-o", "junit_family=xunit1", "-o", "junit_logging=out-err", "-o",
-                "junit_log_passing_tests=False", f"--junitxml={q(str(report))}"]
+        args = [
+            suite.command,
+            "-o",
+            "junit_family=xunit1",
+            "-o",
+            "junit_logging=out-err",
+            "-o",
+            "junit_log_passing_tests=False",
+            f"--junitxml={q(str(report))}",
+        ]
         selection = "all"
         if ids:
             args += [q(i) for i in ids]
@@ -319,8 +355,9 @@ def _command(suite: Detected, report: Path, filt: str | None, file: str | None,
             rel = str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
             node = None
             if line is not None:
-                node = R.nearest_python(Path(file).read_text(encoding="utf-8", errors="replace"),
-                                        line)
+                node = R.nearest_python(
+                    Path(file).read_text(encoding="utf-8", errors="replace"), line
+                )
             target = "::".join([rel, *node]) if node else rel
             args.append(q(target))
             selection = target if node or line is None else f"{rel} (line {line} is in no test)"
@@ -374,8 +411,10 @@ def runner(core: Core) -> TestRunner:
 async def test_detect(core: Core, params: Params) -> list[dict[str, Any]]:
     cwd = param(params, "cwd", str, None) or str(core.project_root)
     found = await asyncio.to_thread(detect_tests, cwd)
-    return [{"framework": d.framework, "root": d.root, "command": d.command, "source": d.source}
-            for d in found]
+    return [
+        {"framework": d.framework, "root": d.root, "command": d.command, "source": d.source}
+        for d in found
+    ]
 
 
 @terminal_method("test.run")
@@ -387,10 +426,11 @@ async def test_run(tm: TerminalManager, params: Params, core: Core) -> dict[str,
 async def test_results(tm: TerminalManager, params: Params, core: Core) -> dict[str, Any]:
     """The run's results; ``wait_s`` (default 0) waits up to that long for a running one."""
     run = runner(core).get(param(params, "run_id", str))
-    wait_s = param(params, "wait_s", (int, float), 0)
+    wait_s: float = param(params, "wait_s", (int, float), 0)
     if not 0 <= wait_s <= 3600:
-        raise InvalidArgumentError(f"wait_s must be 0 to 3600 seconds, got {wait_s!r}",
-                                   param="wait_s")
+        raise InvalidArgumentError(
+            f"wait_s must be 0 to 3600 seconds, got {wait_s!r}", param="wait_s"
+        )
     if wait_s and not run.done.is_set():
         try:
             async with asyncio.timeout(wait_s):

@@ -14,17 +14,23 @@ RUN_S = 60  # an upper bound for a tiny suite in a fresh pane, never an expectat
 
 
 def qf(editor: Editor) -> list[tuple[str, int, str]]:
-    return [tuple(x) for x in editor.lua(
-        "return vim.tbl_map(function(i) return { vim.fn.fnamemodify(vim.fn.bufname(i.bufnr),"
-        " ':t'), i.lnum, i.text } end, vim.fn.getqflist())"
-    )]
+    return [
+        tuple(x)
+        for x in editor.lua(
+            "return vim.tbl_map(function(i) return { vim.fn.fnamemodify(vim.fn.bufname(i.bufnr),"
+            " ':t'), i.lnum, i.text } end, vim.fn.getqflist())"
+        )
+    ]
 
 
 def diagnostics(editor: Editor) -> list[tuple[int, str]]:
-    return [tuple(x) for x in editor.lua(
-        "local ns = require('orchflow.testing').ns return vim.tbl_map(function(d) return"
-        " { d.lnum + 1, d.message } end, vim.diagnostic.get(0, { namespace = ns }))"
-    )]
+    return [
+        tuple(x)
+        for x in editor.lua(
+            "local ns = require('orchflow.testing').ns return vim.tbl_map(function(d) return"
+            " { d.lnum + 1, d.message } end, vim.diagnostic.get(0, { namespace = ns }))"
+        )
+    ]
 
 
 def test_nearest_file_failed_and_the_quickfix_list(
@@ -68,8 +74,10 @@ def test_nearest_file_failed_and_the_quickfix_list(
 def test_watch_reruns_the_saved_test_file(
     editor: Editor, tmp_path: Path, private_tmux: TmuxServer
 ) -> None:
-    root = write(tmp_path / "suite", {"pytest.ini": "[pytest]\n",
-                                      "test_w.py": "def test_w():\n    assert 1 == 2\n"})
+    root = write(
+        tmp_path / "suite",
+        {"pytest.ini": "[pytest]\n", "test_w.py": "def test_w():\n    assert 1 == 2\n"},
+    )
     editor.cmd(f"cd {root}")
     editor.cmd(f"edit {root / 'test_w.py'}")
     editor.capture_notify()

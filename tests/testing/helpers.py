@@ -9,7 +9,7 @@ from pathlib import Path
 
 PYTEST_SUITE = {
     "pytest.ini": "[pytest]\n",
-    "test_mixed.py": '''import pytest
+    "test_mixed.py": """import pytest
 
 
 def test_passes():
@@ -43,7 +43,7 @@ class TestThings:
 
     def test_in_class_fails(self):
         assert [1] == [2]
-''',
+""",
     "sub/test_more.py": "def test_sub():\n    print('hello from sub')\n",
 }
 
@@ -66,7 +66,10 @@ def pytest_summary(root: Path, *args: str) -> dict[str, int]:
     """pytest's own last summary line ("2 failed, 5 passed, 1 skipped in 0.1s") as counts."""
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=root, capture_output=True, text=True, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     last = [x for x in proc.stdout.splitlines() if re.search(r" in [\d.]+s", x)][-1]
     return {word: int(n) for n, word in re.findall(r"(\d+) (\w+)", last.split(" in ")[0])}

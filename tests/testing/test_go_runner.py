@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 GO_SUITE = {
     "go.mod": "module example.com/calc\n\ngo 1.19\n",
     "calc.go": "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
-    "calc_test.go": '''package calc
+    "calc_test.go": """package calc
 
 import "testing"
 
@@ -56,8 +56,8 @@ func TestTable(t *testing.T) {
 		})
 	}
 }
-''',
-    "sub/sub_test.go": "package sub\n\nimport \"testing\"\n\nfunc TestSub(t *testing.T) {}\n",
+""",
+    "sub/sub_test.go": 'package sub\n\nimport "testing"\n\nfunc TestSub(t *testing.T) {}\n',
 }
 
 
@@ -81,8 +81,9 @@ async def run_to_end(core: Core, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def go_v_counts(root: Path, *args: str) -> dict[str, int]:
-    out = subprocess.run(["go", "test", "-v", *args], cwd=root, capture_output=True,
-                         text=True, check=False).stdout
+    out = subprocess.run(
+        ["go", "test", "-v", *args], cwd=root, capture_output=True, text=True, check=False
+    ).stdout
     found = re.findall(r"^\s*--- (PASS|FAIL|SKIP):", out, re.M)
     return {w: found.count(w) for w in ("PASS", "FAIL", "SKIP")}
 
@@ -91,8 +92,11 @@ async def test_counts_equal_go_test_v(core: Core, tmp_path: Path) -> None:
     root = write(tmp_path / "calc", GO_SUITE)
     res = await run_to_end(core, {"cwd": str(root), "framework": "go"})
     want = go_v_counts(root, "./...")
-    assert (res["passed"], res["failed"], res["skipped"]) == (want["PASS"], want["FAIL"],
-                                                              want["SKIP"])
+    assert (res["passed"], res["failed"], res["skipped"]) == (
+        want["PASS"],
+        want["FAIL"],
+        want["SKIP"],
+    )
     assert res["state"] == "failed" and res["errors"] == 0
     by_id = {t["id"]: t for t in res["tests"]}
     fails = by_id["example.com/calc::TestAddFails"]
@@ -114,11 +118,14 @@ async def test_counts_equal_go_test_v(core: Core, tmp_path: Path) -> None:
 
 
 async def test_a_compile_error_is_an_error(core: Core, tmp_path: Path) -> None:
-    root = write(tmp_path / "broken", {
-        "go.mod": "module example.com/broken\n\ngo 1.19\n",
-        "b_test.go": "package broken\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {\n"
-                     "\tundefined()\n}\n",
-    })
+    root = write(
+        tmp_path / "broken",
+        {
+            "go.mod": "module example.com/broken\n\ngo 1.19\n",
+            "b_test.go": 'package broken\n\nimport "testing"\n\nfunc TestX(t *testing.T) {\n'
+            "\tundefined()\n}\n",
+        },
+    )
     res = await run_to_end(core, {"cwd": str(root)})
     assert res["state"] == "error" and res["errors"] == 1 and res["passed"] == 0
     (err,) = res["tests"]

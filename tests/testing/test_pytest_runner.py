@@ -3,6 +3,7 @@ checked against pytest's own summary line of the same suite."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -45,10 +46,16 @@ async def run_to_end(core: Core, params: dict[str, Any]) -> dict[str, Any]:
 
 async def test_detect_finds_each_framework_by_root(core: Core, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    write(repo, {"pyproject.toml": "[tool.pytest.ini_options]\n", "tests/conftest.py": "",
-                 "svc/go.mod": "module example.com/svc\n\ngo 1.19\n",
-                 "Makefile": "all:\n\ttrue\ncheck:\n\ttrue\n",
-                 "node_modules/x/pytest.ini": "[pytest]\n"})
+    write(
+        repo,
+        {
+            "pyproject.toml": "[tool.pytest.ini_options]\n",
+            "tests/conftest.py": "",
+            "svc/go.mod": "module example.com/svc\n\ngo 1.19\n",
+            "Makefile": "all:\n\ttrue\ncheck:\n\ttrue\n",
+            "node_modules/x/pytest.ini": "[pytest]\n",
+        },
+    )
     found = await call(core, "test.detect", {"cwd": str(repo)})
     got = {(d["framework"], Path(d["root"]).name) for d in found}
     assert got == {("pytest", "repo"), ("go", "svc"), ("make", "repo")}
@@ -64,7 +71,12 @@ async def test_counts_equal_pytests_own_summary(core: Core, tmp_path: Path) -> N
     core.events.subscribe(finished.append, kinds={"test.finished"})
     res = await run_to_end(core, {"cwd": str(root)})
     assert ours(res) == plural(pytest_summary(root))
-    assert (res["state"], res["framework"], res["passed"], res["failed"]) == ("failed", "pytest", 6, 3)
+    assert (res["state"], res["framework"], res["passed"], res["failed"]) == (
+        "failed",
+        "pytest",
+        6,
+        3,
+    )
     by_id = {t["id"]: t for t in res["tests"]}
     fails = by_id["test_mixed.py::test_fails"]
     assert fails["status"] == "failed" and "the answer" in fails["message"]
@@ -128,18 +140,21 @@ async def test_a_collection_error_is_an_error_with_pytests_count(
 async def test_a_suite_cancelled_mid_run_is_cancelled_with_what_ran(
     core: Core, tmp_path: Path
 ) -> None:
-    root = write(tmp_path / "slow", {
-        "pytest.ini": "[pytest]\n",
-        "test_slow.py": "import time\n\ndef test_a():\n    pass\n\ndef test_b():\n"
-                        "    time.sleep(60)\n\ndef test_c():\n    pass\n",
-    })
+    root = write(
+        tmp_path / "slow",
+        {
+            "pytest.ini": "[pytest]\n",
+            "test_slow.py": "import time\n\ndef test_a():\n    pass\n\ndef test_b():\n"
+            "    time.sleep(60)\n\ndef test_c():\n    pass\n",
+        },
+    )
     started = await call(core, "test.run", {"cwd": str(root)})
     tm = await core.terminals()
     # wait until pytest is inside test_b (its output shows the first dot)
     for _ in range(200):
         if "test_slow.py ." in await tm.capture(started["pane"]):
             break
-        await __import__("asyncio").sleep(0.05)
+        await asyncio.sleep(0.05)
     summary = await call(core, "test.cancel", {"run_id": started["run_id"]})
     assert summary["state"] == "cancelled", summary
     res = await call(core, "test.results", {"run_id": started["run_id"]})
@@ -147,11 +162,14 @@ async def test_a_suite_cancelled_mid_run_is_cancelled_with_what_ran(
 
 
 async def test_a_killed_pytest_is_an_error_that_says_so(core: Core, tmp_path: Path) -> None:
-    root = write(tmp_path / "killed", {
-        "pytest.ini": "[pytest]\n",
-        "test_kill.py": "import os, signal\n\ndef test_dies():\n"
-                        "    os.kill(os.getpid(), signal.SIGKILL)\n",
-    })
+    root = write(
+        tmp_path / "killed",
+        {
+            "pytest.ini": "[pytest]\n",
+            "test_kill.py": "import os, signal\n\ndef test_dies():\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n",
+        },
+    )
     res = await run_to_end(core, {"cwd": str(root)})
     assert res["state"] == "error" and "wrote no report" in res["message"], res
     assert res["exit_code"] == 137
@@ -159,8 +177,8 @@ async def test_a_killed_pytest_is_an_error_that_says_so(core: Core, tmp_path: Pa
 
 async def test_pytest_not_installed_is_a_clear_error(core: Core, tmp_path: Path) -> None:
     root = write(tmp_path / "novenv", {"pytest.ini": "[pytest]\n", "test_a.py": ""})
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")],
-                   check=True)
+    venv = [sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")]
+    await asyncio.to_thread(subprocess.run, venv, check=True)
     ok, err = await dispatch(core, "test.run", {"cwd": str(root)})
     assert not ok and "pytest is not installed" in err["message"]
     assert str(root / ".venv" / "bin" / "python") in err["message"]
