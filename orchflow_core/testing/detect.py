@@ -105,7 +105,7 @@ def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def detect_tests(cwd: str) -> list[Detected]:
+def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
     base = Path(cwd).expanduser()
     if not base.is_dir():
         raise NotFoundError(f"cwd {cwd!r} is not a directory", param="cwd", cwd=cwd)
@@ -127,7 +127,7 @@ def detect_tests(cwd: str) -> list[Detected]:
         make = _make_target(d, names)
         if make:
             found.append(Detected("make", str(d), f"make {make[1]}", f"{make[0]} target {make[1]}"))
-        if depth >= MAX_DEPTH:
+        if depth >= max_depth:
             return
         for e in sorted(entries, key=lambda e: e.name):
             if e.name.startswith(".") or e.name in SKIP_DIRS or not e.is_dir(follow_symlinks=False):

@@ -138,10 +138,7 @@ class TestRunner:
                         param="file",
                     )
                 cwd = str(fpath.parent)
-        found = await asyncio.to_thread(detect_tests, cwd)
-        if file is not None and root is None:
-            found = [d for d in found if Path(file).is_relative_to(d.root)] or found
-            found = _up(found, cwd, framework)
+        found = await asyncio.to_thread(_find, cwd, file if root is None else None, framework)
         suite = choose(found, cwd, framework, root)
         if suite.framework == "make" and (filt or file or ids):
             raise InvalidArgumentError(
@@ -265,27 +262,21 @@ class TestRunner:
             run.message = "pytest collected no tests"
 
 
-def _up(found: list[Detected], cwd: str, framework: str | None) -> list[Detected]:
-    """When nothing was found below the file's directory, look in its parents (a test file
-    deep in a package belongs to the root above it)."""
+def _find(cwd: str, file: str | None, framework: str | None) -> list[Detected]:
+    """The suites under ``cwd``; for a ``file``, those whose root holds it, and when there is
+    none below the file's directory, the first parent that has one (a test file deep in a
+    package belongs to the root above it)."""
+    found = detect_tests(cwd)
+    if file is None:
+        return found
+    found = [d for d in found if Path(file).is_relative_to(d.root)] or found
     if any(framework is None or d.framework == framework for d in found):
         return found
     for parent in Path(cwd).resolve().parents:
-        more = detect_tests_shallow(parent)
+        more = detect_tests(str(parent), max_depth=0)
         if any(framework is None or d.framework == framework for d in more):
             return more
     return found
-
-
-def detect_tests_shallow(d: Path) -> list[Detected]:
-    from orchflow_core.testing import detect as D
-
-    keep = D.MAX_DEPTH
-    D.MAX_DEPTH = 0
-    try:
-        return detect_tests(str(d))
-    finally:
-        D.MAX_DEPTH = keep
 
 
 _HAS_PYTEST: set[str] = set()  # interpreters seen with pytest (this process's lifetime)

@@ -214,3 +214,10 @@ async def test_a_makefile_target_reports_its_exit_code_and_no_counts(
     assert (res["command"], res["state"]) == ("make test", "passed")
     ok, err = await dispatch(core, "test.run", {"cwd": str(root), "filter": "x"})
     assert not ok and "cannot run a filter" in err["message"]
+
+
+async def test_a_file_below_the_root_runs_from_the_root(core: Core, tmp_path: Path) -> None:
+    root = write(tmp_path / "suite", PYTEST_SUITE)
+    res = await run_to_end(core, {"file": str(root / "sub" / "test_more.py"), "line": 2})
+    assert res["root"] == str(root) and res["selection"] == "sub/test_more.py::test_sub"
+    assert (res["state"], res["passed"]) == ("passed", 1)
