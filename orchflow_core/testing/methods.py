@@ -149,7 +149,7 @@ class TestRunner:
         report = Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp)) / "report"
         command, selection = _command(suite, report, filt, file, line, ids)
         run = TestRun(suite, command, selection, report)
-        run.params = {k: v for k, v in params.items() if k != "ids"}
+        run.params = dict(params)
         pane = await self._pane(tm, suite)
         try:
             started = await tm.run(pane, command, origin=ORIGIN.get())
@@ -163,7 +163,7 @@ class TestRunner:
             old = next(iter(self.runs))
             if not self.runs[old].done.is_set():
                 break
-            self.runs.pop(old)
+            shutil.rmtree(self.runs.pop(old).report.parent, ignore_errors=True)
         task = asyncio.create_task(self._follow(tm, run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

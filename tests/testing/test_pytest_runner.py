@@ -120,6 +120,8 @@ async def test_nearest_file_filter_and_ids(core: Core, tmp_path: Path) -> None:
     again = await run_to_end(core, {"cwd": str(root), "ids": failed})
     assert sorted(t["id"] for t in again["tests"]) == sorted(failed)
     assert again["failed"] == 3 and again["passed"] == 0
+    last = await call(core, "test.last", {})
+    assert last["run_id"] == again["run_id"] and last["params"]["ids"] == failed
     # the same pane every time
     panes = [p for p in await call(core, "pane.list", {}) if p["type"] == "test"]
     assert len(panes) == 1
