@@ -6,6 +6,8 @@ and skips hidden, vendored and build directories):
 - pytest: ``pytest.ini``, ``conftest.py``, ``[tool.pytest.ini_options]`` in pyproject.toml,
   ``[tool:pytest]`` in setup.cfg or ``[pytest]`` in tox.ini. A directory below a pytest root
   is not a root of its own (pytest collects it from the outer one).
+- unittest: a Python project (pyproject.toml, setup.py or setup.cfg) that is no pytest root
+  and has a ``test*.py`` file importing unittest, at its top or in ``tests/`` or ``test/``.
 - go: ``go.mod`` (every module is a root: ``go test ./...`` stops at nested modules).
 - make: a Makefile (GNU make's names) with a ``test`` or else ``check`` target; the targets are
   read by orchflow_core/project/detect.py's ``make_targets``.
@@ -26,7 +28,7 @@ from typing import Any
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import MAKEFILE_NAMES, make_targets
 
-FRAMEWORKS = ("pytest", "go", "make")
+FRAMEWORKS = ("pytest", "unittest", "go", "make")
 MAX_DEPTH = 3
 MAX_FILE_BYTES = 1024 * 1024
 SKIP_DIRS = frozenset(
@@ -91,6 +93,21 @@ def _pytest_marker(d: Path, names: set[str]) -> str | None:
     return None
 
 
+def _unittest_marker(d: Path, names: set[str]) -> str | None:
+    if not names & {"pyproject.toml", "setup.py", "setup.cfg"}:
+        return None
+    for sub in (d, d / "tests", d / "test"):
+        try:
+            files = sorted(p for p in sub.glob("test*.py") if p.is_file())
+        except OSError:
+            continue
+        for f in files[:20]:
+            text = _read(f) or ""
+            if "import unittest" in text or "from unittest" in text:
+                return str(f.relative_to(d))
+    return None
+
+
 def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     for filename in MAKEFILE_NAMES:
         if filename in names:
@@ -122,6 +139,10 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
         if marker and not any(d.is_relative_to(r) for r in pytest_roots):
             pytest_roots.append(d)
             found.append(Detected("pytest", str(d), f"{python_for(d)} -m pytest", marker))
+        elif marker is None and not any(d.is_relative_to(r) for r in pytest_roots):
+            uses = _unittest_marker(d, names)
+            if uses:
+                found.append(Detected("unittest", str(d), f"{python_for(d)} -m unittest", uses))
         if "go.mod" in names:
             found.append(Detected("go", str(d), "go test ./...", "go.mod"))
         make = _make_target(d, names)

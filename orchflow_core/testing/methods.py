@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KEEP_RESULTS = 20
 GOTEE = Path(__file__).with_name("gotee.py")
+UNITTEST_RUNNER = Path(__file__).with_name("unittest_runner.py")
 
 
 class TestRun:
@@ -123,6 +124,7 @@ class TestRunner:
             raise InvalidArgumentError(
                 f"ids must be a non-empty list of test ids, got {ids!r}", param="ids"
             )
+        kinds: tuple[str, ...] | None = None
         if file is not None:
             fpath = Path(file).expanduser()
             fpath = fpath if fpath.is_absolute() else Path(cwd) / fpath
@@ -130,15 +132,19 @@ class TestRunner:
                 raise NotFoundError(f"file {file!r} does not exist", param="file")
             file = str(fpath.resolve())
             if framework is None and root is None:
-                framework = {".py": "pytest", ".go": "go"}.get(fpath.suffix)
-                if framework is None:
+                kinds = {".py": ("pytest", "unittest"), ".go": ("go",)}.get(fpath.suffix)
+                if kinds is None:
                     raise InvalidArgumentError(
                         f"file {file!r}: no test framework runs {fpath.suffix or 'extensionless'}"
-                        " files (pytest .py, go .go)",
+                        " files (pytest and unittest .py, go .go)",
                         param="file",
                     )
                 cwd = str(fpath.parent)
-        found = await asyncio.to_thread(_find, cwd, file if root is None else None, framework)
+        if kinds is None and framework is not None:
+            kinds = (framework,)
+        found = await asyncio.to_thread(_find, cwd, file if root is None else None, kinds)
+        if kinds is not None and file is not None:
+            found = [d for d in found if d.framework in kinds]
         suite = choose(found, cwd, framework, root)
         if suite.framework == "make" and (filt or file or ids):
             raise InvalidArgumentError(
@@ -242,6 +248,8 @@ class TestRunner:
             return
         if fw == "pytest":
             run.results = R.parse_junit(report, root)
+        elif fw == "unittest":
+            run.results = R.parse_unittest_json(report, root)
         else:
             lines = report.read_text(encoding="utf-8", errors="replace").splitlines()
             run.results = R.parse_go_json(lines, root, R.go_module(root))
@@ -262,7 +270,7 @@ class TestRunner:
             run.message = "pytest collected no tests"
 
 
-def _find(cwd: str, file: str | None, framework: str | None) -> list[Detected]:
+def _find(cwd: str, file: str | None, kinds: tuple[str, ...] | None) -> list[Detected]:
     """The suites under ``cwd``; for a ``file``, those whose root holds it, and when there is
     none below the file's directory, the first parent that has one (a test file deep in a
     package belongs to the root above it)."""
@@ -270,11 +278,11 @@ def _find(cwd: str, file: str | None, framework: str | None) -> list[Detected]:
     if file is None:
         return found
     found = [d for d in found if Path(file).is_relative_to(d.root)] or found
-    if any(framework is None or d.framework == framework for d in found):
+    if any(kinds is None or d.framework in kinds for d in found):
         return found
     for parent in Path(cwd).resolve().parents:
         more = detect_tests(str(parent), max_depth=0)
-        if any(framework is None or d.framework == framework for d in more):
+        if any(kinds is None or d.framework in kinds for d in more):
             return more
     return found
 
@@ -287,6 +295,8 @@ def _check_installed(suite: Detected) -> None:
     """Refuse a framework that is not installed, naming it. pytest is looked up (not imported)
     in the suite's interpreter; a positive answer is remembered (a pytest uninstalled later
     makes the run end with no report, reported as an error)."""
+    if suite.framework == "unittest":
+        return  # part of Python
     if suite.framework == "pytest":
         python = shlex.split(suite.command)[0]
         if python in _HAS_PYTEST:
@@ -354,6 +364,28 @@ def _command(
             selection = target if node or line is None else f"{rel} (line {line} is in no test)"
         if filt:
             args += ["-k", q(filt)]
+            selection = f"{selection} -k {filt}"
+        return " ".join(args), selection
+    if suite.framework == "unittest":
+        python = shlex.split(suite.command)[0]
+        args = [q(python), q(str(UNITTEST_RUNNER)), q(str(report))]
+        selection = "all"
+        if ids:
+            args += [q(i) for i in ids]
+            selection = f"{len(ids)} test{'s' if len(ids) != 1 else ''}"
+        elif file:
+            upath = Path(file)
+            urel = upath.relative_to(root) if upath.is_relative_to(root) else upath
+            dotted = ".".join(urel.with_suffix("").parts)
+            node = None
+            if line is not None:
+                node = R.nearest_unittest(upath.read_text(encoding="utf-8", errors="replace"), line)
+            args.append(q(".".join([dotted, *node]) if node else dotted))
+            selection = "::".join([str(urel), *node]) if node else str(urel)
+            if line is not None and not node:
+                selection += f" (line {line} is in no test)"
+        if filt:
+            args[3:3] = ["-k", q(filt)]
             selection = f"{selection} -k {filt}"
         return " ".join(args), selection
     # go

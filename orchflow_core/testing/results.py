@@ -126,6 +126,37 @@ def _junit_case(tc: ET.Element, root: Path) -> TestCase:
     return TestCase(node_id, name, file, line, status, message, _clip(out))
 
 
+# -- unittest (orchflow_core/testing/unittest_runner.py's JSON) ------------------------------------
+def parse_unittest_json(path: Path, root: Path) -> Results:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable unittest report: {exc}") from None
+    res = Results(duration_s=round(float(data.get("duration_s") or 0), 6))
+    for t in data.get("tests", []):
+        file, line = t.get("file"), t.get("line")
+        if file and Path(file).is_relative_to(root):
+            file = str(Path(file).relative_to(root))
+        elif file:  # a module that failed to import: unittest's _FailedTest, named after it
+            guess = str(t.get("name") or "").replace(".", "/") + ".py"
+            file, line = (guess, 1) if (root / guess).is_file() else (None, None)
+        test_id = str(t["id"])
+        if test_id.startswith("unittest.loader._FailedTest."):
+            test_id = str(t.get("name") or test_id)  # the module: running it shows the error
+        res.count(
+            TestCase(
+                test_id,
+                str(t.get("name") or t["id"]),
+                file,
+                line,
+                str(t["status"]),
+                str(t.get("message") or ""),
+                _clip(str(t.get("output") or "")),
+            )
+        )
+    return res
+
+
 # -- go ----------------------------------------------------------------------------------------
 _GO_LOC = re.compile(r"^\s+([\w./-]+_test\.go):(\d+):", re.M)
 
@@ -269,6 +300,28 @@ def nearest_python(source: str, line: int) -> list[str] | None:
                     isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef)
                     and inside(sub)
                     and sub.name.startswith("test")
+                ):
+                    return [node.name, sub.name]
+            return [node.name]
+    return None
+
+
+def nearest_unittest(source: str, line: int) -> list[str] | None:
+    """``[Class, test_method]`` or ``[Class]`` of the unittest test enclosing ``line``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if not start <= line <= (node.end_lineno or node.lineno):
+                continue
+            for sub in node.body:
+                if (
+                    isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and sub.name.startswith("test")
+                    and sub.lineno <= line <= (sub.end_lineno or sub.lineno)
                 ):
                     return [node.name, sub.name]
             return [node.name]
