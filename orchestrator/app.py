@@ -372,13 +372,14 @@ class Orchestrator:
                     feature(
                         "partial",
                         "pytest (JUnit XML), unittest (orchflow's result recorder), go test -json"
-                        " and a Makefile test/check target (exit code only) run in a test pane;"
-                        " jest, vitest and cargo are not supported yet; core, not yet a module",
+                        ", cargo test (libtest's text) and a Makefile test/check target (exit"
+                        " code only) run in a test pane; jest and vitest are not supported yet;"
+                        " core, not yet a module",
                     )
                     if needs_tmux["status"] == "implemented"
                     else needs_tmux
                 ),
-                "frameworks": ["pytest", "unittest", "go", "make"],
+                "frameworks": ["pytest", "unittest", "go", "cargo", "make"],
             },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),

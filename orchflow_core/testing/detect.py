@@ -8,6 +8,7 @@ and skips hidden, vendored and build directories):
   is not a root of its own (pytest collects it from the outer one).
 - unittest: a Python project (pyproject.toml, setup.py or setup.cfg) that is no pytest root
   and has a ``test*.py`` file importing unittest, at its top or in ``tests/`` or ``test/``.
+- cargo: ``Cargo.toml`` (each crate or workspace root found).
 - go: ``go.mod`` (every module is a root: ``go test ./...`` stops at nested modules).
 - make: a Makefile (GNU make's names) with a ``test`` or else ``check`` target; the targets are
   read by orchflow_core/project/detect.py's ``make_targets``.
@@ -28,7 +29,7 @@ from typing import Any
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import MAKEFILE_NAMES, make_targets
 
-FRAMEWORKS = ("pytest", "unittest", "go", "make")
+FRAMEWORKS = ("pytest", "unittest", "go", "cargo", "make")
 MAX_DEPTH = 3
 MAX_FILE_BYTES = 1024 * 1024
 SKIP_DIRS = frozenset(
@@ -143,6 +144,8 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
             uses = _unittest_marker(d, names)
             if uses:
                 found.append(Detected("unittest", str(d), f"{python_for(d)} -m unittest", uses))
+        if "Cargo.toml" in names:
+            found.append(Detected("cargo", str(d), "cargo test", "Cargo.toml"))
         if "go.mod" in names:
             found.append(Detected("go", str(d), "go test ./...", "go.mod"))
         make = _make_target(d, names)

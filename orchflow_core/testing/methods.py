@@ -132,11 +132,13 @@ class TestRunner:
                 raise NotFoundError(f"file {file!r} does not exist", param="file")
             file = str(fpath.resolve())
             if framework is None and root is None:
-                kinds = {".py": ("pytest", "unittest"), ".go": ("go",)}.get(fpath.suffix)
+                kinds = {".py": ("pytest", "unittest"), ".go": ("go",), ".rs": ("cargo",)}.get(
+                    fpath.suffix
+                )
                 if kinds is None:
                     raise InvalidArgumentError(
                         f"file {file!r}: no test framework runs {fpath.suffix or 'extensionless'}"
-                        " files (pytest and unittest .py, go .go)",
+                        " files (pytest and unittest .py, go .go, cargo .rs)",
                         param="file",
                     )
                 cwd = str(fpath.parent)
@@ -250,6 +252,8 @@ class TestRunner:
             run.results = R.parse_junit(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
+        elif fw == "cargo":
+            run.results = R.parse_cargo(report.read_text(encoding="utf-8", errors="replace"), root)
         else:
             lines = report.read_text(encoding="utf-8", errors="replace").splitlines()
             run.results = R.parse_go_json(lines, root, R.go_module(root))
@@ -317,7 +321,7 @@ def _check_installed(suite: Detected) -> None:
             )
         _HAS_PYTEST.add(python)
     else:
-        tool = "go" if suite.framework == "go" else "make"
+        tool = {"go": "go", "cargo": "cargo"}.get(suite.framework, "make")
         if shutil.which(tool) is None:
             raise UnavailableError(
                 f"{tool} is not installed (not on PATH); install it to run {suite.command}",
@@ -388,6 +392,33 @@ def _command(
             args[3:3] = ["-k", q(filt)]
             selection = f"{selection} -k {filt}"
         return " ".join(args), selection
+    if suite.framework == "cargo":
+        # libtest has no stable machine-readable output (JSON needs nightly): its text is
+        # kept with tee and parsed; --no-fail-fast runs every test binary
+        filters: list[str] = []
+        selection = "all"
+        if ids:
+            filters, selection = list(ids), f"{len(ids)} test{'s' if len(ids) != 1 else ''}"
+        elif file:
+            source = Path(file).read_text(encoding="utf-8", errors="replace")
+            rtests = R.rust_tests_in(source)
+            above = [n for n, at in rtests if line is not None and at <= line]
+            rrel = str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
+            if above:
+                filters, selection = [above[-1]], f"{rrel}::{above[-1]}"
+            elif rtests:
+                filters = [n for n, _ in rtests]
+                selection = rrel + (f" (line {line} is in no test)" if line else "")
+            else:
+                raise InvalidArgumentError(f"{file} has no #[test] function", param="file")
+        if filt:
+            filters.append(filt)
+            selection = f"{selection} {filt}"
+        exact = ["--exact"] if ids else []
+        cmd = ["cargo", "test", "--no-fail-fast", "--color", "never", "--", *exact]
+        cmd += [q(f) for f in filters]
+        cmd += ["2>&1", "|", "tee", q(str(report))]
+        return " ".join(cmd), selection
     # go
     pkgs, run_re, selection = "./...", None, "all"
     module = R.go_module(root)

@@ -157,6 +157,84 @@ def parse_unittest_json(path: Path, root: Path) -> Results:
     return res
 
 
+# -- cargo (libtest's text output, captured with tee) ------------------------------------------
+_CARGO_TEST = re.compile(r"^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$", re.M)
+_CARGO_RESULT = re.compile(
+    r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; .*finished in ([\d.]+)s", re.M
+)
+_CARGO_PANIC = re.compile(r"panicked at (?:'.*?', )?([^\s:']+\.rs):(\d+):\d+")
+_CARGO_ERROR = re.compile(r"^(error(?:\[\w+\])?: .*)\n\s*--> ([^:\n]+):(\d+):\d+", re.M)
+
+
+def parse_cargo(text: str, root: Path) -> Results:
+    """``cargo test`` output (every test binary's libtest lines) -> Results. The counts are the
+    sum of libtest's "test result:" lines; a crate that failed to compile is one error."""
+    res = Results(duration_s=0.0)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\r\n", "\n")
+    sections = dict(
+        re.findall(r"^---- (.+?) stdout ----\n(.*?)(?=^---- |^failures:|\Z)", text, re.M | re.S)
+    )
+    for name, outcome in _CARGO_TEST.findall(text):
+        status = {"ok": "passed", "FAILED": "failed", "ignored": "skipped"}[outcome]
+        out = sections.get(name, "")
+        file, line = _rust_location(root, name)
+        message = ""
+        if status == "failed":
+            m = _CARGO_PANIC.search(out)
+            if m:
+                file, line = m.group(1), int(m.group(2))
+                rest = out[m.end() :].lstrip(":").strip().splitlines()
+                message = rest[0].strip() if rest else "panicked"
+            else:
+                message = "FAILED"
+        res.count(TestCase(name, name.rsplit("::", 1)[-1], file, line, status, message, _clip(out)))
+    for m in _CARGO_RESULT.finditer(text):
+        res.duration_s = round((res.duration_s or 0) + float(m.group(4)), 6)
+    if "could not compile" in text:
+        m = _CARGO_ERROR.search(text)
+        file, line = (m.group(2), int(m.group(3))) if m else (None, None)
+        first = m.group(1) if m else "could not compile"
+        res.count(TestCase("build", "build", file, line, "error", first, _clip(text)))
+    return res
+
+
+def cargo_summary(text: str) -> dict[str, int]:
+    """libtest's own "test result:" lines, summed (for tests and checks)."""
+    out = {"passed": 0, "failed": 0, "ignored": 0}
+    for m in _CARGO_RESULT.finditer(re.sub(r"\x1b\[[0-9;]*m", "", text)):
+        for key, n in zip(("passed", "failed", "ignored"), m.groups()[:3], strict=True):
+            out[key] += int(n)
+    return out
+
+
+def _rust_location(root: Path, name: str) -> tuple[str | None, int | None]:
+    fn = name.rsplit("::", 1)[-1]
+    if " " in fn:  # a doc test: "src/lib.rs - add (line 3)"
+        m = re.match(r"(\S+\.rs) - .* \(line (\d+)\)", name)
+        return (m.group(1), int(m.group(2))) if m else (None, None)
+    for sub in ("src", "tests"):
+        for f in sorted((root / sub).rglob("*.rs"))[:200]:
+            try:
+                src = f.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            m = re.search(rf"^\s*(?:pub\s+)?(?:async\s+)?fn {re.escape(fn)}\s*\(", src, re.M)
+            if m:
+                return str(f.relative_to(root)), src.count("\n", 0, m.start()) + 1
+    return None, None
+
+
+def rust_tests_in(source: str) -> list[tuple[str, int]]:
+    """(name, line) of each ``#[test]`` function in a Rust file."""
+    return [
+        (m.group(1), source.count("\n", 0, m.start()) + 1)
+        for m in re.finditer(
+            r"#\[(?:tokio::)?test\][^\n]*\n(?:\s*#\[[^\n]*\n)*\s*(?:pub\s+)?(?:async\s+)?fn (\w+)",
+            source,
+        )
+    ]
+
+
 # -- go ----------------------------------------------------------------------------------------
 _GO_LOC = re.compile(r"^\s+([\w./-]+_test\.go):(\d+):", re.M)
 
