@@ -208,7 +208,7 @@ local function is_test_file(path)
 end
 
 --- What a save re-runs in watch mode ("affected"): a saved test file runs that file; any other
---- saved .py/.go file re-runs the latest run (its selection), or, before any run, the suite
+--- saved .py/.go/.rs file re-runs the latest run (its selection), or, before any run, the suite
 --- of the file's directory.
 function M.affected(path)
   if is_test_file(path) then
@@ -237,7 +237,7 @@ local function on_save(path)
   end)
 end
 
---- :Orchflow test watch: on/off. Saves of *.py and *.go files re-run the affected tests
+--- :Orchflow test watch: on/off. Saves of *.py, *.go and *.rs files re-run the affected tests
 --- (M.affected), debounced by M.debounce_ms.
 function M.watch()
   if watching then
@@ -249,7 +249,7 @@ function M.watch()
   timer = timer or vim.uv.new_timer()
   local pending_path = nil
   watching = vim.api.nvim_create_autocmd("BufWritePost", {
-    pattern = { "*.py", "*.go" },
+    pattern = { "*.py", "*.go", "*.rs" },
     desc = "orchflow: re-run affected tests",
     callback = function(ev)
       pending_path = vim.api.nvim_buf_get_name(ev.buf)
@@ -263,7 +263,7 @@ function M.watch()
       end))
     end,
   })
-  notify("test watch on: saving a .py or .go file re-runs the affected tests")
+  notify("test watch on: saving a .py, .go or .rs file re-runs the affected tests")
 end
 
 function M.watching()
