@@ -373,13 +373,14 @@ class Orchestrator:
                         "partial",
                         "pytest (JUnit XML), unittest (orchflow's result recorder), go test -json"
                         ", cargo test (libtest's text) and a Makefile test/check target (exit"
-                        " code only) run in a test pane; jest and vitest are not supported yet;"
+                        " code only) and jest (--json) run in a test pane; vitest is not supported"
+                        " yet;"
                         " core, not yet a module",
                     )
                     if needs_tmux["status"] == "implemented"
                     else needs_tmux
                 ),
-                "frameworks": ["pytest", "unittest", "go", "cargo", "make"],
+                "frameworks": ["pytest", "unittest", "jest", "go", "cargo", "make"],
             },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),

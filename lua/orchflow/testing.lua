@@ -204,7 +204,11 @@ end
 
 local function is_test_file(path)
   local base = vim.fs.basename(path)
-  return base:match("^test_.*%.py$") or base:match("_test%.py$") or base:match("_test%.go$")
+  return base:match("^test_.*%.py$")
+    or base:match("_test%.py$")
+    or base:match("_test%.go$")
+    or base:match("%.test%.[jt]sx?$")
+    or base:match("%.spec%.[jt]sx?$")
 end
 
 --- What a save re-runs in watch mode ("affected"): a saved test file runs that file; any other
@@ -249,7 +253,7 @@ function M.watch()
   timer = timer or vim.uv.new_timer()
   local pending_path = nil
   watching = vim.api.nvim_create_autocmd("BufWritePost", {
-    pattern = { "*.py", "*.go", "*.rs" },
+    pattern = { "*.py", "*.go", "*.rs", "*.js", "*.ts", "*.jsx", "*.tsx" },
     desc = "orchflow: re-run affected tests",
     callback = function(ev)
       pending_path = vim.api.nvim_buf_get_name(ev.buf)
@@ -263,7 +267,7 @@ function M.watch()
       end))
     end,
   })
-  notify("test watch on: saving a .py, .go or .rs file re-runs the affected tests")
+  notify("test watch on: saving a source file re-runs the affected tests")
 end
 
 function M.watching()

@@ -8,6 +8,8 @@ and skips hidden, vendored and build directories):
   is not a root of its own (pytest collects it from the outer one).
 - unittest: a Python project (pyproject.toml, setup.py or setup.cfg) that is no pytest root
   and has a ``test*.py`` file importing unittest, at its top or in ``tests/`` or ``test/``.
+- jest: a ``jest.config.*`` file, or package.json with a ``jest`` key, a jest dependency or a
+  script that runs jest (the project's node_modules/.bin/jest, else jest on PATH).
 - cargo: ``Cargo.toml`` (each crate or workspace root found).
 - go: ``go.mod`` (every module is a root: ``go test ./...`` stops at nested modules).
 - make: a Makefile (GNU make's names) with a ``test`` or else ``check`` target; the targets are
@@ -19,6 +21,7 @@ Synchronous (reads small files): call through ``asyncio.to_thread`` from the eve
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import sys
 import tomllib
@@ -29,7 +32,7 @@ from typing import Any
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import MAKEFILE_NAMES, make_targets
 
-FRAMEWORKS = ("pytest", "unittest", "go", "cargo", "make")
+FRAMEWORKS = ("pytest", "unittest", "jest", "go", "cargo", "make")
 MAX_DEPTH = 3
 MAX_FILE_BYTES = 1024 * 1024
 SKIP_DIRS = frozenset(
@@ -109,6 +112,26 @@ def _unittest_marker(d: Path, names: set[str]) -> str | None:
     return None
 
 
+def _jest_marker(d: Path, names: set[str]) -> str | None:
+    for n in sorted(names):
+        if n.startswith("jest.config."):
+            return n
+    if "package.json" not in names:
+        return None
+    text = _read(d / "package.json")
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    deps = {**(data.get("devDependencies") or {}), **(data.get("dependencies") or {})}
+    scripts = data.get("scripts") or {}
+    if "jest" in data or "jest" in deps or any("jest" in str(v) for v in scripts.values()):
+        return "package.json"
+    return None
+
+
 def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     for filename in MAKEFILE_NAMES:
         if filename in names:
@@ -144,6 +167,10 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
             uses = _unittest_marker(d, names)
             if uses:
                 found.append(Detected("unittest", str(d), f"{python_for(d)} -m unittest", uses))
+        jest = _jest_marker(d, names)
+        if jest:
+            local = d / "node_modules" / ".bin" / "jest"
+            found.append(Detected("jest", str(d), str(local) if local.exists() else "jest", jest))
         if "Cargo.toml" in names:
             found.append(Detected("cargo", str(d), "cargo test", "Cargo.toml"))
         if "go.mod" in names:

@@ -47,6 +47,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KEEP_RESULTS = 20
 GOTEE = Path(__file__).with_name("gotee.py")
+FILE_KINDS = {
+    ".py": ("pytest", "unittest"),
+    ".go": ("go",),
+    ".rs": ("cargo",),
+    **{ext: ("jest",) for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
+}
 UNITTEST_RUNNER = Path(__file__).with_name("unittest_runner.py")
 
 
@@ -132,13 +138,11 @@ class TestRunner:
                 raise NotFoundError(f"file {file!r} does not exist", param="file")
             file = str(fpath.resolve())
             if framework is None and root is None:
-                kinds = {".py": ("pytest", "unittest"), ".go": ("go",), ".rs": ("cargo",)}.get(
-                    fpath.suffix
-                )
+                kinds = FILE_KINDS.get(fpath.suffix)
                 if kinds is None:
                     raise InvalidArgumentError(
                         f"file {file!r}: no test framework runs {fpath.suffix or 'extensionless'}"
-                        " files (pytest and unittest .py, go .go, cargo .rs)",
+                        " files (pytest and unittest .py, go .go, cargo .rs, jest .js/.ts)",
                         param="file",
                     )
                 cwd = str(fpath.parent)
@@ -252,6 +256,8 @@ class TestRunner:
             run.results = R.parse_junit(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
+        elif fw == "jest":
+            run.results = R.parse_jest(report, root)
         elif fw == "cargo":
             run.results = R.parse_cargo(report.read_text(encoding="utf-8", errors="replace"), root)
         else:
@@ -321,7 +327,7 @@ def _check_installed(suite: Detected) -> None:
             )
         _HAS_PYTEST.add(python)
     else:
-        tool = {"go": "go", "cargo": "cargo"}.get(suite.framework, "make")
+        tool = {"go": "go", "cargo": "cargo", "jest": suite.command}.get(suite.framework, "make")
         if shutil.which(tool) is None:
             raise UnavailableError(
                 f"{tool} is not installed (not on PATH); install it to run {suite.command}",
@@ -391,6 +397,38 @@ def _command(
         if filt:
             args[3:3] = ["-k", q(filt)]
             selection = f"{selection} -k {filt}"
+        return " ".join(args), selection
+    if suite.framework == "jest":
+        args = [
+            q(suite.command),
+            "--json",
+            "--testLocationInResults",
+            f"--outputFile={q(str(report))}",
+        ]
+        selection = "all"
+        if ids:
+            files = sorted({i.split("::", 1)[0] for i in ids})
+            names = sorted({i.split("::", 1)[1] for i in ids if "::" in i})
+            args += ["--runTestsByPath", *(q(f) for f in files)]
+            if names:
+                args += ["-t", q("^(" + "|".join(re.escape(n) for n in names) + ")$")]
+            selection = f"{len(ids)} test{'s' if len(ids) != 1 else ''}"
+        elif file:
+            rel = str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
+            args += ["--runTestsByPath", q(rel)]
+            selection = rel
+            if line is not None:
+                name = R.nearest_jest(
+                    Path(file).read_text(encoding="utf-8", errors="replace"), line
+                )
+                if name:
+                    args += ["-t", q(re.escape(name))]
+                    selection = f"{rel}::{name}"
+                else:
+                    selection += f" (line {line} is in no test)"
+        if filt:
+            args += ["-t", q(filt)]
+            selection = f"{selection} -t {filt}"
         return " ".join(args), selection
     if suite.framework == "cargo":
         # libtest has no stable machine-readable output (JSON needs nightly): its text is

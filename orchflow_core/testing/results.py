@@ -157,6 +157,58 @@ def parse_unittest_json(path: Path, root: Path) -> Results:
     return res
 
 
+# -- jest (--json --testLocationInResults) ----------------------------------------------------
+def parse_jest(path: Path, root: Path) -> Results:
+    """jest's ``--json`` report -> Results: ``numPassedTests``... per assertion; pending and
+    todo are skipped; a test file that failed to run (a syntax error) is one error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable jest report: {exc}") from None
+    res = Results()
+    start, end = data.get("startTime"), 0
+    for suite in data.get("testResults", []):
+        name = str(suite.get("name", ""))
+        file = (
+            str(Path(name).relative_to(root)) if name and Path(name).is_relative_to(root) else name
+        )
+        end = max(end, int(suite.get("endTime") or 0))
+        cases = suite.get("assertionResults") or []
+        if not cases and suite.get("status") == "failed":
+            text = str(suite.get("message") or "")
+            m = re.search(rf"{re.escape(Path(name).name)}:(\d+)", text) or re.search(
+                r"\((\d+):\d+\)", text
+            )
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+            res.count(
+                TestCase(
+                    file,
+                    file,
+                    file,
+                    int(m.group(1)) if m else 1,
+                    "error",
+                    plain.splitlines()[0] if plain else "failed to run",
+                    _clip(plain),
+                )
+            )
+            continue
+        for c in cases:
+            status = {"passed": "passed", "failed": "failed"}.get(str(c.get("status")), "skipped")
+            failures = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(c.get("failureMessages") or []))
+            line = (c.get("location") or {}).get("line")
+            hits = re.findall(rf"{re.escape(Path(name).name)}:(\d+):\d+", failures)
+            if hits:
+                line = int(hits[0])
+            message = failures.strip().splitlines()[0] if failures.strip() else ""
+            full = str(c.get("fullName") or c.get("title") or "")
+            res.count(
+                TestCase(f"{file}::{full}", full, file, line, status, message, _clip(failures))
+            )
+    if start and end:
+        res.duration_s = round((end - int(start)) / 1000, 6)
+    return res
+
+
 # -- cargo (libtest's text output, captured with tee) ------------------------------------------
 _CARGO_TEST = re.compile(r"^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$", re.M)
 _CARGO_RESULT = re.compile(
@@ -404,6 +456,16 @@ def nearest_unittest(source: str, line: int) -> list[str] | None:
                     return [node.name, sub.name]
             return [node.name]
     return None
+
+
+def nearest_jest(source: str, line: int) -> str | None:
+    """The title of the last ``test(``/``it(``/``describe(`` call at or above ``line`` whose
+    title is a plain string literal; jest's ``-t`` matches it inside the full name."""
+    best = None
+    for m in re.finditer(r"^\s*(?:test|it|describe)(?:\.\w+)?\(\s*(['\"`])(.*?)\1", source, re.M):
+        if source.count("\n", 0, m.start()) + 1 <= line:
+            best = m.group(2)
+    return best
 
 
 def go_tests_in(source: str) -> list[tuple[str, int]]:
