@@ -140,8 +140,11 @@ _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run"
 
 
 def _served_core(name: str) -> bool:
-    return name.startswith(CORE_PREFIXES) and (
-        not name.startswith("pane.") or name in _CORE_PANE_METHODS
+    return (
+        name.startswith(CORE_PREFIXES)
+        and (not name.startswith("pane.") or name in _CORE_PANE_METHODS)
+        # test.*: the test runner's methods, not others that share the prefix (test hooks)
+        and (not name.startswith("test.") or name in CORE_PARAMS)
     )
 
 
