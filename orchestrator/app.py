@@ -371,7 +371,7 @@ class Orchestrator:
                 **(
                     feature(
                         "partial",
-                        "pytest (JUnit XML), unittest (orchflow's result recorder), go test -json"
+                        "pytest and unittest (orchflow's result recorders), go test -json"
                         ", cargo test (libtest's text) and a Makefile test/check target (exit"
                         " code only) and jest (--json) run in a test pane; vitest is not supported"
                         " yet;"

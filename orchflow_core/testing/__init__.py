@@ -2,7 +2,7 @@
 pane (``test.*`` methods), and read the results from the framework's machine-readable
 output so the counts equal the framework's own summary.
 
-Supported: pytest (JUnit XML, ``-o junit_family=xunit1``), unittest (under
+Supported: pytest (under ``pytest_runner.py``, a recorder plugin), unittest (under
 ``unittest_runner.py``, a JSON result recorder), jest (``--json``), go test
 (``go test -json``), cargo test (libtest's text lines; its JSON needs nightly) and a Makefile
 ``test``/``check`` target (exit code only: make has no machine-readable output).

@@ -53,6 +53,7 @@ FILE_KINDS = {
     ".rs": ("cargo",),
     **{ext: ("jest",) for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
 }
+PYTEST_RUNNER = Path(__file__).with_name("pytest_runner.py")
 UNITTEST_RUNNER = Path(__file__).with_name("unittest_runner.py")
 
 
@@ -90,6 +91,7 @@ class TestRun:
             "skipped": r.skipped if structured else None,
             "errors": r.errors if structured else None,
             "xfailed": r.xfailed if structured else None,
+            "xpassed": r.xpassed if structured else None,
             "duration_s": r.duration_s if r.duration_s is not None else self.wall_s,
         }
 
@@ -253,7 +255,7 @@ class TestRunner:
                 )
             return
         if fw == "pytest":
-            run.results = R.parse_junit(report, root)
+            run.results = R.parse_pytest_json(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
         elif fw == "jest":
@@ -348,16 +350,8 @@ def _command(
     if suite.framework == "make":
         return suite.command, "all"
     if suite.framework == "pytest":
-        args = [
-            suite.command,
-            "-o",
-            "junit_family=xunit1",
-            "-o",
-            "junit_logging=out-err",
-            "-o",
-            "junit_log_passing_tests=False",
-            f"--junitxml={q(str(report))}",
-        ]
+        python = shlex.split(suite.command)[0]
+        args = [q(python), q(str(PYTEST_RUNNER)), q(str(report))]
         selection = "all"
         if ids:
             args += [q(i) for i in ids]

@@ -1,9 +1,10 @@
 """Results from machine-readable test output, and the nearest test at a line.
 
-- pytest: JUnit XML written with ``-o junit_family=xunit1`` (that family carries each test's
-  file and line). Counts follow pytest's summary: ``passed``, ``failed``, ``skipped`` (pytest
-  "skipped" plus "xfailed", which JUnit cannot tell apart from a skip except by its type;
-  ``xfailed`` is also given on its own), ``errors`` (collection and fixture errors).
+- pytest: the JSON of orchflow's recorder plugin (pytest_runner.py), which files each report
+  under the category of pytest's own summary. Counts: ``passed``, ``failed``, ``skipped``
+  (pytest's "skipped" plus "xfailed"; ``xfailed`` is also given on its own), ``xpassed``,
+  ``errors`` (collection, setup and teardown errors).
+- unittest: the JSON of unittest_runner.py; jest: its ``--json`` report; cargo: libtest's lines.
 - go: ``go test -json`` events; a test's result is its last pass/fail/skip action (subtests
   count, as in ``go test -v``'s ``--- PASS`` lines); a package that failed without a failing
   test (a build error, a panic in init) is one error.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ class Results:
     skipped: int = 0
     errors: int = 0
     xfailed: int = 0
+    xpassed: int = 0
     duration_s: float | None = None
     tests: list[TestCase] = field(default_factory=list)
 
@@ -51,6 +52,8 @@ class Results:
         if case.status == "xfailed":
             self.xfailed += 1
             self.skipped += 1
+        elif case.status == "xpassed":
+            self.xpassed += 1
         elif case.status == "error":
             self.errors += 1
         else:
@@ -69,61 +72,36 @@ def _failing_line(text: str, file: str | None) -> int | None:
     return int(hits[-1]) if hits else None
 
 
-def parse_junit(path: Path, root: Path) -> Results:
-    """pytest's JUnit XML (xunit1) -> Results. Raises ValueError on a malformed file."""
+# -- pytest under pytest_runner.py (the recorder plugin's JSON) --------------------------------
+def parse_pytest_json(path: Path, root: Path) -> Results:
+    """Counts per pytest's own summary categories; a test with a passing call and a failing
+    teardown is one passed and one error, as pytest says."""
     try:
-        # our own temp file, written by the project's pytest (whose code runs anyway)
-        tree = ET.parse(path)  # noqa: S314
-    except ET.ParseError as exc:
-        raise ValueError(f"{path}: malformed JUnit XML: {exc}") from None
-    res = Results()
-    top = tree.getroot()
-    suites = [top] if top.tag == "testsuite" else list(top.iter("testsuite"))
-    res.duration_s = round(sum(float(s.get("time", 0) or 0) for s in suites), 6)
-    for suite in suites:
-        for tc in suite.iter("testcase"):
-            if not tc.get("name") and not tc.get("classname"):
-                continue  # pytest's placeholder for the test a KeyboardInterrupt stopped
-            res.count(_junit_case(tc, root))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable pytest report: {exc}") from None
+    res = Results(duration_s=round(float(data.get("duration_s") or 0), 6))
+    for t in data.get("tests", []):
+        file = t.get("file")
+        if file and Path(file).is_relative_to(root):
+            file = str(Path(file).relative_to(root))
+        status = str(t["status"])
+        text = str(t.get("output") or "")
+        line = t.get("line")
+        if status in ("failed", "error"):
+            line = _failing_line(text, file) or line or (1 if file else None)
+        res.count(
+            TestCase(
+                str(t["id"]),
+                str(t.get("name") or t["id"]),
+                file,
+                line,
+                status,
+                str(t.get("message") or ""),
+                _clip(text),
+            )
+        )
     return res
-
-
-def _junit_case(tc: ET.Element, root: Path) -> TestCase:
-    name = tc.get("name", "")
-    classname = tc.get("classname", "")
-    file = tc.get("file")
-    line_attr = tc.get("line")
-    line = int(line_attr) + 1 if line_attr and line_attr.isdigit() else None  # 0-based
-    if file:
-        module = file[:-3].replace("/", ".") if file.endswith(".py") else file
-        rest = classname[len(module) :].lstrip(".") if classname.startswith(module) else ""
-        node_id = "::".join([file, *([rest.replace(".", "::")] if rest else []), name])
-    else:
-        # a collection error: classname "", name "pkg.test_mod"
-        guess = name.replace(".", "/") + ".py"
-        file = guess if (root / guess).is_file() else None
-        node_id = file or name
-    status, message, text = "passed", "", ""
-    for child in tc:
-        if child.tag in ("failure", "error", "skipped"):
-            message = child.get("message", "") or ""
-            text = child.text or ""
-            if child.tag == "failure":
-                status = "failed"
-            elif child.tag == "error":
-                status = "error"
-            elif status == "passed":
-                status = "xfailed" if child.get("type") == "pytest.xfail" else "skipped"
-    out = "\n".join(
-        x
-        for x in (text, *((c.text or "") for c in tc if c.tag in ("system-out", "system-err")))
-        if x
-    )
-    if status in ("failed", "error"):
-        line = _failing_line(text, file) or line
-        if file and line is None:
-            line = 1
-    return TestCase(node_id, name, file, line, status, message, _clip(out))
 
 
 # -- unittest (orchflow_core/testing/unittest_runner.py's JSON) ------------------------------------
