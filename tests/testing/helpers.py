@@ -82,6 +82,7 @@ def ours(results: dict) -> dict[str, int]:
         "failed": results["failed"],
         "skipped": results["skipped"] - results["xfailed"],
         "xfailed": results["xfailed"],
+        "xpassed": results["xpassed"],
         "error": results["errors"],
     }
     return {k: v for k, v in out.items() if v}

@@ -223,3 +223,19 @@ async def test_a_file_below_the_root_runs_from_the_root(core: Core, tmp_path: Pa
     res = await run_to_end(core, {"file": str(root / "sub" / "test_more.py"), "line": 2})
     assert res["root"] == str(root) and res["selection"] == "sub/test_more.py::test_sub"
     assert (res["state"], res["passed"]) == ("passed", 1)
+
+
+async def test_teardown_errors_and_xpasses_count_as_pytest_counts_them(
+    core: Core, tmp_path: Path
+) -> None:
+    root = write(tmp_path / "edge", {
+        "pytest.ini": "[pytest]\n",
+        "test_edge.py": "import pytest\n\n\n@pytest.fixture\ndef bad():\n    yield\n"
+                        "    raise RuntimeError('teardown broke')\n\n\ndef test_ok_then_bad(bad):\n"
+                        "    pass\n\n\n@pytest.mark.xfail(reason='maybe')\ndef test_xpass():\n"
+                        "    pass\n",
+    })  # fmt: skip
+    res = await run_to_end(core, {"cwd": str(root)})
+    assert ours(res) == plural(pytest_summary(root)) == {"passed": 1, "xpassed": 1, "error": 1}
+    err = next(t for t in res["tests"] if t["status"] == "error")
+    assert "teardown broke" in err["message"] and err["line"] == 7
