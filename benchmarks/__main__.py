@@ -28,6 +28,7 @@ MODULES = [
     "mcp",
     "templates",
     "router",
+    "testing",
 ]
 
 

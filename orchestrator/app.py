@@ -367,6 +367,21 @@ class Orchestrator:
             "files": feature("implemented", "ripgrep lists files when it is installed"),
             "history": feature("implemented", "frecency-ranked command history in SQLite"),
             "runs": {**needs_tmux, "sources": ["run", "typed", "agent"]},
+            "tests": {
+                **(
+                    feature(
+                        "partial",
+                        "pytest and unittest (orchflow's result recorders), go test -json"
+                        ", cargo test (libtest's text) and a Makefile test/check target (exit"
+                        " code only) and jest (--json) run in a test pane; vitest is not supported"
+                        " yet;"
+                        " core, not yet a module",
+                    )
+                    if needs_tmux["status"] == "implemented"
+                    else needs_tmux
+                ),
+                "frameworks": ["pytest", "unittest", "jest", "go", "cargo", "make"],
+            },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),
             "templates": feature(

@@ -142,6 +142,7 @@ CORE_PREFIXES = (
     "protocol.",
     "pane.",
     "template.",
+    "test.",
     "ai.route",
     "ai.feedback",
 )
@@ -151,8 +152,11 @@ _CORE_PANE_METHODS = frozenset({"pane.new", "pane.list", "pane.send", "pane.run"
 
 
 def _served_core(name: str) -> bool:
-    return name.startswith(CORE_PREFIXES) and (
-        not name.startswith("pane.") or name in _CORE_PANE_METHODS
+    return (
+        name.startswith(CORE_PREFIXES)
+        and (not name.startswith("pane.") or name in _CORE_PANE_METHODS)
+        # test.*: the test runner's methods, not others that share the prefix (test hooks)
+        and (not name.startswith("test.") or name in CORE_PARAMS)
     )
 
 
@@ -226,6 +230,12 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         # the router (orchflow_core/router/methods.py)
         "ai.route": ("input", "context"),
         "ai.feedback": ("input", "context", "verdict", "agent_type", "command"),
+        # the test runner (orchflow_core/testing/methods.py)
+        "test.detect": ("cwd",),
+        "test.run": ("cwd", "framework", "root", "filter", "file", "line", "ids"),
+        "test.results": ("run_id", "wait_s"),
+        "test.cancel": ("run_id",),
+        "test.last": (),
     }.items()
 }
 

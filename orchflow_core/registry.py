@@ -20,6 +20,7 @@ METHOD_MODULES = (
     "orchflow_core.protocol.methods",
     "orchflow_core.templates.methods",
     "orchflow_core.router.methods",
+    "orchflow_core.testing.methods",
 )
 
 
@@ -43,6 +44,7 @@ LAZY_PREFIXES = {
     "template.": "orchflow_core.templates.methods",
     "ai.route": "orchflow_core.router.methods",
     "ai.feedback": "orchflow_core.router.methods",
+    "test.": "orchflow_core.testing.methods",
 }
 
 

@@ -63,6 +63,26 @@ M.tree = {
     desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it",
     plug = "orchflow-ask",
   },
+  test = {
+    desc = "Test runner (pytest, unittest, jest, go, cargo, make) in a test pane; failures to quickfix",
+    sub = {
+      nearest = { impl = "testing.nearest", desc = "Run the test at the cursor", plug = "orchflow-test-nearest" },
+      file = { impl = "testing.file", desc = "Run the tests of this file", plug = "orchflow-test-file" },
+      all = { impl = "testing.all", desc = "Run the suite of the working directory", plug = "orchflow-test-all" },
+      last = { impl = "testing.last", desc = "Run the latest test run again", plug = "orchflow-test-last" },
+      failed = {
+        impl = "testing.failed",
+        desc = "Run only the tests that failed in the latest run",
+        plug = "orchflow-test-failed",
+      },
+      watch = {
+        impl = "testing.watch",
+        desc = "Toggle watch mode: saving a file re-runs the affected tests",
+        plug = "orchflow-test-watch",
+      },
+      cancel = { impl = "testing.cancel", desc = "Stop the running test run", plug = "orchflow-test-cancel" },
+    },
+  },
   rules = {
     impl = "rules.open",
     desc = "Rules every command crosses (block, confirm, warn): list, add, remove",

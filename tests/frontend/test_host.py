@@ -232,9 +232,9 @@ def test_a_handler_that_raises_a_foreign_exception_answers_with_an_error(editor:
     editor.cmd("lua require('orchflow.host').call('test.raise', {})")
     msg = editor.wait_notify("internal error")
     assert msg == "orchflow: internal error in test.raise; see :Orchflow log"
-    editor.cmd("lua require('orchflow.host').call('test.cancel', {})")
+    editor.cmd("lua require('orchflow.host').call('test.abort', {})")
     msg = editor.wait_notify("cancelled")
-    assert msg == "orchflow: test.cancel was cancelled inside orchflow's host; see :Orchflow log"
+    assert msg == "orchflow: test.abort was cancelled inside orchflow's host; see :Orchflow log"
     for text, _ in editor.notifications():
         assert "secret" not in text and "Traceback" not in text
 

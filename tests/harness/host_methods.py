@@ -44,7 +44,7 @@ async def raise_foreign(core: Core, params: Params) -> None:
     raise RuntimeError("secret detail from test.raise")
 
 
-@METHODS.method("test.cancel")
+@METHODS.method("test.abort")
 async def cancel_itself(core: Core, params: Params) -> None:
     raise asyncio.CancelledError
 
