@@ -6,9 +6,8 @@ local M = {}
 
 local host = require("orchflow.host")
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
 
 local function text_of(v, none)
   return present(v) and tostring(v) or none

@@ -5,9 +5,9 @@ local M = {}
 
 local host = require("orchflow.host")
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
+local pad = fmt.pad
 
 local function with_result(fn)
   return function(err, res)
@@ -22,10 +22,6 @@ local function need(args, n, usage)
   if #args < n then
     error("usage: " .. usage, 0)
   end
-end
-
-local function pad(s, n)
-  return s .. string.rep(" ", math.max(0, n - vim.fn.strdisplaywidth(s)))
 end
 
 --- "13:05 (Mon 30)" from an ISO time "2026-11-30T13:05:00+01:00", or the text as it is.

@@ -25,9 +25,8 @@ local SECTIONS = {
 
 local FOOTER = "s stage  u unstage  <Tab> hunks  c commit  d diff  <CR> open  r refresh  q close"
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
 
 --- The first line: the branch, or the detached commit, and how it stands to its upstream.
 function M.head_line(st)

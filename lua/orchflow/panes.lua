@@ -34,9 +34,8 @@ function M.on_change(fn)
   end
 end
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
 
 local function find(ref)
   if not present(ref) then

@@ -6,13 +6,9 @@ local M = {}
 
 local host = require("orchflow.host")
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
-
-local function pad(s, n)
-  return s .. string.rep(" ", math.max(0, n - vim.fn.strdisplaywidth(s)))
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
+local pad = fmt.pad
 
 --- Call `method` for a command the user gave (pane.run, pane.send). When a `confirm`
 --- rule answers, ask; on yes the same call goes again with the one-time token the host

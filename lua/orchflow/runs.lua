@@ -5,25 +5,10 @@ local M = {}
 
 local host = require("orchflow.host")
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
-
-local function age(ts)
-  local s = math.max(0, os.time() - math.floor(ts or 0))
-  if s < 60 then
-    return s .. "s ago"
-  elseif s < 3600 then
-    return math.floor(s / 60) .. "m ago"
-  elseif s < 86400 then
-    return math.floor(s / 3600) .. "h ago"
-  end
-  return math.floor(s / 86400) .. "d ago"
-end
-
-local function pad(s, n)
-  return s .. string.rep(" ", math.max(0, n - vim.fn.strdisplaywidth(s)))
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
+local pad = fmt.pad
+local age = fmt.age
 
 local function duration(d)
   if not present(d) then

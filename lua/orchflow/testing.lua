@@ -15,9 +15,8 @@ local queued = nil -- watch: params to run once `running` ends
 local watching = nil -- the autocmd id while watch mode is on
 local timer = nil
 
-local function present(v)
-  return v ~= nil and v ~= vim.NIL
-end
+local fmt = require("orchflow.fmt")
+local present = fmt.present
 
 local function notify(msg, level)
   vim.notify("orchflow: " .. msg, level or vim.log.levels.INFO, { title = "orchflow" })
