@@ -192,7 +192,9 @@ _CARGO_TEST = re.compile(r"^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$", re.
 _CARGO_RESULT = re.compile(
     r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; .*finished in ([\d.]+)s", re.M
 )
-_CARGO_PANIC = re.compile(r"panicked at (?:'.*?', )?([^\s:']+\.rs):(\d+):\d+")
+# Rust >= 1.73: "panicked at src/lib.rs:22:9:\n<message>"; older: "panicked at '<message,
+# possibly several lines>', src/lib.rs:22:9".
+_CARGO_PANIC = re.compile(r"panicked at (?:'(.*?)', )?([^\s:']+\.rs):(\d+):\d+", re.S)
 _CARGO_ERROR = re.compile(r"^(error(?:\[\w+\])?: .*)\n\s*--> ([^:\n]+):(\d+):\d+", re.M)
 
 
@@ -212,8 +214,8 @@ def parse_cargo(text: str, root: Path) -> Results:
         if status == "failed":
             m = _CARGO_PANIC.search(out)
             if m:
-                file, line = m.group(1), int(m.group(2))
-                rest = out[m.end() :].lstrip(":").strip().splitlines()
+                file, line = m.group(2), int(m.group(3))
+                rest = (m.group(1) or out[m.end() :].lstrip(":")).strip().splitlines()
                 message = rest[0].strip() if rest else "panicked"
             else:
                 message = "FAILED"
