@@ -41,4 +41,11 @@ function M.rest(args, info)
   return table.concat(args or {}, " ")
 end
 
+--- Raise "usage: …" (shown as the command's error) when fewer than `n` arguments came.
+function M.need(args, n, usage)
+  if #args < n then
+    error("usage: " .. usage, 0)
+  end
+end
+
 return M

@@ -9,20 +9,9 @@ local fmt = require("orchflow.fmt")
 local present = fmt.present
 local pad = fmt.pad
 
-local function with_result(fn)
-  return function(err, res)
-    if err then
-      return host.report(err)
-    end
-    fn(res)
-  end
-end
+local with_result = host.with_result
 
-local function need(args, n, usage)
-  if #args < n then
-    error("usage: " .. usage, 0)
-  end
-end
+local need = require("orchflow.args").need
 
 --- "13:05 (Mon 30)" from an ISO time "2026-11-30T13:05:00+01:00", or the text as it is.
 local function short_time(iso)

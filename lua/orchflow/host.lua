@@ -212,6 +212,16 @@ function M.call(method, params, cb, opts)
   return id
 end
 
+--- A callback for call(): report an error, else hand the result to `fn`.
+function M.with_result(fn)
+  return function(err, res)
+    if err then
+      return M.report(err)
+    end
+    fn(res)
+  end
+end
+
 --- Host -> Lua: the answer to call `id`.
 function M._reply(id, ok, payload)
   local entry = take(id)

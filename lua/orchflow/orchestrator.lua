@@ -25,20 +25,9 @@ local function worktree_timeout()
   return math.max(opts.host.timeout_s, 2 * setup + 30)
 end
 
-local function with_result(fn)
-  return function(err, res)
-    if err then
-      return host.report(err)
-    end
-    fn(res)
-  end
-end
+local with_result = host.with_result
 
-local function need(args, n, usage)
-  if #args < n then
-    error("usage: " .. usage, 0)
-  end
-end
+local need = require("orchflow.args").need
 
 local function show(lines, title, footer)
   return require("orchflow.float").open(lines, { title = title, footer = footer, fit = true })

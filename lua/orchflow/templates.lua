@@ -5,11 +5,7 @@ local host = require("orchflow.host")
 
 local known = {} -- names from the last template.list, for completion
 
-local function need(args, n, usage)
-  if #args < n then
-    error(("usage: %s"):format(usage), 0)
-  end
-end
+local need = require("orchflow.args").need
 
 local function counts(c)
   return ("%d window(s), %d pane(s)"):format(c.windows, c.panes)

@@ -73,11 +73,7 @@ local function ok_notify(fmt)
   end
 end
 
-local function need(args, n, usage)
-  if #args < n then
-    error(("usage: %s"):format(usage), 0)
-  end
-end
+local need = require("orchflow.args").need
 
 -- sessions ---------------------------------------------------------------------
 function M.session_new(args)

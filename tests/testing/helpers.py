@@ -6,6 +6,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchflow_core.core import Core
 
 PYTEST_SUITE = {
     "pytest.ini": "[pytest]\n",
@@ -90,3 +94,14 @@ def ours(results: dict) -> dict[str, int]:
 
 def plural(d: dict[str, int]) -> dict[str, int]:
     return {("error" if k == "errors" else k): v for k, v in d.items()}
+
+
+async def run_to_end(core: Core, params: dict[str, Any]) -> dict[str, Any]:
+    """test.run, then its results once the run is over (at most 300 s)."""
+    from orchflow_core.api import dispatch
+
+    ok, started = await dispatch(core, "test.run", params)
+    assert ok, started
+    ok, res = await dispatch(core, "test.results", {"run_id": started["run_id"], "wait_s": 300})
+    assert ok and res["state"] != "running", res
+    return res

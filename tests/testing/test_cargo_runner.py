@@ -6,18 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from orchflow_core.api import dispatch
 from orchflow_core.core import Core
 from orchflow_core.registry import load_methods
 from orchflow_core.testing.results import cargo_summary
-from tests.harness.tmux import TmuxServer
-from tests.testing.helpers import write
+from tests.testing.helpers import run_to_end, write
 
 load_methods()
 CONF = str(Path(__file__).resolve().parents[1] / "tmux.conf")
@@ -62,22 +58,6 @@ mod tests {
 }
 """,
 }
-
-
-@pytest.fixture
-async def core(isolated: Path, private_tmux: TmuxServer) -> AsyncIterator[Core]:
-    c = Core({"tmux": {"config_file": CONF}}, project_root=isolated)
-    await c.start()
-    yield c
-    await c.close()
-
-
-async def run_to_end(core: Core, params: dict[str, Any]) -> dict[str, Any]:
-    ok, started = await dispatch(core, "test.run", params)
-    assert ok, started
-    ok, res = await dispatch(core, "test.results", {"run_id": started["run_id"], "wait_s": 300})
-    assert ok and res["state"] != "running", res
-    return res
 
 
 def libtest(root: Path, *args: str) -> dict[str, int]:

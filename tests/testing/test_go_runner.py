@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from orchflow_core.api import dispatch
 from orchflow_core.core import Core
 from orchflow_core.registry import load_methods
 from tests.harness.tmux import TmuxServer
-from tests.testing.helpers import write
+from tests.testing.helpers import run_to_end, write
 
 load_methods()
 CONF = str(Path(__file__).resolve().parents[1] / "tmux.conf")
@@ -70,14 +69,6 @@ async def core(isolated: Path, private_tmux: TmuxServer) -> AsyncIterator[Core]:
     await c.start()
     yield c
     await c.close()
-
-
-async def run_to_end(core: Core, params: dict[str, Any]) -> dict[str, Any]:
-    ok, started = await dispatch(core, "test.run", params)
-    assert ok, started
-    ok, res = await dispatch(core, "test.results", {"run_id": started["run_id"], "wait_s": 240})
-    assert ok and res["state"] != "running", res
-    return res
 
 
 def go_v_counts(root: Path, *args: str) -> dict[str, int]:
