@@ -49,10 +49,12 @@ if TYPE_CHECKING:
     from orchestrator.agents import AgentManager
     from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
+    from orchestrator.executors.local import LocalExecutor
     from orchestrator.mcp.http import McpHttp
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
     from orchestrator.streams import StreamHub
+    from orchestrator.swarm.runner import SwarmManager
     from orchflow_core.mux.stream import OutputSubscription
     from orchflow_core.rpc.http import HttpRequest, HttpResponse
     from orchflow_core.store.database import Database
@@ -65,7 +67,7 @@ MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 DEFAULT_DRAIN_S = 5.0
 DEFAULT_TMUX_START_S = 10.0
 DEFAULT_STORES_OPEN_S = 10.0
-NOT_BUILT = ("swarm", "providers")
+NOT_BUILT = ("providers",)
 
 
 def default_listen() -> str:
@@ -123,6 +125,8 @@ class Orchestrator:
         self.locks = LockManager()  # process state: owners are live connections
         self.scheduler: Scheduler | None = None
         self.scheduler_error: str | None = None
+        self.swarm_manager: SwarmManager | None = None
+        self.executor: LocalExecutor | None = None
         self._mcp: McpHttp | None = None  # /mcp, made on its first request (the SDK: ~1 s)
         self._mcp_lock = asyncio.Lock()
         self._mcp_task: asyncio.Task[None] | None = None
@@ -189,6 +193,11 @@ class Orchestrator:
             raise UnavailableError(self.scheduler_error or "not open", feature="scheduler")
         return self.scheduler
 
+    async def swarms(self) -> SwarmManager:
+        await self._stores_open()
+        assert self.swarm_manager is not None
+        return self.swarm_manager
+
     async def stream_hub(self) -> StreamHub:
         await self._stores_open()
         assert self.streams is not None
@@ -233,6 +242,25 @@ class Orchestrator:
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
         await self._open_scheduler(self.state_db)
+        await self._open_swarms(self.state_db)
+
+    async def _open_swarms(self, db: Database) -> None:
+        from orchestrator.executors.local import LocalExecutor
+        from orchestrator.swarm.prompts import AgentPrompts
+        from orchestrator.swarm.repository import SwarmRepository
+        from orchestrator.swarm.runner import SwarmManager
+
+        self.executor = LocalExecutor(self.terminals)
+        manager = SwarmManager(
+            SwarmRepository(db),
+            self.executor,
+            self.locks,
+            out_dir=self.options.state_dir / "swarms",
+            publish=self._publish,
+            prompts=AgentPrompts(self.ai_agent_manager),
+        )
+        await manager.open()  # swarms a killed orchestrator left: re-attached or settled
+        self.swarm_manager = manager
 
     async def _open_scheduler(self, db: Database) -> None:
         try:
@@ -313,6 +341,7 @@ class Orchestrator:
             "breakers": self.breakers.snapshot(),
             "locks": dict(zip(("held", "waiting"), self.locks.counts(), strict=True)),
             "schedules": self.scheduler.counts()[0] if self.scheduler else None,
+            "swarms": self.swarm_manager.counts() if self.swarm_manager else None,
         }
 
     def features(self) -> dict[str, dict[str, Any]]:
@@ -428,6 +457,20 @@ class Orchestrator:
         )
         out["breakers"] = feature(
             "implemented", "circuit breakers", names=sorted(self.breakers.snapshot())
+        )
+        out["swarm"] = {
+            **needs_tmux,
+            "reason": "swarm.submit/status/list/cancel/watch: task graphs (parallel, sequential,"
+            " map, reduce, pipeline) of commands in pooled tmux panes, retries, timeouts, locks,"
+            " persisted; prompt tasks go to ACP agents of the registry"
+            + (f"; {needs_tmux['reason']}" if needs_tmux["reason"] else ""),
+            "strategies": ["parallel", "sequential", "map", "reduce", "pipeline"],
+        }
+        out["executors"] = feature(
+            needs_tmux["status"],
+            needs_tmux["reason"] or "where swarm tasks run: local (tmux panes) only",
+            local=needs_tmux["status"],
+            ray="unavailable: not implemented yet",
         )
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
@@ -634,6 +677,8 @@ class Orchestrator:
             self._warmup.cancel()
         if self.scheduler is not None:
             await self.scheduler.close()
+        if self.swarm_manager is not None:  # their commands keep running in tmux
+            await self.swarm_manager.close()
         self.locks.close()
         if self.ai_agents is not None:  # ACP agents are this process's children
             await self.ai_agents.close()

@@ -21,6 +21,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
+    swarm.*: orchestrator/api/swarm.py (registered at the end)
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
     pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
@@ -639,3 +640,4 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import swarm as _swarm  # noqa: E402, F401

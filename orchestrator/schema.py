@@ -24,6 +24,19 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
     id TEXT PK, schedule, due_at, fired_at, state (queued, running, finished, cancelled,
     lost, skipped, error), reason, run_id (the run in ``orchflow.db``), pane_id,
     exit_code, finished_at
+
+``swarms`` (migration 4) - ``swarm.submit``: id TEXT PK, name, strategy, max_parallel,
+    state (running, succeeded, failed, cancelled), reason, created_at, finished_at
+
+``swarm_tasks`` (migration 4) - one row per task (after its strategy was expanded):
+    (swarm_id, id) PK, position, spec (JSON: the checked task), state (pending, running,
+    backoff, succeeded, failed, lost, cancelled, skipped), attempts, host, exit_code, reason,
+    handle (JSON: where its current attempt runs, for a restarted orchestrator), started_at,
+    finished_at, output_tail (its last lines), output_path (the file with its output)
+
+``swarm_attempts`` (migration 4) - every attempt of a task:
+    (swarm_id, task_id, n) PK, handle, started_at, finished_at, ending (exited, timed_out,
+    killed, lost, error), exit_code, reason, output_tail
 """
 
 from __future__ import annotations
@@ -98,6 +111,52 @@ MIGRATIONS: tuple[Migration, ...] = (
                 finished_at REAL
             )""",
             "CREATE INDEX schedule_firings_by_schedule ON schedule_firings (schedule, due_at)",
+        ),
+    ),
+    Migration(
+        4,
+        "orchestrator: swarms, their tasks and attempts",
+        (
+            """CREATE TABLE swarms (
+                id           TEXT PRIMARY KEY,
+                name         TEXT NOT NULL,
+                strategy     TEXT NOT NULL,
+                max_parallel INTEGER NOT NULL,
+                state        TEXT NOT NULL,
+                reason       TEXT,
+                created_at   REAL NOT NULL,
+                finished_at  REAL
+            )""",
+            """CREATE TABLE swarm_tasks (
+                swarm_id    TEXT NOT NULL,
+                id          TEXT NOT NULL,
+                position    INTEGER NOT NULL,
+                spec        TEXT NOT NULL,
+                state       TEXT NOT NULL,
+                attempts    INTEGER NOT NULL DEFAULT 0,
+                host        TEXT,
+                exit_code   INTEGER,
+                reason      TEXT,
+                handle      TEXT,
+                started_at  REAL,
+                finished_at REAL,
+                output_tail TEXT,
+                output_path TEXT,
+                PRIMARY KEY (swarm_id, id)
+            )""",
+            """CREATE TABLE swarm_attempts (
+                swarm_id    TEXT NOT NULL,
+                task_id     TEXT NOT NULL,
+                n           INTEGER NOT NULL,
+                handle      TEXT,
+                started_at  REAL,
+                finished_at REAL,
+                ending      TEXT,
+                exit_code   INTEGER,
+                reason      TEXT,
+                output_tail TEXT,
+                PRIMARY KEY (swarm_id, task_id, n)
+            )""",
         ),
     ),
 )

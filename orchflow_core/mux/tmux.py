@@ -706,6 +706,21 @@ class TmuxBackend:
         if names:
             await self._run("send-keys", "-t", pane_id, *names, pane_id=pane_id)
 
+    async def reset_pane(self, pane_id: str) -> None:
+        """Clear the pane's screen and scrollback (``send-keys -R``, ``clear-history``),
+        then C-l, so the shell's line editor redraws its prompt at the top (it would
+        otherwise draw the next line where it believes the cursor is): a reused shell pane
+        then shows, and captures, only what comes next."""
+        _check_pane_id(pane_id)
+        await self._pipeline(
+            [
+                ["send-keys", "-R", "-t", pane_id],
+                ["clear-history", "-t", pane_id],
+                ["send-keys", "-t", pane_id, Key.C_L.value],
+            ],
+            pane_id=pane_id,
+        )
+
     async def run(self, pane_id: str, cmd: str) -> CommandHandle:
         """Run ``cmd`` in the pane's shell (in a subshell; see shell_integration)."""
         _check_pane_id(pane_id)

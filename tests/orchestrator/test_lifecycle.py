@@ -193,10 +193,9 @@ async def test_without_tmux_agents_say_why_and_memory_still_works(
             assert "tmux not found" in features["agents"]["reason"]
             assert features["memory"]["status"] == "implemented"
             assert features["memory_fts"]["status"] == "implemented"
-            assert features["swarm"] == {
-                "status": "unavailable",
-                "reason": "not implemented in this version",
-            }
+            assert features["swarm"]["status"] == "unavailable"
+            assert "tmux not found" in features["swarm"]["reason"]
+            assert features["executors"]["ray"] == "unavailable: not implemented yet"
             assert (await client.call("memory.store", {"key": "k", "value": 1}))["key"] == "k"
             health = await client.call("system.health")
             assert health["status"] == "degraded" and "tmux not found" in health["problems"][0]
@@ -213,8 +212,10 @@ async def test_features_with_tmux(orch: OrchestratorProcess) -> None:
         assert features[name]["status"] == "implemented", name
     assert features["breakers"]["names"] == ["agent.spawn"]
     assert features["router"]["status"] == "implemented"
-    for name in ("swarm", "mcp.client"):
-        assert features[name]["status"] == "unavailable"
+    assert features["swarm"]["status"] == "implemented"
+    assert features["executors"]["local"] == "implemented"
+    assert features["executors"]["ray"] == "unavailable: not implemented yet"
+    assert features["mcp.client"]["status"] == "unavailable"
     version = await orch.call("system.version")
     assert "agent.create" in version["methods"] and version["api"] == 1
     assert os.getpid() != (await orch.call("system.health"))["pid"]

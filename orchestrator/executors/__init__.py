@@ -1,0 +1,1 @@
+"""Executors: where a swarm task runs (``base.Executor``); ``local`` is tmux panes."""

@@ -1,0 +1,430 @@
+"""The local executor: each task a real command in a tmux pane, through core's
+TerminalManager.
+
+- **Panes are pooled.** A pane is a shell with orchflow's integration (``pane_type``
+  ``swarm``, meta ``{"swarm_pool": <cwd>}``). ``warm(cwd, n)`` makes up to ``n`` of them
+  ahead (concurrently, waiting for their first prompt); a task takes an idle one of its
+  cwd, and gives it back when it ended (at most ``pool_max`` stay idle, the rest are
+  closed). Before a task the pane is reset (screen and scrollback cleared), so what it
+  shows, and what is captured, is that task's alone. Pool panes outlive the orchestrator;
+  a restarted one finds idle ones by their meta.
+- **Runs.** The command is typed with ``tm.run(..., origin="swarm")``: the rules apply to
+  it (a blocked command is an error for its task), it has a run id, and its exit code is
+  the shell's ``$?`` from the integration's end mark.
+- **Output** goes to the pane; tmux keeps its ``history-limit`` lines. At the end the
+  pane is captured: ``output`` is at most ``max_output_bytes`` of it (the end kept) and
+  ``tail`` its last ``tail_lines`` lines (at most ``tail_bytes``). A command printing
+  100 MB costs tmux and the output stream, never a growing buffer here.
+- **Timeout / kill.** The command's processes are the descendants of the pane's shell
+  (``ps``): each gets SIGTERM, then SIGKILL after ``kill_grace_s``, with the process
+  groups they lead, so children go too. A child that made itself a daemon (a new session,
+  re-parented to init) is out of reach, as it would be for a terminal's C-c.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal as signals
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.executors.base import Ending, Handle, Outcome, Spec, Status
+from orchflow_core.errors import NotFoundError, OrchflowError, TimeoutError_, UnavailableError
+from orchflow_core.terminal.state import PaneState
+
+if TYPE_CHECKING:
+    from orchflow_core.terminal.manager import PaneRecord, TerminalManager
+
+log = logging.getLogger(__name__)
+
+POOL = "swarm_pool"  # pane meta key: the cwd a pooled pane was made for
+PANE_TYPE = "swarm"
+DEFAULT_POOL_MAX = 16
+DEFAULT_TAIL_LINES = 20
+DEFAULT_TAIL_BYTES = 4096
+DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+DEFAULT_KILL_GRACE_S = 2.0
+DEFAULT_PROMPT_WAIT_S = 2.0
+_WAIT_STEP_S = 3600.0  # run_tracker.wait is bounded; a long task waits in steps
+_CAPTURE_LINES = 10_000
+_PROMPT_ENDS = ("$", "#", "%", ">")
+
+TerminalsGetter = Callable[[], Awaitable["TerminalManager"]]
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(
+        self,
+        terminals: TerminalsGetter,
+        *,
+        pool_max: int = DEFAULT_POOL_MAX,
+        tail_lines: int = DEFAULT_TAIL_LINES,
+        tail_bytes: int = DEFAULT_TAIL_BYTES,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        kill_grace_s: float = DEFAULT_KILL_GRACE_S,
+        pool: bool = True,
+    ) -> None:
+        """``pool=False`` makes a new pane for every task and closes it after (the
+        benchmark's floor for what the pool saves)."""
+        self._terminals = terminals
+        self.pool_max = pool_max
+        self.tail_lines = tail_lines
+        self.tail_bytes = tail_bytes
+        self.max_output_bytes = max_output_bytes
+        self.kill_grace_s = kill_grace_s
+        self.pool = pool
+        self._busy: dict[str, str] = {}  # pane orchflow id -> the key of what runs there
+        self._killed: set[str] = set()  # run ids killed by kill() (a cancel)
+        self._commands: dict[str, str] = {}  # run id -> the command typed (this process)
+        self._prompts: dict[str, str] = {}  # pane -> its prompt line, as last seen alone
+        self.made = 0
+        self.reused = 0
+
+    # -- the pool ----------------------------------------------------------------------
+    def _idle(self, tm: TerminalManager, cwd: str) -> list[PaneRecord]:
+        return [
+            r
+            for r in tm.records(meta_key=POOL)
+            if r.meta.get(POOL) == cwd
+            and r.state is PaneState.IDLE
+            and r.orchflow_id not in self._busy
+        ]
+
+    async def _new_pane(self, tm: TerminalManager, cwd: str) -> str:
+        pane = await tm.new_pane(
+            pane_type=PANE_TYPE,
+            name=f"swarm-{secrets.token_hex(3)}",
+            cwd=cwd,
+            meta={POOL: cwd},
+            origin="swarm",
+        )
+        self.made += 1
+        return str(pane["id"])
+
+    async def warm(self, cwd: str, n: int) -> int:
+        """Make idle panes for ``cwd`` until ``n`` are idle (at most ``pool_max``), each
+        waited for until its shell shows a prompt. Returns how many were made."""
+        if not self.pool:
+            return 0
+        tm = await self._terminals()
+        need = min(n, self.pool_max) - len(self._idle(tm, cwd))
+        if need <= 0:
+            return 0
+        refs = await asyncio.gather(*(self._new_pane(tm, cwd) for _ in range(need)))
+        for ref in refs:
+            with contextlib.suppress(OrchflowError):  # a slow rc file: the run waits instead
+                await tm.run_tracker.wait_prompt(ref, timeout_s=DEFAULT_PROMPT_WAIT_S)
+        return len(refs)
+
+    async def _take(self, tm: TerminalManager, cwd: str, key: str) -> str:
+        idle = self._idle(tm, cwd) if self.pool else []
+        if idle:
+            ref = idle[0].orchflow_id
+            self.reused += 1
+        else:
+            self._busy[f"making:{key}"] = key  # counted busy while made
+            try:
+                ref = await self._new_pane(tm, cwd)
+            finally:
+                self._busy.pop(f"making:{key}", None)
+        self._busy[ref] = key
+        return ref
+
+    async def _give_back(self, tm: TerminalManager, ref: str) -> None:
+        self._busy.pop(ref, None)
+        try:
+            rec = tm.resolve(ref)
+        except NotFoundError:
+            return
+        if rec.state is PaneState.CLOSED:
+            return
+        cwd = str(rec.meta.get(POOL, ""))
+        if (
+            not self.pool
+            or rec.state is PaneState.EXITED
+            or len(self._idle(tm, cwd)) > self.pool_max
+        ):
+            with contextlib.suppress(OrchflowError):
+                await tm.close_pane(ref)
+
+    # -- Executor --------------------------------------------------------------------
+    async def spawn(self, spec: Spec) -> Handle:
+        if spec.host not in (None, "local"):
+            raise UnavailableError(
+                f"host {spec.host!r}: the local executor runs tasks on this machine only"
+                " (a Ray executor, which places tasks by node label, is not implemented yet)",
+                feature="executors",
+            )
+        tm = await self._terminals()
+        ref = await self._take(tm, spec.cwd, spec.key)
+        try:
+            rec = tm.resolve(ref)
+            reset = getattr(tm.backend, "reset_pane", None)
+            if reset is not None:
+                await reset(rec.pane_id)
+            run = await tm.run(ref, spec.command, origin="swarm")
+        except BaseException:
+            await self._give_back(tm, ref)
+            raise
+        self._commands[str(run["id"])] = spec.command
+        log.debug("%s runs %s in pane %s", spec.key, run["id"], rec.pane_id)
+        return Handle(
+            executor=self.name,
+            key=spec.key,
+            ref=ref,
+            run_id=str(run["id"]),
+            pane_id=rec.pane_id,
+            started_at=float(run.get("started_at") or time.time()),
+        )
+
+    async def wait(self, handle: Handle, *, timeout_s: float | None) -> Outcome:
+        tm = await self._terminals()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        ending, reason = Ending.EXITED, None
+        try:
+            try:
+                ended = await self._wait_run(tm, handle.run_id, deadline)
+            except TimeoutError_:
+                killed = await self._kill_tree(tm, handle)
+                ending = Ending.TIMED_OUT
+                reason = f"timed out after {timeout_s:g} s; killed {killed} process(es)"
+                try:
+                    ended = await tm.run_tracker.wait(
+                        handle.run_id, timeout_s=self.kill_grace_s + 5.0
+                    )
+                except TimeoutError_:
+                    ended = {"state": "running", "exit_code": None}
+            except NotFoundError as exc:
+                ended, ending, reason = (
+                    {"state": "lost", "exit_code": None},
+                    Ending.LOST,
+                    exc.message,
+                )
+            state = str(ended.get("state"))
+            if ending is Ending.EXITED:
+                if state == "cancelled" or handle.run_id in self._killed:
+                    ending = Ending.KILLED
+                elif state != "finished":
+                    ending = Ending.LOST
+                    reason = "its pane or shell went away before it ended"
+            code = ended.get("exit_code")
+            output = await self._output(tm, handle) if ending is not Ending.LOST else ""
+        finally:
+            self._killed.discard(handle.run_id)
+            await self._give_back(tm, handle.ref)
+        lines = output.split("\n")[-self.tail_lines :] if output else []
+        tail = "\n".join(lines)[-self.tail_bytes :]
+        return Outcome(ending, code if isinstance(code, int) else None, output, tail, reason)
+
+    @staticmethod
+    async def _wait_run(tm: TerminalManager, run_id: str, deadline: float | None) -> dict[str, Any]:
+        while True:
+            left = _WAIT_STEP_S if deadline is None else deadline - time.monotonic()
+            step = min(left, _WAIT_STEP_S)
+            try:
+                return await tm.run_tracker.wait(run_id, timeout_s=max(0.0, step))
+            except TimeoutError_:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    async def _output(self, tm: TerminalManager, handle: Handle) -> str:
+        """What the pane shows since the task began, without the typed command line and the
+        prompt after it (the prompt mark is at the end of the prompt: waited for, bounded)."""
+        try:
+            at_prompt = True
+            try:
+                await tm.run_tracker.wait_prompt(handle.ref, timeout_s=DEFAULT_PROMPT_WAIT_S)
+            except TimeoutError_:
+                at_prompt = False
+            text = await tm.capture(handle.ref, lines=_CAPTURE_LINES)
+        except NotFoundError:
+            return ""
+        # The pane was reset before the command was typed: the capture begins with the
+        # prompt and the command line as the shell echoed it (wrapped lines are joined,
+        # sometimes with the first line of output: what follows the command is output).
+        command = self._commands.pop(handle.run_id, "")
+        at = text.find(command) if command else -1
+        if at >= 0:
+            lines = text[at + len(command) :].removeprefix("\n").split("\n")
+        else:
+            lines = text.split("\n")[1:]
+        if at_prompt and lines:
+            lines = self._without_prompt(lines, handle)
+        out = "\n".join(lines)
+        if len(out) > self.max_output_bytes:
+            out = out[-self.max_output_bytes :]
+        return out
+
+    def _without_prompt(self, lines: list[str], handle: Handle) -> list[str]:
+        """The prompt ends the capture, alone on its line or after output without a final
+        newline. Its text is learned per pane the first time it is alone on a line that
+        ends as prompts do ($ # % >); a restarted process that has not seen it yet keeps
+        the line (it may be output, not the prompt)."""
+        last = lines[-1].rstrip()
+        prompt = self._prompts.get(handle.ref)
+        if prompt is None and last.endswith(_PROMPT_ENDS):
+            self._prompts[handle.ref] = prompt = last
+        if prompt is not None and last.endswith(prompt):
+            rest = last[: -len(prompt)]
+            return [*lines[:-1], rest] if rest else lines[:-1]
+        return lines
+
+    async def stream(self, handle: Handle) -> AsyncIterator[bytes]:
+        tm = await self._terminals()
+        sub = await tm.subscribe(handle.ref)
+        try:
+            async for chunk in sub:
+                if isinstance(chunk, bytes):
+                    yield chunk
+        finally:
+            sub.close()
+
+    async def send(self, handle: Handle, text: str, *, enter: bool = True) -> None:
+        tm = await self._terminals()
+        await tm.send(handle.ref, text, enter=enter, origin="swarm")
+
+    async def signal(self, handle: Handle, signum: int) -> int:
+        tm = await self._terminals()
+        pids = await self._processes(tm, handle)
+        return _signal_all(pids, signum)
+
+    async def status(self, handle: Handle) -> Status:
+        tm = await self._terminals()
+        try:
+            run = await tm.run_tracker.get(handle.run_id)
+        except NotFoundError as exc:
+            return Status("lost", reason=exc.message)
+        state = str(run.get("state"))
+        if state == "running":
+            return Status("running")
+        if state in ("finished", "cancelled"):
+            return Status("ended", run.get("exit_code"))
+        return Status("lost", reason=f"its run is {state}")
+
+    async def kill(self, handle: Handle) -> None:
+        tm = await self._terminals()
+        self._killed.add(handle.run_id)
+        await self._kill_tree(tm, handle)
+
+    async def reattach(self, handle: Handle) -> Status:
+        tm = await self._terminals()
+        await tm.refresh()
+        try:
+            rec = tm.resolve(handle.ref)
+        except NotFoundError:
+            return Status("lost", reason=f"its pane {handle.pane_id} is gone")
+        status = await self.status(handle)
+        if status.state != "running":
+            return status
+        info = await tm.backend.get_pane(rec.pane_id)
+        if rec.shell and info.command == rec.shell:
+            return Status(
+                "lost",
+                reason="it ended while the orchestrator was not running: its exit code was"
+                " not observed",
+            )
+        self._busy[rec.orchflow_id] = handle.key
+        return status
+
+    async def close(self) -> None:
+        """Nothing to stop: pooled panes stay in tmux for the next orchestrator."""
+        self._busy.clear()
+
+    # -- processes ---------------------------------------------------------------------
+    async def _processes(self, tm: TerminalManager, handle: Handle) -> list[int]:
+        """The command's processes: the descendants of the pane's shell, deepest first."""
+        try:
+            rec = tm.resolve(handle.ref)
+            info = await tm.backend.get_pane(rec.pane_id)
+        except NotFoundError:
+            return []
+        if info.pid is None:
+            return []
+        return await descendants(info.pid)
+
+    async def _kill_tree(self, tm: TerminalManager, handle: Handle) -> int:
+        pids = await self._processes(tm, handle)
+        if not pids:
+            return 0
+        groups = await _groups(pids)
+        _signal_all(pids, signals.SIGTERM, groups)
+        deadline = time.monotonic() + self.kill_grace_s
+        alive = pids
+        while time.monotonic() < deadline:
+            alive = [p for p in alive if _alive(p)]
+            if not alive:
+                break
+            await asyncio.sleep(0.05)
+        if alive:
+            _signal_all(alive, signals.SIGKILL, groups)
+        log.info("%s: killed %d process(es) of run %s", handle.key, len(pids), handle.run_id)
+        return len(pids)
+
+
+async def _ps(*columns: str) -> list[list[int]]:
+    proc = await asyncio.create_subprocess_exec(
+        "ps",
+        "-A",
+        "-o",
+        ",".join(f"{c}=" for c in columns),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    rows = []
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == len(columns) and all(p.isdigit() for p in parts):
+            rows.append([int(p) for p in parts])
+    return rows
+
+
+async def descendants(root: int) -> list[int]:
+    """Every process under ``root`` (not ``root``), deepest first."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in await _ps("pid", "ppid"):
+        children.setdefault(ppid, []).append(pid)
+    out: list[int] = []
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out[::-1]
+
+
+async def _groups(pids: list[int]) -> set[int]:
+    """The process groups led by one of ``pids`` (a job's group: its children are in it)."""
+    wanted = set(pids)
+    return {pgid for pid, pgid in await _ps("pid", "pgid") if pid in wanted and pid == pgid}
+
+
+def _signal_all(pids: list[int], signum: int, groups: set[int] | None = None) -> int:
+    sent = 0
+    for pgid in groups or ():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+            sent += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return sent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
