@@ -30,8 +30,11 @@ async def swarm_submit(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     value (a dependency cycle, an unknown dep, a task without command or prompt, too many
     tasks, max_parallel out of 1..64) before anything starts."""
     swarms = await app.swarms()
+    ai = await app.ai_agent_manager()
     resolve = functools.partial(_check_cwd, default=app.options.project_root)
-    return await swarms.submit(dict(args), resolve_cwd=lambda cwd: resolve(cwd))
+    return await swarms.submit(
+        dict(args), resolve_cwd=lambda cwd: resolve(cwd), agents=lambda: list(ai.registry())
+    )
 
 
 @method("swarm.status", "swarm_id")

@@ -61,6 +61,7 @@ class AgentPrompts(PromptRunner):
             output = acp.output()
             try:
                 await ai.stop(acp.id)
+                await ai.stop(acp.id)  # ended: forgotten (agent.list does not keep it)
             except OrchflowError as exc:
                 log.info("stopping agent %s: %s", acp.name, exc.message)
         if ending is Ending.EXITED:

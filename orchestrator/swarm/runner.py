@@ -296,10 +296,25 @@ class SwarmManager:
 
     # -- API -----------------------------------------------------------------------------
     async def submit(
-        self, params: dict[str, Any], *, resolve_cwd: specs.CwdCheck | None = None
+        self,
+        params: dict[str, Any],
+        *,
+        resolve_cwd: specs.CwdCheck | None = None,
+        agents: Callable[[], builtins.list[str]] | None = None,
     ) -> dict[str, Any]:
-        """Check the whole swarm (nothing starts if anything is wrong), store it, start it."""
+        """Check the whole swarm (nothing starts if anything is wrong), store it, start it.
+        ``agents`` lists the registry's names a prompt task may use."""
         checked = specs.parse(params, resolve_cwd=resolve_cwd)
+        names = agents() if agents is not None else None
+        for t in checked.tasks:
+            if t.agent is not None and names is not None and t.agent not in names:
+                from orchflow_core.errors import InvalidArgumentError
+
+                raise InvalidArgumentError(
+                    f"task {t.id!r}: unknown agent {t.agent!r}; the registry has:"
+                    f" {', '.join(names) or 'none'} (add one with [agents.<name>] in config.toml)",
+                    param="tasks",
+                )
         live = sum(1 for s in self._live.values() if not s.state.final)
         if live >= MAX_LIVE_SWARMS:
             from orchflow_core.errors import ConflictError
@@ -588,7 +603,10 @@ class SwarmManager:
             try:
                 outcome = await self.prompts.run(key, s.agent, prompt, cwd, s.timeout_s)
             except OrchflowError as exc:
-                outcome = Outcome(Ending.LOST, None, reason=f"unavailable: {exc.message}")
+                why = exc.message
+                if not why.startswith("unavailable: "):
+                    why = f"unavailable: {why}"
+                outcome = Outcome(Ending.LOST, None, reason=why)
         await self._end_attempt(swarm, task, outcome, error=outcome.ending is Ending.LOST)
 
     def _substitute(self, swarm: Swarm, task: Task, text: str, *, quote: bool) -> str:
