@@ -36,6 +36,7 @@ LAZY_PREFIXES = {
     "memory.": "orchflow_core.remote.methods",
     "schedule.": "orchflow_core.remote.methods",
     "lock.": "orchflow_core.remote.methods",
+    "swarm.": "orchflow_core.remote.methods",
     "mcp.": "orchflow_core.remote.methods",
     "search.": "orchflow_core.search.methods",
     "files.": "orchflow_core.files.methods",

@@ -208,6 +208,29 @@ M.tree = {
       },
     },
   },
+  swarm = {
+    desc = "Swarms: task graphs the orchestrator runs in parallel in panes",
+    impl = "swarm.show", -- :Orchflow swarm alone: the newest swarm's progress
+    sub = {
+      show = {
+        impl = "swarm.show",
+        desc = "Live progress per task (state, attempts, exit code, age); <CR> opens its pane: [id]",
+        plug = "orchflow-swarm-show",
+        complete = "swarm.complete_swarms",
+      },
+      list = { impl = "swarm.list", desc = "The swarms, newest first", plug = "orchflow-swarm-list" },
+      submit = {
+        impl = "swarm.submit",
+        desc = "Run the swarm in a JSON or TOML file: {file}",
+        complete = "swarm.complete_files",
+      },
+      cancel = {
+        impl = "swarm.cancel",
+        desc = "Stop everything a swarm started: {id}",
+        complete = "swarm.complete_swarms",
+      },
+    },
+  },
   template = {
     desc = "Session templates: tmuxp and tmuxinator files applied by reconciling",
     sub = {

@@ -89,6 +89,8 @@ IDEMPOTENT = frozenset(
         "schedule.list",
         "schedule.history",
         "lock.list",
+        "swarm.status",
+        "swarm.list",
         "session.list",
         "session.saved",
         "search.replace_preview",

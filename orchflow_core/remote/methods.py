@@ -1,5 +1,5 @@
 """Host methods that reach the orchestrator: ``orchestrator.*``, ``agent.*``, ``memory.*``,
-``schedule.*`` and ``lock.list``.
+``schedule.*``, ``lock.list`` and ``swarm.*``.
 
 In embedded mode each answers "unavailable" with how to turn the orchestrator
 on; nothing pretends to work.
@@ -84,6 +84,44 @@ _forward("schedule.remove", "schedule.remove", ("name",))
 _forward("schedule.run_now", "schedule.run_now", ("name",))
 _forward("schedule.history", "schedule.history", ("name",))
 _forward("lock.list", "lock.list")
+_forward("swarm.submit", "swarm.submit", ("tasks",))
+_forward("swarm.status", "swarm.status", ("swarm_id",))
+_forward("swarm.list", "swarm.list")
+_forward("swarm.cancel", "swarm.cancel", ("swarm_id",))
+
+
+@METHODS.method("swarm.submit_file")
+async def swarm_submit_file(core: Core, params: Params) -> Any:
+    """``{path}``: a swarm in a JSON or TOML file (``swarm.submit``'s params: ``tasks = [...]``
+    as an array of tables in TOML), read here and submitted; a task's relative ``cwd`` is
+    taken from the file's directory, and the file's directory is the default cwd."""
+    import json
+    import tomllib
+    from pathlib import Path
+
+    from orchflow_core.errors import InvalidArgumentError
+
+    path = Path(param(params, "path", str)).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read {path}: {exc.strerror}", param="path") from None
+    try:
+        spec = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        kind = "TOML" if path.suffix == ".toml" else "JSON"
+        raise InvalidArgumentError(f"{path} is not valid {kind}: {exc}", param="path") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("tasks"), list):
+        raise InvalidArgumentError(
+            f"{path} must hold an object with tasks = [{{id, command | prompt, ...}}]",
+            param="path",
+        )
+    base = path.resolve().parent
+    for task in spec["tasks"]:
+        if isinstance(task, dict):
+            cwd = task.get("cwd")
+            task["cwd"] = str(base / cwd) if isinstance(cwd, str) else str(base)
+    return await core.orchestrator.call("swarm.submit", spec)
 
 
 # -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------
