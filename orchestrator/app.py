@@ -271,7 +271,9 @@ class Orchestrator:
             )
             log.error("scheduler unavailable: %s", self.scheduler_error)
             return
-        scheduler = Scheduler(db, PaneJobRunner(self.terminals))
+        from orchestrator.swarm.schedule_jobs import ScheduleJobRunner
+
+        scheduler = Scheduler(db, ScheduleJobRunner(PaneJobRunner(self.terminals), self.swarms))
         await scheduler.open()
         scheduler.start()  # its first tick applies each schedule's missed-run policy
         self.scheduler = scheduler

@@ -25,6 +25,10 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
     lost, skipped, error), reason, run_id (the run in ``orchflow.db``), pane_id,
     exit_code, finished_at
 
+``schedules.job_spec`` (migration 5) - NULL for a command job; for a prompt or swarm job the
+    JSON ``{kind, swarm, prompt, agent}`` (``swarm``: the ``swarm.submit`` params each firing
+    runs; ``command`` then holds a label)
+
 ``swarms`` (migration 4) - ``swarm.submit``: id TEXT PK, name, strategy, max_parallel,
     state (running, succeeded, failed, cancelled), reason, created_at, finished_at
 
@@ -158,6 +162,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (swarm_id, task_id, n)
             )""",
         ),
+    ),
+    Migration(
+        5,
+        "orchestrator: schedules run prompts and swarms too (job_spec)",
+        ("ALTER TABLE schedules ADD COLUMN job_spec TEXT",),
     ),
 )
 

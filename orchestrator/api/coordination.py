@@ -2,7 +2,8 @@
 
     lock.acquire {resource, mode, lease_s?, wait_s?}  lock.renew {lock_id, lease_s?}
     lock.release {lock_id}  lock.list {}
-    schedule.add {name, cron, job: {command, cwd?, pane_type?}, tz?, on_missed?, overlap?}
+    schedule.add {name, cron, job: {command, cwd?, pane_type?} | {prompt, agent, cwd?} |
+                  {swarm: {tasks, ...}, cwd?}, tz?, on_missed?, overlap?}
     schedule.list {}  schedule.remove {name}  schedule.run_now {name}
     schedule.history {name, limit?}
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
 
 _OWNED = "orchestrator.locks.owner"
-JOB_KEYS = frozenset({"command", "cwd", "pane_type"})
+JOB_KEYS = frozenset({"command", "cwd", "pane_type", "prompt", "agent", "swarm"})
 
 
 def _owner(app: Orchestrator, ctx: ConnectionContext) -> tuple[str, str]:
@@ -96,14 +97,15 @@ async def schedule_add(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     unknown = sorted(set(job) - JOB_KEYS)
     if unknown:
         raise InvalidArgumentError(
-            f"unknown job field {unknown[0]!r} (expected: command, cwd, pane_type)",
+            f"unknown job field {unknown[0]!r} (expected: {', '.join(sorted(JOB_KEYS))})",
             param=f"job.{unknown[0]}",
         )
-    command = job.get("command")
-    if not isinstance(command, str):
+    kinds = [k for k in ("command", "prompt", "swarm") if job.get(k) is not None]
+    if len(kinds) != 1:
         raise InvalidArgumentError(
-            f"job.command must be text (the command line to run), got {command!r}",
-            param="job.command",
+            "job needs exactly one of command (a shell command line), prompt (with agent) or"
+            f" swarm (swarm.submit's params), got {', '.join(kinds) or 'none'}",
+            param="job",
         )
     cwd = job.get("cwd")
     pane_type = job.get("pane_type", "shell")
@@ -117,14 +119,62 @@ async def schedule_add(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
         workdir = _check_cwd(cwd, app.options.project_root)
     except InvalidArgumentError as exc:
         raise InvalidArgumentError(f"job.{exc.message}", param="job.cwd") from None
+    if kinds[0] == "command":
+        command = job["command"]
+        if not isinstance(command, str):
+            raise InvalidArgumentError(
+                f"job.command must be text (the command line to run), got {command!r}",
+                param="job.command",
+            )
+        built = Job(command, workdir, pane_type)
+    else:
+        built = await _swarm_job(app, job, kinds[0], workdir)
     return await scheduler.add(
         _text(args, "name"),
         _text(args, "cron"),
-        Job(command, workdir, pane_type),
+        built,
         tz=_text(args, "tz", None),
         on_missed=_text(args, "on_missed", "skip"),
         overlap=_text(args, "overlap", "skip"),
     )
+
+
+async def _swarm_job(app: Orchestrator, job: dict[str, Any], kind: str, workdir: str) -> Any:
+    """A prompt or swarm job, checked now as swarm.submit would check it at each firing."""
+    from pathlib import Path
+
+    from orchestrator.coordination.scheduler import Job
+    from orchestrator.swarm import spec as specs
+
+    if kind == "prompt":
+        prompt, agent = job.get("prompt"), job.get("agent")
+        if not isinstance(prompt, str) or not isinstance(agent, str):
+            raise InvalidArgumentError(
+                "a prompt job is {prompt: text, agent: a name from agent.registry}",
+                param="job.agent",
+            )
+        swarm: dict[str, Any] = {"tasks": [{"id": "prompt", "prompt": prompt, "agent": agent}]}
+        label = f"prompt to {agent}"
+    else:
+        swarm = job["swarm"]
+        if not isinstance(swarm, dict):
+            raise InvalidArgumentError(
+                "job.swarm must be an object: swarm.submit's params", param="job.swarm"
+            )
+        prompt, agent, label = None, None, "swarm"
+    base = Path(workdir)
+    try:
+        checked = specs.parse(swarm, resolve_cwd=lambda cwd: _check_cwd(cwd, base))
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"job.{kind}: {exc.message}", param=f"job.{kind}") from None
+    names = (await app.ai_agent_manager()).registry()
+    for t in checked.tasks:
+        if t.agent is not None and t.agent not in names:
+            raise InvalidArgumentError(
+                f"job: unknown agent {t.agent!r}; the registry has: {', '.join(names)}",
+                param="job.agent",
+            )
+    return Job(label, workdir, "shell", kind=kind, swarm=swarm, prompt=prompt, agent=agent)
 
 
 @method("schedule.list")

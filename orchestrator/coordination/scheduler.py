@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import logging
 import re
 import secrets
@@ -113,9 +114,42 @@ def transition(state: FiringState, event: FiringEvent) -> FiringState:
 
 @dataclass(slots=True)
 class Job:
+    """``kind`` command: ``command`` typed in a pane. prompt and swarm: ``swarm`` is the
+    ``swarm.submit`` params run at each firing (a prompt is a swarm of one prompt task;
+    ``prompt``/``agent`` keep what was asked, for the view)."""
+
     command: str
     cwd: str
     pane_type: str = "shell"
+    kind: str = "command"
+    swarm: dict[str, Any] | None = None
+    prompt: str | None = None
+    agent: str | None = None
+
+    def spec(self) -> str | None:
+        """The stored JSON of a prompt or swarm job (None for a command)."""
+        if self.kind == "command":
+            return None
+        return json.dumps(
+            {"kind": self.kind, "swarm": self.swarm, "prompt": self.prompt, "agent": self.agent}
+        )
+
+    def view(self) -> dict[str, Any]:
+        if self.kind == "prompt":
+            return {"prompt": self.prompt, "agent": self.agent, "cwd": self.cwd}
+        if self.kind == "swarm":
+            return {"swarm": self.swarm, "cwd": self.cwd}
+        return {"command": self.command, "cwd": self.cwd, "pane_type": self.pane_type}
+
+
+def _job_from_row(row: Any) -> Job:
+    job = Job(row["command"], row["cwd"], row["pane_type"])
+    spec = row["job_spec"]
+    if spec:
+        data = json.loads(spec)
+        job.kind, job.swarm = data["kind"], data["swarm"]
+        job.prompt, job.agent = data.get("prompt"), data.get("agent")
+    return job
 
 
 @dataclass(slots=True)
@@ -197,7 +231,7 @@ class Scheduler:
                 name=row["name"],
                 cron=row["cron"],
                 tz=row["tz"],
-                job=Job(row["command"], row["cwd"], row["pane_type"]),
+                job=_job_from_row(row),
                 on_missed=row["on_missed"],
                 overlap=row["overlap"],
                 created_at=row["created_at"],
@@ -473,7 +507,7 @@ class Scheduler:
         _one_of("on_missed", on_missed, ON_MISSED)
         _one_of("overlap", overlap, OVERLAP)
         _one_of("job.pane_type", job.pane_type, PANE_TYPES)
-        if not job.command.strip() or "\x00" in job.command:
+        if job.kind == "command" and (not job.command.strip() or "\x00" in job.command):
             raise InvalidArgumentError(
                 f"job.command must be non-empty text without NUL, got {job.command!r}",
                 param="job.command",
@@ -489,10 +523,11 @@ class Scheduler:
         s = Schedule(name, expr, zone_name, job, on_missed, overlap, now, now)
         await self._db.execute(
             "INSERT INTO schedules (name, cron, tz, command, cwd, pane_type, on_missed,"
-            " overlap, created_at, last_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " overlap, created_at, last_due_at, job_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?)",
             (
                 *(name, expr, zone_name, job.command, job.cwd, job.pane_type),
-                *(on_missed, overlap, now, now),
+                *(on_missed, overlap, now, now, job.spec()),
             ),
         )
         self._schedules[name] = s
@@ -553,7 +588,7 @@ class Scheduler:
             "name": s.name,
             "cron": s.cron,
             "tz": s.tz,
-            "job": {"command": s.job.command, "cwd": s.job.cwd, "pane_type": s.job.pane_type},
+            "job": s.job.view(),
             "on_missed": s.on_missed,
             "overlap": s.overlap,
             "created_at": s.created_at,

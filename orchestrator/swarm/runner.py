@@ -371,6 +371,13 @@ class SwarmManager:
             swarm = await self._load(row)
         return swarm.view()
 
+    async def wait(self, swarm_id: str) -> dict[str, Any]:
+        """The status once the swarm ended (at once for one that has)."""
+        swarm = self._live.get(swarm_id)
+        if swarm is not None:
+            await swarm.done.wait()
+        return await self.status(swarm_id)
+
     async def list(self, *, limit: int = 50) -> builtins.list[dict[str, Any]]:
         return await self.repo.list(limit)
 

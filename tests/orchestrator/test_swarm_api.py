@@ -339,3 +339,47 @@ async def test_sigkill_mid_swarm_then_restart_is_truthful(
         "victim": "lost",
         "next": "succeeded",
     }
+
+
+async def test_a_schedule_runs_a_swarm_job(orch: OrchestratorProcess) -> None:
+    async with await orch.client() as client:
+        added = await client.call(
+            "schedule.add",
+            {
+                "name": "nightly-swarm",
+                "cron": "30 2 * * *",
+                "job": {
+                    "swarm": {
+                        "strategy": "sequential",
+                        "tasks": [
+                            {"id": "one", "command": "echo sched-swarm-1"},
+                            {"id": "two", "command": "echo sched-swarm-2"},
+                        ],
+                    }
+                },
+            },
+        )
+        assert added["job"]["swarm"]["strategy"] == "sequential"
+        firing = await client.call("schedule.run_now", {"name": "nightly-swarm"})
+        assert firing["run_id"].startswith("sw-") and firing["pane_id"] is None
+        status = await settled(client, firing["run_id"])
+        assert status["name"] == "sched-nightly-swarm" and status["state"] == "succeeded"
+        assert "sched-swarm-2" in by_id(status)["two"]["output_tail"]
+        async with asyncio.timeout(30):
+            while True:
+                [done] = await client.call("schedule.history", {"name": "nightly-swarm"})
+                if done["state"] != "running":
+                    break
+                await asyncio.sleep(0.05)
+        assert done["state"] == "finished" and done["exit_code"] == 0
+        bad = [
+            (
+                {"swarm": {"tasks": [{"id": "a", "command": "true", "deps": ["a"]}]}},
+                "depends on itself",
+            ),
+            ({"prompt": "hi", "agent": "nobody"}, "unknown agent 'nobody'"),
+            ({"command": "true", "swarm": {"tasks": []}}, "exactly one of command"),
+        ]
+        for job, message in bad:
+            with pytest.raises(InvalidArgumentError, match=message):
+                await client.call("schedule.add", {"name": "bad", "cron": "@daily", "job": job})
