@@ -51,6 +51,7 @@ class Handle:
     pane_id: str | None = None  # the tmux pane, for :Orchflow swarm to open
     host: str = "local"
     started_at: float = 0.0
+    command: str = ""  # as typed (the local executor finds its output after it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

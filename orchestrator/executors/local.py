@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import signal as signals
 import time
@@ -52,7 +53,7 @@ DEFAULT_KILL_GRACE_S = 2.0
 DEFAULT_PROMPT_WAIT_S = 2.0
 _WAIT_STEP_S = 3600.0  # run_tracker.wait is bounded; a long task waits in steps
 _CAPTURE_LINES = 10_000
-_PROMPT_ENDS = ("$", "#", "%", ">")
+_EOL_MARK = re.compile(r"^(.*?)[%#⏎] {8,}$")  # zsh's and fish's mark of a line without \n
 
 TerminalsGetter = Callable[[], Awaitable["TerminalManager"]]
 
@@ -82,8 +83,7 @@ class LocalExecutor:
         self.pool = pool
         self._busy: dict[str, str] = {}  # pane orchflow id -> the key of what runs there
         self._killed: set[str] = set()  # run ids killed by kill() (a cancel)
-        self._commands: dict[str, str] = {}  # run id -> the command typed (this process)
-        self._prompts: dict[str, str] = {}  # pane -> its prompt line, as last seen alone
+        self._reattached: set[str] = set()  # run ids this process did not start
         self.made = 0
         self.reused = 0
 
@@ -124,16 +124,29 @@ class LocalExecutor:
         return len(refs)
 
     async def _take(self, tm: TerminalManager, cwd: str, key: str) -> str:
-        idle = self._idle(tm, cwd) if self.pool else []
-        if idle:
-            ref = idle[0].orchflow_id
-            self.reused += 1
-        else:
-            self._busy[f"making:{key}"] = key  # counted busy while made
+        """An idle pooled pane whose shell is still in ``cwd`` (a task that ran ``cd``
+        leaves its shell elsewhere: that pane is closed), else a new one."""
+        while self.pool and (idle := self._idle(tm, cwd)):
+            rec = idle[0]
+            self._busy[rec.orchflow_id] = key  # before any await: nobody else takes it
             try:
-                ref = await self._new_pane(tm, cwd)
-            finally:
-                self._busy.pop(f"making:{key}", None)
+                info = await tm.backend.get_pane(rec.pane_id)
+            except NotFoundError:
+                self._busy.pop(rec.orchflow_id, None)
+                await tm.refresh()
+                continue
+            if os.path.realpath(info.cwd) == os.path.realpath(cwd):
+                self.reused += 1
+                return rec.orchflow_id
+            log.info("pane %s left %s (now in %s): closed", rec.pane_id, cwd, info.cwd)
+            with contextlib.suppress(OrchflowError):
+                await tm.close_pane(rec.orchflow_id)
+            self._busy.pop(rec.orchflow_id, None)
+        self._busy[f"making:{key}"] = key  # counted busy while made
+        try:
+            ref = await self._new_pane(tm, cwd)
+        finally:
+            self._busy.pop(f"making:{key}", None)
         self._busy[ref] = key
         return ref
 
@@ -173,7 +186,6 @@ class LocalExecutor:
         except BaseException:
             await self._give_back(tm, ref)
             raise
-        self._commands[str(run["id"])] = spec.command
         log.debug("%s runs %s in pane %s", spec.key, run["id"], rec.pane_id)
         return Handle(
             executor=self.name,
@@ -182,6 +194,7 @@ class LocalExecutor:
             run_id=str(run["id"]),
             pane_id=rec.pane_id,
             started_at=float(run.get("started_at") or time.time()),
+            command=spec.command,
         )
 
     async def wait(self, handle: Handle, *, timeout_s: float | None) -> Outcome:
@@ -218,6 +231,7 @@ class LocalExecutor:
             output = await self._output(tm, handle) if ending is not Ending.LOST else ""
         finally:
             self._killed.discard(handle.run_id)
+            self._reattached.discard(handle.run_id)
             await self._give_back(tm, handle.ref)
         lines = output.split("\n")[-self.tail_lines :] if output else []
         tail = "\n".join(lines)[-self.tail_bytes :]
@@ -236,45 +250,63 @@ class LocalExecutor:
 
     async def _output(self, tm: TerminalManager, handle: Handle) -> str:
         """What the pane shows since the task began, without the typed command line and the
-        prompt after it (the prompt mark is at the end of the prompt: waited for, bounded)."""
+        prompt after it. The prompt is waited for (bounded): its mark (bash: at the end of
+        the prompt; fish: before it is drawn), then the cursor off the start of its line."""
         try:
-            at_prompt = True
-            try:
-                await tm.run_tracker.wait_prompt(handle.ref, timeout_s=DEFAULT_PROMPT_WAIT_S)
-            except TimeoutError_:
-                at_prompt = False
+            drawn = await self._prompt_drawn(tm, handle)
             text = await tm.capture(handle.ref, lines=_CAPTURE_LINES)
         except NotFoundError:
             return ""
         # The pane was reset before the command was typed: the capture begins with the
         # prompt and the command line as the shell echoed it (wrapped lines are joined,
         # sometimes with the first line of output: what follows the command is output).
-        command = self._commands.pop(handle.run_id, "")
+        command = handle.command
         at = text.find(command) if command else -1
         if at >= 0:
+            lead = text[:at].rsplit("\n", 1)[-1].rstrip()  # the prompt as it was drawn
             lines = text[at + len(command) :].removeprefix("\n").split("\n")
         else:
-            lines = text.split("\n")[1:]
-        if at_prompt and lines:
-            lines = self._without_prompt(lines, handle)
+            lead, lines = "", text.split("\n")[1:]
+        if drawn and lines:
+            lines = self._without_prompt(lines, lead)
         out = "\n".join(lines)
         if len(out) > self.max_output_bytes:
             out = out[-self.max_output_bytes :]
         return out
 
-    def _without_prompt(self, lines: list[str], handle: Handle) -> list[str]:
-        """The prompt ends the capture, alone on its line or after output without a final
-        newline. Its text is learned per pane the first time it is alone on a line that
-        ends as prompts do ($ # % >); a restarted process that has not seen it yet keeps
-        the line (it may be output, not the prompt)."""
+    async def _prompt_drawn(self, tm: TerminalManager, handle: Handle) -> bool:
+        try:
+            await tm.run_tracker.wait_prompt(handle.ref, timeout_s=DEFAULT_PROMPT_WAIT_S)
+        except TimeoutError_:
+            return False
+        cursor = getattr(tm.backend, "cursor", None)
+        if cursor is None:
+            return handle.run_id not in self._reattached
+        pane_id = tm.resolve(handle.ref).pane_id
+        deadline = time.monotonic() + DEFAULT_PROMPT_WAIT_S
+        while (await cursor(pane_id))[0] == 0:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    @staticmethod
+    def _without_prompt(lines: list[str], prompt: str) -> list[str]:
+        """Take the prompt (drawn: the last line) off the end of a capture. In bash it
+        follows output that had no final newline on that line; zsh and fish put such output
+        on its own line, marked with their end-of-line mark (% or # in zsh, ⏎ in fish)
+        padded with spaces, which is taken off. ``prompt`` is the prompt drawn before the
+        command; one showing the last exit code differs from it: the line is dropped whole."""
         last = lines[-1].rstrip()
-        prompt = self._prompts.get(handle.ref)
-        if prompt is None and last.endswith(_PROMPT_ENDS):
-            self._prompts[handle.ref] = prompt = last
-        if prompt is not None and last.endswith(prompt):
-            rest = last[: -len(prompt)]
-            return [*lines[:-1], rest] if rest else lines[:-1]
-        return lines
+        if prompt and last.endswith(prompt) and last != prompt:
+            lines = [*lines[:-1], last[: -len(prompt)]]
+        else:
+            lines = lines[:-1]
+        out = []
+        for line in lines:
+            m = _EOL_MARK.match(line)
+            out.append((m.group(1) if m else line).rstrip())
+        return out
 
     async def stream(self, handle: Handle) -> AsyncIterator[bytes]:
         tm = await self._terminals()
@@ -331,6 +363,7 @@ class LocalExecutor:
                 " not observed",
             )
         self._busy[rec.orchflow_id] = handle.key
+        self._reattached.add(handle.run_id)
         return status
 
     async def close(self) -> None:

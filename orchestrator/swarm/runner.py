@@ -90,6 +90,7 @@ class Task:
     output_tail: str | None = None
     output_path: str | None = None
     retry_at: float = 0.0  # monotonic: a task in backoff starts again after it
+    spawning: bool = False  # its command is being started: a cancel kills it once started
 
     def view(self) -> dict[str, Any]:
         s = self.spec
@@ -398,6 +399,8 @@ class SwarmManager:
                 await self._move(swarm, task, TaskEvent.CANCEL, reason="swarm.cancel")
         for tid, runner in list(swarm.running.items()):
             task = swarm.tasks[tid]
+            if task.spawning:
+                continue  # killed by _run_once as soon as it started
             if task.handle is not None and task.state is TaskState.RUNNING:
                 try:
                     if task.handle.executor == self.executor.name:
@@ -547,18 +550,18 @@ class SwarmManager:
                 held.append(lock["lock_id"])
             await self._run_once(swarm, task)
         except asyncio.CancelledError:
-            if task.state in (TaskState.PENDING, TaskState.BACKOFF):
+            # swarm.cancel: a task waiting for its locks is cancelled. The orchestrator
+            # stopping: it stays pending, and a restarted one starts it.
+            if swarm.cancelling and task.state in (TaskState.PENDING, TaskState.BACKOFF):
                 await asyncio.shield(
                     self._move(swarm, task, TaskEvent.CANCEL, reason="swarm.cancel")
                 )
             raise
         except OrchflowError as exc:  # a lock refused (deadlock) or not granted in time
-            if task.state is not TaskState.RUNNING:
-                task.attempts += 1
-                await self._move(swarm, task, TaskEvent.START)
-            await self._end_attempt(
-                swarm, task, Outcome(Ending.LOST, None, reason=exc.message), error=True
-            )
+            await self._failed(swarm, task, exc.message)
+        except Exception as exc:  # a bug: logged with its traceback; the task says so
+            log.exception("swarm %s: task %s failed", swarm.id, task.spec.id)
+            await self._failed(swarm, task, f"internal error: {type(exc).__name__}")
         finally:
             for lock_id in held:
                 try:
@@ -568,10 +571,22 @@ class SwarmManager:
             swarm.running.pop(task.spec.id, None)
             swarm.wake.set()
 
+    async def _failed(self, swarm: Swarm, task: Task, why: str) -> None:
+        """An attempt that could not run (its locks, or an error before its end)."""
+        if task.state.final:
+            return
+        if task.state is not TaskState.RUNNING:
+            task.attempts += 1
+            await self._move(swarm, task, TaskEvent.START)
+        await self._end_attempt(swarm, task, Outcome(Ending.LOST, None, reason=why), error=True)
+
     async def _run_once(self, swarm: Swarm, task: Task) -> None:
         s = task.spec
         key = f"{swarm.id}/{s.id}"
         cwd = s.cwd or ""
+        if swarm.cancelling:  # cancelled while it waited for its locks
+            await self._move(swarm, task, TaskEvent.CANCEL, reason="swarm.cancel")
+            return
         task.attempts += 1
         task.output_path = str(swarm.out_dir / f"{s.id}.out")
         if s.prompt is not None:
@@ -579,9 +594,11 @@ class SwarmManager:
             return
         assert s.command is not None
         command = self._substitute(swarm, task, s.command, quote=True)
+        task.spawning = True
         try:
             handle = await self.executor.spawn(Spec(key=key, command=command, cwd=cwd, host=s.host))
         except OrchflowError as exc:
+            task.spawning = False
             await self._move(swarm, task, TaskEvent.START)
             await self._end_attempt(
                 swarm, task, Outcome(Ending.LOST, None, reason=exc.message), error=True
@@ -593,6 +610,9 @@ class SwarmManager:
             swarm.id, s.id, task.attempts, json.dumps(handle.to_dict()), handle.started_at
         )
         await self._move(swarm, task, TaskEvent.START)
+        task.spawning = False
+        if swarm.cancelling:  # cancelled while it was being started
+            await self.executor.kill(handle)
         outcome = await self.executor.wait(handle, timeout_s=s.timeout_s)
         await self._end_attempt(swarm, task, outcome)
 

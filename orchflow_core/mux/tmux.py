@@ -721,6 +721,15 @@ class TmuxBackend:
             pane_id=pane_id,
         )
 
+    async def cursor(self, pane_id: str) -> tuple[int, int]:
+        """The pane's cursor (x, y): x > 0 on a line a prompt was drawn on."""
+        _check_pane_id(pane_id)
+        reply = await self._run(
+            "display-message", "-p", "-t", pane_id, "#{cursor_x} #{cursor_y}", pane_id=pane_id
+        )
+        x, _, y = (reply.lines[0] if reply.lines else "0 0").partition(" ")
+        return int(x or 0), int(y or 0)
+
     async def run(self, pane_id: str, cmd: str) -> CommandHandle:
         """Run ``cmd`` in the pane's shell (in a subshell; see shell_integration)."""
         _check_pane_id(pane_id)
