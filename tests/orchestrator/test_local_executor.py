@@ -51,6 +51,11 @@ async def test_runs_output_input_signals_and_the_pool(
                 return
 
     reader = asyncio.create_task(read())
+    # typed once head runs: keys that arrive while fish still holds the terminal in its raw
+    # mode would keep their bare CR, and head would wait for a newline
+    async with asyncio.timeout(10):
+        while await ex.signal(h, 0) == 0:  # noqa: ASYNC110 - signal 0 only counts them
+            await asyncio.sleep(0.02)
     await ex.send(h, "typed-input")
     async with asyncio.timeout(10):
         await reader
