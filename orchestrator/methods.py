@@ -469,8 +469,10 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 
 @method("agent.list")
 async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``)."""
+    """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``). An
+    agent with a worktree has ``overlaps``: [{path, agents}] its changes share with others'."""
     panes = await (await app.agent_manager()).list()
+    panes = await _review.review_of(app).annotate(panes)
     return [*panes, *(await app.ai_agent_manager()).views()]
 
 
@@ -639,3 +641,4 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import review as _review  # noqa: E402
