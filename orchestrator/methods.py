@@ -445,6 +445,7 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
             cwd=_text(args, "cwd", None),
             session=_text(args, "session", None),
             prompt=_text(args, "prompt", None),
+            worktree=args.get("worktree"),  # absent: on in a git repository ([worktree] ai)
         )
     from orchflow_core.project.detect import AGENT_TYPES
 
@@ -472,8 +473,8 @@ async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``). An
     agent with a worktree has ``overlaps``: [{path, agents}] its changes share with others'."""
     panes = await (await app.agent_manager()).list()
-    panes = await _review.review_of(app).annotate(panes)
-    return [*panes, *(await app.ai_agent_manager()).views()]
+    views = [*panes, *(await app.ai_agent_manager()).views()]
+    return await _review.review_of(app).annotate(views)
 
 
 @method("agent.get", "id")
@@ -521,7 +522,11 @@ async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     ref = _text(args, "id")
     ai = await app.ai_agent_manager()
     if ai.find(ref) is not None:
-        return await ai.stop(ref)
+        return await ai.stop(
+            ref,
+            remove_worktree=param(args, "remove_worktree", bool, False),
+            force=param(args, "force", bool, False),
+        )
     return await (await app.agent_manager()).stop(
         ref,
         remove_worktree=param(args, "remove_worktree", bool, False),

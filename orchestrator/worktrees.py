@@ -78,6 +78,7 @@ class WorktreeSettings:
     port_min: int = 41000
     port_max: int = 41999
     symlinks: Any = ()
+    ai: bool = True  # AI agents get a worktree by default in a git repository
 
     @classmethod
     def from_config(cls, config: dict[str, Any], state_dir: Path) -> WorktreeSettings:
@@ -91,6 +92,7 @@ class WorktreeSettings:
             port_min=int(wt.get("port_min", 41000)),
             port_max=int(wt.get("port_max", 41999)),
             symlinks=wt.get("symlinks") or (),
+            ai=bool(wt.get("ai", True)),
         )
 
     def symlink_dirs(self) -> list[str]:
@@ -136,6 +138,16 @@ def parse_spec(value: Any) -> dict[str, str] | None:
     raise InvalidArgumentError(
         f"worktree must be true, false or {{branch?, base?}}, got {value!r}", param="worktree"
     )
+
+
+PUBLIC_KEYS = ("path", "branch", "base", "port", "root", "copied", "linked")
+
+
+def public(ws: Any) -> dict[str, Any] | None:
+    """What agent.get shows of an agent's worktree meta (None without one)."""
+    if not isinstance(ws, dict):
+        return None
+    return {k: ws.get(k) for k in PUBLIC_KEYS}
 
 
 def include_patterns(root: Path) -> list[str]:

@@ -39,6 +39,16 @@ def review_of(app: Orchestrator) -> Review:
         return found
 
     async def resolve(ref: str) -> AgentRef:
+        acp = (await app.ai_agent_manager()).find(ref)
+        if acp is not None:
+            if not acp.worktree:
+                raise InvalidArgumentError(
+                    f"agent {acp.name} works in {acp.cwd}, not in a worktree of its own: there "
+                    "is nothing to review apart from your own tree (create it with worktree: "
+                    "true)",
+                    param="agent",
+                )
+            return AgentRef(id=acp.id, name=acp.name, worktree=acp.worktree, acp=True)
         agents = await app.agent_manager()
         tm = await agents.tm()
         try:
@@ -60,13 +70,17 @@ def review_of(app: Orchestrator) -> Review:
     async def listing() -> list[AgentRef]:
         agents = await app.agent_manager()
         tm = await agents.tm()
+        acp = (await app.ai_agent_manager()).views_with_worktree()
         return [
             AgentRef(id=r.orchflow_id, name=r.name, worktree=r.meta["worktree"])
             for r in tm.records(meta_key=AGENT)
             if isinstance(r.meta.get("worktree"), dict) and r.meta["worktree"].get("path")
-        ]
+        ] + [AgentRef(id=a.id, name=a.name, worktree=a.worktree or {}, acp=True) for a in acp]
 
     async def send(agent: AgentRef, prompt: str) -> dict[str, Any]:
+        if agent.acp:  # an ACP agent: a turn, as agent.prompt starts one
+            turn = (await app.ai_agent_manager()).get(agent.id).prompt(prompt)
+            return {"via": "agent.prompt", "id": agent.id, "turn_id": turn.turn_id}
         sent = await (await app.agent_manager()).send(agent.id, prompt, enter=True)
         return {"via": "agent.send", **sent}
 
@@ -137,9 +151,13 @@ async def review_finish(app: Orchestrator, args: Args, ctx: ConnectionContext) -
     review = review_of(app)
     result = await review.finish(_agent(args), strategy, message)
     if remove:
-        stopped = await (await app.agent_manager()).stop(
-            result["agent"], remove_worktree=True, force=True
-        )
+        ai = await app.ai_agent_manager()
+        if ai.find(result["id"]) is not None:
+            stopped = await ai.stop(result["id"], remove_worktree=True, force=True)
+        else:
+            stopped = await (await app.agent_manager()).stop(
+                result["id"], remove_worktree=True, force=True
+            )
         result["worktree"] = stopped.get("worktree")
         ws = stopped.get("worktree") or {}
         if strategy == "squash" and ws.get("branch_kept") and ws.get("branch"):

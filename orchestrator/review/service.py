@@ -36,6 +36,7 @@ class AgentRef:
     id: str
     name: str
     worktree: dict[str, Any]
+    acp: bool = False  # an ACP agent (review.send starts a turn) rather than a pane
 
 
 @dataclass
@@ -320,7 +321,7 @@ class Review:
                 user, wt, agent_name=agent.name, branch=branch, strategy=strategy, message=message
             )
         self._states.pop(agent.id, None)
-        return {"agent": agent.name, **result}
+        return {"agent": agent.name, "id": agent.id, **result}
 
     def forget(self, agent_id: str) -> None:
         self._states.pop(agent_id, None)

@@ -51,6 +51,7 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
             out.get("worktree")
             or out.get("remove_worktree")
             or remote in ("agent.cleanup", "review.finish")  # teardown scripts run
+            or (remote == "agent.create" and out.get("type") == "ai")  # a worktree by default
         ):
             # a worktree's setup or teardown script may run up to setup_timeout_s, each
             timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30

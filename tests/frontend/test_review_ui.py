@@ -59,6 +59,12 @@ def test_review_accept_reject_comment_finish_on_the_screen(editor: Editor, tmp_p
     (one / "new.txt").write_text("new file\n")
     (two / "app.py").write_text(BASE + "agent two\n")
 
+    # the overlap shows in the agent list before any review
+    editor.cmd("Orchflow agent list")
+    listed = wait_float(editor, "orchflow agents", r"^  ! app\.py also changed by", timeout=15)
+    assert "  ! app.py also changed by custom-2" in listed
+    assert "  ! app.py also changed by custom-1" in listed
+    press(editor, "q")
     editor.cmd("Orchflow review custom-1")
     title = "orchflow review: custom-1"
     shown = wait_float(editor, title, r"new\.txt", timeout=15)
