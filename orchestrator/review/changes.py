@@ -80,22 +80,43 @@ async def base_of(git: Git, ws: dict[str, Any]) -> str:
     return str(ws.get("base_commit") or base)
 
 
-async def read(ws: dict[str, Any], agent: str, *, paths: list[str] | None = None) -> Changes:
+async def read(
+    ws: dict[str, Any],
+    agent: str,
+    *,
+    paths: list[str] | None = None,
+    git: Git | None = None,
+    base: str | None = None,
+) -> Changes:
     """The agent's changes (only in ``paths`` if given; a rename is found only when both of
-    its sides are among them)."""
-    git = await open_worktree(ws, agent)
-    base_task = asyncio.create_task(base_of(git, ws))
-    _, untracked_out, _ = await git.run(
-        "ls-files", "-z", "--others", "--exclude-standard", "--", *(paths or [])
+    its sides are among them). ``git`` and ``base`` from an earlier read save their
+    lookups (two and one git processes)."""
+    if git is None or not git.root.is_dir():
+        git = await open_worktree(ws, agent)
+    base_task = asyncio.create_task(base_of(git, ws)) if base is None else None
+    (_, untracked_out, _), (_, plain, _) = await asyncio.gather(
+        git.run("ls-files", "-z", "--others", "--exclude-standard", "--", *(paths or [])),
+        git.run(*DIFF_ARGS, base or "HEAD", "--", *(paths or []))
+        if base is not None
+        else _nothing(),
     )
-    base = await base_task
+    if base_task is not None:
+        base = await base_task
+    assert base is not None
     untracked = [p for p in untracked_out.split(b"\0") if p]
-    out = await _diff(git, base, untracked, paths)
+    if untracked or base_task is not None:
+        out = await _diff(git, base, untracked, paths)
+    else:
+        out = plain
     files = parse.parse_diff(out, staged=False)
     for f in files:
         for h in f.hunks:
             h.id = hunk_id(f.path, h)
     return Changes(base=base, git=git, files=files)
+
+
+async def _nothing() -> tuple[int, bytes, str]:
+    return 0, b"", ""
 
 
 async def _diff(git: Git, base: str, untracked: list[bytes], paths: list[str] | None) -> bytes:

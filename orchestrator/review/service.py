@@ -45,6 +45,10 @@ class _State:
     hunk_paths: dict[str, tuple[str, str]] = field(default_factory=dict)  # id: path, old
     comments: list[dict[str, Any]] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)  # new path: old, as of open
+    # from the last open: the agent's and the user's repositories, and the base commit
+    git: Git | None = None
+    user: Git | None = None
+    base: str | None = None
 
 
 Resolver = Callable[[str], Awaitable[AgentRef]]
@@ -88,6 +92,7 @@ class Review:
         state = self._state(agent)
         async with state.lock:
             found = await changes.read(agent.worktree, agent.name)
+        state.git, state.base, state.user = found.git, found.base, None
         state.hunk_paths = {h.id: (f.path, f.old_path) for f in found.files for h in f.hunks}
         state.renamed = {f.path: f.old_path for f in found.files if f.old_path != f.path}
         files = []
@@ -111,9 +116,14 @@ class Review:
         }
 
     # -- overlaps --------------------------------------------------------------------------
-    async def changed_by_agent(self) -> dict[str, tuple[AgentRef, set[str]]]:
-        """Every agent with a worktree that still exists -> the paths it changed."""
-        agents = [a for a in await self._listing() if Path(a.worktree["path"]).is_dir()]
+    async def changed_by_agent(
+        self, *, skip: str | None = None
+    ) -> dict[str, tuple[AgentRef, set[str]]]:
+        """Every agent with a worktree that still exists (but ``skip``, an agent id) -> the
+        paths it changed."""
+        agents = [
+            a for a in await self._listing() if a.id != skip and Path(a.worktree["path"]).is_dir()
+        ]
 
         async def one(a: AgentRef) -> set[str]:
             try:
@@ -134,7 +144,7 @@ class Review:
         """[{path, agents: [other agents' names]}]: the files ``agent`` changed that another
         agent's worktree of the same repository changed too."""
         if changed is None:
-            changed = await self.changed_by_agent()
+            changed = await self.changed_by_agent(skip=agent.id)
         root = agent.worktree.get("root")
         by_path: dict[str, list[str]] = {}
         for other, theirs in changed.values():
@@ -179,7 +189,9 @@ class Review:
                 if p in state.renamed:
                     want.add(state.renamed[p])
         want_paths = sorted(want) if want is not None else None
-        found = await changes.read(agent.worktree, agent.name, paths=want_paths)
+        found = await changes.read(
+            agent.worktree, agent.name, paths=want_paths, git=state.git, base=state.base
+        )
         refused: list[dict[str, Any]] = []
         picked: list[tuple[parse.FileDiff, list[parse.Hunk]]] = []
         if hunks is not None:
@@ -217,10 +229,22 @@ class Review:
         agent = await self._resolve(ref)
         state = self._state(agent)
         async with state.lock:
-            found, picked, refused = await self._selected(agent, state, hunks, paths)
-            user = await Git.open(agent.worktree["root"])
+            if state.user is None or not state.user.root.is_dir():
+                state.user = await Git.open(agent.worktree["root"])
+            user = state.user
+            # the user's dirty lines of the files these hunks were in, read meanwhile
+            guess = sorted(
+                {state.hunk_paths[h][0] for h in hunks if h in state.hunk_paths}
+                if hunks is not None
+                else set(paths or [])
+            )
+            (found, picked, refused), dirty = await asyncio.gather(
+                self._selected(agent, state, hunks, paths), landing.dirty_lines(user, guess)
+            )
+            missed = sorted({f.path for f, _ in picked} - set(guess))
+            if missed:
+                dirty.update(await landing.dirty_lines(user, missed))
             out = landing.Outcome(refused=refused)
-            dirty = await landing.dirty_lines(user, sorted({f.path for f, _ in picked}))
             if hunks is not None:
                 for f, chosen in picked:
                     landing.accept_hunks(user.root, f, chosen, dirty.get(f.path, []), out)
