@@ -44,7 +44,7 @@ function M.render_files(view)
   local base = present(view.base) and view.base:sub(1, 7) or "?"
   local lines = {
     ("%s on %s (base %s), %d file%s changed"):format(
-      view.agent, view.branch or "detached", base, #view.files, #view.files == 1 and "" or "s"),
+      view.agent, present(view.branch) and view.branch or "a detached HEAD", base, #view.files, #view.files == 1 and "" or "s"),
   }
   local hls, items = {}, {}
   if #(view.overlaps or {}) > 0 then
@@ -280,7 +280,7 @@ function Review:finish()
         local tail = type(wt) == "table" and wt.removed and ", worktree removed" or ""
         vim.notify(("orchflow: %s %s into %s: %s (%d file%s)%s"):format(
           res.agent, strategy == "merge" and "merged" or (strategy == "squash" and "squashed" or "rebased"),
-          res.branch or "HEAD", res.commit:sub(1, 7), #res.files, #res.files == 1 and "" or "s", tail))
+          present(res.branch) and res.branch or "HEAD", res.commit:sub(1, 7), #res.files, #res.files == 1 and "" or "s", tail))
         self:close()
       end, { timeout_s = finish_timeout() })
     end)

@@ -335,3 +335,23 @@ async def test_submodule_and_detached_head(
         assert (repo / "app.py").read_text() == BASE_TEXT + "tail\n"
     finally:
         await client.close()
+
+
+async def test_finish_from_and_onto_detached_heads(orch: OrchestratorProcess, repo: Path) -> None:
+    client = await orch.client()
+    try:
+        wt = await new_agent(client, "agent1")
+        git(wt, "checkout", "-q", "--detach")
+        (wt / "app.py").write_text("detached work\n")
+        git(wt, "commit", "-qam", "agent: detached")
+        (wt / "extra.txt").write_text("uncommitted\n")
+        git(repo, "checkout", "-q", "--detach")
+        result = await client.call(
+            "review.finish", {"agent": "agent1", "strategy": "squash", "remove_worktree": False}
+        )
+        assert result["branch"] is None and sorted(result["files"]) == ["app.py", "extra.txt"]
+        assert (repo / "app.py").read_text() == "detached work\n"
+        assert git(repo, "log", "-1", "--format=%s").decode().startswith("agent1: reviewed work")
+        assert wt.exists() and "worktree" not in result  # kept, as asked
+    finally:
+        await client.close()
