@@ -78,6 +78,12 @@ def whole_file_only(f: parse.FileDiff) -> str | None:
 # -- files ----------------------------------------------------------------------------------
 
 
+def outside(root: Path, rel: str) -> bool:
+    """Whether ``root/rel`` leads out of ``root`` (through a symlinked directory)."""
+    real = Path(os.path.realpath(root))
+    return not Path(os.path.realpath((root / rel).parent)).is_relative_to(real)
+
+
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -166,6 +172,10 @@ def accept_hunks(
             out.refuse(f.path, f"cannot take hunks one by one: {why}", h)
         return
     target = root / f.path
+    if outside(root, f.path):
+        for h in hunks:
+            out.refuse(f.path, f"{parse.display(f.path)} is behind a symlink that leads out", h)
+        return
     data = _read(target)
     if f.status == "added" and data is not None:
         for h in hunks:
@@ -238,6 +248,9 @@ async def accept_files(
     for f in whole:
         old = user.root / f.old_path
         new = user.root / f.path
+        if outside(user.root, f.path) or outside(user.root, f.old_path):
+            out.refuse(f.path, f"{parse.display(f.path)} is behind a symlink that leads out")
+            continue
         mine = _link_or_bytes(old)
         if f.status != "added" and mine != base_bytes.get(f.old_path):
             out.refuse(
@@ -319,6 +332,10 @@ def reject_hunks(
             out.refuse(f.path, f"cannot reject hunks one by one: {why}", h)
         return
     target = agent_root / f.path
+    if outside(agent_root, f.path):
+        for h in hunks:
+            out.refuse(f.path, f"{parse.display(f.path)} is behind a symlink that leads out", h)
+        return
     lines = patch.split_lines(_read(target) or b"")
     taken = 0
     for h in sorted(hunks, key=lambda h: h.new_start, reverse=True):
