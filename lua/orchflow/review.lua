@@ -188,6 +188,20 @@ function Review:unsaved(paths)
   return out
 end
 
+--- Reload the loaded, unmodified buffers of `paths` (under `root`) from disk: `:edit` keeps
+--- their undo history ('undoreload'), so `u` takes an accept back. (`:checktime` from a
+--- callback is postponed by Neovim to a moment that may never come while a float waits.)
+function M.reload(root, paths)
+  for _, p in ipairs(paths or {}) do
+    local buf = vim.fn.bufnr(root .. "/" .. p)
+    if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) and not vim.bo[buf].modified then
+      vim.api.nvim_buf_call(buf, function()
+        vim.cmd("silent! edit")
+      end)
+    end
+  end
+end
+
 local function summary(verb, res, done_key)
   local done, refused = #(res[done_key] or {}), #(res.refused or {})
   local msg = ("orchflow: %s %d"):format(verb, done)
@@ -208,9 +222,7 @@ function Review:accept(params, paths)
   end
   params.agent = self.agent
   call("review.accept", params, function(res)
-    if #(res.written or {}) > 0 then
-      vim.cmd("checktime") -- unmodified buffers of the accepted files reload (undoable)
-    end
+    M.reload(res.root, res.written) -- unmodified buffers of the accepted files (undoable)
     vim.notify(summary("accepted", res, "accepted"))
     self:refresh()
   end)
@@ -275,7 +287,7 @@ function Review:finish()
       end
       vim.notify(("orchflow: finishing %s (%s)…"):format(self.agent, strategy))
       call("review.finish", params, function(res)
-        vim.cmd("checktime")
+        M.reload(self.view.root, res.files)
         local wt = res.worktree
         local tail = type(wt) == "table" and wt.removed and ", worktree removed" or ""
         vim.notify(("orchflow: %s %s into %s: %s (%d file%s)%s"):format(

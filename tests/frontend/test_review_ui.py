@@ -85,13 +85,32 @@ def test_review_accept_reject_comment_finish_on_the_screen(editor: Editor, tmp_p
     assert editor.lua("return vim.bo.filetype") == "diff"
     assert "a accept hunk" in editor.screen_text()
 
-    # accept the first hunk: it lands in my tree byte for byte
+    # my app.py is loaded and has unsaved changes: accepting into it is refused here
+    editor.lua(
+        """local b = vim.fn.bufadd(...); vim.fn.bufload(b); _G.__mine = b
+        vim.api.nvim_buf_set_lines(b, 0, 1, false, { 'unsaved' })""",
+        str(repo / "app.py"),
+    )
     cursor_to(editor, diff_title, r"^\+line 3 by agent")
+    press(editor, "a")
+    editor.wait_notify(r"app\.py has unsaved changes in Neovim", timeout=10)
+    assert (repo / "app.py").read_text() == BASE
+    editor.lua("vim.api.nvim_buf_call(_G.__mine, function() vim.cmd('edit!') end)")
+
+    # accept the first hunk: it lands in my tree byte for byte, and my buffer reloads
     press(editor, "a")
     editor.wait_notify(r"accepted 1$", timeout=10)
     want = BASE.splitlines(keepends=True)
     want[2] = "line 3 by agent\n"
     assert (repo / "app.py").read_text() == "".join(want)
+    assert editor.wait_until(
+        lambda: editor.lua("return vim.api.nvim_buf_get_lines(_G.__mine, 2, 3, false)[1]")
+        == "line 3 by agent"
+    )
+    # ... and u in it takes the accept back
+    editor.lua("vim.api.nvim_buf_call(_G.__mine, function() vim.cmd('silent undo') end)")
+    assert editor.lua("return vim.api.nvim_buf_get_lines(_G.__mine, 2, 3, false)[1]") == "line 3"
+    editor.lua("vim.api.nvim_buf_call(_G.__mine, function() vim.cmd('silent redo') end)")
 
     # reject the second: gone from the agent's worktree
     cursor_to(editor, diff_title, r"^\+line 31 by agent")
