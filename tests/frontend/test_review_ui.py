@@ -104,8 +104,10 @@ def test_review_accept_reject_comment_finish_on_the_screen(editor: Editor, tmp_p
     want[2] = "line 3 by agent\n"
     assert (repo / "app.py").read_text() == "".join(want)
     assert editor.wait_until(
-        lambda: editor.lua("return vim.api.nvim_buf_get_lines(_G.__mine, 2, 3, false)[1]")
-        == "line 3 by agent"
+        lambda: (
+            editor.lua("return vim.api.nvim_buf_get_lines(_G.__mine, 2, 3, false)[1]")
+            == "line 3 by agent"
+        )
     )
     # ... and u in it takes the accept back
     editor.lua("vim.api.nvim_buf_call(_G.__mine, function() vim.cmd('silent undo') end)")
