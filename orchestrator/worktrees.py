@@ -178,23 +178,21 @@ def include_patterns(root: Path) -> list[str]:
 
 
 async def included_files(git: Git) -> list[str]:
-    """Untracked files that ``.worktreeinclude`` matches and git ignores, root-relative."""
+    """Untracked files that ``.worktreeinclude`` matches and git ignores, root-relative:
+    the two lists git gives (``ls-files --others --ignored`` with the include file's
+    patterns, and with git's own excludes), read at once and intersected."""
     if not include_patterns(git.root):
         return []
-    _, out, _ = await git.run(
-        "ls-files", "-z", "--others", "--ignored", f"--exclude-from={git.root / INCLUDE_FILE}"
-    )
-    candidates = [p for p in out.split(b"\0") if p]
-    if not candidates:
-        return []
-    _, ignored, _ = await git.run(
-        "check-ignore", "-z", "--stdin",
-        stdin=b"\0".join(candidates) + b"\0", ok_codes=(0, 1), literal=False,
+    (_, matched, _), (_, ignored, _) = await asyncio.gather(
+        git.run("ls-files", "-z", "--others", "--ignored",
+                f"--exclude-from={git.root / INCLUDE_FILE}"),
+        git.run("ls-files", "-z", "--others", "--ignored", "--exclude-standard"),
     )  # fmt: skip
+    wanted = {p for p in ignored.split(b"\0") if p}
     root = git.root.resolve()
     files = []
-    for raw in ignored.split(b"\0"):
-        if not raw:
+    for raw in matched.split(b"\0"):
+        if not raw or raw not in wanted:
             continue
         rel = raw.decode(errors="surrogateescape")
         if not (root / rel).resolve().parent.is_relative_to(root):  # a symlinked parent
