@@ -7,7 +7,9 @@ or a rebase.
    without touching any tree: a conflict is a ConflictError naming the files, and nothing
    is committed anywhere (the branch, both trees and both indexes are as they were).
 3. The user's index must match HEAD (git would refuse to merge, and a squash would take
-   the staged changes along). Uncommitted edits to files the merge does not touch stay.
+   the staged changes along), and the user must have no uncommitted edits (or untracked
+   files) where the agent changed files: both refused before anything moves. Uncommitted
+   edits to other files stay as they are.
 4. The agent's branch is moved to the commit, its index synced (``reset -q``), then in the
    user's tree: ``merge --no-ff``, ``merge --squash`` + ``commit``, or (rebase) the
    agent's branch replayed onto the user's HEAD in the agent's worktree and fast-forwarded
@@ -112,6 +114,14 @@ async def finish(
     if not changed:
         raise ConflictError(
             f"agent {agent_name} has nothing that is not in your branch already; nothing merged"
+        )
+    mine = {e["path"] for e in st["unstaged"] + st["untracked"]} & set(changed)
+    if mine:
+        raise ConflictError(
+            f"you have uncommitted edits to {', '.join(sorted(mine)[:10])}, which agent "
+            f"{agent_name}'s work changes too: commit, stash or undo them (or accept hunk by "
+            "hunk) first; nothing was merged and its worktree is kept",
+            files=sorted(mine),
         )
     conflicts = await _conflicts(user, tip)
     if conflicts:

@@ -337,6 +337,26 @@ async def test_submodule_and_detached_head(
         await client.close()
 
 
+async def test_finish_refuses_over_my_uncommitted_edits(
+    orch: OrchestratorProcess, repo: Path
+) -> None:
+    client = await orch.client()
+    try:
+        wt = await new_agent(client, "agent1")
+        (wt / "app.py").write_text(BASE_TEXT + "agent's line\n")
+        (repo / "app.py").write_text("line 0 mine\n" + BASE_TEXT)  # not committed
+        head = git(repo, "rev-parse", "HEAD")
+        with pytest.raises(ConflictError) as err:
+            await client.call("review.finish", {"agent": "agent1", "strategy": "merge"})
+        assert "uncommitted edits to app.py" in err.value.message
+        assert err.value.data["files"] == ["app.py"]
+        assert git(repo, "rev-parse", "HEAD") == head
+        assert (repo / "app.py").read_text() == "line 0 mine\n" + BASE_TEXT
+        assert git(wt, "status", "--porcelain") == b" M app.py\n"  # nothing moved there
+    finally:
+        await client.close()
+
+
 async def test_finish_from_and_onto_detached_heads(orch: OrchestratorProcess, repo: Path) -> None:
     client = await orch.client()
     try:
