@@ -23,6 +23,7 @@ MODULES = [
     "coordination",
     "git",
     "worktree",
+    "review",
     "rules",
     "acp",
     "mcp",

@@ -424,6 +424,7 @@ class Orchestrator:
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
+            "review": _review_feature(needs_tmux),
             "rules": feature(
                 "implemented",
                 "block, confirm or warn on every pane send and run (agent.send too); confirm"
@@ -784,7 +785,29 @@ def _worktree_feature(needs_tmux: dict[str, Any], conf: dict[str, Any]) -> dict[
         "status": "implemented",
         "reason": "agent.create {worktree}: branch, worktree, .worktreeinclude, port, setup",
         "ports": [conf["port_min"], conf["port_max"]],
-        "review": False,  # review.* (issue 11 item 3) is not built yet
+        "review": True,  # review.* (orchestrator/review/): see the "review" row
+    }
+
+
+def _review_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
+    """review.*: agents' worktrees (git, tmux) and git merge-tree --write-tree (2.38)."""
+    git = _git_feature()
+    if git["status"] != "implemented":
+        return {"status": "unavailable", "reason": f"needs git: {git['reason']}"}
+    if needs_tmux["status"] != "implemented":
+        return dict(needs_tmux)
+    version = tuple(int(p) for p in str(git["version"]).split(".")[:2])
+    finish = ["merge", "squash", "rebase"] if version >= (2, 38) else []
+    return {
+        "status": "implemented" if finish else "partial",
+        "reason": "review.open/accept/reject/comment/send/finish of an agent's worktree, hunk"
+        " by hunk, byte-exact; overlaps between agents"
+        + (
+            ""
+            if finish
+            else f"; review.finish needs git >= 2.38 (merge-tree), not {git['version']}"
+        ),
+        "strategies": finish,
     }
 
 

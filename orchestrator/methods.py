@@ -22,6 +22,7 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.delete {key, namespace?}
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
     swarm.*: orchestrator/api/swarm.py (registered at the end)
+    review.open/accept/reject/comment/send/finish {agent, ...}: orchestrator/api/review.py
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
     pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
@@ -446,6 +447,7 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
             cwd=_text(args, "cwd", None),
             session=_text(args, "session", None),
             prompt=_text(args, "prompt", None),
+            worktree=args.get("worktree"),  # absent: on in a git repository ([worktree] ai)
         )
     from orchflow_core.project.detect import AGENT_TYPES
 
@@ -470,9 +472,11 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 
 @method("agent.list")
 async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``)."""
+    """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``). An
+    agent with a worktree has ``overlaps``: [{path, agents}] its changes share with others'."""
     panes = await (await app.agent_manager()).list()
-    return [*panes, *(await app.ai_agent_manager()).views()]
+    views = [*panes, *(await app.ai_agent_manager()).views()]
+    return await _review.review_of(app).annotate(views)
 
 
 @method("agent.get", "id")
@@ -520,7 +524,11 @@ async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     ref = _text(args, "id")
     ai = await app.ai_agent_manager()
     if ai.find(ref) is not None:
-        return await ai.stop(ref)
+        return await ai.stop(
+            ref,
+            remove_worktree=param(args, "remove_worktree", bool, False),
+            force=param(args, "force", bool, False),
+        )
     return await (await app.agent_manager()).stop(
         ref,
         remove_worktree=param(args, "remove_worktree", bool, False),
@@ -640,4 +648,5 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import review as _review  # noqa: E402
 from orchestrator.api import swarm as _swarm  # noqa: E402, F401

@@ -17,7 +17,11 @@ half-made is left):
    worktree when it exists) in a pane named ``<agent>-setup`` the user can open, with
    ``ORCHFLOW_ROOT_PATH``, ``ORCHFLOW_WORKSPACE_PATH``, ``ORCHFLOW_WORKSPACE_NAME`` and
    ``ORCHFLOW_PORT``, at most ``setup_timeout_s`` (default 120 s). A non-zero exit or the
-   timeout is an error carrying the script's last lines.
+   timeout is an error carrying the script's last lines. A script with nothing to run
+   (empty, only blank lines and comments) is not started.
+
+Steps 1 and 2 overlap: the files to copy are found while the checks and ``git worktree
+add`` run (measured in benchmarks/bench_worktree.py).
 
 ``Worktrees.remove`` runs the teardown script (``[worktree] teardown``, default
 ``.orchflow/worktree-teardown.sh``) the same way (its failure is reported, not fatal),
@@ -63,6 +67,7 @@ LAST_LINES = 20
 CAPTURE_LINES = 2000  # the screen and some scrollback: the last lines are in there
 CP_BATCH = 500
 POLL_S = 0.1  # the longest wait between two looks at the script's pane
+SCRIPT_SNIFF = 65536  # a script this long or longer is run without looking inside
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 SPEC_KEYS = ("branch", "base")
 
@@ -78,6 +83,7 @@ class WorktreeSettings:
     port_min: int = 41000
     port_max: int = 41999
     symlinks: Any = ()
+    ai: bool = True  # AI agents get a worktree by default in a git repository
 
     @classmethod
     def from_config(cls, config: dict[str, Any], state_dir: Path) -> WorktreeSettings:
@@ -91,6 +97,7 @@ class WorktreeSettings:
             port_min=int(wt.get("port_min", 41000)),
             port_max=int(wt.get("port_max", 41999)),
             symlinks=wt.get("symlinks") or (),
+            ai=bool(wt.get("ai", True)),
         )
 
     def symlink_dirs(self) -> list[str]:
@@ -138,6 +145,16 @@ def parse_spec(value: Any) -> dict[str, str] | None:
     )
 
 
+PUBLIC_KEYS = ("path", "branch", "base", "port", "root", "copied", "linked")
+
+
+def public(ws: Any) -> dict[str, Any] | None:
+    """What agent.get shows of an agent's worktree meta (None without one)."""
+    if not isinstance(ws, dict):
+        return None
+    return {k: ws.get(k) for k in PUBLIC_KEYS}
+
+
 def include_patterns(root: Path) -> list[str]:
     """The patterns of ``root/.worktreeinclude`` ([] without one); a pattern that reaches
     outside the repository (a ``..`` component) is InvalidArgumentError naming it."""
@@ -161,23 +178,21 @@ def include_patterns(root: Path) -> list[str]:
 
 
 async def included_files(git: Git) -> list[str]:
-    """Untracked files that ``.worktreeinclude`` matches and git ignores, root-relative."""
+    """Untracked files that ``.worktreeinclude`` matches and git ignores, root-relative:
+    the two lists git gives (``ls-files --others --ignored`` with the include file's
+    patterns, and with git's own excludes), read at once and intersected."""
     if not include_patterns(git.root):
         return []
-    _, out, _ = await git.run(
-        "ls-files", "-z", "--others", "--ignored", f"--exclude-from={git.root / INCLUDE_FILE}"
-    )
-    candidates = [p for p in out.split(b"\0") if p]
-    if not candidates:
-        return []
-    _, ignored, _ = await git.run(
-        "check-ignore", "-z", "--stdin",
-        stdin=b"\0".join(candidates) + b"\0", ok_codes=(0, 1), literal=False,
+    (_, matched, _), (_, ignored, _) = await asyncio.gather(
+        git.run("ls-files", "-z", "--others", "--ignored",
+                f"--exclude-from={git.root / INCLUDE_FILE}"),
+        git.run("ls-files", "-z", "--others", "--ignored", "--exclude-standard"),
     )  # fmt: skip
+    wanted = {p for p in ignored.split(b"\0") if p}
     root = git.root.resolve()
     files = []
-    for raw in ignored.split(b"\0"):
-        if not raw:
+    for raw in matched.split(b"\0"):
+        if not raw or raw not in wanted:
             continue
         rel = raw.decode(errors="surrogateescape")
         if not (root / rel).resolve().parent.is_relative_to(root):  # a symlinked parent
@@ -293,19 +308,45 @@ class Worktrees:
         links = self.settings.symlink_dirs()
         branch = spec.get("branch") or f"orchflow/{name}"
         base = spec.get("base")
-        if base is None:
-            rc, out, _ = await git.run("symbolic-ref", "-q", "--short", "HEAD", ok_codes=(0, 1))
-            base = out.decode().strip() if rc == 0 else "HEAD"  # detached: its commit
-        # three independent checks at once
-        (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = await asyncio.gather(
-            git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
-                    f"{base}^{{commit}}", ok_codes=(0, 1, 128)),
-            git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128)),
-            git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
-                    ok_codes=(0, 1, 128)),
+        # the files to copy are found meanwhile (they depend on the repository only)
+        include = asyncio.create_task(included_files(git))
+        try:
+            ws, made = await self._checks_and_add(git, tm, name, branch, base, held_ports, rel)
+        except BaseException:
+            include.cancel()
+            with contextlib.suppress(BaseException):
+                await include
+            raise
+        return await self._bootstrap(git, tm, ws, made, include, links)
+
+    async def _checks_and_add(
+        self,
+        git: Git,
+        tm: TerminalManager,
+        name: str,
+        branch: str,
+        base: str | None,
+        held_ports: set[int],
+        rel: str,
+    ) -> tuple[dict[str, Any], bool]:
+        """The base, branch and path checked, a port leased, ``git worktree add``."""
+        root = git.root
+        # four independent looks at once (without a base: HEAD's branch and commit)
+        (rc_head, head, _), (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = (
+            await asyncio.gather(
+                git.run("symbolic-ref", "-q", "--short", "HEAD", ok_codes=(0, 1, 128)),
+                git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                        f"{base or 'HEAD'}^{{commit}}", ok_codes=(0, 1, 128)),
+                git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128)),
+                git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                        ok_codes=(0, 1, 128)),
+            )
         )  # fmt: skip
+        given = base
+        if base is None:
+            base = head.decode().strip() if rc_head == 0 else "HEAD"  # detached: its commit
         if rc_base != 0:
-            if spec.get("base") is None:
+            if given is None:
                 raise ConflictError(
                     f"{root} has no commit yet: commit once before giving an agent a worktree"
                 )
@@ -339,24 +380,42 @@ class Worktrees:
             "linked": [],
             "rel": "" if rel == "." else rel,
         }
-        made_branch = made_worktree = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             await git.run(
                 "worktree", "add", "-q", "-b", branch, "--", str(path), base_commit,
                 read_only=False,
             )  # fmt: skip
-            made_branch = made_worktree = True
-            files = await included_files(git)
-            ws["copied"] = await copy_files(root, path, files)
-            ws["linked"] = link_dirs(root, path, links)
+        except BaseException:
+            self.settle_port(port)
+            await self._undo(git, ws, worktree=False, branch=False, tm=tm)
+            raise
+        return ws, True
+
+    async def _bootstrap(
+        self,
+        git: Git,
+        tm: TerminalManager,
+        ws: dict[str, Any],
+        made: bool,
+        include: asyncio.Task[list[str]],
+        links: list[str],
+    ) -> dict[str, Any]:
+        """Copy, link and set up the new worktree; undo it all if a step fails."""
+        path = Path(ws["path"])
+        try:
+            files = await include
+            ws["copied"] = await copy_files(git.root, path, files)
+            ws["linked"] = link_dirs(git.root, path, links)
             await self._exclude_links(path, ws["linked"])
             ws["setup_pane"] = await self._script(tm, ws, "setup", self.settings.setup)
         except BaseException:
-            self.settle_port(port)
-            await self._undo(git, ws, worktree=made_worktree, branch=made_branch, tm=tm)
+            self.settle_port(ws["port"])
+            await self._undo(git, ws, worktree=made, branch=made, tm=tm)
             raise
-        log.info("worktree %s on %s (from %s) for agent %s", path, branch, base, name)
+        log.info(
+            "worktree %s on %s (from %s) for agent %s", path, ws["branch"], ws["base"], ws["name"]
+        )
         return ws
 
     async def _exclude_links(self, path: Path, linked: list[str]) -> None:
@@ -411,8 +470,8 @@ class Worktrees:
         without a script). Failure or timeout closes the pane and raises with its last
         lines."""
         script = self._script_path(ws, kind, configured)
-        if script is None:
-            return None
+        if script is None or not _has_commands(script):
+            return None  # no script, or one with nothing to run (empty, only comments)
         quoted = shlex.quote(str(script))
         command = quoted if os.access(script, os.X_OK) else f"sh {quoted}"
         pane = await tm.new_pane(
@@ -569,6 +628,19 @@ class Worktrees:
         else:
             out["branch_kept"] = f"{ws['branch']} has commits not in {base}"
         return out
+
+
+def _has_commands(script: Path) -> bool:
+    """Whether a script has anything to run: a line that is neither blank nor a comment
+    (a binary or unreadable one is run, to say what it does)."""
+    try:
+        with script.open("rb") as f:
+            head = f.read(SCRIPT_SNIFF)
+    except OSError:
+        return True
+    if b"\0" in head or len(head) == SCRIPT_SNIFF:
+        return True
+    return any(line.strip() and not line.lstrip().startswith(b"#") for line in head.splitlines())
 
 
 async def _last_lines(tm: TerminalManager, pane: str) -> str:

@@ -101,6 +101,11 @@ M.tree = {
     plug = "orchflow-git",
     key = "<leader>oG",
   },
+  review = {
+    impl = "review.open",
+    desc = "Review an agent's worktree hunk by hunk: accept, reject, comment, send, finish: {agent}",
+    complete = "review.complete_agents",
+  },
   files = {
     impl = "files.open",
     desc = "Fuzzy file finder (respects .gitignore, learns what you open)",

@@ -184,6 +184,11 @@ function M.check()
     h.warn("git not found: :Orchflow git and agents' worktrees are unavailable", { "Install git >= 2.36" })
   elseif version_ge(gv:match("[%d%.]+") or "0.0", "2.36") then
     h.ok(vim.trim(gv))
+    if not version_ge(gv:match("[%d%.]+") or "0.0", "2.38") then -- merge-tree --write-tree
+      h.warn(vim.trim(gv) .. " is older than 2.38: :Orchflow review cannot finish (merge)", {
+        "Upgrade git to >= 2.38; accept, reject and comments work",
+      })
+    end
   else
     h.warn(vim.trim(gv) .. " is older than 2.36: :Orchflow git and agents' worktrees need 2.36", {
       "Upgrade git to >= 2.36",

@@ -97,8 +97,9 @@ function M.agent_new(args, info)
       params.prompt = prompt
     end
     return call("agent.new", params, with_result(function(a)
-      vim.notify(("orchflow: agent %s (%s, %s) %s"):format(a.name, a.agent, a.transport, a.state), vim.log.levels.INFO)
-    end))
+      local where = type(a.worktree) == "table" and (" in " .. a.worktree.path .. " on " .. a.worktree.branch) or ""
+      vim.notify(("orchflow: agent %s (%s, %s) %s%s"):format(a.name, a.agent, a.transport, a.state, where), vim.log.levels.INFO)
+    end), { timeout_s = worktree_timeout() })
   end
   if command ~= "" then
     params.command = command
@@ -170,6 +171,10 @@ function M.agent_list()
       else -- a pane: its id, type, the pane's state (and how long it has been open)
         local since = type(a.created_at) == "number" and require("orchflow.ai").age(now - a.created_at) or ""
         lines[#lines + 1] = ("%-10s %-7s %-9s %-5s %s"):format(a.id, a.type, a.state, since, a.command or "")
+      end
+      -- overlap warning: files this agent's worktree changed that another's changed too
+      for _, o in ipairs(type(a.overlaps) == "table" and a.overlaps or {}) do
+        lines[#lines + 1] = ("  ! %s also changed by %s"):format(o.path, table.concat(o.agents, ", "))
       end
     end
     if #lines == 0 then

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.worktrees import Worktrees, parse_spec
+from orchestrator.worktrees import public as public_worktree
 from orchflow_core.errors import (
     BackendError,
     ConflictError,
@@ -73,6 +74,8 @@ class AgentManager:
         self.idle_after_s = idle_after_s
         self.worktrees = worktrees
         self._tm: TerminalManager | None = None
+        # the worktrees of agents that are not panes (ACP agents): {path: agent name, ...}
+        self.other_worktrees: Callable[[], builtins.list[dict[str, Any]]] = list
 
     @property
     def count(self) -> int:
@@ -161,12 +164,9 @@ class AgentManager:
         name = name or _free_name(tm, agent_type)
         if any(r.name == name for r in tm.records()):
             raise ConflictError(f"a pane named {name!r} exists already", name=name)
-        held = {
-            int(r.meta["worktree"]["port"])
-            for r in tm.records(meta_key=AGENT)
-            if isinstance(r.meta.get("worktree"), dict) and r.meta["worktree"].get("port")
-        }
-        ws = await self.worktrees.create(tm, cwd=workdir, name=name, spec=spec, held_ports=held)
+        ws = await self.worktrees.create(
+            tm, cwd=workdir, name=name, spec=spec, held_ports=self.held_ports(tm)
+        )
         try:
             return await self._create(
                 agent_type,
@@ -311,12 +311,38 @@ class AgentManager:
         return out
 
     # -- worktrees no agent uses -------------------------------------------------------
-    def _in_use(self, tm: TerminalManager) -> dict[str, str]:
-        return {
-            str(r.meta["worktree"]["path"]): r.name
+    def _worktree_metas(self, tm: TerminalManager) -> builtins.list[dict[str, Any]]:
+        """Every live agent's worktree meta (+ ``agent``: its name), panes and others."""
+        panes = [
+            {**r.meta["worktree"], "agent": r.name}
             for r in tm.records(meta_key=AGENT)
             if isinstance(r.meta.get("worktree"), dict)
-        }
+        ]
+        return panes + self.other_worktrees()
+
+    def held_ports(self, tm: TerminalManager) -> set[int]:
+        """The ports agents' worktrees hold (until their teardown)."""
+        return {int(w["port"]) for w in self._worktree_metas(tm) if w.get("port")}
+
+    def _in_use(self, tm: TerminalManager) -> dict[str, str]:
+        return {str(w["path"]): str(w["agent"]) for w in self._worktree_metas(tm)}
+
+    async def default_worktree(self, value: Any, cwd: str) -> dict[str, str] | None:
+        """An AI agent's ``worktree``: as given, or (absent) on by default (``[worktree]
+        ai``) when ``cwd`` is in a git repository with a commit; off elsewhere."""
+        if value is not None or self.worktrees is None:
+            return parse_spec(value)
+        if not self.worktrees.settings.ai:
+            return None
+        from orchflow_core.errors import OrchflowError
+        from orchflow_core.git.runner import Git
+
+        try:
+            git = await Git.open(cwd)
+            rc, _, _ = await git.run("rev-parse", "--verify", "--quiet", "HEAD", ok_codes=(0, 1))
+        except OrchflowError:  # not a repository (or no git): no worktree
+            return None
+        return {} if rc == 0 else None
 
     async def list_worktrees(self, cwd: str | None = None) -> builtins.list[dict[str, Any]]:
         """orchflow's worktrees of the repository around ``cwd`` (default: the project),
@@ -354,10 +380,7 @@ def activity(
 
 def _public_worktree(ws: Any) -> dict[str, Any] | None:
     """What agent.get shows of an agent's worktree meta."""
-    if not isinstance(ws, dict):
-        return None
-    keys = ("path", "branch", "base", "port", "root", "copied", "linked")
-    return {k: ws.get(k) for k in keys}
+    return public_worktree(ws)
 
 
 def _free_name(tm: TerminalManager, agent_type: str) -> str:

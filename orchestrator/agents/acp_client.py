@@ -70,6 +70,7 @@ from orchestrator.agents.acp_terminals import AcpTerminals, TerminalsGetter
 from orchestrator.agents.acp_transport import StdioJsonTransport
 from orchestrator.agents.registry import AgentSpec
 from orchestrator.agents.state import FINAL, AgentEvent, AgentState, transition
+from orchestrator.worktrees import public as public_worktree
 from orchflow_core import __version__
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 
@@ -166,6 +167,8 @@ class AcpAgent:
         self.name = name
         self.cwd = os.path.realpath(cwd)
         self.session = session
+        self.worktree: dict[str, Any] | None = None  # its own git worktree (AiAgents sets it)
+        self.worktree_env: dict[str, str] = {}  # ORCHFLOW_* of that worktree
         self.argv = list(spec.acp)
         self.created_at = time.time()
         self.state = AgentState.STARTING
@@ -242,6 +245,7 @@ class AcpAgent:
             "questions": [q.to_dict() for q in self.questions.values()],
             "terminals": self.terminals.views(),
             "transitions": list(self.transitions),
+            "worktree": public_worktree(self.worktree),
         }
 
     def output(self) -> str:
@@ -351,7 +355,7 @@ class AcpAgent:
     async def start(self) -> None:
         """Spawn the process (raises if it cannot start); the handshake runs in the
         background (``state`` says how it went)."""
-        env = {**os.environ, **self.spec.env}
+        env = {**os.environ, **self.spec.env, **self.worktree_env}
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.argv,

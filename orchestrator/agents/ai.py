@@ -14,13 +14,19 @@ Watchers (``agent.watch``) receive ``agent.state``, ``agent.update``, ``agent.tu
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents import AGENT, AgentManager, TerminalsGetter, _check_cwd
 from orchestrator.agents import registry as agent_registry
-from orchflow_core.errors import InvalidArgumentError, NotFoundError, UnavailableError
+from orchflow_core.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
@@ -45,6 +51,16 @@ class AiAgents:
         self._publish = publish
         self._user_registry = user_registry
         self._agents: dict[str, AcpAgent] = {}
+        panes.other_worktrees = self.worktree_metas  # their worktrees are in use, ports held
+
+    def views_with_worktree(self) -> list[AcpAgent]:
+        """The ACP agents that have a worktree."""
+        return [a for a in self._agents.values() if a.worktree]
+
+    def worktree_metas(self) -> list[dict[str, Any]]:
+        """The worktree meta (+ ``agent``) of every ACP agent that has one and is not
+        removed."""
+        return [{**a.worktree, "agent": a.name} for a in self._agents.values() if a.worktree]
 
     @property
     def count(self) -> int:
@@ -82,7 +98,11 @@ class AiAgents:
         cwd: str | None,
         session: str | None,
         prompt: str | None,
+        worktree: Any = None,
     ) -> dict[str, Any]:
+        """A new AI agent; in a worktree of its own (``worktree``: true, false or {branch?,
+        base?}; absent: on when ``cwd`` is in a git repository, ``[worktree] ai``), removed
+        again if the agent cannot start."""
         specs = self.registry()
         spec = specs.get(agent)
         if spec is None:
@@ -117,11 +137,45 @@ class AiAgents:
             raise InvalidArgumentError(
                 f"name {name!r} must use letters, digits, - and _ only", param="name"
             )
-        if transport == "terminal":
-            return await self._create_terminal(spec, argv, name, workdir, session, prompt)
         live = self.find(name)
         if live is not None and not live.final:
             raise InvalidArgumentError(f"an agent named {name!r} runs already", param="name")
+        wt_spec = await self._panes.default_worktree(worktree, workdir)
+        if wt_spec is None:
+            return await self._start(spec, argv, transport, name, workdir, session, prompt, None)
+        manager = self._panes.worktrees
+        if manager is None:
+            raise InvalidArgumentError("worktrees are not configured here", param="worktree")
+        tm = await self._panes.tm()
+        await tm.refresh()
+        ws = await manager.create(
+            tm, cwd=workdir, name=name, spec=wt_spec, held_ports=self._panes.held_ports(tm)
+        )
+        try:
+            inside = os.path.normpath(os.path.join(ws["path"], ws["rel"]))
+            return await self._start(spec, argv, transport, name, inside, session, prompt, ws)
+        except BaseException:
+            try:
+                await manager.remove(tm, ws)
+            except Exception:  # the agent's own failure is what the caller must hear
+                log.exception("could not remove the worktree %s of a failed agent", ws["path"])
+            raise
+        finally:
+            manager.settle_port(ws["port"])
+
+    async def _start(
+        self,
+        spec: agent_registry.AgentSpec,
+        argv: tuple[str, ...],
+        transport: str,
+        name: str,
+        workdir: str,
+        session: str | None,
+        prompt: str | None,
+        ws: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        if transport == "terminal":
+            return await self._create_terminal(spec, argv, name, workdir, session, prompt, ws)
         try:
             from orchestrator.agents.acp_client import AcpAgent
         except ImportError as exc:
@@ -138,12 +192,19 @@ class AiAgents:
             terminals=self._terminals,
             publish=self._notify,
         )
+        if ws is not None and self._panes.worktrees is not None:
+            acp_agent.worktree = ws
+            acp_agent.worktree_env = self._panes.worktrees.env(ws)
         self._agents[acp_agent.id] = acp_agent
-        await acp_agent.start()
+        try:
+            await acp_agent.start()
+        except BaseException:
+            acp_agent.worktree = None  # create() removes it
+            raise
         view = acp_agent.view()
         if prompt is not None:
             view["turn_id"] = acp_agent.prompt(prompt).turn_id
-        log.info("ACP agent %s (%s) started: pid %s in %s", name, agent, acp_agent.pid, workdir)
+        log.info("ACP agent %s (%s) started: pid %s in %s", name, spec.name, acp_agent.pid, workdir)
         return view
 
     async def _create_terminal(
@@ -154,17 +215,28 @@ class AiAgents:
         cwd: str,
         session: str | None,
         prompt: str | None,
+        ws: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         tm = await self._panes.tm()
         await tm.refresh()
+        meta: dict[str, Any] = {
+            AGENT: True,
+            "source": "registry",
+            "ai": spec.name,
+            "transport": "terminal",
+        }
+        env = dict(spec.env)
+        if ws is not None and self._panes.worktrees is not None:
+            meta["worktree"] = ws
+            env.update(self._panes.worktrees.env(ws))
         pane = await tm.new_pane(
             pane_type="ai",
             command=shlex.join(argv),
             name=name,
             cwd=cwd,
             session=session,
-            env=spec.env or None,
-            meta={AGENT: True, "source": "registry", "ai": spec.name, "transport": "terminal"},
+            env=env or None,
+            meta=meta,
         )
         if prompt is not None:
             await tm.send(pane["id"], prompt, enter=True)
@@ -182,14 +254,40 @@ class AiAgents:
             n += 1
         return f"{agent}-{n}"
 
-    async def stop(self, ref: str) -> dict[str, Any]:
-        """Stop the agent; one that had already ended is forgotten (no longer listed)."""
+    async def stop(
+        self, ref: str, *, remove_worktree: bool = False, force: bool = False
+    ) -> dict[str, Any]:
+        """Stop the agent; one that had already ended is forgotten (no longer listed). With
+        ``remove_worktree``, its worktree goes too, as for a pane agent (uncommitted
+        changes refuse it, before anything stops, unless ``force``)."""
         agent = self.get(ref)
-        if agent.final:
+        ws = agent.worktree
+        manager = self._panes.worktrees
+        if remove_worktree and ws is None:
+            raise InvalidArgumentError(
+                f"agent {agent.name} has no worktree to remove", param="remove_worktree"
+            )
+        if remove_worktree and ws is not None and manager is not None and not force:
+            dirty = await manager.dirty(ws)
+            if dirty:
+                raise ConflictError(
+                    f"agent {agent.name}'s worktree {ws['path']} has uncommitted changes "
+                    f"({', '.join(dirty[:5])}{', ...' if len(dirty) > 5 else ''}); commit or "
+                    "review them, or stop with force: true to discard them",
+                    id=agent.id,
+                    paths=dirty[:50],
+                )
+        removed = agent.final
+        if removed:
             del self._agents[agent.id]
-            return {**agent.view(), "stopped": True, "removed": True}
-        await agent.stop()
-        return {**agent.view(), "stopped": True, "removed": False}
+        else:
+            await agent.stop()
+        out = {**agent.view(), "stopped": True, "removed": removed}
+        if remove_worktree and ws is not None and manager is not None:
+            out["worktree"] = {**(out["worktree"] or {}), **await manager.remove(
+                await self._panes.tm(), ws)}  # fmt: skip
+            agent.worktree = None
+        return out
 
     async def close(self) -> None:
         for agent in list(self._agents.values()):

@@ -231,12 +231,14 @@ class Git:
         ok_codes: tuple[int, ...] = (0,),
         timeout_s: float = DEFAULT_TIMEOUT_S,
         literal: bool = True,
+        env: dict[str, str] | None = None,
     ) -> tuple[int, bytes, str]:
         """``git --literal-pathspecs --no-pager <args>`` in the root: (code, stdout, stderr).
 
         A code outside ``ok_codes`` is GitCommandError; past ``timeout_s`` git is killed
         and TimeoutError_ raised. ``literal=False`` for the few commands that take paths
-        but refuse the flag (``check-ignore``).
+        but refuse the flag (``check-ignore``). ``env``: variables added to git's own
+        (e.g. ``GIT_INDEX_FILE`` for a scratch index).
         """
         flags = ["--literal-pathspecs"] if literal else []
         argv = [self.binary, *flags, "--no-pager", *args]
@@ -244,7 +246,7 @@ class Git:
             rc, out, err = await _exec(
                 argv,
                 cwd=self.root,
-                env=self.env(hooks=hooks, read_only=read_only),
+                env={**self.env(hooks=hooks, read_only=read_only), **(env or {})},
                 stdin=stdin,
                 timeout_s=timeout_s,
             )

@@ -79,6 +79,7 @@ IDEMPOTENT = frozenset(
         "agent.get",
         "agent.output",
         "agent.worktrees",
+        "review.open",
         "agent.turns",
         "agent.registry",
         "stream.subscribe",

@@ -47,7 +47,12 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
             param(params, key, (str, int, float, dict, list, bool))
         out = {key: value for key, value in params.items() if value is not None}
         timeout = None
-        if out.get("worktree") or out.get("remove_worktree") or remote == "agent.cleanup":
+        if (
+            out.get("worktree")
+            or out.get("remove_worktree")
+            or remote in ("agent.cleanup", "review.finish")  # teardown scripts run
+            or (remote == "agent.create" and out.get("type") == "ai")  # a worktree by default
+        ):
             # a worktree's setup or teardown script may run up to setup_timeout_s, each
             timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
         return await core.orchestrator.call(remote, out, timeout_s=timeout)
@@ -122,6 +127,12 @@ async def swarm_submit_file(core: Core, params: Params) -> Any:
             cwd = task.get("cwd")
             task["cwd"] = str(base / cwd) if isinstance(cwd, str) else str(base)
     return await core.orchestrator.call("swarm.submit", spec)
+_forward("review.open", "review.open", ("agent",))
+_forward("review.accept", "review.accept", ("agent",))
+_forward("review.reject", "review.reject", ("agent",))
+_forward("review.comment", "review.comment", ("agent", "path", "line", "text"))
+_forward("review.send", "review.send", ("agent",))
+_forward("review.finish", "review.finish", ("agent", "strategy"))
 
 
 # -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------

@@ -27,6 +27,9 @@ end
 def ai_editor(editor: Editor, isolated: Path) -> Editor:
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(config.read_text() + "\n" + agents_toml())
+    work = isolated / "work"  # not a git repository: no worktree ([worktree] ai)
+    work.mkdir(exist_ok=True)
+    editor.cmd("cd " + str(work))
     editor.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
     editor.capture_notify()
     editor.lua(STUB_SELECT)

@@ -8,7 +8,8 @@ from tests.harness.editor import Editor
 
 TOP_LEVEL = (
     "agent, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
-    "orchestrator, pane, rules, run, schedule, search, session, swarm, template, test, trash, "
+    "orchestrator, pane, review, rules, run, schedule, search, session, swarm, template, test, "
+    "trash, "
     "version"
 )
 

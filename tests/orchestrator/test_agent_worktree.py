@@ -328,3 +328,23 @@ async def test_orphan_worktrees_are_found_and_cleaned_up(
         assert [Path(p).name for p in worktree_paths(repo)] == ["proj", "agent2"]
     finally:
         await client.close()
+
+
+async def test_a_setup_script_with_nothing_to_run_is_not_started(
+    tmp_path: Path, private_tmux: TmuxServer, repo: Path
+) -> None:
+    (repo / ".orchflow" / "worktree-setup.sh").write_text("#!/bin/sh\n# nothing yet\n\n")
+    commit_all(repo, "empty setup")
+    server = await start(tmp_path, private_tmux, repo)
+    client = await server.client()
+    try:
+        agent = await client.call(
+            "agent.create",
+            {"type": "custom", "name": "agent1", "command": "sleep 300", "worktree": True},
+        )
+        assert agent["worktree"]["copied"] == 2
+        assert "agent1" in pane_names(private_tmux)
+        assert "agent1-setup" not in pane_names(private_tmux)
+    finally:
+        await client.close()
+        await server.stop()
