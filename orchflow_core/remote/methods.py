@@ -127,6 +127,8 @@ async def swarm_submit_file(core: Core, params: Params) -> Any:
             cwd = task.get("cwd")
             task["cwd"] = str(base / cwd) if isinstance(cwd, str) else str(base)
     return await core.orchestrator.call("swarm.submit", spec)
+
+
 _forward("review.open", "review.open", ("agent",))
 _forward("review.accept", "review.accept", ("agent",))
 _forward("review.reject", "review.reject", ("agent",))
