@@ -267,8 +267,13 @@ class LocalExecutor:
             lines = text[at + len(command) :].removeprefix("\n").split("\n")
         else:
             lead, lines = "", text.split("\n")[1:]
-        if drawn and lines:
-            lines = self._without_prompt(lines, lead)
+        if drawn:
+            # The prompt is the last line drawn; the capture may end with blank lines
+            # below it (the cursor's line, a resized pane).
+            while lines and not lines[-1].strip():
+                lines.pop()
+            if lines:
+                lines = self._without_prompt(lines, lead)
         out = "\n".join(lines)
         if len(out) > self.max_output_bytes:
             out = out[-self.max_output_bytes :]

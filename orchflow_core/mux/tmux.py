@@ -722,13 +722,29 @@ class TmuxBackend:
         )
 
     async def cursor(self, pane_id: str) -> tuple[int, int]:
-        """The pane's cursor (x, y): x > 0 on a line a prompt was drawn on."""
+        """The pane's cursor (x, y): x > 0 on a line a prompt was drawn on. A cursor at the
+        start of a line just after a full one (a prompt exactly as wide as the pane wrapped
+        it there) is reported at the end of that line: (width, y - 1)."""
         _check_pane_id(pane_id)
         reply = await self._run(
-            "display-message", "-p", "-t", pane_id, "#{cursor_x} #{cursor_y}", pane_id=pane_id
+            "display-message",
+            "-p",
+            "-t",
+            pane_id,
+            "#{cursor_x} #{cursor_y} #{pane_width}",
+            pane_id=pane_id,
         )
-        x, _, y = (reply.lines[0] if reply.lines else "0 0").partition(" ")
-        return int(x or 0), int(y or 0)
+        x, y, width = ((reply.lines[0] if reply.lines else "") + " 0 0 0").split()[:3]
+        cx, cy, w = int(x or 0), int(y or 0), int(width or 0)
+        if cx == 0 and cy > 0 and w > 0:
+            # -J joins a wrapped line with the next: one line back means the one above
+            # the cursor wrapped onto the cursor's line.
+            both = await self._run(
+                "capture-pane", "-p", "-J", "-t", pane_id, "-S", str(cy - 1), "-E", str(cy)
+            )
+            if len(both.lines) == 1:
+                return w, cy - 1
+        return cx, cy
 
     async def run(self, pane_id: str, cmd: str) -> CommandHandle:
         """Run ``cmd`` in the pane's shell (in a subshell; see shell_integration)."""
