@@ -10,6 +10,9 @@ status  read the discovery file, connect, call ``system.health``; print a summar
 mcp     serve orchflow's MCP tools on stdin/stdout, calling the running orchestrator
         (found through the discovery file); exit 1 with how to start one if none runs.
         ``--check`` only says whether that would work.
+hook    report a vendor hook event (the JSON on stdin) to the running orchestrator as
+        ``agent.hook``; always exits 0, silently (orchestrator/hook_cli.py: stdlib only,
+        so it starts fast; failures go to hook.log in the log dir).
 stop    ask the server to shut down (``system.shutdown``), or send SIGTERM to the pid in
         the discovery file if it does not answer; wait (bounded) for it to exit.
         Exit 0 once it is gone, 1 if it is still running or was not running.
@@ -102,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only check that the orchestrator answers; print what would be served",
     )
+    hook = sub.add_parser(
+        "hook",
+        help="report an agent CLI's hook event (JSON on stdin) to the orchestrator; exits 0",
+    )
+    hook.add_argument("event", help="the vendor's event name (Stop, Notification, notify ...)")
+    hook.add_argument("--agent", help="the agent's hook id (default: $ORCHFLOW_AGENT)")
+    hook.add_argument("--timeout", type=float, help="seconds for the whole exchange (1.5)")
+    hook.add_argument("payload", nargs="?", help="the hook JSON, if not on stdin (Codex notify)")
+    _add_discovery(hook)
     return parser
 
 
@@ -114,6 +126,11 @@ def _add_discovery(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["hook"] and not {"-h", "--help"} & set(raw):
+        from orchestrator.hook_cli import main as hook_main  # lean: no argparse, no asyncio
+
+        return hook_main(raw)
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
