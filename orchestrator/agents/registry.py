@@ -275,6 +275,7 @@ def installed(registry: dict[str, AgentSpec]) -> list[dict[str, Any]]:
             "label": spec.label,
             "transports": {t: spec.executable(t) for t in spec.transports()},
             "argv": {t: list(spec.argv(t)) for t in spec.transports()},
+            "hooks": spec.hook_wiring,  # how a terminal agent's hooks are wired ("none")
         }
         for spec in registry.values()
     ]

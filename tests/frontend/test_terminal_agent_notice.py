@@ -88,3 +88,13 @@ def test_needs_input_notice_names_agent_and_question_waits_for_typing_and_opens_
         ),
         timeout=10,
     )
+
+
+def test_checkhealth_says_how_each_terminal_agent_gets_its_state(
+    editor: Editor, isolated: Path
+) -> None:
+    editor.cmd("checkhealth orchflow")
+    text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
+    assert "claude not installed (not on PATH: acp: claude-agent-acp, terminal: claude)" in text
+    assert "terminal state: hooks (claude-settings)" in text
+    assert "goose not installed" in text and "terminal state: patterns and quiescence" in text
