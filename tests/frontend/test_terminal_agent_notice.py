@@ -70,6 +70,12 @@ def test_needs_input_notice_names_agent_and_question_waits_for_typing_and_opens_
     ed.wait_notify(r"orchflow: claude-1 needs input: Bash: rm -rf build")
     assert ed.lua("return vim.api.nvim_get_current_line()") == "foo"  # no key was taken
 
+    ed.cmd("Orchflow agent list")  # the question shows in the list too
+    rows = ed.wait_until(
+        lambda: next((f["lines"] for f in ed.floats() if f["title"] == " orchflow agents "), None)
+    )
+    row = next(line for line in rows if line.startswith("claude-1"))
+    assert row.split()[1:3] == ["claude", "needs_input"] and "Bash: rm -rf build" in row
     pane_id = _agent(ed, "claude-1")["pane_id"]  # "Open its pane": a tmux client in a split
     ed.wait_until(
         lambda: (

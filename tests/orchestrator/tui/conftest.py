@@ -37,7 +37,10 @@ def agents_toml() -> str:
         f'[agents.plain]\ncommand = {fake("plain")}\ntransport = "terminal"\n'
         f"quiet_s = {QUIET_S}\n"
         '[agents.plain.patterns]\nneeds_input = ["^Proceed\\\\? \\\\[y/n\\\\]$"]\n'
-        'idle = ["^plain is idle$"]\n'
+        'idle = ["^plain is idle$"]\n\n'
+        '[agents.light]\ncommand = ["sh", "-c", "echo ready; exec cat"]\ntransport = "terminal"\n'
+        f"quiet_s = {QUIET_S}\n"
+        '[agents.light.hooks]\nevents = { Ask = "needs_input", Done = "idle" }\n'
     )
 
 
