@@ -114,6 +114,7 @@ end)
 -- agent and its question, and a choice to open its pane (a tmux client in a split) — shown
 -- as the ACP questions are, only once the user is not typing.
 local waiting = {} ---@type table<string, table>  agent id -> its needs_input event, not yet shown
+local later = {} ---@type table<string, table>  agent id -> a question the user put off ("Later")
 
 --- Show the oldest terminal agent's question (one at a time, not while typing).
 show_terminal = function()
@@ -143,6 +144,9 @@ show_terminal = function()
     showing = nil
     if choice == "Open its pane" then
       require("orchflow.terminal").pane_attach({ first.pane_id })
+    else -- put off: :Orchflow agent answer [name] opens it again
+      later[first.id] = first
+      vim.notify(("orchflow: %s still waits: :Orchflow agent answer %s"):format(first.name, first.name), vim.log.levels.INFO)
     end
     vim.schedule(show_next)
   end)
@@ -153,10 +157,13 @@ events.on("agent.state", function(ev)
     return
   end
   if ev.state == "needs_input" then
-    waiting[ev.id] = ev
-    vim.schedule(show_next)
-  else
-    waiting[ev.id] = nil -- answered in the pane, or it went on: nothing to show
+    if not (later[ev.id] and later[ev.id].question == ev.question) then
+      later[ev.id] = nil
+      waiting[ev.id] = ev
+      vim.schedule(show_next)
+    end
+  else -- answered in the pane, or it went on: nothing to show
+    waiting[ev.id], later[ev.id] = nil, nil
   end
 end)
 
@@ -209,17 +216,27 @@ end)
 --- id, that agent's, as the orchestrator has them.
 function M.answer(args)
   if #args < 1 then
-    if #queue == 0 then
+    if #queue == 0 and next(later) == nil then
       return vim.notify("orchflow: no agent waits for an answer", vim.log.levels.INFO)
     end
     for _, q in ipairs(queue) do
       q.snoozed = nil
+    end
+    for id, ev in pairs(later) do
+      waiting[id], later[id] = ev, nil
     end
     return show_next()
   end
   host.call("agent.get", { id = args[1] }, function(err, a)
     if err then
       return host.report(err)
+    end
+    if a.transport == "terminal" then -- its question is in its TUI: open its pane
+      later[a.id], waiting[a.id] = nil, nil
+      if a.state ~= "needs_input" then
+        vim.notify(("orchflow: %s is %s, not waiting for input"):format(a.name, a.state), vim.log.levels.INFO)
+      end
+      return require("orchflow.terminal").pane_attach({ a.pane_id })
     end
     if type(a.questions) ~= "table" or #a.questions == 0 then
       return vim.notify(("orchflow: %s has no open question"):format(a.name), vim.log.levels.INFO)

@@ -295,6 +295,9 @@ class AiAgents:
         await tm.refresh()
         if any(r.name == name for r in tm.records()):
             raise InvalidArgumentError(f"a pane named {name!r} exists already", param="name")
+        live = {r.orchflow_id for r in tm.records()}
+        for gone in [i for i, a in self._tui.items() if a.final and i not in live]:
+            del self._tui[gone]  # ended and its pane closed: nothing shows it any more
         key = uuid.uuid4().hex[:16]
         directory = self._hooks_dir(key)
         wiring = hook_wiring.Wiring("none", env={"ORCHFLOW_AGENT": key})

@@ -46,6 +46,7 @@ MAX_QUESTION = 300  # characters of a question kept
 CARRY = 400  # characters of the last (unfinished) line kept for the next chunk's patterns
 _STATES = {"working": AgentState.WORKING, "needs_input": AgentState.NEEDS_INPUT}
 _STATES["idle"] = AgentState.IDLE
+_RANK = {"process": 0, "quiet": 1, "pattern": 2, "hook": 3}  # how exact a source is
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*([@-~])")
 _OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 _ESC = re.compile(r"\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -161,22 +162,33 @@ class TerminalAiAgent:
             return False
         events = route(self.state, target)
         if not events:
-            if target is not AgentState.NEEDS_INPUT or question in (None, self.question):
-                if source == "hook" and self.state_source != "hook":
-                    self.state_source = source  # the exact source confirms it
+            if target is AgentState.NEEDS_INPUT and question not in (None, self.question):
+                events = [AgentEvent.ASK]  # a new question while one is open
+            elif _RANK[source] > _RANK[self.state_source]:
+                # a more exact source confirms the state (output said working, then the
+                # pattern did): the state and its time stay, its source is news
+                self.state_source, self.state_reason = source, reason
+                self._announce(self._record())
+                return True
+            else:
                 return False
-            events = [AgentEvent.ASK]  # a new question while one is open
         new = self.state
         for event in events:
             new = transition(new, event)
         self.state, self.state_source, self.state_reason = new, source, reason
         self.question = question if new is AgentState.NEEDS_INPUT else None
         self.state_at = time.time()
-        record = self._record()
+        self._announce(self._record())
+        if self.final:
+            self.close()
+        return True
+
+    def _announce(self, record: dict[str, Any]) -> None:
+        """Record the change and tell the watchers (agent.state)."""
         self.transitions.append(record)
-        if new is not AgentState.WORKING or source == "hook":
+        if self.state is not AgentState.WORKING or self.state_source == "hook":
             self._cancel_quiet()
-        log.info("agent %s: %s (source %s)", self.name, new.value, source)
+        log.info("agent %s: %s (source %s)", self.name, self.state.value, self.state_source)
         self._publish(
             "agent.state",
             {
@@ -188,9 +200,6 @@ class TerminalAiAgent:
                 **record,
             },
         )
-        if self.final:
-            self.close()
-        return True
 
     def _fallback_may(self, target: AgentState) -> bool:
         """A pattern or quiescence may replace the current state (see the module doc)."""
@@ -244,7 +253,7 @@ class TerminalAiAgent:
                 "pane_id": self.pane_id,
                 **self._record(),
             },
-        )
+        )  # the first state, already in transitions
 
     def data(self, chunk: bytes) -> bool:
         if self.final:

@@ -104,3 +104,40 @@ def test_checkhealth_says_how_each_terminal_agent_gets_its_state(
     assert "claude not installed (not on PATH: acp: claude-agent-acp, terminal: claude)" in text
     assert "terminal state: hooks (claude-settings)" in text
     assert "goose not installed" in text and "terminal state: patterns and quiescence" in text
+
+
+def test_later_then_agent_answer_opens_the_pane(
+    editor: Editor, isolated: Path, private_tmux: TmuxServer
+) -> None:
+    config = isolated / "config" / "orchflow" / "config.toml"
+    config.write_text(config.read_text() + "\n" + agents_toml())
+    ed = editor
+    ed.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
+    ed.capture_notify()
+    ed.lua(STUB_SELECT)
+    ed.lua("_G.choose = 'Later'")
+    ed.cmd("Orchflow agent new ai gemini")
+    ed.wait_notify(r"agent gemini-1 \(gemini, terminal\)", timeout=20)
+    ed.wait_until(lambda: (_agent(ed, "gemini-1") or {}).get("state") == "idle", timeout=15)
+    ed.cmd("Orchflow agent prompt gemini-1 ask: make test")
+    ed.wait_notify(r"orchflow: gemini-1 still waits: :Orchflow agent answer gemini-1", timeout=15)
+    assert ed.lua("return _G.asked[1].prompt") == "gemini-1 asks: Allow execution of: make test?"
+    ed.cmd("Orchflow agent answer gemini-1")
+    pane_id = _agent(ed, "gemini-1")["pane_id"]
+    ed.wait_until(
+        lambda: (
+            "Do you want to proceed?"
+            in ed.lua(
+                """
+            for _, b in ipairs(vim.api.nvim_list_bufs()) do
+              if vim.b[b].orchflow_pane == ... then
+                return table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), "\\n")
+              end
+            end
+            return ""
+            """,
+                pane_id,
+            )
+        ),
+        timeout=10,
+    )

@@ -73,12 +73,13 @@ async def client(tui_orch: OrchestratorProcess) -> AsyncIterator[RpcClient]:
 
 
 class States:
-    """agent.state notifications in order; ``next`` waits for the first matching one after
-    the last one it returned (so the same idle is never taken twice)."""
+    """agent.state notifications in order; ``next`` waits for the agent's first matching
+    one after the last one it returned for that agent (so the same idle is never taken
+    twice, and agents' notifications may interleave in any order)."""
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
-        self.pos = 0
+        self.pos: dict[str, int] = {}
 
     async def next(
         self, agent_id: str, state: str, source: str | None = None, *, within: float = 20.0
@@ -94,9 +95,9 @@ class States:
         async with asyncio.timeout(within):
             while True:
                 seen = self.watcher.seen
-                for i in range(self.pos, len(seen)):
+                for i in range(self.pos.get(agent_id, 0), len(seen)):
                     if pred(*seen[i]):
-                        self.pos = i + 1
+                        self.pos[agent_id] = i + 1
                         return seen[i][1]
                 self.watcher._changed.clear()
                 await self.watcher._changed.wait()
