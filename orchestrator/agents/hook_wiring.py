@@ -17,7 +17,8 @@ to the CLI by a flag or an environment variable the vendor documents:
 - ``aider-notify``: ``--notifications --notifications-command <hook>`` (aider runs it when
   it waits for input; no JSON).
 
-The pane also gets ``ORCHFLOW_AGENT=<hook id>``.
+The pane also gets ``ORCHFLOW_AGENT=<hook id>`` and ``ORCHFLOW_LOG_DIR`` (this
+orchestrator's log dir, where the hook's hook.log goes).
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ def wire(
     spec: AgentSpec, *, key: str, agent_dir: Path, discovery_file: Path, environ: dict[str, str]
 ) -> Wiring:
     """Write the agent's hook files (if its wiring needs any) and say how to pass them."""
-    out = Wiring(spec.hook_wiring, env={"ORCHFLOW_AGENT": key})
+    # the hook logs its failures where this orchestrator logs (the pane's environment is
+    # the tmux server's, which may not have ORCHFLOW_LOG_DIR)
+    out = Wiring(
+        spec.hook_wiring, env={"ORCHFLOW_AGENT": key, "ORCHFLOW_LOG_DIR": str(paths.log_dir())}
+    )
     events = vendor_events(spec)
     if spec.hook_wiring == "none" or not events:
         out.wiring = "none"

@@ -29,7 +29,7 @@ def test_claude_settings_file_has_one_command_hook_per_event(tmp_path: Path) -> 
     assert "matcher" not in group and group["hooks"][0]["type"] == "command"
     assert " hook Notification --agent k1 --discovery-file " in group["hooks"][0]["command"]
     assert (tmp_path / "a").stat().st_mode & 0o077 == 0
-    assert w.env == {"ORCHFLOW_AGENT": "k1"}
+    assert w.env["ORCHFLOW_AGENT"] == "k1" and "ORCHFLOW_LOG_DIR" in w.env
 
 
 def test_codex_notify_is_one_toml_array_override(tmp_path: Path) -> None:
