@@ -22,25 +22,28 @@ The token is read from the discovery file only; it never appears in argv or outp
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchflow_core.errors import OrchflowError
+
+if TYPE_CHECKING:  # argparse and asyncio load on use: ``hook`` runs without them
+    import argparse
+    from collections.abc import Coroutine
 
 DEFAULT_STATUS_TIMEOUT_S = 3.0
 DEFAULT_STOP_TIMEOUT_S = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="orchflow-orchestrator",
         description="orchflow's orchestrator: agents, sessions and memory over JSON-RPC.",
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         from orchestrator.hook_cli import main as hook_main  # lean: no argparse, no asyncio
 
         return hook_main(raw)
+    import asyncio
+
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -152,6 +157,8 @@ def _fail(message: str) -> int:
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     """uvloop where installed: 10-20% more requests per second for the same CPU
     (shared/research/perf.md section 4); plain asyncio otherwise."""
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
@@ -161,6 +168,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
     import importlib.util
 
     if importlib.util.find_spec("prometheus_client") is None:  # /metrics needs it
@@ -248,6 +256,7 @@ async def _announce(app: Any) -> None:
 
 
 def _mcp(args: argparse.Namespace) -> int:
+    import asyncio
     import importlib.util
 
     if importlib.util.find_spec("mcp") is None:
@@ -322,6 +331,8 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _stop(args: argparse.Namespace) -> int:
+    import asyncio
+
     from orchestrator import discovery
     from orchflow_core.rpc.client import RpcClient
 
