@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.agents import AGENT, AgentManager, TerminalsGetter, _check_cwd, hook_wiring
 from orchestrator.agents import registry as agent_registry
 from orchestrator.agents.terminal_ai import TerminalAiAgent
-from orchflow_core.errors import InvalidArgumentError, NotFoundError, UnavailableError
+from orchflow_core.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from orchflow_core.events import Event
 from orchflow_core.terminal.manager import PaneRecord, TerminalManager
 from orchflow_core.terminal.state import PaneState
@@ -129,7 +134,11 @@ class AiAgents:
         it); each is ``starting`` until its next hook, pattern or quiet period."""
         tm = await self._panes.tm()
         self._watch_panes(tm)
-        specs = self.registry()
+        try:
+            specs = self.registry()
+        except ConfigError as exc:  # the user's [agents] is broken: agent.create says so
+            log.warning("terminal agents not re-attached: %s", exc.message)
+            return 0
         found = 0
         for rec in tm.records(meta_key=AGENT):
             meta = rec.meta
@@ -153,7 +162,19 @@ class AiAgents:
             found += 1
         if found:
             log.info("re-attached %d terminal AI agents", found)
+        self._forget_stale_hook_dirs(tm)
         return found
+
+    def _forget_stale_hook_dirs(self, tm: TerminalManager) -> None:
+        """Hook files of agents whose panes are gone (closed from outside, tmux killed)."""
+        root = self._state_dir / "agents" if self._state_dir is not None else None
+        if root is None or not root.is_dir():
+            return
+        used = {r.meta.get("hook_id") for r in tm.records(meta_key=AGENT)}
+        for directory in root.iterdir():
+            if directory.name not in used:
+                hook_wiring.remove(directory)
+                log.info("removed the hook files of a gone agent: %s", directory)
 
     async def _follow(
         self,

@@ -69,6 +69,9 @@ async def test_a_restarted_orchestrator_follows_its_terminal_agents(
         agent = await c.call("agent.create", {"type": "ai", "agent": "claude"})
         key = agent["hooks"]["id"]
     await tui_orch.stop()  # the agent's pane lives on in tmux
+    stale = tui_orch.base / "state" / "agents" / "0123456789abcdef"  # an agent gone meanwhile
+    stale.mkdir()
+    (stale / "claude-settings.json").write_text("{}")
     again = await OrchestratorProcess.start(
         tui_orch.base, private_tmux.socket, project_root=workdir
     )
@@ -81,6 +84,7 @@ async def test_a_restarted_orchestrator_follows_its_terminal_agents(
                         break
                     await asyncio.sleep(0.05)
             assert listed[agent["id"]]["hooks"]["id"] == key
+            assert not stale.exists() and Path(agent["hooks"]["files"][0]).exists()
             # its hooks still report (same discovery file): the prompt's hooks drive it
             await c.call("agent.prompt", {"id": agent["id"], "text": "hello again"})
             async with asyncio.timeout(20):
