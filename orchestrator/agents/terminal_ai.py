@@ -115,7 +115,9 @@ class TerminalAiAgent:
         self._publish = publish
         self._covered = frozenset(_STATES[s] for s in spec.hook_events.values())
         self._patterns = [
-            (_STATES[state], re.compile(p)) for state, ps in spec.patterns.items() for p in ps
+            (_STATES[state], re.compile(p, re.MULTILINE))  # ^ and $ at each line
+            for state, ps in spec.patterns.items()
+            for p in ps
         ]
         self._carry = ""
         self._quiet: asyncio.TimerHandle | None = None
@@ -277,7 +279,7 @@ class TerminalAiAgent:
                 self.observe(
                     state,
                     "pattern",
-                    f"pattern {match.re.pattern!r}",
+                    f"pattern /{match.re.pattern}/",
                     question=line[:MAX_QUESTION] if state is AgentState.NEEDS_INPUT else None,
                 )
         elif self._output_means_work():

@@ -17,6 +17,7 @@ pane that calls its hooks exactly as the vendor documents them:
 
 Typed lines: ``ask: <command>`` asks for permission to run ``<command>`` (answer ``1`` to
 allow); ``drift`` prints text that changes every time (no screen pattern matches it);
+``confirm`` (plain) asks "Proceed? [y/n]" on screen only, then says "plain is idle";
 anything else is answered at once. The model's answer is canned.
 """
 
@@ -111,6 +112,11 @@ def main() -> int:
             vendor.fire("UserPromptSubmit", prompt=prompt)
         elif kind == "gemini":
             vendor.fire("BeforeAgent", prompt=prompt)
+        if kind == "plain" and prompt == "confirm":  # a question only the screen shows
+            print("Proceed? [y/n]", flush=True)
+            reply = sys.stdin.readline().strip()
+            print(f"you said {reply}\nplain is idle", flush=True)
+            continue
         if prompt == "drift":
             for _ in range(3):
                 drift += 1

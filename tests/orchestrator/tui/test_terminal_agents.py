@@ -102,3 +102,16 @@ async def test_output_no_pattern_matches_falls_back_to_quiescence(
     assert not [t for t in got["transitions"] if t["source"] == "pattern"]
     listed = {a["id"]: a for a in await client.call("agent.list")}
     assert listed[aid]["state"] == "idle" and listed[aid]["state_source"] == "quiet"
+
+
+async def test_screen_patterns_say_needs_input_and_idle(client: RpcClient, states: States) -> None:
+    agent = await client.call("agent.create", {"type": "ai", "agent": "plain"})
+    aid = agent["id"]
+    await states.next(aid, "idle", "quiet")
+    await client.call("agent.prompt", {"id": aid, "text": "confirm"})
+    asked = await states.next(aid, "needs_input", "pattern")
+    assert asked["question"] == "Proceed? [y/n]"
+    assert asked["reason"] == r"pattern /^Proceed\? \[y/n\]$/"
+    await client.call("agent.send", {"id": aid, "text": "y"})
+    idle = await states.next(aid, "idle", "pattern")
+    assert idle["reason"] == "pattern /^plain is idle$/" and idle["question"] is None
