@@ -31,6 +31,7 @@ MODULES = [
     "router",
     "testing",
     "swarm",
+    "hooks",
 ]
 
 

@@ -237,7 +237,12 @@ class Orchestrator:
             ),
         )
         self.ai_agents = AiAgents(
-            self.agents, self.terminals, self._publish, lambda: self.core.config.get("agents")
+            self.agents,
+            self.terminals,
+            self._publish,
+            lambda: self.core.config.get("agents"),
+            state_dir=self.options.state_dir,
+            discovery_file=self.discovery_file,
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -376,14 +381,7 @@ class Orchestrator:
                 "types": ["dev", "test", "repl", "build", "lint", "custom", "ai"],
             },
             "agents.acp": _acp_feature(needs_tmux),
-            "agents.terminal": feature(
-                "partial" if needs_tmux["status"] == "implemented" else "unavailable",
-                "the agent CLI's own TUI in a tmux pane (agent.create type ai, transport "
-                "terminal); its state is the pane's process and output activity only: vendor "
-                "hooks and screen patterns are not wired yet"
-                if needs_tmux["status"] == "implemented"
-                else needs_tmux["reason"],
-            ),
+            "agents.terminal": _terminal_agents_feature(needs_tmux),
             "sessions": needs_tmux,
             "sessions.save_restore": needs_tmux,
             "stream": needs_tmux,
@@ -591,6 +589,7 @@ class Orchestrator:
     async def _warm_up(self) -> None:
         try:
             await (await self.agent_manager()).start()
+            await (await self.ai_agent_manager()).attach_terminals()
         except OrchflowError as exc:
             log.warning("terminals unavailable: %s", exc.message)
         except Exception:
@@ -830,6 +829,25 @@ def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
         "reason": "orchflow is the ACP client (initialize, session/new, session/prompt, "
         f"session/cancel, session/update, request_permission, fs/* inside the cwd); {terminals}",
         "methods": ["agent.prompt", "agent.cancel", "agent.answer", "agent.turns", "agent.watch"],
+    }
+
+
+def _terminal_agents_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
+    """Terminal AI agents: hooks (agent.hook), screen patterns and quiescence all work
+    wherever tmux does; ``vendors`` are the registry entries whose hooks orchflow wires."""
+    if needs_tmux["status"] != "implemented":
+        return dict(needs_tmux)
+    from orchestrator.agents import registry
+
+    shipped = registry.load()
+    return {
+        "status": "implemented",
+        "reason": "the agent CLI's own TUI in a tmux pane; state from the vendor's hooks "
+        "(wired per agent: agent.hook via `orchflow-orchestrator hook`), then screen "
+        "patterns, then output quiescence, each labelled with its source",
+        "methods": ["agent.hook"],
+        "vendors": {s.name: s.hook_wiring for s in shipped.values() if s.hook_wiring != "none"},
+        "sources": ["hook", "pattern", "quiet", "process"],
     }
 
 

@@ -10,6 +10,9 @@ status  read the discovery file, connect, call ``system.health``; print a summar
 mcp     serve orchflow's MCP tools on stdin/stdout, calling the running orchestrator
         (found through the discovery file); exit 1 with how to start one if none runs.
         ``--check`` only says whether that would work.
+hook    report a vendor hook event (the JSON on stdin) to the running orchestrator as
+        ``agent.hook``; always exits 0, silently (orchestrator/hook_cli.py: stdlib only,
+        so it starts fast; failures go to hook.log in the log dir).
 stop    ask the server to shut down (``system.shutdown``), or send SIGTERM to the pid in
         the discovery file if it does not answer; wait (bounded) for it to exit.
         Exit 0 once it is gone, 1 if it is still running or was not running.
@@ -19,25 +22,28 @@ The token is read from the discovery file only; it never appears in argv or outp
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchflow_core.errors import OrchflowError
+
+if TYPE_CHECKING:  # argparse and asyncio load on use: ``hook`` runs without them
+    import argparse
+    from collections.abc import Coroutine
 
 DEFAULT_STATUS_TIMEOUT_S = 3.0
 DEFAULT_STOP_TIMEOUT_S = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="orchflow-orchestrator",
         description="orchflow's orchestrator: agents, sessions and memory over JSON-RPC.",
@@ -102,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only check that the orchestrator answers; print what would be served",
     )
+    hook = sub.add_parser(
+        "hook",
+        help="report an agent CLI's hook event (JSON on stdin) to the orchestrator; exits 0",
+    )
+    hook.add_argument("event", help="the vendor's event name (Stop, Notification, notify ...)")
+    hook.add_argument("--agent", help="the agent's hook id (default: $ORCHFLOW_AGENT)")
+    hook.add_argument("--timeout", type=float, help="seconds for the whole exchange (1.5)")
+    hook.add_argument("payload", nargs="?", help="the hook JSON, if not on stdin (Codex notify)")
+    _add_discovery(hook)
     return parser
 
 
@@ -114,6 +129,13 @@ def _add_discovery(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["hook"] and not {"-h", "--help"} & set(raw):
+        from orchestrator.hook_cli import main as hook_main  # lean: no argparse, no asyncio
+
+        return hook_main(raw)
+    import asyncio
+
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -135,6 +157,8 @@ def _fail(message: str) -> int:
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     """uvloop where installed: 10-20% more requests per second for the same CPU
     (shared/research/perf.md section 4); plain asyncio otherwise."""
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
@@ -144,6 +168,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
     import importlib.util
 
     if importlib.util.find_spec("prometheus_client") is None:  # /metrics needs it
@@ -231,6 +256,7 @@ async def _announce(app: Any) -> None:
 
 
 def _mcp(args: argparse.Namespace) -> int:
+    import asyncio
     import importlib.util
 
     if importlib.util.find_spec("mcp") is None:
@@ -305,6 +331,8 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _stop(args: argparse.Namespace) -> int:
+    import asyncio
+
     from orchestrator import discovery
     from orchflow_core.rpc.client import RpcClient
 

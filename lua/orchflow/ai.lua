@@ -1,5 +1,5 @@
--- AI agents (ACP) in Neovim: the "needs input" notice and its answer, the transcript
--- buffer of an ACP agent, prompts. The orchestrator's agent.* notifications arrive as
+-- AI agents in Neovim: the "needs input" notice and its answer (ACP) or a way to its
+-- pane (terminal agents), the transcript buffer of an ACP agent, prompts. The orchestrator's agent.* notifications arrive as
 -- orchflow events (orchflow_core/remote/link.py); nothing here polls.
 --
 -- A question (session/request_permission) is shown only when the user is not typing:
@@ -29,6 +29,7 @@ local function busy()
 end
 
 local show_next
+local show_terminal
 
 local function arm()
   if armed then
@@ -77,7 +78,7 @@ show_next = function()
     end
   end
   if not index then
-    return
+    return show_terminal()
   end
   if busy() then
     return arm()
@@ -108,6 +109,68 @@ local states = {} ---@type table<string, string>  agent id -> state
 events.on("agent.state", function(ev)
   states[ev.id] = ev.state
 end)
+
+-- Terminal AI agents (hooks, patterns, quiescence): "needs input" is a notice naming the
+-- agent and its question, and a choice to open its pane (a tmux client in a split) — shown
+-- as the ACP questions are, only once the user is not typing.
+local waiting = {} ---@type table<string, table>  agent id -> its needs_input event, not yet shown
+local later = {} ---@type table<string, table>  agent id -> a question the user put off ("Later")
+
+--- Show the oldest terminal agent's question (one at a time, not while typing).
+show_terminal = function()
+  if showing then
+    return
+  end
+  local first = nil
+  for _, ev in pairs(waiting) do
+    if not first or ev.at < first.at then
+      first = ev
+    end
+  end
+  if not first then
+    return
+  end
+  if busy() then
+    return arm()
+  end
+  waiting[first.id] = nil
+  local question = first.question ~= vim.NIL and first.question or "waiting for you"
+  showing = { id = first.id, request_id = "terminal" }
+  vim.notify(("orchflow: %s needs input: %s"):format(first.name, question), vim.log.levels.WARN)
+  vim.ui.select({ "Open its pane", "Later" }, {
+    prompt = ("%s asks: %s"):format(first.name, question),
+    kind = "orchflow.agent_needs_input",
+  }, function(choice)
+    showing = nil
+    if choice == "Open its pane" then
+      require("orchflow.terminal").pane_attach({ first.pane_id })
+    else -- put off: :Orchflow agent answer [name] opens it again
+      later[first.id] = first
+      vim.notify(("orchflow: %s still waits: :Orchflow agent answer %s"):format(first.name, first.name), vim.log.levels.INFO)
+    end
+    vim.schedule(show_next)
+  end)
+end
+
+events.on("agent.state", function(ev)
+  if ev.transport ~= "terminal" then
+    return
+  end
+  if ev.state == "needs_input" then
+    if not (later[ev.id] and later[ev.id].question == ev.question) then
+      later[ev.id] = nil
+      waiting[ev.id] = ev
+      vim.schedule(show_next)
+    end
+  else -- answered in the pane, or it went on: nothing to show
+    waiting[ev.id], later[ev.id] = nil, nil
+  end
+end)
+
+--- The terminal agents whose question is not shown yet (for tests and :Orchflow agent list).
+function M.waiting()
+  return vim.deepcopy(waiting)
+end
 
 --- "ai 3 ?1 !1": 3 ACP agents running, 1 needs input, 1 ended in error; "" when none.
 function M.status()
@@ -153,17 +216,27 @@ end)
 --- id, that agent's, as the orchestrator has them.
 function M.answer(args)
   if #args < 1 then
-    if #queue == 0 then
+    if #queue == 0 and next(later) == nil then
       return vim.notify("orchflow: no agent waits for an answer", vim.log.levels.INFO)
     end
     for _, q in ipairs(queue) do
       q.snoozed = nil
+    end
+    for id, ev in pairs(later) do
+      waiting[id], later[id] = ev, nil
     end
     return show_next()
   end
   host.call("agent.get", { id = args[1] }, function(err, a)
     if err then
       return host.report(err)
+    end
+    if a.transport == "terminal" then -- its question is in its TUI: open its pane
+      later[a.id], waiting[a.id] = nil, nil
+      if a.state ~= "needs_input" then
+        vim.notify(("orchflow: %s is %s, not waiting for input"):format(a.name, a.state), vim.log.levels.INFO)
+      end
+      return require("orchflow.terminal").pane_attach({ a.pane_id })
     end
     if type(a.questions) ~= "table" or #a.questions == 0 then
       return vim.notify(("orchflow: %s has no open question"):format(a.name), vim.log.levels.INFO)

@@ -178,7 +178,7 @@ M.tree = {
       prompt = { impl = "ai.prompt", desc = "Give an AI agent a prompt (a turn): {id} {text}" },
       answer = {
         impl = "ai.answer",
-        desc = "Answer the open questions of AI agents (or of one): [id]",
+        desc = "Answer the open questions of AI agents (or of one; a terminal agent: open its pane): [id]",
         plug = "orchflow-agent-answer",
       },
       cancel = { impl = "ai.cancel", desc = "Cancel an AI agent's running turn: {id}" },

@@ -223,10 +223,17 @@ function M.check()
         end
       end
     end
+    -- a terminal agent's state: its vendor's hooks (wired per agent) or patterns + quiet
+    local state = ""
+    if a.argv.terminal then
+      local hooks = a.hooks and a.hooks ~= vim.NIL and a.hooks or "none"
+      state = hooks ~= "none" and ("; terminal state: hooks (%s)"):format(hooks)
+        or "; terminal state: patterns and quiescence (no hooks)"
+    end
     if #found > 0 then
-      h.ok(("%s installed: %s"):format(a.name, table.concat(found, "; ")))
+      h.ok(("%s installed: %s%s"):format(a.name, table.concat(found, "; "), state))
     else
-      h.info(("%s not installed (not on PATH: %s)"):format(a.name, table.concat(missing, ", ")))
+      h.info(("%s not installed (not on PATH: %s)%s"):format(a.name, table.concat(missing, ", "), state))
     end
   end
   h.start("orchflow: orchestrator")

@@ -164,9 +164,14 @@ function M.agent_list()
     local lines = {}
     local now = os.time()
     for _, a in ipairs(agents) do
-      if a.transport == "acp" then
+      if a.type == "ai" and a.state_age_s then -- ACP or terminal AI agent: its AI state
         local age = require("orchflow.ai").age(a.state_age_s)
         local note = a.state_reason ~= vim.NIL and a.state_reason or ""
+        if a.question and a.question ~= vim.NIL then
+          note = a.question
+        elseif a.transport == "terminal" and a.state_source then
+          note = ("[%s] %s"):format(a.state_source, note)
+        end
         lines[#lines + 1] = ("%-12s %-9s %-12s %-5s %s"):format(a.name, a.agent, a.state, age, note)
       else -- a pane: its id, type, the pane's state (and how long it has been open)
         local since = type(a.created_at) == "number" and require("orchflow.ai").age(now - a.created_at) or ""

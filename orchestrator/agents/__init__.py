@@ -76,6 +76,10 @@ class AgentManager:
         self._tm: TerminalManager | None = None
         # the worktrees of agents that are not panes (ACP agents): {path: agent name, ...}
         self.other_worktrees: Callable[[], builtins.list[dict[str, Any]]] = list
+        # AI agents in panes (orchestrator/agents/ai.py) add their state to a pane's view
+        # and hear of its stop; None for every other pane.
+        self.ai_view: Callable[[PaneRecord], dict[str, Any] | None] | None = None
+        self.ai_stopped: Callable[[PaneRecord], None] | None = None
 
     @property
     def count(self) -> int:
@@ -97,7 +101,8 @@ class AgentManager:
     def view(self, tm: TerminalManager, rec: PaneRecord) -> dict[str, Any]:
         """The agent as the API shows it."""
         last = tm.last_output_at(rec.orchflow_id) if rec.state is not PaneState.CLOSED else None
-        return {
+        ai = self.ai_view(rec) if self.ai_view is not None else None
+        view = {
             "id": rec.orchflow_id,
             "type": rec.pane_type,
             "name": rec.name,
@@ -116,6 +121,10 @@ class AgentManager:
             "owner": rec.owner,
             "worktree": _public_worktree(rec.meta.get("worktree")),
         }
+        if ai is not None:  # an AI agent's state is its state; the pane's stays pane_state
+            view["pane_state"] = view["state"]
+            view.update(ai)
+        return view
 
     async def _agent(
         self, ref: str, *, observed: bool = True
@@ -305,6 +314,8 @@ class AgentManager:
             with contextlib.suppress(NotFoundError):  # closed from outside meanwhile
                 await tm.close_pane(rec.orchflow_id)
         log.info("agent %s stopped", rec.name)
+        if self.ai_stopped is not None:
+            self.ai_stopped(rec)
         out = {**self.view(tm, rec), "stopped": True}
         if remove_worktree and ws is not None and self.worktrees is not None:
             out["worktree"] = {**(out["worktree"] or {}), **await self.worktrees.remove(tm, ws)}

@@ -4,11 +4,14 @@
   ``AcpAgent`` — a subprocess this orchestrator speaks ACP to. It lives as long as this
   orchestrator (a stdio pipe cannot be re-attached); its terminals are tmux panes.
 - ``transport: "terminal"``: the CLI's own TUI in a tmux pane, made as any agent pane
-  (``meta`` ``{agent: true, ai: <name>, transport: "terminal"}``); its state is the pane's
-  (process alive/exited) plus output activity. Hooks and screen patterns are not wired yet.
+  (``meta`` ``{agent: true, ai: <name>, transport: "terminal", hook_id}``), with the
+  vendor's hooks wired per agent (hook_wiring.py) to ``agent.hook``; its state
+  (terminal_ai.py) comes from those hooks, then screen patterns, then quiescence. A
+  restarted orchestrator re-attaches to them (state ``starting`` until the next signal).
 
 Watchers (``agent.watch``) receive ``agent.state``, ``agent.update``, ``agent.turn``,
-``agent.permission`` and ``agent.permission_closed`` notifications for every ACP agent.
+``agent.permission`` and ``agent.permission_closed`` notifications for every ACP agent,
+and ``agent.state`` (with ``transport: "terminal"``, ``question``) for terminal ones.
 """
 
 from __future__ import annotations
@@ -16,17 +19,24 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.agents import AGENT, AgentManager, TerminalsGetter, _check_cwd
+from orchestrator.agents import AGENT, AgentManager, TerminalsGetter, _check_cwd, hook_wiring
 from orchestrator.agents import registry as agent_registry
+from orchestrator.agents.terminal_ai import TerminalAiAgent
 from orchflow_core.errors import (
+    ConfigError,
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
     UnavailableError,
 )
+from orchflow_core.events import Event
+from orchflow_core.terminal.manager import PaneRecord, TerminalManager
+from orchflow_core.terminal.state import PaneState
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
@@ -45,6 +55,9 @@ class AiAgents:
         terminals: TerminalsGetter,
         publish: Publisher,
         user_registry: Callable[[], Any],
+        *,
+        state_dir: Path | None = None,
+        discovery_file: Path | None = None,
     ) -> None:
         self._panes = panes
         self._terminals = terminals
@@ -52,6 +65,12 @@ class AiAgents:
         self._user_registry = user_registry
         self._agents: dict[str, AcpAgent] = {}
         panes.other_worktrees = self.worktree_metas  # their worktrees are in use, ports held
+        self._tui: dict[str, TerminalAiAgent] = {}  # terminal agents, by pane orchflow id
+        self._state_dir = state_dir  # per-agent hook files live in <state_dir>/agents/<id>
+        self._discovery_file = discovery_file  # where the hook CLI finds us
+        self._watching: TerminalManager | None = None
+        panes.ai_view = self._tui_view
+        panes.ai_stopped = self._tui_stopped
 
     def views_with_worktree(self) -> list[AcpAgent]:
         """The ACP agents that have a worktree."""
@@ -65,6 +84,138 @@ class AiAgents:
     @property
     def count(self) -> int:
         return sum(not a.final for a in self._agents.values())
+
+    # -- terminal agents -------------------------------------------------------------------
+    def _hooks_dir(self, key: str) -> Path | None:
+        return self._state_dir / "agents" / key if self._state_dir is not None else None
+
+    def _tui_view(self, rec: PaneRecord) -> dict[str, Any] | None:
+        agent = self._tui.get(rec.orchflow_id)
+        if agent is None:
+            return None
+        if rec.state in (PaneState.EXITED, PaneState.CLOSED):
+            code = f" (code {rec.exit_code})" if rec.exit_code is not None else ""
+            agent.exited(f"its process ended{code}" if rec.state is PaneState.EXITED else "closed")
+        return agent.fields()
+
+    def _tui_stopped(self, rec: PaneRecord) -> None:
+        agent = self._tui.get(rec.orchflow_id)
+        if agent is not None:
+            agent.exited("stopped")
+            directory = self._hooks_dir(agent.key)
+            if directory is not None:
+                hook_wiring.remove(directory)
+
+    def _on_pane(self, event: Event) -> None:
+        """pane.state / pane.closed: a terminal agent's process ended or its pane went."""
+        agent = self._tui.get(str(event.data.get("id")))
+        if agent is None:
+            return
+        if event.kind == "pane.closed":
+            agent.exited("its pane was closed")
+        elif event.data.get("state") == PaneState.EXITED.value:
+            agent.exited(f"its process ended (code {event.data.get('exit_code')})")
+
+    def _watch_panes(self, tm: TerminalManager) -> None:
+        if self._watching is not tm:
+            self._watching = tm
+            tm.events.subscribe(self._on_pane, kinds={"pane.state", "pane.closed"})
+
+    def find_tui(self, ref: str) -> TerminalAiAgent | None:
+        """The terminal agent whose hook id, id, name or tmux pane id is ``ref``."""
+        for agent in self._tui.values():
+            if ref in (agent.key, agent.id, agent.pane_id):
+                return agent
+        named = [a for a in self._tui.values() if a.name == ref and not a.final]
+        return named[0] if named else None
+
+    def hook(self, ref: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """agent.hook: one vendor hook event for terminal agent ``ref`` (its hook id)."""
+        agent = self.find_tui(ref)
+        if agent is None:
+            raise NotFoundError(
+                f"no terminal AI agent with hook id {ref!r} (it may have been stopped, or "
+                "belong to another orchestrator)",
+                id=ref,
+            )
+        return agent.hook(event, payload)
+
+    async def attach_terminals(self) -> int:
+        """Follow the terminal agents an earlier orchestrator started (their panes outlive
+        it); each is ``starting`` until its next hook, pattern or quiet period."""
+        tm = await self._panes.tm()
+        self._watch_panes(tm)
+        try:
+            specs = self.registry()
+        except ConfigError as exc:  # the user's [agents] is broken: agent.create says so
+            log.warning("terminal agents not re-attached: %s", exc.message)
+            return 0
+        found = 0
+        for rec in tm.records(meta_key=AGENT):
+            meta = rec.meta
+            key = meta.get("hook_id")
+            if (
+                rec.orchflow_id in self._tui
+                or meta.get("transport") != "terminal"
+                or not isinstance(key, str)
+                or meta.get("ai") not in specs
+                or rec.state is not PaneState.IDLE
+            ):
+                continue
+            raw = meta.get("hooks")
+            hooks: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            wiring = hook_wiring.Wiring(
+                str(hooks.get("wiring", "none")),
+                events=list(hooks.get("events") or []),
+                files=list(hooks.get("files") or []),
+            )
+            await self._follow(tm, rec, specs[meta["ai"]], key, wiring, backlog=False)
+            found += 1
+        if found:
+            log.info("re-attached %d terminal AI agents", found)
+        self._forget_stale_hook_dirs(tm)
+        return found
+
+    def _forget_stale_hook_dirs(self, tm: TerminalManager) -> None:
+        """Hook files of agents whose panes are gone (closed from outside, tmux killed)."""
+        root = self._state_dir / "agents" if self._state_dir is not None else None
+        if root is None or not root.is_dir():
+            return
+        used = {r.meta.get("hook_id") for r in tm.records(meta_key=AGENT)}
+        for directory in root.iterdir():
+            if directory.name not in used:
+                hook_wiring.remove(directory)
+                log.info("removed the hook files of a gone agent: %s", directory)
+
+    async def _follow(
+        self,
+        tm: TerminalManager,
+        rec: PaneRecord,
+        spec: agent_registry.AgentSpec,
+        key: str,
+        wiring: hook_wiring.Wiring,
+        *,
+        backlog: bool,
+    ) -> TerminalAiAgent:
+        agent = TerminalAiAgent(
+            pane=rec.orchflow_id,
+            pane_id=rec.pane_id,
+            name=rec.name,
+            spec=spec,
+            key=key,
+            wiring=wiring,
+            publish=self._notify,
+            created_at=rec.created_at,
+        )
+        if not backlog:
+            agent.state_reason = "re-attached: state unknown until a hook, pattern or quiet"
+        self._tui[agent.id] = agent
+        sub = await tm.subscribe(rec.orchflow_id)
+        if not backlog:  # what it printed before we came is not news
+            while sub.get_nowait() is not None:
+                pass
+        agent.start(sub)
+        return agent
 
     def registry(self) -> dict[str, agent_registry.AgentSpec]:
         return agent_registry.load(self._user_registry())
@@ -218,33 +369,62 @@ class AiAgents:
         ws: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         tm = await self._panes.tm()
+        self._watch_panes(tm)
         await tm.refresh()
+        if any(r.name == name for r in tm.records()):
+            raise InvalidArgumentError(f"a pane named {name!r} exists already", param="name")
+        live = {r.orchflow_id for r in tm.records()}
+        for gone in [i for i, a in self._tui.items() if a.final and i not in live]:
+            del self._tui[gone]  # ended and its pane closed: nothing shows it any more
+        key = uuid.uuid4().hex[:16]
+        directory = self._hooks_dir(key)
+        wiring = hook_wiring.Wiring("none", env={"ORCHFLOW_AGENT": key})
+        if directory is not None and self._discovery_file is not None:
+            wiring = hook_wiring.wire(
+                spec,
+                key=key,
+                agent_dir=directory,
+                discovery_file=self._discovery_file,
+                environ=dict(os.environ),
+            )
         meta: dict[str, Any] = {
             AGENT: True,
             "source": "registry",
             "ai": spec.name,
             "transport": "terminal",
+            "hook_id": key,
+            "hooks": wiring.to_dict(),
         }
-        env = dict(spec.env)
+        env = {**spec.env, **wiring.env}
         if ws is not None and self._panes.worktrees is not None:
             meta["worktree"] = ws
             env.update(self._panes.worktrees.env(ws))
-        pane = await tm.new_pane(
-            pane_type="ai",
-            command=shlex.join(argv),
-            name=name,
-            cwd=cwd,
-            session=session,
-            env=env or None,
-            meta=meta,
+        try:
+            pane = await tm.new_pane(
+                pane_type="ai",
+                command=shlex.join([*argv, *wiring.args]),
+                name=name,
+                cwd=cwd,
+                session=session,
+                env=env,
+                meta=meta,
+            )
+        except BaseException:
+            if directory is not None:
+                hook_wiring.remove(directory)
+            raise
+        rec = tm.resolve(pane["id"])
+        agent = await self._follow(tm, rec, spec, key, wiring, backlog=True)
+        log.info(
+            "terminal agent %s (%s) in pane %s; hooks: %s",
+            name,
+            spec.name,
+            rec.pane_id,
+            wiring.wiring,
         )
         if prompt is not None:
             await tm.send(pane["id"], prompt, enter=True)
-        return {
-            **self._panes.view(tm, tm.resolve(pane["id"])),
-            "agent": spec.name,
-            "transport": "terminal",
-        }
+        return {**self._panes.view(tm, rec), "agent": agent.spec.name, "transport": "terminal"}
 
     async def _free_name(self, agent: str) -> str:
         tm = await self._panes.tm()
@@ -290,6 +470,8 @@ class AiAgents:
         return out
 
     async def close(self) -> None:
+        for tui in self._tui.values():  # their panes live on; a new orchestrator re-attaches
+            tui.close()
         for agent in list(self._agents.values()):
             try:
                 await agent.close()

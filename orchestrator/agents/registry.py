@@ -18,6 +18,7 @@ on PATH.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
@@ -28,10 +29,14 @@ from orchflow_core.errors import ConfigError
 
 TRANSPORTS = ("acp", "terminal")
 DEFAULT_INIT_TIMEOUT_S = 30.0
+DEFAULT_QUIET_S = 3.0  # a terminal agent silent this long (and no hook, no pattern) is idle
+WIRINGS = ("none", "claude-settings", "codex-notify", "gemini-settings", "aider-notify")
+HOOK_STATES = ("working", "needs_input", "idle")  # what a hook event or a pattern may report
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _LISTS = ("command", "acp", "resume", "continue")
-_TEXTS = ("label", "submit_key", "file_ref", "hooks", "transport")
-_FIELDS = (*_LISTS, *_TEXTS, "init_timeout_s", "env")
+_TEXTS = ("label", "submit_key", "file_ref", "transport")
+_FIELDS = (*_LISTS, *_TEXTS, "init_timeout_s", "env", "hooks", "patterns", "quiet_s")
+_HOOK_KEYS = ("wiring", "events", "note")
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ class AgentSpec:
     continue_: tuple[str, ...] = ()
     submit_key: str = "Enter"
     file_ref: str = "{path}"
-    hooks: str = ""
+    hooks: str = ""  # a note: what the vendor offers and how orchflow wires it
+    hook_wiring: str = "none"  # one of WIRINGS: how orchflow wires the vendor's hooks
+    hook_events: dict[str, str] = field(default_factory=dict)  # "Event[:kind]" -> state
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # state -> regexes
+    quiet_s: float = DEFAULT_QUIET_S
     transport: str = "terminal"  # the default transport
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S
     env: dict[str, str] = field(default_factory=dict)
@@ -73,7 +82,9 @@ class AgentSpec:
             "continue": list(self.continue_),
             "submit_key": self.submit_key,
             "file_ref": self.file_ref,
-            "hooks": self.hooks,
+            "hooks": {"wiring": self.hook_wiring, "events": self.hook_events, "note": self.hooks},
+            "patterns": {k: list(v) for k, v in self.patterns.items()},
+            "quiet_s": self.quiet_s,
             "transport": self.transport,
             "transports": self.transports(),
             "source": self.source,
@@ -119,16 +130,85 @@ def _check_entry(name: str, raw: Any, origin: str) -> dict[str, Any]:
             if key == "transport" and value not in TRANSPORTS:
                 raise _bad(where, f"one of {', '.join(TRANSPORTS)}", value, origin)
             out[key] = value
-        elif key == "init_timeout_s":
+        elif key in ("init_timeout_s", "quiet_s"):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise _bad(where, "a number of seconds > 0", value, origin)
             out[key] = float(value)
+        elif key == "hooks":
+            out.update(_check_hooks(value, where, origin))
+        elif key == "patterns":
+            out["patterns"] = _check_patterns(value, where, origin)
         elif key == "env":
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
             ):
                 raise _bad(where, "a table of strings", value, origin)
             out[key] = dict(value)
+    return out
+
+
+def _check_hooks(value: Any, where: str, origin: str) -> dict[str, Any]:
+    """``hooks = "note"`` (nothing wired) or ``[agents.X.hooks]`` {wiring, events, note}."""
+    if isinstance(value, str) and value.strip():
+        return {"hooks": value}
+    if not isinstance(value, dict):
+        raise _bad(where, "a table {wiring, events, note} or a note string", value, origin)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        at = f"{where}.{key}"
+        if key not in _HOOK_KEYS:
+            raise ConfigError(
+                f"{origin}: unknown key {at!r}; valid here: {', '.join(_HOOK_KEYS)}",
+                origin=origin,
+                key=at,
+            )
+        if key == "wiring":
+            if item not in WIRINGS:
+                raise _bad(at, f"one of {', '.join(WIRINGS)}", item, origin)
+            out["hook_wiring"] = item
+        elif key == "note":
+            if not isinstance(item, str):
+                raise _bad(at, "a string", item, origin)
+            out["hooks"] = item
+        else:
+            if not isinstance(item, dict) or not all(
+                isinstance(k, str) and k and v in HOOK_STATES for k, v in item.items()
+            ):
+                raise _bad(
+                    at,
+                    f"a table of event name -> one of {', '.join(HOOK_STATES)}",
+                    item,
+                    origin,
+                )
+            out["hook_events"] = dict(item)
+    return out
+
+
+def _check_patterns(value: Any, where: str, origin: str) -> dict[str, tuple[str, ...]]:
+    """``patterns = {needs_input = [...], working = [...], idle = [...]}``: Python regexes."""
+    if not isinstance(value, dict):
+        raise _bad(where, f"a table of {', '.join(HOOK_STATES)} -> [regex, ...]", value, origin)
+    out: dict[str, tuple[str, ...]] = {}
+    for state, items in value.items():
+        at = f"{where}.{state}"
+        if state not in HOOK_STATES:
+            raise ConfigError(
+                f"{origin}: unknown key {at!r}; valid here: {', '.join(HOOK_STATES)}",
+                origin=origin,
+                key=at,
+            )
+        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+            raise _bad(at, "a list of regular expressions", items, origin)
+        for item in items:
+            try:
+                re.compile(item)
+            except re.error as exc:
+                raise ConfigError(
+                    f"{origin}: {at}: {item!r} is not a regular expression: {exc}",
+                    origin=origin,
+                    key=at,
+                ) from None
+        out[state] = tuple(items)
     return out
 
 
@@ -195,6 +275,7 @@ def installed(registry: dict[str, AgentSpec]) -> list[dict[str, Any]]:
             "label": spec.label,
             "transports": {t: spec.executable(t) for t in spec.transports()},
             "argv": {t: list(spec.argv(t)) for t in spec.transports()},
+            "hooks": spec.hook_wiring,  # how a terminal agent's hooks are wired ("none")
         }
         for spec in registry.values()
     ]

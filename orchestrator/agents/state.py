@@ -72,3 +72,29 @@ def transition(state: AgentState, event: AgentEvent) -> AgentState:
             state=state.value,
             event=event.value,
         ) from None
+
+
+def route(state: AgentState, target: AgentState) -> list[AgentEvent]:
+    """The shortest run of events that takes ``state`` to ``target`` through the table
+    ([] if already there; ConflictError if the table has no way). A terminal agent's
+    sources (hooks, patterns, quiescence) observe where the agent *is*, not the events
+    on the way: ``starting`` seen ``needs_input`` went ready, prompt, ask."""
+    if state is target:
+        return []
+    paths: dict[AgentState, list[AgentEvent]] = {state: []}
+    frontier = [state]
+    while frontier:
+        nxt: list[AgentState] = []
+        for here in frontier:
+            for (src, event), dst in _TABLE.items():
+                if src is here and dst not in paths:
+                    paths[dst] = [*paths[here], event]
+                    if dst is target:
+                        return paths[dst]
+                    nxt.append(dst)
+        frontier = nxt
+    raise ConflictError(
+        f"an agent that is {state.value} cannot become {target.value}",
+        state=state.value,
+        target=target.value,
+    )

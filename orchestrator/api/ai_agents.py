@@ -11,6 +11,7 @@ route ``type: "ai"`` agents here through ``AiAgents``.
     agent.updates {id, after?, limit?} -> {id, updates: [update], next}
     agent.watch {} / agent.unwatch {}  -> {watching}; then agent.* notifications
     agent.registry {}                  -> [registry entry + installed]
+    agent.hook {agent, event, payload?} -> {id, name, event, mapped, changed, state}
 """
 
 from __future__ import annotations
@@ -96,6 +97,31 @@ async def agent_registry(app: Orchestrator, args: Args, ctx: ConnectionContext) 
     """[{name, label, command, acp, resume, continue, submit_key, file_ref, hooks,
     transport, transports, source, installed: {transport: path|null}}]"""
     return [spec.to_dict() for spec in (await app.ai_agent_manager()).registry().values()]
+
+
+@method("agent.hook", "agent", "event", "payload")
+async def agent_hook(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, name, event, mapped, changed, state}: a vendor hook of a terminal AI agent
+    (``orchflow-orchestrator hook`` sends it). ``agent`` is its hook id (also its id or
+    name); ``event`` the vendor's event name; ``payload`` the hook's JSON object. The
+    registry's ``hooks.events`` maps ``event`` or ``event:<notification_type|type>`` to
+    working / needs_input / idle (source "hook"); an unmapped event changes nothing
+    (``mapped: null``). -32002 no such agent, -32602 a bad parameter."""
+    ref, event = _text(args, "agent"), _text(args, "event")
+    if not event.strip() or len(event) > 200:
+        raise InvalidArgumentError(
+            f"event must be a vendor event name (1-200 characters), got {event[:60]!r}",
+            param="event",
+        )
+    payload = args.get("payload", {})
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise InvalidArgumentError(
+            f"payload must be the hook's JSON object, got {type(payload).__name__}",
+            param="payload",
+        )
+    return (await app.ai_agent_manager()).hook(ref, event, payload)
 
 
 def ai_or_none(ai: Any, ref: str) -> Any:

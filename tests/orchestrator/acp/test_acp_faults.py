@@ -233,5 +233,11 @@ async def test_bad_input_names_the_parameter(acp_orch: OrchestratorProcess, work
         )
         features = (await client.call("system.features"))["features"]
         assert features["agents.acp"]["status"] == "implemented"
-        assert features["agents.terminal"]["status"] == "partial"
-        assert "hooks and screen patterns are not wired" in features["agents.terminal"]["reason"]
+        terminal = features["agents.terminal"]
+        assert terminal["status"] == "implemented" and terminal["methods"] == ["agent.hook"]
+        assert terminal["vendors"] == {
+            "aider": "aider-notify",
+            "claude": "claude-settings",
+            "codex": "codex-notify",
+            "gemini": "gemini-settings",
+        }
