@@ -48,3 +48,41 @@ def editor(isolated: Path, private_tmux: TmuxServer) -> Iterator[Editor]:
     ed = Editor()
     yield ed
     ed.close()
+
+
+# -- the checkout stays as it was ----------------------------------------------------------
+# An AI agent started with its cwd in this checkout gets a worktree and branch of orchflow's
+# own repository ([worktree] ai); a test that does so pollutes the developer's repository.
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def _agent_branches() -> set[str]:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "-C", str(_REPO), "branch", "--list", "orchflow/*", "--format=%(refname:short)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(out.stdout.split()) if out.returncode == 0 else set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BRANCHES] = _agent_branches()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    new = _agent_branches() - session.config.stash.get(_BRANCHES, set())
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"tests left agent branches in the checkout: {', '.join(sorted(new))} "
+                "(start AI agents outside the repository)",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BRANCHES = pytest.StashKey[set[str]]()

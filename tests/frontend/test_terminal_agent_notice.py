@@ -24,6 +24,14 @@ end
 """
 
 
+def _outside_git(ed: Editor, isolated: Path) -> None:
+    """Start agents in a directory that is no git repository: in the checkout an AI agent
+    would get a worktree and branch of orchflow's own repository ([worktree] ai)."""
+    work = isolated / "work"
+    work.mkdir(exist_ok=True)
+    ed.cmd("cd " + str(work))
+
+
 def _agent(ed: Editor, name: str) -> dict | None:
     return ed.lua(
         """
@@ -44,6 +52,7 @@ def test_needs_input_notice_names_agent_and_question_waits_for_typing_and_opens_
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(config.read_text() + "\n" + agents_toml())
     ed = editor
+    _outside_git(ed, isolated)
     ed.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
     ed.capture_notify()
     ed.lua(STUB_SELECT)
@@ -112,6 +121,7 @@ def test_later_then_agent_answer_opens_the_pane(
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(config.read_text() + "\n" + agents_toml())
     ed = editor
+    _outside_git(ed, isolated)
     ed.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
     ed.capture_notify()
     ed.lua(STUB_SELECT)

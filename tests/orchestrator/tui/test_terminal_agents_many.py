@@ -80,7 +80,13 @@ async def test_a_restarted_orchestrator_follows_its_terminal_agents(
             async with asyncio.timeout(20):
                 while True:
                     listed = {a["id"]: a for a in await c.call("agent.list")}
-                    if agent["id"] in listed and listed[agent["id"]].get("transport"):
+                    # listed from its pane row at once; re-attached (stale hook files of
+                    # gone agents swept) in the warm-up after
+                    if (
+                        agent["id"] in listed
+                        and listed[agent["id"]].get("hooks")
+                        and not (stale.exists())
+                    ):
                         break
                     await asyncio.sleep(0.05)
             assert listed[agent["id"]]["hooks"]["id"] == key
