@@ -638,4 +638,5 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
+from orchestrator.api import ai_providers as _ai_providers  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
