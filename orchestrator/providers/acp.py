@@ -156,7 +156,7 @@ class AcpProvider:
                             )
                         )
                     yield Final(
-                        usage=dict(value.get("usage") or {}),
+                        usage=_usage(value.get("usage") or {}),
                         finish_reason=value.get("stop_reason"),
                         model=self.model,
                     )
@@ -166,3 +166,14 @@ class AcpProvider:
                 with contextlib.suppress(OrchflowError, ConnectionError, OSError):
                     await agent.cancel()
             await agent.stop()
+
+
+def _usage(raw: dict[str, Any]) -> dict[str, Any]:
+    """ACP's usage (camelCase on the wire) as orchflow reports every provider's."""
+    if not raw:
+        return {}
+    return {
+        "input_tokens": raw.get("inputTokens"),
+        "output_tokens": raw.get("outputTokens"),
+        "total_tokens": raw.get("totalTokens"),
+    }

@@ -205,7 +205,7 @@ async def test_an_unset_key_variable_is_unavailable_before_any_request(
     api: FakeApi, tmp_path: Path
 ) -> None:
     mgr, _, _ = manager(tmp_path, {"p": openai(api, api_key_env="ORCHFLOW_NO_SUCH_VAR")})
-    with pytest.raises(UnavailableError, match="ORCHFLOW_NO_SUCH_VAR .api_key_env. is not set"):
+    with pytest.raises(UnavailableError, match=r"ORCHFLOW_NO_SUCH_VAR .api_key_env. is not set"):
         await mgr.complete("x")
     assert api.requests == []
     assert mgr.views()[0]["status"] == "unavailable"
