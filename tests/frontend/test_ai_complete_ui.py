@@ -94,3 +94,19 @@ def test_providers_float_and_checkhealth(
     health = "\n".join(ed.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert f"local [default] (openai, {MODEL})" in health
     assert "cloud (anthropic, m): key variable $ORCHFLOW_UNSET_TEST_KEY is NOT set" in health
+
+
+def test_orchflow_config_never_shows_a_key(editor: Editor, isolated: Path) -> None:
+    config = isolated / "config" / "orchflow" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        '[providers.oops]\nkind = "openai"\nmodel = "m"\napi_key = "sk-live-DO-NOT-SHOW-123"\n'
+    )
+    editor.cmd("Orchflow config")
+    f = editor.wait_until(
+        lambda: next((f for f in editor.floats() if "config" in (f["title"] or "")), None),
+        timeout=30,
+    )
+    text = "\n".join(f["lines"])
+    assert "providers = " in text and 'api_key = "[redacted]"' in text
+    assert "sk-live-DO-NOT-SHOW-123" not in text

@@ -346,3 +346,30 @@ async def test_a_missing_cli_command_is_unavailable(tmp_path: Path) -> None:
     mgr, _, _ = manager(tmp_path, {"c": {"kind": "cli", "command": ["orchflow-no-such-cli"]}})
     with pytest.raises(UnavailableError, match="'orchflow-no-such-cli' is not on PATH"):
         await mgr.complete("x")
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from orchestrator.providers.http import retry_after
+
+    assert retry_after("2") == 2.0
+    assert retry_after("0.5") == 0.5
+    assert retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412600.0) == 0.0  # past
+    assert retry_after("soon") is None and retry_after(None) is None
+
+
+def test_secret_named_values_are_redacted_for_display() -> None:
+    from orchflow_core.config import redacted
+
+    shown = redacted(
+        {
+            "providers": {"x": {"kind": "openai", "api_key": "sk-live-1", "api_key_env": "K"}},
+            "tmux": {"socket": "s"},
+        }
+    )
+    assert shown["providers"]["x"] == {
+        "kind": "openai",
+        "api_key": "[redacted]",
+        "api_key_env": "K",
+    }
+    assert shown["tmux"] == {"socket": "s"}
