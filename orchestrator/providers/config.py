@@ -193,6 +193,13 @@ def parse_one(name: str, raw: Any, *, origin: str = "config.toml") -> ProviderCo
                 raise _err(origin, where, f"must be a non-empty string, got {_type_name(value)}")
             if key == "base_url" and not value.startswith(("http://", "https://")):
                 raise _err(origin, where, "must start with http:// or https://")
+            if key == "base_url" and ("@" in value.split("/")[2] or "?" in value):
+                raise _err(
+                    origin,
+                    where,
+                    "must not carry credentials or a query: name the key's variable in "
+                    "api_key_env instead",
+                )
             if key == "api_key_env" and not value.replace("_", "").isalnum():
                 raise _err(
                     origin,

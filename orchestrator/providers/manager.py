@@ -157,7 +157,13 @@ class ProviderManager:
                 provider=name,
             )
         if name not in self._providers:
-            self._providers[name] = self._make(cfg)
+            try:
+                self._providers[name] = self._make(cfg)
+            except ImportError as exc:
+                raise UnavailableError(
+                    f"provider {name!r} needs {exc.name}: pip install 'orchflow[orchestrator]'",
+                    provider=name,
+                ) from None
         return self._providers[name]
 
     def resolve(self, prompt: str, provider: str | None) -> Provider:
@@ -176,7 +182,10 @@ class ProviderManager:
         out = []
         snapshot = self._breakers.snapshot()
         for name, cfg in self.configs.items():
-            why = self.provider(name).unavailable()
+            try:
+                why = self.provider(name).unavailable()
+            except OrchflowError as exc:
+                why = exc.message.removeprefix("unavailable: ")
             breaker = snapshot.get(breaker_name(name), {})
             out.append(
                 {

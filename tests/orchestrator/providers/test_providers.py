@@ -239,6 +239,8 @@ def test_config_names_every_bad_field() -> None:
         parse_one("x", {"kind": "cli", "command": "claude -p"})
     with pytest.raises(ConfigError, match=r"providers.x.api_key_env must be the NAME"):
         parse_one("x", {"kind": "openai", "model": "m", "api_key_env": "sk-abc-123"})
+    with pytest.raises(ConfigError, match=r"providers.x.base_url must not carry credentials"):
+        parse_one("x", {"kind": "openai", "model": "m", "base_url": "https://u:sk-1@h/v1"})
     with pytest.raises(ConfigError, match=r"providers.Bad! is not a valid provider name"):
         parse_one("Bad!", {"kind": "cli", "command": ["x"]})
 
