@@ -61,6 +61,9 @@ def test_the_answer_streams_into_a_float(
     assert f["footer"] == f" done: local ({MODEL}), 11 tokens · q close "
     assert f["title"] == " ai: default provider "
     assert api.requests[0]["body"]["messages"] == [{"role": "user", "content": "say hello"}]
+    ed.wait_until(lambda: "done: local" in ed.screen_text())
+    screen = ed.screen_text()
+    assert "Hello, world" in screen and "second line" in screen
 
 
 def test_ctrl_c_cancels_mid_stream(
@@ -70,6 +73,11 @@ def test_ctrl_c_cancels_mid_stream(
     api.script(("hold", ["partial answer"]))
     ed.cmd("Orchflow ai complete @local tell me a long story")
     ai_float(ed, lambda f: f["lines"][0] == "partial answer" and "<C-c> cancel" in f["footer"])
+    # on screen while the answer is still streaming, and the editor is not blocked
+    ed.wait_until(
+        lambda: "partial answer" in ed.screen_text() and "<C-c> cancel" in ed.screen_text()
+    )
+    ed.assert_not_blocked()
     ed.nv.input("<C-c>")
     f = ai_float(ed, lambda f: "cancelled" in (f["footer"] or ""))
     assert f["lines"][0] == "partial answer" and f["lines"][-1] == "[cancelled]"
