@@ -168,13 +168,16 @@ class ProviderManager:
 
     def resolve(self, prompt: str, provider: str | None) -> Provider:
         """The provider a completion would use, or the error it would end with at once
-        (an empty prompt, no such provider, unavailable here)."""
+        (an empty prompt, no such provider, unavailable here, its breaker open)."""
         if not prompt.strip():
             raise InvalidArgumentError("prompt is empty", param="prompt")
         chosen = self.provider(provider)
         why = chosen.unavailable()
         if why is not None:
             raise UnavailableError(f"provider {chosen.name!r}: {why}", provider=chosen.name)
+        breaker = self._breakers[breaker_name(chosen.name)]
+        breaker.check()  # open: refused now (a streamed call gets it as its answer) ...
+        breaker.release()  # ... else the attempt itself takes the (trial) slot
         return chosen
 
     def views(self) -> list[dict[str, Any]]:

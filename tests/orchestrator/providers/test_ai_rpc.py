@@ -194,6 +194,8 @@ async def test_500s_open_the_breaker_in_health_and_metrics(
                 await client.call("ai.complete", {"prompt": "x", "provider": "flaky"})
         with pytest.raises(UnavailableError, match=r"circuit breaker 'provider\.flaky' is open"):
             await client.call("ai.complete", {"prompt": "x", "provider": "flaky"})
+        with pytest.raises(UnavailableError, match=r"circuit breaker 'provider\.flaky' is open"):
+            await client.call("ai.complete", {"prompt": "x", "provider": "flaky", "stream": True})
         health = await client.call("system.health")
         assert health["breakers"]["provider.flaky"]["state"] == "open"
         assert any(p.startswith("breaker provider.flaky: open") for p in health["problems"])
