@@ -266,3 +266,38 @@ async def test_bad_parameters_are_named(ai_orch: OrchestratorProcess) -> None:
             await client.call("ai.complete", {"prompt": "x", "stream": "yes"})
         with pytest.raises(UnavailableError, match="SPARC modes are not built"):
             await client.call("ai.complete", {"prompt": "x", "mode": "tdd"})
+
+
+def _agent_children(parent: int) -> list[int]:
+    """Pids of the scripted ACP agent started by ``parent`` (read from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat[1]) == parent and str(ACP_SCRIPT) in cmdline and stat[0] != "Z":
+            out.append(int(entry.name))
+    return out
+
+
+async def test_cancelling_an_acp_completion_stops_its_agent(ai_orch: OrchestratorProcess) -> None:
+    async with await ai_orch.client() as client:
+        stream = Stream(client)
+        rid = (
+            await client.call(
+                "ai.complete", {"prompt": "wait", "provider": "agent", "stream": True}
+            )
+        )["request_id"]
+        async with asyncio.timeout(30):
+            while not _agent_children(ai_orch.proc.pid):  # noqa: ASYNC110 - no event for a pid
+                await asyncio.sleep(0.05)
+        assert (await client.call("ai.cancel", {"request_id": rid}))["cancelled"] is True
+        name, end = await stream.end(rid)
+        assert name == "ai.done" and end["cancelled"] is True
+        async with asyncio.timeout(30):
+            while _agent_children(ai_orch.proc.pid):  # noqa: ASYNC110 - no event for a pid
+                await asyncio.sleep(0.05)
