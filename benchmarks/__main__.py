@@ -32,6 +32,7 @@ MODULES = [
     "testing",
     "swarm",
     "hooks",
+    "providers",
 ]
 
 

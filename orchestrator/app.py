@@ -31,6 +31,8 @@ from orchestrator import discovery
 from orchestrator.coordination.breakers import BreakerRegistry
 from orchestrator.coordination.locks import LockManager
 from orchestrator.metrics import CONTENT_TYPE, RequestMetrics
+from orchestrator.providers.manager import ProviderManager
+from orchestrator.providers.streams import StreamedCompletions
 from orchflow_core import __version__, paths
 from orchflow_core.core import Core
 from orchflow_core.errors import (
@@ -67,7 +69,7 @@ MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 DEFAULT_DRAIN_S = 5.0
 DEFAULT_TMUX_START_S = 10.0
 DEFAULT_STORES_OPEN_S = 10.0
-NOT_BUILT = ("providers",)
+NOT_BUILT: tuple[str, ...] = ()
 
 
 def default_listen() -> str:
@@ -130,6 +132,9 @@ class Orchestrator:
         self._mcp: McpHttp | None = None  # /mcp, made on its first request (the SDK: ~1 s)
         self._mcp_lock = asyncio.Lock()
         self._mcp_task: asyncio.Task[None] | None = None
+        self._providers: ProviderManager | None = None  # AI providers (orchestrator/providers)
+        self.ai_streams = StreamedCompletions()
+        self.provider_manager()  # its breakers show in system.health from the start
 
     # -- parts -------------------------------------------------------------------------
     async def terminals(self) -> TerminalManager:
@@ -178,6 +183,20 @@ class Orchestrator:
         await self._stores_open()
         assert self.ai_agents is not None
         return self.ai_agents
+
+    def provider_manager(self) -> ProviderManager:
+        """The [providers.*] of config.toml (a bad table is kept as its ``error``)."""
+        if self._providers is None:
+            from orchestrator.agents import registry
+
+            self._providers = ProviderManager(
+                self.core.config,
+                breakers=self.breakers,
+                project_root=self.options.project_root,
+                terminals=self.terminals,
+                agent_registry=lambda: registry.load(self.core.config.get("agents")),
+            )
+        return self._providers
 
     def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
         return self.server.publish(topic, method, params) if self.server is not None else 0
@@ -452,6 +471,7 @@ class Orchestrator:
             " correction; commands from the project files and history; no model tier",
             tiers=["learned", "lexicon", "none"],
         )
+        out["providers"] = _providers_feature(self.provider_manager())
         out["locks"] = feature(
             "implemented",
             "shared/exclusive leases per connection, FIFO, deadlock refused; process state",
@@ -682,6 +702,9 @@ class Orchestrator:
         if self.swarm_manager is not None:  # their commands keep running in tmux
             await self.swarm_manager.close()
         self.locks.close()
+        await self.ai_streams.close()
+        if self._providers is not None:
+            await self._providers.aclose()
         if self.ai_agents is not None:  # ACP agents are this process's children
             await self.ai_agents.close()
         if self.agents is not None:
@@ -755,6 +778,23 @@ def _mcp_feature() -> dict[str, Any]:
         "transports": ["stdio (orchflow-orchestrator mcp)", "streamable-http"],
         "path": "/mcp",
         "tools": [t.name for t in TOOLS],
+    }
+
+
+def _providers_feature(manager: ProviderManager) -> dict[str, Any]:
+    """ai.complete / ai.cancel / ai.providers: which kinds exist, which are configured."""
+    kinds = ["openai", "anthropic", "cli", "acp"]
+    if manager.error is not None:
+        return {"status": "unavailable", "reason": manager.error, "kinds": kinds}
+    configured = sorted(manager.configs)
+    return {
+        "status": "implemented",
+        "reason": "ai.complete (streamed: ai.delta, ai.done), ai.cancel, ai.providers;"
+        " timeouts, retries honouring Retry-After, a circuit breaker per provider"
+        + ("" if configured else "; none configured: add [providers.<name>] to config.toml"),
+        "kinds": kinds,
+        "configured": configured,
+        "default": manager.default,
     }
 
 

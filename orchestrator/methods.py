@@ -23,6 +23,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
     swarm.*: orchestrator/api/swarm.py (registered at the end)
     review.open/accept/reject/comment/send/finish {agent, ...}: orchestrator/api/review.py
+    ai.complete {prompt, mode?, provider?, stream?, system?}  ai.cancel {request_id}
+    ai.providers {}   (model providers: orchestrator/api/ai_providers.py)
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
     pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
@@ -647,6 +649,7 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
+from orchestrator.api import ai_providers as _ai_providers  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
 from orchestrator.api import review as _review  # noqa: E402
 from orchestrator.api import swarm as _swarm  # noqa: E402, F401

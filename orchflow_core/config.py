@@ -104,6 +104,27 @@ def validate(
             validate(value, origin=origin, allow_lua=allow_lua, node=spec, prefix=key)
 
 
+_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+
+
+def redacted(values: Any) -> Any:
+    """``values`` for display: the value of any key that names a secret (``api_key``,
+    ``token`` ...; not ``*_env``, which names a variable) replaced by "[redacted]"."""
+    if isinstance(values, dict):
+        return {
+            k: "[redacted]"
+            if isinstance(k, str)
+            and any(w in k.lower() for w in _SECRET_WORDS)
+            and not k.endswith("_env")
+            and isinstance(v, str)
+            else redacted(v)
+            for k, v in values.items()
+        }
+    if isinstance(values, list):
+        return [redacted(v) for v in values]
+    return values
+
+
 def _merge(base: Config, over: Config) -> Config:
     out = copy.deepcopy(base)
     for k, v in over.items():

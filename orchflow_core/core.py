@@ -152,6 +152,8 @@ class Core:
             "terminal": dict(self.config["terminal"]),
             "log": dict(self.config["log"]),
             "worktree": dict(self.config["worktree"]),  # agents' worktrees (setup({ worktree }))
+            "providers": dict(self.config["providers"]),  # ai.complete (setup({ providers }))
+            "ai": dict(self.config["ai"]),
         }
 
     def effective_config(self) -> dict[str, Any]:

@@ -45,6 +45,9 @@ LAZY_PREFIXES = {
     "template.": "orchflow_core.templates.methods",
     "ai.route": "orchflow_core.router.methods",
     "ai.feedback": "orchflow_core.router.methods",
+    "ai.complete": "orchflow_core.remote.methods",
+    "ai.cancel": "orchflow_core.remote.methods",
+    "ai.providers": "orchflow_core.remote.methods",
     "test.": "orchflow_core.testing.methods",
 }
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchflow_core import __version__, paths
 from orchflow_core.api import METHODS, Params, param
+from orchflow_core.config import redacted
 from orchflow_core.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ async def paths_(core: Core, params: Params) -> dict[str, str]:
 async def config_get(core: Core, params: Params) -> dict[str, Any]:
     """The config in effect, and for a value the environment overrides, what was configured."""
     out: dict[str, Any] = {
-        "config": core.effective_config(),
+        "config": redacted(core.effective_config()),
         "config_file": str(paths.config_file()),
         "overridden": {},
     }

@@ -58,6 +58,21 @@ M.tree = {
       },
     },
   },
+  ai = {
+    desc = "Completions from the configured model providers (OpenAI-compatible, Anthropic, CLI, ACP)",
+    sub = {
+      complete = {
+        impl = "complete.complete",
+        desc = "Ask a provider; the answer streams into a float (<C-c> cancels): [@provider] {text}",
+        plug = "orchflow-ai-complete",
+      },
+      providers = {
+        impl = "complete.providers",
+        desc = "The providers with their model, key variable and breaker state",
+        plug = "orchflow-ai-providers",
+      },
+    },
+  },
   ask = {
     impl = "ask.open",
     desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it",

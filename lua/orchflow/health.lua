@@ -38,6 +38,11 @@ try:
         out["agents"] = registry.installed(registry.load(user))
     except Exception as exc:
         out["agents_error"] = str(exc)
+    try:
+        from orchestrator.providers import config as providers_config
+        out["providers"] = providers_config.health(config.read_toml(paths.config_file()))
+    except Exception as exc:
+        out["providers_error"] = str(exc)
 except Exception as exc:
     out["core_error"] = str(exc)
 print(json.dumps(out))
@@ -236,6 +241,7 @@ function M.check()
       h.info(("%s not installed (not on PATH: %s)%s"):format(a.name, table.concat(missing, ", "), state))
     end
   end
+  M.check_providers(info)
   h.start("orchflow: orchestrator")
   -- ask the host: it knows the effective mode (setup() over config.toml)
   local ok, status = pcall(require("orchflow.host").wait, "orchestrator.status", {}, 5000)
@@ -258,6 +264,46 @@ function M.check()
     })
   end
   M.check_mcp(ok and status or nil)
+end
+
+--- The [providers.<name>] of config.toml: kind, model, and whether the variable named by
+--- api_key_env is set (its value is never read here, only whether it is there).
+function M.check_providers(info)
+  h.start("orchflow: AI providers")
+  if info.providers_error then
+    h.error("providers: " .. info.providers_error, { "Fix the [providers.<name>] field it names in config.toml" })
+    return
+  end
+  local p = info.providers
+  if not p then
+    return
+  end
+  if p.problem and p.problem ~= vim.NIL then
+    h.error(p.problem, { "Set [ai] default_provider to one of the [providers.<name>] tables" })
+  end
+  if #p.providers == 0 then
+    h.info("no providers configured: ai.complete needs a [providers.<name>] table (:help orchflow-providers)")
+  end
+  for _, item in ipairs(p.providers) do
+    local what = ("%s%s (%s%s)"):format(
+      item.name,
+      item.default and " [default]" or "",
+      item.kind,
+      (item.model ~= vim.NIL and item.model) and (", " .. item.model) or ""
+    )
+    local key = ""
+    if item.api_key_env and item.api_key_env ~= vim.NIL then
+      key = (": key variable $%s is %s"):format(item.api_key_env, item.api_key_set and "set" or "NOT set")
+    end
+    if item.unavailable and item.unavailable ~= vim.NIL then
+      h.warn(("%s%s: unavailable: %s"):format(what, key, item.unavailable), {
+        item.api_key_env and item.api_key_env ~= vim.NIL and ("export " .. item.api_key_env .. "=... before starting Neovim")
+          or "Install the command or fix the provider's table in config.toml",
+      })
+    else
+      h.ok(what .. key)
+    end
+  end
 end
 
 --- Whether `orchflow-orchestrator mcp` (the stdio MCP server AI clients start) works here,

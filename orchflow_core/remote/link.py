@@ -67,6 +67,10 @@ AGENT_EVENTS = (
     "agent.permission_closed",
 )
 
+# Streamed completions (ai.complete {stream: true}): the orchestrator sends these to the
+# connection that asked; they become host events of the same names.
+AI_EVENTS = ("ai.delta", "ai.done", "ai.error")
+
 # Methods that may be sent again after the connection died mid-call: reads, and
 # subscriptions (they end with the old connection, so re-subscribing is what we want).
 IDEMPOTENT = frozenset(
@@ -92,6 +96,7 @@ IDEMPOTENT = frozenset(
         "lock.list",
         "swarm.status",
         "swarm.list",
+        "ai.providers",
         "session.list",
         "session.saved",
         "search.replace_preview",
@@ -212,7 +217,7 @@ class OrchestratorLink:
         client = await RpcClient.connect(self.url or found.url, found.token, timeout=2.0)
         client.on_notification("stream.output", self._on_output)
         client.on_notification("stream.closed", self._on_closed)
-        for name in AGENT_EVENTS:
+        for name in (*AGENT_EVENTS, *AI_EVENTS):
             client.on_notification(name, functools.partial(self._on_agent_event, name))
         try:
             await client.call("agent.watch", {})

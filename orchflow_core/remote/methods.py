@@ -135,6 +135,27 @@ _forward("review.reject", "review.reject", ("agent",))
 _forward("review.comment", "review.comment", ("agent", "path", "line", "text"))
 _forward("review.send", "review.send", ("agent",))
 _forward("review.finish", "review.finish", ("agent", "strategy"))
+# AI providers (orchestrator/providers): a streamed ai.complete answers at once; its
+# ai.delta, ai.done and ai.error notifications reach Lua as events of the same names.
+_forward("ai.cancel", "ai.cancel", ("request_id",))
+_forward("ai.providers", "ai.providers")
+
+
+@METHODS.method("ai.complete")
+async def ai_complete(core: Core, params: Params) -> Any:
+    """Forwarded; a plain (not streamed) completion may take as long as the slowest
+    provider's total_timeout_s."""
+    param(params, "prompt", str)
+    out = {key: value for key, value in params.items() if value is not None}
+    timeout = None
+    if not out.get("stream"):
+        limits = [
+            float(p.get("total_timeout_s", 600))
+            for p in (core.config.get("providers") or {}).values()
+            if isinstance(p, dict) and isinstance(p.get("total_timeout_s", 600), int | float)
+        ]
+        timeout = max(limits, default=600.0) + 30
+    return await core.orchestrator.call("ai.complete", out, timeout_s=timeout)
 
 
 # -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------

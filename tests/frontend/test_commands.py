@@ -7,10 +7,9 @@ import pytest
 from tests.harness.editor import Editor
 
 TOP_LEVEL = (
-    "agent, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
+    "agent, ai, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
     "orchestrator, pane, review, rules, run, schedule, search, session, swarm, template, test, "
-    "trash, "
-    "version"
+    "trash, version"
 )
 
 
