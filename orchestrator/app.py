@@ -419,7 +419,8 @@ class Orchestrator:
         out["router"] = feature(
             "implemented",
             "ai.route / ai.feedback: learned feedback, then a weighted lexicon with typo"
-            " correction; commands from the project files and history; no model tier",
+            " correction; commands from the project files and history (the project's own"
+            " type checker for type checking); the active mode leans it; no model tier",
             tiers=["learned", "lexicon", "none"],
         )
         out["locks"] = feature(

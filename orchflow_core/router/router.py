@@ -38,7 +38,10 @@ _VOCAB_BY_LETTER: dict[str, list[str]] = {}
 for _word in _VOCAB:
     _VOCAB_BY_LETTER.setdefault(_word[0], []).append(_word)
 _KNOWN = (
-    frozenset(_VOCAB) | lexicon.STOPWORDS | frozenset(w for t in lexicon.WORDS.values() for w in t)
+    frozenset(_VOCAB)
+    | lexicon.STOPWORDS
+    | lexicon.NOT_TYPOS
+    | frozenset(w for t in lexicon.WORDS.values() for w in t)
 )
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_./'-]*")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -61,6 +64,7 @@ _GENERIC_CMD_WORDS = frozenset(
         "make",
         "just",
         "python",
+        "node",
         "m",
         "npm",
         "pnpm",
@@ -461,6 +465,15 @@ def _command(
     if agent_type == "ai":
         return None, None, None
     candidates = list(view.commands.get(agent_type, [])) if view else []
+    # "typecheck", "run the type checker": the project's own type checker (mypy, tsc, ...).
+    if (
+        view is not None
+        and view.type_checker
+        and agent_type in {"lint", "build"}
+        and any(t in lexicon.TYPECHECK_WORDS for t in norm.tokens)
+    ):
+        cmd, src = view.type_checker
+        return cmd, src, None
     # A named tool or entry point picks among the project's commands ("run mypy", "make
     # test-integration").
     for cmd, src in candidates:
