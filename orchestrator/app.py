@@ -423,6 +423,14 @@ class Orchestrator:
             " type checker for type checking); the active mode leans it; no model tier",
             tiers=["learned", "lexicon", "none"],
         )
+        out["modes"] = feature(
+            "implemented",
+            "mode.list/activate/current/deactivate: SPARC modes from TOML files (shipped, the"
+            " user's modes/, the project's .orchflow/modes/), active per project in SQLite; the"
+            " active mode leans ai.route, prefixes agent.prompt with its preamble and turns on"
+            " its rules at the rules' choke point",
+            shipped=["architect", "debug", "docs", "refactor", "review", "security", "tdd"],
+        )
         out["locks"] = feature(
             "implemented",
             "shared/exclusive leases per connection, FIFO, deadlock refused; process state",

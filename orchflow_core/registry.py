@@ -21,6 +21,7 @@ METHOD_MODULES = (
     "orchflow_core.templates.methods",
     "orchflow_core.router.methods",
     "orchflow_core.testing.methods",
+    "orchflow_core.modes.methods",
 )
 
 
@@ -45,6 +46,7 @@ LAZY_PREFIXES = {
     "ai.route": "orchflow_core.router.methods",
     "ai.feedback": "orchflow_core.router.methods",
     "test.": "orchflow_core.testing.methods",
+    "mode.": "orchflow_core.modes.methods",
 }
 
 

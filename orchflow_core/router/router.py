@@ -33,6 +33,7 @@ MAX_INPUT_CHARS = 2000
 LEARN_THRESHOLD = 3
 MIN_SCORE = 2.0  # below this the best type is not evidence enough: route nowhere
 SIMILAR_CUTOFF = 80.0
+MODE_LEAN = 1.0  # added to the active mode's first agent type (half to the others)
 _VOCAB = lexicon.vocabulary()
 _VOCAB_BY_LETTER: dict[str, list[str]] = {}
 for _word in _VOCAB:
@@ -353,12 +354,14 @@ def route(
     history: Sequence[tuple[str, float]] = (),
     learned: Learned | None = None,
     mode: str | None = None,
+    mode_types: Sequence[str] = (),
     agent: str | None = None,
     no_project_reason: str | None = None,
 ) -> Route:
     """Route ``text`` (already checked) for the project ``view``.
 
     ``history``: (command, frecency) of this directory, most frecent first.
+    ``mode``/``mode_types``: the active mode and the agent types it prefers.
     """
     norm = normalise(text)
     typo_note = "; typos: " + ", ".join(f"{a}->{b}" for a, b in norm.typos) if norm.typos else ""
@@ -385,8 +388,18 @@ def route(
                     scores[agent_type] += 3.0
                     evidence[agent_type].append(f"project command {cmd!r}")
                     break
-    if mode in {"tdd", "test"}:
-        scores["test"] += 0.5
+    # The active mode leans to its agent types, among those the request gives evidence for.
+    mode_note = ""
+    if mode is not None and mode_types:
+        leaned = []
+        for i, agent_type in enumerate(mode_types):
+            if scores.get(agent_type, 0.0) > 0:
+                scores[agent_type] += MODE_LEAN if i == 0 else MODE_LEAN / 2
+                evidence[agent_type].append(f"mode {mode}")
+                leaned.append(agent_type)
+        mode_note = f"; mode {mode} prefers {', '.join(mode_types)}" + (
+            f" (leaned to {', '.join(leaned)})" if leaned else ""
+        )
     if agent in scores and scores[agent] > 0:
         scores[agent] += 0.25
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
@@ -401,7 +414,7 @@ def route(
             command,
             0.95,
             f"learned: this phrasing was answered {agent_type} / {command or 'no command'} "
-            f"{int(votes)} times in this project",
+            f"{int(votes)} times in this project{mode_note}",
             "learned",
             _alternatives(view, ranked, skip=agent_type),
             args,
@@ -411,7 +424,7 @@ def route(
         why = (
             f"none: no tier matched (best {best_type} at {best:.1f} < {MIN_SCORE}"
             f"{', evidence ' + ', '.join(evidence[best_type]) if evidence[best_type] else ''})"
-            f"{typo_note}"
+            f"{typo_note}{mode_note}"
         )
         return Route(
             None,
@@ -447,7 +460,7 @@ def route(
         best_type,
         command,
         confidence,
-        reason + typo_note + lean_note,
+        reason + typo_note + lean_note + mode_note,
         "lexicon",
         _alternatives(view, ranked, skip=best_type),
         args,
