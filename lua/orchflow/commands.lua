@@ -83,6 +83,12 @@ M.tree = {
       cancel = { impl = "testing.cancel", desc = "Stop the running test run", plug = "orchflow-test-cancel" },
     },
   },
+  mode = {
+    impl = "modes.open",
+    desc = "SPARC modes (tdd, debug, review...): list them and their steps, or activate one: [name|off]",
+    plug = "orchflow-mode",
+    complete = "modes.complete",
+  },
   rules = {
     impl = "rules.open",
     desc = "Rules every command crosses (block, confirm, warn): list, add, remove",

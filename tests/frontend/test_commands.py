@@ -7,7 +7,7 @@ import pytest
 from tests.harness.editor import Editor
 
 TOP_LEVEL = (
-    "agent, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
+    "agent, ask, browse, config, files, git, health, history, locks, log, mcp, memory, mode, "
     "orchestrator, pane, rules, run, schedule, search, session, template, test, trash, version"
 )
 
