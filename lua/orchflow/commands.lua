@@ -60,8 +60,10 @@ M.tree = {
   },
   ask = {
     impl = "ask.open",
-    desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it",
+    desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it."
+      .. " {agent} {text}: prompt that agent, {file} {selection} {line} {diagnostics} {quickfix} {buffers} expanded",
     plug = "orchflow-ask",
+    visual = "ask.visual",
   },
   test = {
     desc = "Test runner (pytest, unittest, jest, go, cargo, make) in a test pane; failures to quickfix",
@@ -417,6 +419,11 @@ function M.define_plug_maps()
       vim.keymap.set("n", ("<Plug>(%s)"):format(leaf.node.plug), function()
         M.call(leaf.path)
       end, { desc = "orchflow: " .. leaf.node.desc })
+      if leaf.node.visual then -- the same <Plug> from visual mode: the selection's lines
+        vim.keymap.set("x", ("<Plug>(%s)"):format(leaf.node.plug), function()
+          resolve_impl(leaf.node.visual)()
+        end, { desc = "orchflow: " .. leaf.node.desc })
+      end
     end
   end
 end

@@ -7,6 +7,7 @@ local fmt = require("orchflow.fmt")
 local present = fmt.present
 
 local active = nil ---@type string?
+local active_context = nil ---@type string[]?
 local names = {} ---@type string[]
 
 --- The active mode of this project as the statusline shows it ("mode:tdd"), or "".
@@ -18,13 +19,32 @@ function M.active()
   return active
 end
 
-local function set_active(name)
+--- The active mode's default context placeholders (what :Orchflow ask {agent} adds).
+function M.active_context()
+  return active_context
+end
+
+local function set_active(name, mode)
   active = present(name) and name or nil
+  if mode ~= nil then
+    active_context = present(mode) and mode.context or nil
+  elseif not active then
+    active_context = nil
+  end
   vim.cmd("redrawstatus")
 end
 
 local function cwd()
   return vim.fn.getcwd()
+end
+
+--- Read the active mode of this project again.
+function M.refresh()
+  host.call("mode.current", { cwd = cwd() }, function(err, cur)
+    if not err and cur then
+      set_active(cur.name, cur.mode)
+    end
+  end)
 end
 
 local attached = false
@@ -37,14 +57,10 @@ function M.attach()
   attached = true
   require("orchflow.events").on("mode.changed", function(ev)
     if ev.project == vim.fn.resolve(cwd()) or ev.project == cwd() then
-      set_active(ev.name)
+      M.refresh()
     end
   end)
-  host.call("mode.current", { cwd = cwd() }, function(err, cur)
-    if not err and cur then
-      set_active(cur.name)
-    end
-  end)
+  M.refresh()
 end
 
 --- The float's lines for a mode.list answer, and the mode name of each line.
@@ -73,7 +89,7 @@ local function activate(name, done)
     if err then
       return host.report(err)
     end
-    set_active(res.mode.name)
+    set_active(res.mode.name, res.mode)
     local note = #res.unknown_rules > 0 and (" (unknown rules: " .. table.concat(res.unknown_rules, ", ") .. ")") or ""
     vim.notify(("orchflow: mode %s on%s"):format(res.mode.name, note), vim.log.levels.INFO)
     if done then
@@ -87,7 +103,7 @@ local function deactivate(done)
     if err then
       return host.report(err)
     end
-    set_active(nil)
+    set_active(nil, vim.NIL)
     vim.notify(
       res.deactivated and ("orchflow: mode %s off"):format(res.name) or "orchflow: no mode was on",
       vim.log.levels.INFO
@@ -151,7 +167,14 @@ function M.open(args)
     for _, m in ipairs(listed.modes) do
       names[#names + 1] = m.name
     end
-    set_active(listed.active)
+    for _, m in ipairs(listed.modes) do
+      if m.name == listed.active then
+        set_active(m.name, m)
+      end
+    end
+    if not present(listed.active) then
+      set_active(nil, vim.NIL)
+    end
     float(listed)
   end)
 end

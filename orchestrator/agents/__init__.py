@@ -94,7 +94,9 @@ class AgentManager:
     def view(self, tm: TerminalManager, rec: PaneRecord) -> dict[str, Any]:
         """The agent as the API shows it."""
         last = tm.last_output_at(rec.orchflow_id) if rec.state is not PaneState.CLOSED else None
+        ai = {"agent": rec.meta["ai"], "transport": "terminal"} if rec.meta.get("ai") else {}
         return {
+            **ai,  # an AI CLI in its pane: its registry name (file_ref, submit key...)
             "id": rec.orchflow_id,
             "type": rec.pane_type,
             "name": rec.name,
