@@ -23,7 +23,7 @@ def setup(editor: Editor, isolated: Path, tmp_path: Path) -> tuple[Editor, Path,
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(
         config.read_text()
-        + f'\n[agents.claude]\ncommand = {json.dumps(["sh", "-c", loop])}\n'
+        + f"\n[agents.claude]\ncommand = {json.dumps(['sh', '-c', loop])}\n"
         + 'transport = "terminal"\n'
     )
     project = tmp_path / "proj"
@@ -45,7 +45,7 @@ def lines_of(path: Path) -> list[str]:
 def test_placeholders_become_claude_references_in_the_pane(
     setup: tuple[Editor, Path, Path], private_tmux: TmuxServer
 ) -> None:
-    ed, project, got = setup
+    ed, _, got = setup
     ed.cmd("edit README.md")
     ed.cmd("edit src/app.py")
     ed.cmd("12")
@@ -76,7 +76,7 @@ def test_placeholders_become_claude_references_in_the_pane(
 def test_visual_map_fills_the_selection_and_routing_still_works(
     setup: tuple[Editor, Path, Path], private_tmux: TmuxServer
 ) -> None:
-    ed, project, got = setup
+    ed, _, got = setup
     ed.cmd("edit src/app.py")
     ed.lua("vim.keymap.set('x', '<F5>', '<Plug>(orchflow-ask)', { remap = true })")
     ed.lua("vim.ui.input = function(opts, cb) _G.__prompt = opts.prompt; cb('claude-1 review') end")
@@ -102,7 +102,7 @@ def test_visual_map_fills_the_selection_and_routing_still_works(
 def test_active_mode_adds_its_context_and_preamble(
     setup: tuple[Editor, Path, Path], private_tmux: TmuxServer
 ) -> None:
-    ed, project, got = setup
+    ed, _, got = setup
     ed.cmd("edit src/app.py")
     ed.cmd("Orchflow mode docs")  # context {file} {selection}: the selection is skipped
     ed.wait_notify(r"mode docs on", timeout=15)

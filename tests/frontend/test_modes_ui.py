@@ -63,7 +63,9 @@ def test_by_name_off_completion_and_errors(ed: Editor) -> None:
     ed.cmd("Orchflow mode review")
     ed.wait_notify(r"mode review on", timeout=15)
     ed.wait_until(lambda: "[mode:review]" in ed.screen_text(), timeout=10)
-    current = ed.lua("return require('orchflow.host').wait('mode.current', {cwd = vim.fn.getcwd()})")
+    current = ed.lua(
+        "return require('orchflow.host').wait('mode.current', { cwd = vim.fn.getcwd() })"
+    )
     assert current["name"] == "review" and current["mode"]["rules"] == []
     got = ed.lua("return vim.fn.getcompletion('Orchflow mode ', 'cmdline')")
     assert {"tdd", "debug", "review", "pairing", "off"} <= set(got) and "oops" not in got

@@ -149,9 +149,7 @@ async def test_active_mode_leans_the_router_and_says_so(core: Core, project: Pat
     docs = await call(core, "ai.route", {"input": text, "context": ctx})
     assert docs["agent_type"] == "ai" and "(leaned to ai)" in docs["reason"]
     # An explicit context.mode answers for that mode.
-    explicit = await call(
-        core, "ai.route", {"input": "run it", "context": {**ctx, "mode": "docs"}}
-    )
+    explicit = await call(core, "ai.route", {"input": "run it", "context": {**ctx, "mode": "docs"}})
     assert explicit["mode"] == "docs"
     # Nothing fits: still nowhere, whatever the mode.
     none = await call(core, "ai.route", {"input": "order a pizza", "context": ctx})
