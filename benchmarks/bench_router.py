@@ -55,7 +55,8 @@ ACCEPT: dict[str, dict[str, tuple[str, ...]]] = {
 FRESH_SETS = (
     ("requests-fresh.tsv", "fresh set 1, its misses fixed in round 2"),
     ("requests-fresh2.tsv", "fresh set 2, seen during round 2"),
-    ("requests-fresh3.tsv", "fresh set 3, never tuned on"),
+    ("requests-fresh3.tsv", "fresh set 3, misses seen after its first run"),
+    ("requests-fresh4.tsv", "fresh set 4, never tuned on"),
 )
 
 

@@ -33,6 +33,7 @@ MAX_INPUT_CHARS = 2000
 LEARN_THRESHOLD = 3
 MIN_SCORE = 2.0  # below this the best type is not evidence enough: route nowhere
 SIMILAR_CUTOFF = 80.0
+STRONG_TYPO = 3.0  # a type reached only through corrected typos needs this much
 MODE_LEAN = 1.0  # added to the active mode's first agent type (half to the others)
 _VOCAB = lexicon.vocabulary()
 _VOCAB_BY_LETTER: dict[str, list[str]] = {}
@@ -419,6 +420,21 @@ def route(
             _alternatives(view, ranked, skip=agent_type),
             args,
             "feedback",
+        )
+    # A weak word reached only by correcting a typo is no evidence: "lunch" is not a
+    # misspelt "launch", though "tset" is "test" (a strong word).
+    typo_only = bool(evidence[best_type]) and all(e in norm.original for e in evidence[best_type])
+    if typo_only and best < STRONG_TYPO:
+        corrected = ", ".join(f"{norm.original[e]}->{e}" for e in evidence[best_type])
+        return Route(
+            None,
+            None,
+            round(min(0.45, best / MIN_SCORE * 0.45) * 0.5, 3),
+            f"none: the only evidence is the corrected typo {corrected}, too weak to act on"
+            f" (score {best:.1f} < {STRONG_TYPO}){mode_note}",
+            "none",
+            _alternatives(view, ranked, skip=None, limit=2, min_score=0.5),
+            [],
         )
     if best < MIN_SCORE:
         why = (

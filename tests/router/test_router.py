@@ -227,6 +227,8 @@ async def test_justfile_recipes_and_a_named_tool(core: Core, tmp_path: Path) -> 
         ("rust", "simplify the retry loop", "ai", None),
         ("make", "rebuild everything", "build", "make build"),
         ("python", "open the readme", None, None),
+        ("python", "what's for lunch", None, None),  # not a misspelt "launch"
+        ("go", "tset", "test", "go test ./..."),  # a strong word's typo still routes
     ],
 )
 async def test_round_two_phrasings(
