@@ -92,8 +92,11 @@ async def _through_core(extra: list[dict[str, object]], floor_ms: float) -> Row:
     core = Core({"rules": extra}, project_root=base)
     await core.start()
     try:
+        from orchflow_core.protocol.rules import MODE_RULES
+
         got = (await dispatch(core, "protocol.list", {}))[1]
-        assert len(got["rules"]) == 200, got["problems"]
+        # the mode rules ship too; no mode is active, so they are not in play here
+        assert len(got["rules"]) == 200 + len(MODE_RULES), got["problems"]
         times = []
         for _ in range(N // 3):
             t0 = time.perf_counter()

@@ -468,10 +468,19 @@ class Orchestrator:
         out["router"] = feature(
             "implemented",
             "ai.route / ai.feedback: learned feedback, then a weighted lexicon with typo"
-            " correction; commands from the project files and history; no model tier",
+            " correction; commands from the project files and history (the project's own"
+            " type checker for type checking); the active mode leans it; no model tier",
             tiers=["learned", "lexicon", "none"],
         )
         out["providers"] = _providers_feature(self.provider_manager())
+        out["modes"] = feature(
+            "implemented",
+            "mode.list/activate/current/deactivate: SPARC modes from TOML files (shipped, the"
+            " user's modes/, the project's .orchflow/modes/), active per project in SQLite; the"
+            " active mode leans ai.route, prefixes agent.prompt with its preamble and turns on"
+            " its rules at the rules' choke point",
+            shipped=["architect", "debug", "docs", "refactor", "review", "security", "tdd"],
+        )
         out["locks"] = feature(
             "implemented",
             "shared/exclusive leases per connection, FIFO, deadlock refused; process state",

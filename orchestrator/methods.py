@@ -149,6 +149,7 @@ CORE_PREFIXES = (
     "test.",
     "ai.route",
     "ai.feedback",
+    "mode.",
 )
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
@@ -240,6 +241,11 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "test.results": ("run_id", "wait_s"),
         "test.cancel": ("run_id",),
         "test.last": (),
+        # SPARC modes (orchflow_core/modes/methods.py)
+        "mode.list": ("cwd",),
+        "mode.activate": ("name", "cwd"),
+        "mode.current": ("cwd",),
+        "mode.deactivate": ("cwd",),
     }.items()
 }
 

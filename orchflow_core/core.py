@@ -244,8 +244,15 @@ class Core:
                 project_root=lambda: self.project_root,
                 db=self.db,
                 events=self.events,
+                modes=self._mode_rules,
             )
         return self._rules
+
+    async def _mode_rules(self, name: str | None) -> tuple[str, frozenset[str]] | None:
+        """The mode the rules apply (orchflow_core/modes): ``name``, or the active one."""
+        from orchflow_core.modes.methods import rules_for
+
+        return await rules_for(self, name)
 
     @property
     def watches(self) -> OutputWatches:

@@ -21,6 +21,7 @@ METHOD_MODULES = (
     "orchflow_core.templates.methods",
     "orchflow_core.router.methods",
     "orchflow_core.testing.methods",
+    "orchflow_core.modes.methods",
 )
 
 
@@ -49,6 +50,7 @@ LAZY_PREFIXES = {
     "ai.cancel": "orchflow_core.remote.methods",
     "ai.providers": "orchflow_core.remote.methods",
     "test.": "orchflow_core.testing.methods",
+    "mode.": "orchflow_core.modes.methods",
 }
 
 

@@ -117,25 +117,236 @@ function M.show(input, cwd, r)
   return win, buf
 end
 
---- :Orchflow ask {text}
-function M.open(args, info)
-  local input = vim.trim(require("orchflow.args").rest(args, info) or "")
-  local cwd = vim.fn.getcwd()
-  local function go(text)
-    if text == nil or vim.trim(text) == "" then
-      return vim.notify("orchflow: ask needs a request: :Orchflow ask {text}", vim.log.levels.ERROR)
+-- :Orchflow ask {agent} {text}: {file}, {selection}, {line}, {diagnostics}, {quickfix} and
+-- {buffers} become references in the agent's own syntax (the registry's file_ref, e.g.
+-- "@{path}#L{start}-{end}" for Claude), on one line (a typed newline would submit a TUI's
+-- prompt), and the text goes to the agent with agent.prompt.
+local PLACEHOLDERS = { "{file}", "{selection}", "{line}", "{diagnostics}", "{quickfix}", "{buffers}" }
+local DEFAULT_REF = "{path}:{start}-{end}" -- agents without a registry entry
+local MAX_ITEMS = 20
+
+local function literal(s)
+  return (tostring(s):gsub("%%", "%%%%"))
+end
+
+--- `path` (with lines `s`..`e` when given) in the reference format `fmt`.
+function M.ref(fmt, path, s, e)
+  if s == nil then
+    fmt = fmt:gsub("[^{}]*{start}.*$", "") -- "@{path}#L{start}-{end}" -> "@{path}"
+  elseif s == e then
+    fmt = fmt:gsub("{start}%-{end}", "{start}")
+  end
+  local out = fmt:gsub("{path}", literal(path))
+  if s ~= nil then
+    out = out:gsub("{start}", literal(s)):gsub("{end}", literal(e))
+  end
+  return out
+end
+
+local function rel(name)
+  return vim.fn.fnamemodify(name, ":.")
+end
+
+local function one_line(s)
+  return vim.trim((s or ""):gsub("%s+", " "))
+end
+
+--- The editor's state the placeholders read: the current buffer, its file, the cursor line
+--- and the selected range (`range = { s, e }` from visual mode), taken when asked.
+function M.context(range)
+  local buf = vim.api.nvim_get_current_buf()
+  local name = vim.api.nvim_buf_get_name(buf)
+  return {
+    buf = buf,
+    path = name ~= "" and vim.bo[buf].buftype == "" and rel(name) or nil,
+    line = vim.api.nvim_win_get_cursor(0)[1],
+    range = range,
+  }
+end
+
+local SEVERITY = { "error", "warning", "info", "hint" }
+
+local function expanders(fmt, ctx)
+  local function need_file(what)
+    if not ctx.path then
+      error(("orchflow: ask: %s needs a buffer with a file (this one has none)"):format(what), 0)
     end
-    host.call("ai.route", { input = text, context = { cwd = cwd } }, function(err, r)
+    return ctx.path
+  end
+  return {
+    ["{file}"] = function()
+      return M.ref(fmt, need_file("{file}"))
+    end,
+    ["{line}"] = function()
+      return M.ref(fmt, need_file("{line}"), ctx.line, ctx.line)
+    end,
+    ["{selection}"] = function()
+      if not ctx.range then
+        error("orchflow: ask: {selection} needs a selection: use <Plug>(orchflow-ask) from visual mode", 0)
+      end
+      return M.ref(fmt, need_file("{selection}"), ctx.range[1], ctx.range[2])
+    end,
+    ["{diagnostics}"] = function()
+      local items = {}
+      for _, d in ipairs(vim.diagnostic.get(ctx.buf)) do
+        if #items >= MAX_ITEMS then
+          break
+        end
+        local where = ctx.path and M.ref(fmt, ctx.path, d.lnum + 1, d.lnum + 1) or ("line " .. (d.lnum + 1))
+        items[#items + 1] = ("%s %s: %s"):format(where, SEVERITY[d.severity] or "note", one_line(d.message))
+      end
+      return #items > 0 and table.concat(items, "; ") or "(no diagnostics)"
+    end,
+    ["{quickfix}"] = function()
+      local items = {}
+      for _, q in ipairs(vim.fn.getqflist()) do
+        if #items >= MAX_ITEMS then
+          break
+        end
+        local name = q.bufnr > 0 and vim.api.nvim_buf_get_name(q.bufnr) or ""
+        local where = name ~= "" and M.ref(fmt, rel(name), q.lnum, q.lnum) or ""
+        items[#items + 1] = vim.trim(where .. " " .. one_line(q.text))
+      end
+      return #items > 0 and table.concat(items, "; ") or "(quickfix list empty)"
+    end,
+    ["{buffers}"] = function()
+      local refs = {}
+      for _, b in ipairs(vim.api.nvim_list_bufs()) do
+        local name = vim.api.nvim_buf_get_name(b)
+        if vim.bo[b].buflisted and vim.bo[b].buftype == "" and name ~= "" and #refs < MAX_ITEMS then
+          refs[#refs + 1] = M.ref(fmt, rel(name))
+        end
+      end
+      return table.concat(refs, " ")
+    end,
+  }
+end
+
+--- `text` with its placeholders expanded for an agent whose file references look like
+--- `fmt`; with none in it, the active mode's default context is added (what applies).
+function M.expand(text, fmt, ctx, mode_context)
+  local fns = expanders(fmt or DEFAULT_REF, ctx)
+  local has = false
+  for _, p in ipairs(PLACEHOLDERS) do
+    has = has or text:find(p, 1, true) ~= nil
+  end
+  if not has and mode_context then
+    for _, p in ipairs(mode_context) do
+      local ok, value = pcall(fns[p] or function()
+        error("")
+      end)
+      if ok and value ~= "" and not value:match("^%(") then
+        text = text .. " " .. value
+      end
+    end
+    return text
+  end
+  return (text:gsub("{%a+}", function(p)
+    local fn = fns[p]
+    return fn and fn() or nil -- a function's result is used as it is (no % escapes)
+  end))
+end
+
+-- The agent `ref` names (id or name) among agent.list's, or nil.
+local function find_agent(agents, ref)
+  for _, a in ipairs(agents or {}) do
+    if a.id == ref or a.name == ref then
+      return a
+    end
+  end
+end
+
+local function send_to_agent(agent, text, ctx)
+  local function go(fmt)
+    local modes = package.loaded["orchflow.modes"]
+    local ok, expanded = pcall(M.expand, text, fmt, ctx, modes and modes.active_context() or nil)
+    if not ok then
+      return vim.notify(tostring(expanded), vim.log.levels.ERROR)
+    end
+    host.call("agent.prompt", { id = agent.id, text = expanded }, function(err, res)
       if err then
         return host.report(err)
       end
-      M.show(text, cwd, r)
+      local shown = #expanded > 60 and (expanded:sub(1, 57) .. "...") or expanded
+      local mode = present(res.mode) and (" [mode " .. res.mode .. "]") or ""
+      vim.notify(("orchflow: asked %s%s: %s"):format(agent.name or agent.id, mode, shown), vim.log.levels.INFO)
     end)
+  end
+  if agent.type ~= "ai" or not present(agent.agent) then
+    return go(nil)
+  end
+  host.call("agent.registry", {}, function(err, entries)
+    local fmt = nil
+    for _, e in ipairs(not err and entries or {}) do
+      if e.name == agent.agent then
+        fmt = e.file_ref
+      end
+    end
+    go(fmt)
+  end)
+end
+
+local function route(text, cwd)
+  host.call("ai.route", { input = text, context = { cwd = cwd } }, function(err, r)
+    if err then
+      return host.report(err)
+    end
+    M.show(text, cwd, r)
+  end)
+end
+
+--- The request: `{agent} {text}` when its first word names a running agent (then the
+--- placeholders are expanded and it is that agent's prompt), else routed (ai.route).
+function M.dispatch(input, ctx)
+  local cwd = vim.fn.getcwd()
+  local first, rest = input:match("^(%S+)%s+(.+)$")
+  if not first then
+    return route(input, cwd)
+  end
+  host.call("agent.list", {}, function(err, agents)
+    local agent = not err and find_agent(agents, first) or nil
+    if agent then
+      return send_to_agent(agent, vim.trim(rest), ctx)
+    end
+    route(input, cwd)
+  end)
+end
+
+--- :Orchflow ask [{agent}] {text}
+function M.open(args, info)
+  local input = vim.trim(require("orchflow.args").rest(args, info) or "")
+  local ctx = M.context(nil)
+  local function go(text)
+    if text == nil or vim.trim(text) == "" then
+      return vim.notify("orchflow: ask needs a request: :Orchflow ask [{agent}] {text}", vim.log.levels.ERROR)
+    end
+    M.dispatch(vim.trim(text), ctx)
   end
   if input == "" then
     return vim.ui.input({ prompt = "orchflow ask: " }, go)
   end
   go(input)
+end
+
+--- <Plug>(orchflow-ask) in visual mode: the selected lines fill {selection} ({file} and the
+--- line range); asks for "{agent} {text}" ({selection} is added when the text has none).
+function M.visual()
+  local s, e = vim.fn.line("v"), vim.fn.line(".")
+  if s > e then
+    s, e = e, s
+  end
+  vim.cmd("normal! " .. vim.keycode("<Esc>")) -- leave visual mode ('< '> are set)
+  local ctx = M.context({ s, e })
+  vim.ui.input({ prompt = ("orchflow ask {agent} {text} (lines %d-%d): "):format(s, e) }, function(text)
+    if text == nil or vim.trim(text) == "" then
+      return
+    end
+    text = vim.trim(text)
+    if not text:find("{selection}", 1, true) then
+      text = text .. " {selection}"
+    end
+    M.dispatch(text, ctx)
+  end)
 end
 
 return M

@@ -75,8 +75,10 @@ M.tree = {
   },
   ask = {
     impl = "ask.open",
-    desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it",
+    desc = "Route a request to an agent and the project's command: {text}; run, edit or reject it."
+      .. " {agent} {text}: prompt that agent, {file} {selection} {line} {diagnostics} {quickfix} {buffers} expanded",
     plug = "orchflow-ask",
+    visual = "ask.visual",
   },
   test = {
     desc = "Test runner (pytest, unittest, jest, go, cargo, make) in a test pane; failures to quickfix",
@@ -97,6 +99,12 @@ M.tree = {
       },
       cancel = { impl = "testing.cancel", desc = "Stop the running test run", plug = "orchflow-test-cancel" },
     },
+  },
+  mode = {
+    impl = "modes.open",
+    desc = "SPARC modes (tdd, debug, review...): list them and their steps, or activate one: [name|off]",
+    plug = "orchflow-mode",
+    complete = "modes.complete",
   },
   rules = {
     impl = "rules.open",
@@ -454,6 +462,11 @@ function M.define_plug_maps()
       vim.keymap.set("n", ("<Plug>(%s)"):format(leaf.node.plug), function()
         M.call(leaf.path)
       end, { desc = "orchflow: " .. leaf.node.desc })
+      if leaf.node.visual then -- the same <Plug> from visual mode: the selection's lines
+        vim.keymap.set("x", ("<Plug>(%s)"):format(leaf.node.plug), function()
+          resolve_impl(leaf.node.visual)()
+        end, { desc = "orchflow: " .. leaf.node.desc })
+      end
     end
   end
 end

@@ -242,6 +242,17 @@ function M.check()
     end
   end
   M.check_providers(info)
+  h.start("orchflow: modes")
+  local mok, listed = pcall(require("orchflow.host").wait, "mode.list", { cwd = vim.fn.getcwd() }, 5000)
+  if not mok then
+    h.error("could not ask the host for the modes: " .. tostring(listed), { "See :Orchflow log" })
+  else
+    local active = listed.active ~= vim.NIL and listed.active or nil
+    h.ok(("%d modes (files in %s and %s); active here: %s"):format(#listed.modes, listed.dirs.user, listed.dirs.project, active or "none"))
+    for _, p in ipairs(listed.problems or {}) do
+      h.warn("mode file: " .. p, { "Fix the file it names; the other modes load (:Orchflow mode)" })
+    end
+  end
   h.start("orchflow: orchestrator")
   -- ask the host: it knows the effective mode (setup() over config.toml)
   local ok, status = pcall(require("orchflow.host").wait, "orchestrator.status", {}, 5000)

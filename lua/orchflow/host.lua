@@ -178,6 +178,7 @@ function M.start()
   require("orchflow.rules").attach() -- rule warnings notify
   require("orchflow.ai") -- AI agents: "needs input" notices, transcript buffers
   M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
+  require("orchflow.modes").attach() -- the active mode, for the statusline
   return chan
 end
 

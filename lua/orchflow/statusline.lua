@@ -31,13 +31,17 @@ end
 
 --- The summary string ("" when orchflow has no panes); cheap, safe in 'statusline'.
 --- AI agents add "ai N ?Q !E" (running, needing input, failed) once the host runs.
+--- The active SPARC mode adds "mode:tdd".
 function M.get()
   local ai = package.loaded["orchflow.ai"]
-  local agents = ai and ai.status() or ""
-  if agents == "" then
-    return summary
+  local modes = package.loaded["orchflow.modes"]
+  local out = summary
+  for _, part in ipairs({ ai and ai.status() or "", modes and modes.status() or "" }) do
+    if part ~= "" then
+      out = out == "" and part or (out .. " " .. part)
+    end
   end
-  return summary == "" and agents or (summary .. " " .. agents)
+  return out
 end
 
 -- Follow the known panes (orchflow.panes applies the host's events to them).

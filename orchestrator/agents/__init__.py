@@ -102,7 +102,9 @@ class AgentManager:
         """The agent as the API shows it."""
         last = tm.last_output_at(rec.orchflow_id) if rec.state is not PaneState.CLOSED else None
         ai = self.ai_view(rec) if self.ai_view is not None else None
+        named = {"agent": rec.meta["ai"], "transport": "terminal"} if rec.meta.get("ai") else {}
         view = {
+            **named,  # an AI CLI in its pane: its registry name (file_ref, submit key...)
             "id": rec.orchflow_id,
             "type": rec.pane_type,
             "name": rec.name,

@@ -4,7 +4,7 @@ Registered into ``orchestrator.methods``' one table (imported there). ``agent.cr
 ``agent.list``, ``agent.get``, ``agent.output`` and ``agent.stop`` stay in methods.py and
 route ``type: "ai"`` agents here through ``AiAgents``.
 
-    agent.prompt {id, text}            -> {id, turn_id, transport}
+    agent.prompt {id, text}            -> {id, turn_id, transport, mode}
     agent.cancel {id}                  -> {id, turn_id, cancelled}
     agent.answer {id, request_id, option_id} -> {id, request_id, option_id, answered}
     agent.turns {id}                   -> [turn]
@@ -35,13 +35,19 @@ async def agent_prompt(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     ref, text = _text(args, "id"), _text(args, "text")
     if not text.strip():
         raise InvalidArgumentError("text is empty", param="text")
+    from orchflow_core.modes.methods import with_preamble
+
     ai = await app.ai_agent_manager()
     agent = ai.find(ref)
     if agent is None:
         panes = await app.agent_manager()
+        mode = None
+        if (await panes.get(ref))["type"] == "ai":  # an AI CLI's TUI: the mode's preamble
+            text, mode = await with_preamble(app.core, text, one_line=True)
         sent = await panes.send(ref, text, enter=True)
-        return {"id": sent["id"], "turn_id": None, "transport": "terminal"}
-    return {"id": agent.id, "turn_id": agent.prompt(text).turn_id, "transport": "acp"}
+        return {"id": sent["id"], "turn_id": None, "transport": "terminal", "mode": mode}
+    text, mode = await with_preamble(app.core, text)
+    return {"id": agent.id, "turn_id": agent.prompt(text).turn_id, "transport": "acp", "mode": mode}
 
 
 @method("agent.cancel", "id")

@@ -10,39 +10,31 @@ model providers (orchestrator/providers/).
     ai.cancel {request_id}   -> {request_id, cancelled: bool}
     ai.providers {}          -> {providers: [...], default, error}
 
-``mode`` names a SPARC mode whose preamble goes before ``system``. Modes are resolved by
-``MODE_PREAMBLE`` (set by the modes module when it is loaded); without it a mode is
-refused as unavailable rather than ignored.
+``mode`` names a SPARC mode (orchflow_core/modes/) whose preamble goes before ``system``;
+without it, the mode active in the orchestrator's project does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.methods import Args, _text, method
 from orchflow_core.api import param
-from orchflow_core.errors import UnavailableError
 from orchflow_core.rpc.server import ConnectionContext
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
 
-# (app, mode name) -> the mode's prompt preamble; None until modes exist.
-MODE_PREAMBLE: Callable[[Orchestrator, str], Awaitable[str | None]] | None = None
-
 _CLEANUP_KEY = "ai.streams.cleanup"
 
 
 async def _preamble(app: Orchestrator, mode: str | None) -> str | None:
+    from orchflow_core.modes import methods as modes
+
     if mode is None:
-        return None
-    if MODE_PREAMBLE is None:
-        raise UnavailableError(
-            f"mode {mode!r}: SPARC modes are not built in this version; leave out mode",
-            feature="modes",
-        )
-    return await MODE_PREAMBLE(app, mode)
+        return await modes.preamble_for(app.core)
+    return await modes.named_preamble(app.core, mode)
 
 
 @method("ai.complete", "prompt", "mode", "provider", "stream", "system")

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from orchflow_core.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 from orchflow_core.protocol.rules import (
     DEFAULT_RULES,
+    MODE_RULES,
     ORIGINS,
     Rule,
     RuleError,
@@ -59,6 +60,8 @@ MAX_TOKENS = 64
 MAX_USER_RULES = 1000
 
 DbGetter = Callable[[], Awaitable["Database"]]
+# name given (or None: the active one) -> (mode, rule ids it turns on) or None (no mode)
+ModeSource = Callable[[str | None], Awaitable[tuple[str, frozenset[str]] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,9 @@ class RuleBook:
         project_root: Callable[[], Path],
         db: DbGetter,
         events: EventBus,
+        modes: ModeSource | None = None,
     ) -> None:
+        self._modes = modes
         self._config = config
         self._config_dir = config_dir
         self._project_root = project_root
@@ -188,12 +193,12 @@ class RuleBook:
         rules: list[Rule] = []
         problems: list[str] = []
         disabled = set(self._config.get("protocol", {}).get("disable") or [])
-        known = {d["id"] for d in DEFAULT_RULES}
+        known = {d["id"] for d in (*DEFAULT_RULES, *MODE_RULES)}
         for name in sorted(disabled - known):
             problems.append(
                 f"protocol.disable: {name!r} is not a rule that ships ({', '.join(sorted(known))})"
             )
-        for data in DEFAULT_RULES:
+        for data in (*DEFAULT_RULES, *MODE_RULES):
             if data["id"] not in disabled:
                 rules.append(rule_from_dict(data, source="default", root=root))
         for n, data in enumerate(self._config.get("rules") or []):
@@ -241,9 +246,18 @@ class RuleBook:
         pane_type: str | None = None,
         mode: str | None = None,
     ) -> Verdict:
+        """``mode``: answer as if that mode were active; None: the project's active mode
+        (its scoped rules and the rule ids it names are in force)."""
         _check_origin(origin)
         rules = await self.ruleset()
-        return rules.check(command, origin=origin, pane_type=pane_type, mode=mode)
+        turned_on: frozenset[str] = frozenset()
+        if self._modes is not None:
+            active = await self._modes(mode)
+            if active is not None:
+                mode, turned_on = active
+        return rules.check(
+            command, origin=origin, pane_type=pane_type, mode=mode, turned_on=turned_on
+        )
 
     async def enforce(
         self,

@@ -45,6 +45,7 @@ __all__ = [
     "ACTIONS",
     "DEFAULT_RULES",
     "KINDS",
+    "MODE_RULES",
     "ORIGINS",
     "Rule",
     "RuleError",
@@ -93,12 +94,19 @@ class Rule:
         else:
             self._regex = re.compile(self.pattern)
 
-    def applies(self, origin: str, pane_type: str | None, mode: str | None) -> bool:
+    def applies(
+        self,
+        origin: str,
+        pane_type: str | None,
+        mode: str | None,
+        turned_on: frozenset[str] = frozenset(),
+    ) -> bool:
+        """``turned_on``: rule ids the active mode names (in force whatever their modes)."""
         if self.origins and origin not in self.origins:
             return False
         if self.pane_types and pane_type not in self.pane_types:
             return False
-        return not self.modes or mode in self.modes
+        return not self.modes or mode in self.modes or self.id in turned_on
 
     def matches(self, text: str, commands: list[SimpleCommand]) -> bool:
         if self._shell is not None:
@@ -168,6 +176,53 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "pattern": f"curl|wget | {_SHELLS}|sudo",
         "action": "block",
         "message": "no piping a download into a shell: download it, read it, then run it",
+    },
+)
+
+# Rules that ship for the modes (orchflow_core/modes/builtin): in force only while a mode
+# names them (by ``modes`` here, or by id in the mode file's ``rules``).
+MODE_RULES: tuple[dict[str, Any], ...] = (
+    {
+        "id": "no-verify-commit",
+        "pattern": "git commit -n|--no-verify",
+        "action": "block",
+        "message": "while test-driven or refactoring, commits run their hooks: no --no-verify",
+        "modes": ["tdd", "refactor"],
+    },
+    {
+        "id": "no-commit-while-reviewing",
+        "pattern": "git commit|push|merge|rebase|cherry-pick|am",
+        "action": "confirm",
+        "message": "a review reads and comments; changing history waits until the mode is off",
+        "modes": ["review"],
+    },
+    {
+        "id": "keep-evidence-reset",
+        "pattern": "git reset --hard",
+        "action": "confirm",
+        "message": "while debugging, a hard reset throws away the state that shows the bug",
+        "modes": ["debug"],
+    },
+    {
+        "id": "keep-evidence-clean",
+        "pattern": "git clean -f|--force",
+        "action": "confirm",
+        "message": "while debugging, git clean deletes files that may show the bug",
+        "modes": ["debug"],
+    },
+    {
+        "id": "no-world-writable",
+        "pattern": "chmod 777|666|a+w|o+w|a+rwx|o+rwx|ugo+rwx",
+        "action": "block",
+        "message": "security mode: nothing world-writable",
+        "modes": ["security"],
+    },
+    {
+        "id": "confirm-network-transfer",
+        "pattern": "curl|wget|scp|rsync|nc|ncat",
+        "action": "confirm",
+        "message": "security mode: a network transfer is confirmed first",
+        "modes": ["security"],
     },
 )
 
@@ -364,13 +419,14 @@ class RuleSet:
         origin: str = "user",
         pane_type: str | None = None,
         mode: str | None = None,
+        turned_on: frozenset[str] = frozenset(),
     ) -> Verdict:
         """The strictest matching rule's action, or allow."""
         commands = parse_command_line(text) if self._any_shell else []
         best: Verdict = ALLOW
         for k in self._candidates(text, commands):
             rule = self.rules[k]
-            if not rule.applies(origin, pane_type, mode):
+            if not rule.applies(origin, pane_type, mode, turned_on):
                 continue
             if best.rule is not None and _STRICTNESS[rule.action] <= _STRICTNESS[best.action]:
                 continue

@@ -122,17 +122,22 @@ async def ai_route(core: Core, params: Params) -> dict[str, Any]:
         )
     learned = await _learned(core, cwd)
     history = await _history(core, cwd)
+    from orchflow_core.modes.methods import route_types
+
+    mode, mode_types = await route_types(core, cwd, mode)
     result = route(
         text,
         view,
         history=history,
         learned=learned,
         mode=mode,
+        mode_types=mode_types,
         agent=agent,
         no_project_reason=no_project,
     )
     out = result.to_dict()
     out["project"] = cwd
+    out["mode"] = mode
     return out
 
 

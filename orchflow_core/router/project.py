@@ -42,6 +42,8 @@ WATCHED = (
     "bun.lockb",
     "bun.lock",
     "package-lock.json",
+    "tsconfig.json",
+    "pyrightconfig.json",
 )
 MAX_FILE_BYTES = 1024 * 1024
 _JUST_RECIPE_RE = re.compile(r"^@?([A-Za-z_][A-Za-z0-9_-]*)(?:\s+[^:]*)?:(?!=)")
@@ -61,6 +63,8 @@ class ProjectView:
     test_runner: str | None = None  # jest, vitest, mocha for an npm test script
     package_manager: str | None = None
     kinds: list[str] = field(default_factory=list)  # node, python, rust, go, make, just
+    # The project's type checker as (command, source): what "typecheck" runs.
+    type_checker: tuple[str, str] | None = None
 
     def first(self, agent_type: str) -> tuple[str, str] | None:
         found = self.commands.get(agent_type)
@@ -144,10 +148,24 @@ def scan(base: Path) -> ProjectView:
                     break
         test_command = detected.commands["test"].command or ""
         view.package_manager = test_command.split()[0] if test_command.split() else None
+        pm = view.package_manager or "npm"
+        typecheck_script = next(
+            (n for n in TYPECHECK_NAMES if isinstance(scripts, dict) and n in scripts), None
+        )
+        if typecheck_script:
+            view.type_checker = (
+                f"{pm} run {typecheck_script}",
+                f"package.json script {typecheck_script}",
+            )
+        elif (base / "tsconfig.json").is_file():
+            view.type_checker = (f"{NPX[pm]} tsc --noEmit", "tsconfig.json (TypeScript)")
+    if (base / "Cargo.toml").is_file():
+        view.type_checker = view.type_checker or ("cargo check", "Cargo.toml")
     if (base / "Cargo.toml").is_file():
         view.kinds.append("rust")
     if (base / "go.mod").is_file():
         view.kinds.append("go")
+        view.type_checker = view.type_checker or ("go vet ./...", "go.mod (go vet type-checks)")
     pyproject = _text(base, "pyproject.toml")
     if pyproject is not None or (base / "setup.py").is_file():
         view.kinds.append("python")
@@ -160,6 +178,10 @@ def scan(base: Path) -> ProjectView:
         tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
         if "mypy" in tool or (base / "mypy.ini").is_file():
             view.add("lint", "mypy .", "pyproject.toml [tool.mypy]")
+            view.type_checker = view.type_checker or ("mypy .", "pyproject.toml [tool.mypy]")
+        elif "pyright" in tool or (base / "pyrightconfig.json").is_file():
+            view.add("lint", "pyright", "pyright configuration")
+            view.type_checker = view.type_checker or ("pyright", "pyright configuration")
         project = data.get("project") if isinstance(data.get("project"), dict) else {}
         scripts = project.get("scripts") if isinstance(project, dict) else None
         if isinstance(scripts, dict) and scripts:
@@ -180,7 +202,18 @@ def scan(base: Path) -> ProjectView:
             break
     for target in view.make_targets:
         _classify_entry(view, target, f"make {target}", f"{view.makefile} target {target}")
+    # A Makefile target or just recipe named for type checking is the project's own word.
+    for agent_type_cmds in view.commands.get("lint", []):
+        cmd, src = agent_type_cmds
+        last = cmd.split()[-1]
+        if cmd.split()[0] in {"make", "just"} and last in TYPECHECK_NAMES:
+            view.type_checker = (cmd, src)
+            break
     return view
+
+
+TYPECHECK_NAMES = ("typecheck", "type-check", "check-types", "types", "tsc", "mypy", "pyright")
+NPX = {"npm": "npx", "pnpm": "pnpm exec", "yarn": "yarn", "bun": "bunx"}
 
 
 # Target or recipe names -> type (beyond detect.py's dev/run/test/build/lint).
@@ -188,7 +221,7 @@ ENTRY_NAMES = {
     "test": ("test", "tests", "check", "spec", "unit", "integration", "e2e", "coverage"),
     "dev": ("dev", "run", "serve", "server", "start", "watch"),
     "build": ("build", "compile", "dist", "release", "bundle", "all"),
-    "lint": ("lint", "vet", "clippy", "typecheck", "mypy", "fmt-check", "style"),
+    "lint": ("lint", "vet", "clippy", "typecheck", "mypy", "fmt-check", "style", "types", "tsc"),
     "repl": ("repl", "shell", "console"),
 }
 

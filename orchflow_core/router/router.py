@@ -33,12 +33,17 @@ MAX_INPUT_CHARS = 2000
 LEARN_THRESHOLD = 3
 MIN_SCORE = 2.0  # below this the best type is not evidence enough: route nowhere
 SIMILAR_CUTOFF = 80.0
+STRONG_TYPO = 3.0  # a type reached only through corrected typos needs this much
+MODE_LEAN = 1.0  # added to the active mode's first agent type (half to the others)
 _VOCAB = lexicon.vocabulary()
 _VOCAB_BY_LETTER: dict[str, list[str]] = {}
 for _word in _VOCAB:
     _VOCAB_BY_LETTER.setdefault(_word[0], []).append(_word)
 _KNOWN = (
-    frozenset(_VOCAB) | lexicon.STOPWORDS | frozenset(w for t in lexicon.WORDS.values() for w in t)
+    frozenset(_VOCAB)
+    | lexicon.STOPWORDS
+    | lexicon.NOT_TYPOS
+    | frozenset(w for t in lexicon.WORDS.values() for w in t)
 )
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_./'-]*")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -61,6 +66,7 @@ _GENERIC_CMD_WORDS = frozenset(
         "make",
         "just",
         "python",
+        "node",
         "m",
         "npm",
         "pnpm",
@@ -349,12 +355,14 @@ def route(
     history: Sequence[tuple[str, float]] = (),
     learned: Learned | None = None,
     mode: str | None = None,
+    mode_types: Sequence[str] = (),
     agent: str | None = None,
     no_project_reason: str | None = None,
 ) -> Route:
     """Route ``text`` (already checked) for the project ``view``.
 
     ``history``: (command, frecency) of this directory, most frecent first.
+    ``mode``/``mode_types``: the active mode and the agent types it prefers.
     """
     norm = normalise(text)
     typo_note = "; typos: " + ", ".join(f"{a}->{b}" for a, b in norm.typos) if norm.typos else ""
@@ -381,8 +389,18 @@ def route(
                     scores[agent_type] += 3.0
                     evidence[agent_type].append(f"project command {cmd!r}")
                     break
-    if mode in {"tdd", "test"}:
-        scores["test"] += 0.5
+    # The active mode leans to its agent types, among those the request gives evidence for.
+    mode_note = ""
+    if mode is not None and mode_types:
+        leaned = []
+        for i, agent_type in enumerate(mode_types):
+            if scores.get(agent_type, 0.0) > 0:
+                scores[agent_type] += MODE_LEAN if i == 0 else MODE_LEAN / 2
+                evidence[agent_type].append(f"mode {mode}")
+                leaned.append(agent_type)
+        mode_note = f"; mode {mode} prefers {', '.join(mode_types)}" + (
+            f" (leaned to {', '.join(leaned)})" if leaned else ""
+        )
     if agent in scores and scores[agent] > 0:
         scores[agent] += 0.25
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
@@ -397,17 +415,32 @@ def route(
             command,
             0.95,
             f"learned: this phrasing was answered {agent_type} / {command or 'no command'} "
-            f"{int(votes)} times in this project",
+            f"{int(votes)} times in this project{mode_note}",
             "learned",
             _alternatives(view, ranked, skip=agent_type),
             args,
             "feedback",
         )
+    # A weak word reached only by correcting a typo is no evidence: "lunch" is not a
+    # misspelt "launch", though "tset" is "test" (a strong word).
+    typo_only = bool(evidence[best_type]) and all(e in norm.original for e in evidence[best_type])
+    if typo_only and best < STRONG_TYPO:
+        corrected = ", ".join(f"{norm.original[e]}->{e}" for e in evidence[best_type])
+        return Route(
+            None,
+            None,
+            round(min(0.45, best / MIN_SCORE * 0.45) * 0.5, 3),
+            f"none: the only evidence is the corrected typo {corrected}, too weak to act on"
+            f" (score {best:.1f} < {STRONG_TYPO}){mode_note}",
+            "none",
+            _alternatives(view, ranked, skip=None, limit=2, min_score=0.5),
+            [],
+        )
     if best < MIN_SCORE:
         why = (
             f"none: no tier matched (best {best_type} at {best:.1f} < {MIN_SCORE}"
             f"{', evidence ' + ', '.join(evidence[best_type]) if evidence[best_type] else ''})"
-            f"{typo_note}"
+            f"{typo_note}{mode_note}"
         )
         return Route(
             None,
@@ -443,7 +476,7 @@ def route(
         best_type,
         command,
         confidence,
-        reason + typo_note + lean_note,
+        reason + typo_note + lean_note + mode_note,
         "lexicon",
         _alternatives(view, ranked, skip=best_type),
         args,
@@ -461,6 +494,15 @@ def _command(
     if agent_type == "ai":
         return None, None, None
     candidates = list(view.commands.get(agent_type, [])) if view else []
+    # "typecheck", "run the type checker": the project's own type checker (mypy, tsc, ...).
+    if (
+        view is not None
+        and view.type_checker
+        and agent_type in {"lint", "build"}
+        and any(t in lexicon.TYPECHECK_WORDS for t in norm.tokens)
+    ):
+        cmd, src = view.type_checker
+        return cmd, src, None
     # A named tool or entry point picks among the project's commands ("run mypy", "make
     # test-integration").
     for cmd, src in candidates:

@@ -217,6 +217,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX router_feedback_project ON router_feedback(project, phrase)",
         ),
     ),
+    Migration(
+        5,
+        "active_modes: the SPARC mode active in each project (mode.activate)",
+        (
+            """CREATE TABLE active_modes (
+                project       TEXT PRIMARY KEY,
+                mode          TEXT NOT NULL,
+                activated_at  REAL NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

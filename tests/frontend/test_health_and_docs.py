@@ -32,6 +32,7 @@ def test_checkhealth_is_all_ok_here(editor: Editor) -> None:
         "runtime dir writable",
         'extra "orchestrator" installed',
         "mode embedded",
+        "7 modes (files in ",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
 
@@ -136,3 +137,12 @@ def test_versions_agree() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     lua = re.search(r'M.version = "([^"]+)"', (ROOT / "lua" / "orchflow" / "init.lua").read_text())
     assert lua and lua.group(1) == pyproject == orchflow_core.__version__
+
+
+def test_checkhealth_names_a_broken_mode_file(editor: Editor, tmp_path: Path) -> None:
+    modes = tmp_path / "proj" / ".orchflow" / "modes"
+    modes.mkdir(parents=True)
+    (modes / "bad.toml").write_text('description = "x"\nsteps = 3\n')
+    editor.cmd(f"cd {tmp_path / 'proj'}")
+    text = "\n".join(health_lines(editor))
+    assert f"WARNING mode file: {modes / 'bad.toml'}:2: steps must be [[steps]] tables" in text

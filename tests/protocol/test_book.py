@@ -114,7 +114,7 @@ async def test_user_config_rules_and_disabling_a_default(isolated: Path, project
     config.write_text(
         config.read_text() + '\n[protocol]\ndisable = ["no-force-push-main"]\n\n[[rules]]\n'
         'pattern = "git push -f|--force"\naction = "warn"\nmessage = "force push"\n'
-        'pane_types = ["shell"]\nmodes = ["review"]\n'
+        'pane_types = ["shell"]\nmodes = ["docs"]\n'
     )
     (config.parent / "rules.toml").write_text(
         '[[rules]]\nid = "no-npm-publish"\npattern = "npm publish"\naction = "block"\n'
@@ -132,10 +132,10 @@ async def test_user_config_rules_and_disabling_a_default(isolated: Path, project
         )
         push = "git push -f origin main"
         assert (await call(core, "protocol.check", command=push))["action"] == "allow"
-        # modes do not exist yet: a rule naming one applies only when that mode is given
-        got = await call(core, "protocol.check", command=push, pane_type="shell", mode="review")
+        # a rule naming a mode applies only while that mode is active or given
+        got = await call(core, "protocol.check", command=push, pane_type="shell", mode="docs")
         assert got["action"] == "warn" and got["source"] == "config"
-        other = await call(core, "protocol.check", command=push, pane_type="agent", mode="review")
+        other = await call(core, "protocol.check", command=push, pane_type="agent", mode="docs")
         assert other["action"] == "allow"
     finally:
         await core.close()

@@ -122,7 +122,7 @@ async def test_three_corrections_are_learned_and_similar_phrasings_lean(
     core: Core, tmp_path: Path
 ) -> None:
     ctx = {"cwd": str(project(tmp_path, "python"))}
-    phrase = "check the types"
+    phrase = "check the style"
     before = await call(core, "ai.route", {"input": phrase, "context": ctx})
     assert before["suggested_command"] != "mypy ."
     for i in range(3):
@@ -143,7 +143,7 @@ async def test_three_corrections_are_learned_and_similar_phrasings_lean(
     assert routed["agent_type"] == "lint" and routed["suggested_command"] == "mypy ."
     assert routed["confidence"] == 0.95 and "3 times" in routed["reason"]
     # Same words in another case and order: the same phrasing.
-    again = await call(core, "ai.route", {"input": "The TYPES: check!", "context": ctx})
+    again = await call(core, "ai.route", {"input": "The STYLE: check!", "context": ctx})
     assert again["tier"] == "learned"
     # Learned per project: another project is not affected.
     other = await call(
@@ -209,3 +209,57 @@ async def test_justfile_recipes_and_a_named_tool(core: Core, tmp_path: Path) -> 
     assert out["source"] == "justfile recipe"
     out = await call(core, "ai.route", {"input": "run mypy", "context": ctx})
     assert out["agent_type"] == "lint" and out["suggested_command"] == "mypy ."
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "agent_type", "command"),
+    [
+        ("python", "make sure i didn't break anything", "test", "pytest"),
+        ("rust", "did I break anything?", "test", "cargo test"),
+        ("python", "typecheck", "lint", "mypy ."),
+        ("python", "run the type checker", "lint", "mypy ."),
+        ("rust", "any type errors?", "lint", "cargo check"),
+        ("go", "check the types", "lint", "go vet ./..."),
+        ("python", "what's wrong with my tests", "ai", None),
+        ("go", "how come the build fails", "ai", None),
+        ("node", "clean up this messy function", "ai", None),
+        ("node", "split the big module into smaller ones", "ai", None),
+        ("rust", "simplify the retry loop", "ai", None),
+        ("make", "rebuild everything", "build", "make build"),
+        ("python", "open the readme", None, None),
+        ("python", "what's for lunch", None, None),  # not a misspelt "launch"
+        ("go", "tset", "test", "go test ./..."),  # a strong word's typo still routes
+    ],
+)
+async def test_round_two_phrasings(
+    core: Core, tmp_path: Path, kind: str, text: str, agent_type: str | None, command: str | None
+) -> None:
+    """Phrasings the first lexicon missed: checks, type checking, causes, refactoring."""
+    out = await call(
+        core, "ai.route", {"input": text, "context": {"cwd": str(project(tmp_path, kind))}}
+    )
+    assert (out["agent_type"], out["suggested_command"]) == (agent_type, command), out
+    assert (out["confidence"] >= 0.5) == (agent_type is not None)
+
+
+async def test_typecheck_picks_the_projects_type_checker(core: Core, tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.mkdir()
+    (script / "package.json").write_text(
+        json.dumps({"scripts": {"test": "jest", "lint": "eslint .", "typecheck": "tsc -b"}})
+    )
+    (script / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    out = await call(core, "ai.route", {"input": "typecheck", "context": {"cwd": str(script)}})
+    assert out["suggested_command"] == "pnpm run typecheck"
+    assert "package.json script typecheck" in out["reason"]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "package.json").write_text(json.dumps({"scripts": {"lint": "eslint ."}}))
+    (bare / "tsconfig.json").write_text("{}")
+    out = await call(
+        core, "ai.route", {"input": "run the type checker", "context": {"cwd": str(bare)}}
+    )
+    assert out["agent_type"] == "lint" and out["suggested_command"] == "npx tsc --noEmit"
+    # Plain linting still runs the linter.
+    out = await call(core, "ai.route", {"input": "run the linter", "context": {"cwd": str(bare)}})
+    assert out["suggested_command"] == "npm run lint"

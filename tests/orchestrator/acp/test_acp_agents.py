@@ -121,7 +121,7 @@ async def test_a_terminal_transport_agent_is_its_tui_in_a_pane(
         assert agent["type"] == "ai" and agent["transport"] == "terminal"
         assert agent["agent"] == "tui" and agent["name"] == "tui-1"
         sent = await client.call("agent.prompt", {"id": "tui-1", "text": "second line"})
-        assert sent == {"id": agent["id"], "turn_id": None, "transport": "terminal"}
+        assert sent == {"id": agent["id"], "turn_id": None, "transport": "terminal", "mode": None}
         async with asyncio.timeout(10):
             while True:  # the pane's screen: asked, nothing to await
                 text = (await client.call("agent.output", {"id": "tui-1"}))["text"]

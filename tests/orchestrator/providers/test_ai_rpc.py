@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.app import NOT_BUILT
 from orchflow_core.errors import (
     BackendError,
     InvalidArgumentError,
@@ -232,7 +233,7 @@ async def test_providers_list_and_features(ai_orch: OrchestratorProcess) -> None
     assert row["status"] == "implemented"
     assert row["kinds"] == ["openai", "anthropic", "cli", "acp"]
     assert row["configured"] == ["agent", "claude", "flaky", "local", "script"]
-    assert "providers" in features and features.get("swarm", {}).get("status") == "unavailable"
+    assert "providers" not in NOT_BUILT
 
 
 async def test_cli_and_acp_providers_over_rpc(ai_orch: OrchestratorProcess) -> None:
@@ -264,8 +265,29 @@ async def test_bad_parameters_are_named(ai_orch: OrchestratorProcess) -> None:
             await client.call("ai.complete", {"prompt": "x", "temperature": 1})
         with pytest.raises(InvalidArgumentError, match="parameter 'stream' must be bool"):
             await client.call("ai.complete", {"prompt": "x", "stream": "yes"})
-        with pytest.raises(UnavailableError, match="SPARC modes are not built"):
-            await client.call("ai.complete", {"prompt": "x", "mode": "tdd"})
+        with pytest.raises(InvalidArgumentError, match=r"no mode 'nope'; known modes: .*tdd"):
+            await client.call("ai.complete", {"prompt": "x", "mode": "nope"})
+
+
+async def test_a_mode_puts_its_preamble_before_the_prompt(
+    ai_orch: OrchestratorProcess, api: FakeApi
+) -> None:
+    """Named in the call, or the one active in the orchestrator's project: its preamble
+    reaches the provider (the request body the stand-in server received)."""
+
+    def sent() -> str:
+        return json.dumps(api.requests[-1]["body"])
+
+    async with await ai_orch.client() as client:
+        await client.call("ai.complete", {"prompt": "add a parser", "mode": "tdd"})
+        assert "test-driven development" in sent() and "add a parser" in sent()
+        await client.call("ai.complete", {"prompt": "plain"})
+        assert "test-driven development" not in sent()
+        await client.call("mode.activate", {"name": "debug"})
+        await client.call("ai.complete", {"prompt": "why does it crash"})
+        debug = await client.call("mode.current")
+        first_line = debug["mode"]["preamble"].strip().splitlines()[0]
+        assert json.dumps(first_line)[1:-1] in sent() and "why does it crash" in sent()
 
 
 def _agent_children(parent: int) -> list[int]:
