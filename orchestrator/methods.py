@@ -145,6 +145,7 @@ CORE_PREFIXES = (
     "test.",
     "ai.route",
     "ai.feedback",
+    "module.",
 )
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
@@ -236,6 +237,13 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "test.results": ("run_id", "wait_s"),
         "test.cancel": ("run_id",),
         "test.last": (),
+        "module.list": ("reload",),
+        "module.info": ("name",),
+        "module.enable": ("name",),
+        "module.disable": ("name",),
+        "module.trust": ("cwd",),
+        "module.untrust": ("cwd",),
+        "module.command": ("name", "args"),
     }.items()
 }
 
@@ -253,10 +261,11 @@ def _core_handlers(
     as ``search.results`` notifications to the connection that started the search.
     """
     from orchflow_core.api import METHODS, dispatch
-    from orchflow_core.registry import LAZY_PREFIXES
+    from orchflow_core.registry import LAZY_PREFIXES, builtin_modules
 
+    lazy = {**LAZY_PREFIXES, **builtin_modules()}  # test.*, template.*: built-in modules
     for prefix in CORE_PREFIXES:
-        METHODS.lazy(prefix, LAZY_PREFIXES[prefix])
+        METHODS.lazy(prefix, lazy[prefix])
     searches: dict[str, Any] = {}  # search_id -> the connection that asked
 
     def forward(event: Any) -> None:

@@ -25,14 +25,25 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import MAKEFILE_NAMES, make_targets
 
-FRAMEWORKS = ("pytest", "unittest", "jest", "go", "cargo", "make")
+if TYPE_CHECKING:
+    from orchflow_core.modules.manifest import TestAdapter
+
+# The built-in frameworks, in the order a tie picks them: the test adapters this module's
+# manifest.json contributes (modules may contribute more: orchflow_core/modules/).
+FRAMEWORKS: tuple[str, ...] = tuple(
+    str(a["framework"])
+    for a in json.loads(Path(__file__).with_name("manifest.json").read_text(encoding="utf-8"))[
+        "contributes"
+    ]["test_adapters"]
+)
 MAX_DEPTH = 3
 MAX_FILE_BYTES = 1024 * 1024
 SKIP_DIRS = frozenset(
@@ -146,7 +157,11 @@ def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
+def detect_tests(
+    cwd: str, max_depth: int = MAX_DEPTH, adapters: Sequence[TestAdapter] = ()
+) -> list[Detected]:
+    """The suites under ``cwd``; ``adapters`` are test adapters contributed by modules (a
+    directory holding one of an adapter's ``detect`` files is a root of its framework)."""
     base = Path(cwd).expanduser()
     if not base.is_dir():
         raise NotFoundError(f"cwd {cwd!r} is not a directory", param="cwd", cwd=cwd)
@@ -175,6 +190,10 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
             found.append(Detected("cargo", str(d), "cargo test", "Cargo.toml"))
         if "go.mod" in names:
             found.append(Detected("go", str(d), "go test ./...", "go.mod"))
+        for a in adapters:
+            marker = next((n for n in a.detect if n in names), None)
+            if marker:
+                found.append(Detected(a.framework, str(d), " ".join(a.command), marker))
         make = _make_target(d, names)
         if make:
             found.append(Detected("make", str(d), f"make {make[1]}", f"{make[0]} target {make[1]}"))
@@ -189,11 +208,19 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
     return found
 
 
-def choose(found: list[Detected], cwd: str, framework: str | None, root: str | None) -> Detected:
-    """The suite ``test.run`` runs: by framework and/or root, else the one nearest ``cwd``."""
-    if framework is not None and framework not in FRAMEWORKS:
+def choose(
+    found: list[Detected],
+    cwd: str,
+    framework: str | None,
+    root: str | None,
+    extra: Sequence[str] = (),
+) -> Detected:
+    """The suite ``test.run`` runs: by framework and/or root, else the one nearest ``cwd``.
+    ``extra``: frameworks of modules' test adapters."""
+    known = (*FRAMEWORKS, *extra)
+    if framework is not None and framework not in known:
         raise InvalidArgumentError(
-            f"unknown framework {framework!r}; supported: {', '.join(FRAMEWORKS)}",
+            f"unknown framework {framework!r}; supported: {', '.join(known)}",
             param="framework",
         )
     candidates = [d for d in found if framework is None or d.framework == framework]
@@ -219,7 +246,7 @@ def choose(found: list[Detected], cwd: str, framework: str | None, root: str | N
         return (
             0 if inside else 1,
             -len(r.parts) if inside else len(r.parts),
-            FRAMEWORKS.index(d.framework),
+            known.index(d.framework),
         )
 
     return min(candidates, key=rank)

@@ -33,11 +33,19 @@ from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     TimeoutError_,
     UnavailableError,
 )
 from orchflow_core.terminal.methods import ORIGIN, terminal_method
 from orchflow_core.testing import results as R
+from orchflow_core.testing.adapters import (
+    Adapter,
+    TestAdapter,
+    adapter_command,
+    adapter_results,
+    module_adapters,
+)
 from orchflow_core.testing.detect import Detected, choose, detect_tests
 
 if TYPE_CHECKING:
@@ -62,6 +70,7 @@ class TestRun:
 
     def __init__(self, suite: Detected, command: str, selection: str, report: Path) -> None:
         self.suite, self.command, self.selection, self.report = suite, command, selection, report
+        self.adapter: Adapter | None = None  # a module's test adapter runs this suite
         self.run_id = ""
         self.pane = ""
         self.state = "running"
@@ -150,19 +159,35 @@ class TestRunner:
                 cwd = str(fpath.parent)
         if kinds is None and framework is not None:
             kinds = (framework,)
-        found = await asyncio.to_thread(_find, cwd, file if root is None else None, kinds)
+        adapters = await module_adapters(self.core)
+        if file is not None and framework is None and root is None:
+            ext = Path(file).suffix
+            kinds = (*(kinds or ()), *(f for f, a in adapters.items() if ext in a.spec.extensions))
+        specs = [a.spec for a in adapters.values()]
+        found = await asyncio.to_thread(_find, cwd, file if root is None else None, kinds, specs)
         if kinds is not None and file is not None:
             found = [d for d in found if d.framework in kinds]
-        suite = choose(found, cwd, framework, root)
+        suite = choose(found, cwd, framework, root, tuple(adapters))
+        adapter = adapters.get(suite.framework)
+        if adapter is not None and (file or ids or line):
+            raise InvalidArgumentError(
+                f"{suite.framework} (module {adapter.module.name!r}) runs whole suites or a"
+                " filter, not a file or single tests",
+                param="file" if file else "ids",
+            )
         if suite.framework == "make" and (filt or file or ids):
             raise InvalidArgumentError(
                 f"a Makefile target ({suite.command}) cannot run a filter, a file or single tests",
                 param="filter" if filt else "file" if file else "ids",
             )
-        await asyncio.to_thread(_check_installed, suite)
         report = Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp)) / "report"
-        command, selection = _command(suite, report, filt, file, line, ids)
+        if adapter is not None:
+            command, selection = adapter_command(adapter, suite, report, filt)
+        else:
+            await asyncio.to_thread(_check_installed, suite)
+            command, selection = _command(suite, report, filt, file, line, ids)
         run = TestRun(suite, command, selection, report)
+        run.adapter = adapter
         run.params = dict(params)
         pane = await self._pane(tm, suite)
         try:
@@ -227,6 +252,9 @@ class TestRunner:
             run.exit_code = ended.get("exit_code")
             run.wall_s = ended.get("duration_s")
             await asyncio.to_thread(self._read, run, ended["state"])
+        except OrchflowError as exc:  # a module's adapter refused (a permission), say
+            log.info("test run %s: reading results failed: %s", run.run_id, exc.message)
+            run.state, run.message = "error", f"reading the results failed: {exc.message}"
         except Exception as exc:  # reported on the run, never lost
             log.exception("test run %s: reading results failed", run.run_id)
             run.state, run.message = "error", f"reading the results failed: {exc}"
@@ -254,7 +282,9 @@ class TestRunner:
                     " (killed, or it could not start: see the test pane)"
                 )
             return
-        if fw == "pytest":
+        if run.adapter is not None:
+            run.results = adapter_results(run.adapter, report, root)
+        elif fw == "pytest":
             run.results = R.parse_pytest_json(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
@@ -282,18 +312,24 @@ class TestRunner:
             run.message = "pytest collected no tests"
 
 
-def _find(cwd: str, file: str | None, kinds: tuple[str, ...] | None) -> list[Detected]:
+def _find(
+    cwd: str,
+    file: str | None,
+    kinds: tuple[str, ...] | None,
+    adapters: list[TestAdapter] | None = None,
+) -> list[Detected]:
     """The suites under ``cwd``; for a ``file``, those whose root holds it, and when there is
     none below the file's directory, the first parent that has one (a test file deep in a
     package belongs to the root above it)."""
-    found = detect_tests(cwd)
+    extra = adapters or []
+    found = detect_tests(cwd, adapters=extra)
     if file is None:
         return found
     found = [d for d in found if Path(file).is_relative_to(d.root)] or found
     if any(kinds is None or d.framework in kinds for d in found):
         return found
     for parent in Path(cwd).resolve().parents:
-        more = detect_tests(str(parent), max_depth=0)
+        more = detect_tests(str(parent), max_depth=0, adapters=extra)
         if any(kinds is None or d.framework in kinds for d in more):
             return more
     return found
@@ -496,7 +532,8 @@ def runner(core: Core) -> TestRunner:
 @METHODS.method("test.detect")
 async def test_detect(core: Core, params: Params) -> list[dict[str, Any]]:
     cwd = param(params, "cwd", str, None) or str(core.project_root)
-    found = await asyncio.to_thread(detect_tests, cwd)
+    specs = [a.spec for a in (await module_adapters(core)).values()]
+    found = await asyncio.to_thread(detect_tests, cwd, adapters=specs)
     return [
         {"framework": d.framework, "root": d.root, "command": d.command, "source": d.source}
         for d in found

@@ -1,0 +1,39 @@
+"""One ``ModuleSet`` per Core, loaded on first use and reloaded after enable/disable/trust."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from orchflow_core.modules.loader import ModuleSet, load
+
+if TYPE_CHECKING:
+    from orchflow_core.core import Core
+
+_SETS: weakref.WeakKeyDictionary[Any, ModuleSet] = weakref.WeakKeyDictionary()
+_LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _lock(core: Core) -> asyncio.Lock:
+    lock = _LOCKS.get(core)
+    if lock is None:
+        lock = _LOCKS[core] = asyncio.Lock()
+    return lock
+
+
+async def modules_of(core: Core) -> ModuleSet:
+    ms = _SETS.get(core)
+    if ms is not None:
+        return ms
+    async with _lock(core):
+        ms = _SETS.get(core)
+        if ms is None:
+            ms = _SETS[core] = await load(core)
+        return ms
+
+
+async def reload(core: Core) -> ModuleSet:
+    async with _lock(core):
+        ms = _SETS[core] = await load(core)
+        return ms
