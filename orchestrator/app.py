@@ -374,8 +374,7 @@ class Orchestrator:
                         "pytest and unittest (orchflow's result recorders), go test -json"
                         ", cargo test (libtest's text) and a Makefile test/check target (exit"
                         " code only) and jest (--json) run in a test pane; vitest is not supported"
-                        " yet;"
-                        " core, not yet a module",
+                        " yet; the built-in module 'testing' (modules add test adapters)",
                     )
                     if needs_tmux["status"] == "implemented"
                     else needs_tmux
@@ -388,9 +387,17 @@ class Orchestrator:
                 needs_tmux["status"],
                 needs_tmux["reason"]
                 or "tmuxp and tmuxinator files; apply reconciles (creates only what is"
-                " missing, reports drift); freeze writes tmuxp YAML. Not yet: module"
-                " templates, periodic snapshots",
+                " missing, reports drift); freeze writes tmuxp YAML; the built-in module"
+                " 'templates'. Not yet: templates contributed by modules, periodic snapshots",
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
+            ),
+            "modules": feature(
+                "partial",
+                "manifest.json modules (built-in, entry points, user dir, trusted project);"
+                " validation naming the field; permissions checked when a module acts;"
+                " methods, commands and test adapters are used; contributed agents, modes,"
+                " rules, templates and config are validated and listed, not yet used",
+                kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
             "rules": feature(

@@ -208,6 +208,26 @@ M.tree = {
       },
     },
   },
+  module = {
+    desc = "Modules: manifest.json folders that add methods, commands and test adapters",
+    sub = {
+      list = { impl = "modules.list", desc = "A float of every module and its state", plug = "orchflow-module-list" },
+      info = { impl = "modules.info", desc = "A module's manifest: {name}", complete = "modules.complete_names" },
+      enable = { impl = "modules.enable", desc = "Enable a module (persisted): {name}", complete = "modules.complete_names" },
+      disable = {
+        impl = "modules.disable",
+        desc = "Disable a module (persisted): {name}",
+        complete = "modules.complete_names",
+      },
+      trust = { impl = "modules.trust", desc = "Trust this project: load its .orchflow/modules/" },
+      untrust = { impl = "modules.untrust", desc = "Stop loading this project's modules" },
+      run = {
+        impl = "modules.run",
+        desc = "Run a command a module contributes: {command} [args]",
+        complete = "modules.complete_commands",
+      },
+    },
+  },
   template = {
     desc = "Session templates: tmuxp and tmuxinator files applied by reconciling",
     sub = {

@@ -8,6 +8,7 @@ from tests.harness.editor import Editor
 
 TOP_LEVEL = (
     "agent, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
+    "module, "
     "orchestrator, pane, rules, run, schedule, search, session, template, test, trash, version"
 )
 
