@@ -32,6 +32,7 @@ def test_checkhealth_is_all_ok_here(editor: Editor) -> None:
         "runtime dir writable",
         'extra "orchestrator" installed',
         "mode embedded",
+        "testing (builtin, 1.0.0): enabled",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
 

@@ -48,3 +48,11 @@ def test_module_float_enable_disable_run_and_complete(editor: Editor, tmp_path: 
     info = "\n".join(float_lines(editor, "module greet"))
     assert "fs: {project}" in info and "commands: hello" in info
     editor.assert_not_blocked()
+
+
+def test_checkhealth_names_a_broken_module(editor: Editor) -> None:
+    module(user_modules(), "broken", kind="widget")
+    editor.cmd("checkhealth orchflow")
+    text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
+    assert "templates (builtin, 1.0.0): enabled" in text
+    assert "kind: 'widget' is not one of layout, agent, tool, provider" in text
