@@ -373,13 +373,13 @@ class Orchestrator:
                         "partial",
                         "pytest and unittest (orchflow's result recorders), go test -json"
                         ", cargo test (libtest's text) and a Makefile test/check target (exit"
-                        " code only) and jest (--json) run in a test pane; vitest is not supported"
-                        " yet; the built-in module 'testing' (modules add test adapters)",
+                        " code only), jest (--json) and vitest (its JSON reporter) run in a test"
+                        " pane; the built-in module 'testing' (modules add test adapters)",
                     )
                     if needs_tmux["status"] == "implemented"
                     else needs_tmux
                 ),
-                "frameworks": ["pytest", "unittest", "jest", "go", "cargo", "make"],
+                "frameworks": ["pytest", "unittest", "jest", "vitest", "go", "cargo", "make"],
             },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),

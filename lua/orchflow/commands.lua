@@ -64,7 +64,7 @@ M.tree = {
     plug = "orchflow-ask",
   },
   test = {
-    desc = "Test runner (pytest, unittest, jest, go, cargo, make) in a test pane; failures to quickfix",
+    desc = "Test runner (pytest, unittest, jest, vitest, go, cargo, make) in a test pane; failures to quickfix",
     sub = {
       nearest = { impl = "testing.nearest", desc = "Run the test at the cursor", plug = "orchflow-test-nearest" },
       file = { impl = "testing.file", desc = "Run the tests of this file", plug = "orchflow-test-file" },

@@ -10,6 +10,8 @@ and skips hidden, vendored and build directories):
   and has a ``test*.py`` file importing unittest, at its top or in ``tests/`` or ``test/``.
 - jest: a ``jest.config.*`` file, or package.json with a ``jest`` key, a jest dependency or a
   script that runs jest (the project's node_modules/.bin/jest, else jest on PATH).
+- vitest: a ``vitest.config.*``/``vitest.workspace.*`` file, or package.json with a vitest
+  dependency or a script that runs vitest (node_modules/.bin/vitest, else vitest on PATH).
 - cargo: ``Cargo.toml`` (each crate or workspace root found).
 - go: ``go.mod`` (every module is a root: ``go test ./...`` stops at nested modules).
 - make: a Makefile (GNU make's names) with a ``test`` or else ``check`` target; the targets are
@@ -143,6 +145,25 @@ def _jest_marker(d: Path, names: set[str]) -> str | None:
     return None
 
 
+def _vitest_marker(d: Path, names: set[str]) -> str | None:
+    for n in sorted(names):
+        if n.startswith("vitest.config.") or n.startswith("vitest.workspace."):
+            return n
+    if "package.json" not in names:
+        return None
+    try:
+        data = json.loads(_read(d / "package.json") or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    deps = {**(data.get("devDependencies") or {}), **(data.get("dependencies") or {})}
+    scripts = data.get("scripts") or {}
+    if "vitest" in deps or any("vitest" in str(v) for v in scripts.values()):
+        return "package.json"
+    return None
+
+
 def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     for filename in MAKEFILE_NAMES:
         if filename in names:
@@ -186,6 +207,12 @@ def detect_tests(
         if jest:
             local = d / "node_modules" / ".bin" / "jest"
             found.append(Detected("jest", str(d), str(local) if local.exists() else "jest", jest))
+        vitest = _vitest_marker(d, names)
+        if vitest:
+            local = d / "node_modules" / ".bin" / "vitest"
+            found.append(
+                Detected("vitest", str(d), str(local) if local.exists() else "vitest", vitest)
+            )
         if "Cargo.toml" in names:
             found.append(Detected("cargo", str(d), "cargo test", "Cargo.toml"))
         if "go.mod" in names:

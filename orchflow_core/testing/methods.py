@@ -59,7 +59,7 @@ FILE_KINDS = {
     ".py": ("pytest", "unittest"),
     ".go": ("go",),
     ".rs": ("cargo",),
-    **{ext: ("jest",) for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
+    **{ext: ("jest", "vitest") for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
 }
 PYTEST_RUNNER = Path(__file__).with_name("pytest_runner.py")
 UNITTEST_RUNNER = Path(__file__).with_name("unittest_runner.py")
@@ -288,7 +288,7 @@ class TestRunner:
             run.results = R.parse_pytest_json(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
-        elif fw == "jest":
+        elif fw in ("jest", "vitest"):  # vitest's JSON reporter writes jest's format
             run.results = R.parse_jest(report, root)
         elif fw == "cargo":
             run.results = R.parse_cargo(report.read_text(encoding="utf-8", errors="replace"), root)
@@ -365,7 +365,9 @@ def _check_installed(suite: Detected) -> None:
             )
         _HAS_PYTEST.add(python)
     else:
-        tool = {"go": "go", "cargo": "cargo", "jest": suite.command}.get(suite.framework, "make")
+        tool = {"go": "go", "cargo": "cargo", "jest": suite.command, "vitest": suite.command}.get(
+            suite.framework, "make"
+        )
         if shutil.which(tool) is None:
             raise UnavailableError(
                 f"{tool} is not installed (not on PATH); install it to run {suite.command}",
@@ -428,6 +430,8 @@ def _command(
             args[3:3] = ["-k", q(filt)]
             selection = f"{selection} -k {filt}"
         return " ".join(args), selection
+    if suite.framework == "vitest":
+        return _vitest_command(suite, report, filt, file, line, ids)
     if suite.framework == "jest":
         args = [
             q(suite.command),
@@ -517,6 +521,51 @@ def _command(
         cmd += ["-run", q(run_re)]
     cmd += [pkgs, "2>&1", "|", q(sys.executable), q(str(GOTEE)), q(str(report))]
     return " ".join(cmd), selection
+
+
+def _vitest_command(
+    suite: Detected,
+    report: Path,
+    filt: str | None,
+    file: str | None,
+    line: int | None,
+    ids: list[str] | None,
+) -> tuple[str, str]:
+    """``vitest run`` with its JSON reporter (jest's format) to the report file, and its
+    default reporter in the pane; ``-t`` matches the full name ("describe test")."""
+    q = shlex.quote
+    root = Path(suite.root)
+    args = [
+        q(suite.command),
+        "run",
+        "--reporter=json",
+        f"--outputFile={q(str(report))}",
+        "--reporter=default",
+        "--includeTaskLocation",
+    ]
+    selection = "all"
+    names: list[str] = []
+    if ids:
+        args += [q(f) for f in sorted({i.split("::", 1)[0] for i in ids})]
+        names = sorted({i.split("::", 1)[1] for i in ids if "::" in i})
+        selection = f"{len(ids)} test{'s' if len(ids) != 1 else ''}"
+    elif file:
+        rel = str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
+        args.append(q(rel))
+        selection = rel
+        if line is not None:
+            name = R.nearest_jest(Path(file).read_text(encoding="utf-8", errors="replace"), line)
+            if name:
+                args += ["-t", q(re.escape(name))]
+                selection = f"{rel}::{name}"
+            else:
+                selection += f" (line {line} is in no test)"
+    if names:
+        args += ["-t", q("^(" + "|".join(re.escape(n) for n in names) + ")$")]
+    if filt:
+        args += ["-t", q(filt)]
+        selection = f"{selection} -t {filt}"
+    return " ".join(args), selection
 
 
 _RUNNERS: weakref.WeakKeyDictionary[Any, TestRunner] = weakref.WeakKeyDictionary()
