@@ -9,7 +9,9 @@ latest ``KEEP_RESULTS`` runs).
 
 States: ``running`` -> ``passed`` (every test passed) | ``failed`` (a test failed) | ``error``
 (a collection/build error, no report, or the run was lost) | ``cancelled`` (test.cancel; the
-counts are what the framework reported before it stopped).
+counts are what the framework reported before it stopped) | ``killed`` (pytest died before it
+finished, e.g. SIGKILL or out of memory: its streamed report has no end; the counts are what it
+reported before).
 """
 
 from __future__ import annotations
@@ -300,6 +302,13 @@ class TestRunner:
         r = run.results
         if pane_state == "cancelled":
             run.state = "cancelled"
+        elif not r.complete:
+            n = len(r.tests)
+            run.state = "killed"
+            run.message = (
+                f"{fw} was killed (exit code {run.exit_code}) before it finished; the counts"
+                f" are the {n} result{'s' if n != 1 else ''} it reported before"
+            )
         elif r.errors:
             run.state = "error"
         elif r.failed:
