@@ -387,8 +387,10 @@ class Orchestrator:
                 needs_tmux["status"],
                 needs_tmux["reason"]
                 or "tmuxp and tmuxinator files; apply reconciles (creates only what is"
-                " missing, reports drift); freeze writes tmuxp YAML; the built-in module"
-                " 'templates'. Not yet: templates contributed by modules, periodic snapshots",
+                " missing, reports drift); freeze writes tmuxp YAML; snapshots of the running"
+                " layout into SQLite (template.snapshot, every [templates] snapshot_minutes in"
+                " the Neovim host) and template.restore; the built-in module 'templates'."
+                " Not yet: templates contributed by modules",
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
             ),
             "modules": feature(

@@ -228,6 +228,9 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "template.save": ("session", "name", "force"),
         "template.freeze": ("session", "path", "force"),
         "template.import": ("path", "kind", "name", "force"),
+        "template.snapshot": (),
+        "template.snapshots": ("session", "limit"),
+        "template.restore": ("snapshot", "session"),
         # the router (orchflow_core/router/methods.py)
         "ai.route": ("input", "context"),
         "ai.feedback": ("input", "context", "verdict", "agent_type", "command"),

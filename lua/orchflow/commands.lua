@@ -251,6 +251,17 @@ M.tree = {
         impl = "templates.import",
         desc = "Check a tmuxp or tmuxinator file and keep it as a template: {file} [name]",
       },
+      snapshot = { impl = "templates.snapshot", desc = "Snapshot every session's layout into orchflow's state now" },
+      snapshots = {
+        impl = "templates.snapshots",
+        desc = "The saved layout snapshots, newest first: [session]",
+        complete = "templates.complete_sessions",
+      },
+      restore = {
+        impl = "templates.restore",
+        desc = "Bring sessions back from a snapshot (after tmux was killed): [snapshot id|session]",
+        complete = "templates.complete_sessions",
+      },
     },
   },
   locks = {

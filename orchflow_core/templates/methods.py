@@ -148,3 +148,37 @@ def _to_tmuxp(tpl: Any) -> dict[str, Any]:
         out["start_directory"] = tpl.cwd
     out["windows"] = windows
     return out
+
+
+@METHODS.method("template.snapshot")
+async def template_snapshot(core: Any, params: Params) -> dict[str, Any]:
+    """Snapshot every session's layout now (what ``[templates] snapshot_minutes`` does)."""
+    from orchflow_core.templates import snapshots
+
+    return await snapshots.take(core)
+
+
+@METHODS.method("template.snapshots")
+async def template_snapshots(core: Any, params: Params) -> dict[str, Any]:
+    """The snapshots, newest first: ``{session?, limit? = 50}``."""
+    from orchflow_core.templates import snapshot_store
+
+    limit = param(params, "limit", int, 50)
+    if not 1 <= limit <= 1000:
+        raise InvalidArgumentError(f"limit must be 1 to 1000, got {limit}", param="limit")
+    session = param(params, "session", str, None)
+    minutes = core.config.get("templates", {}).get("snapshot_minutes")
+    rows = await snapshot_store.listing(await core.db(), session, limit)
+    return {"snapshot_minutes": minutes, "snapshots": rows}
+
+
+@METHODS.method("template.restore")
+async def template_restore(core: Any, params: Params) -> dict[str, Any]:
+    """Bring sessions back from a snapshot: ``{snapshot?, session?}`` (default: every session
+    of the latest snapshot sweep). Applying reconciles: only what is missing is made."""
+    from orchflow_core.templates import snapshots
+
+    snapshot = param(params, "snapshot", int, None)
+    return await snapshots.restore(
+        core, snapshot=snapshot, session=param(params, "session", str, None)
+    )
