@@ -29,6 +29,7 @@ MODULES = [
     "templates",
     "router",
     "testing",
+    "modules",
 ]
 
 
