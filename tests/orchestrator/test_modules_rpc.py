@@ -10,7 +10,6 @@ import pytest
 from orchflow_core.errors import PermissionDeniedError, UnavailableError
 from tests.modules.fixtures import module
 from tests.modules.test_modules import greet
-
 from tests.orchestrator.server_process import OrchestratorProcess
 
 LISTER = """def register(api):
