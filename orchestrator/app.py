@@ -389,16 +389,16 @@ class Orchestrator:
                 or "tmuxp and tmuxinator files; apply reconciles (creates only what is"
                 " missing, reports drift); freeze writes tmuxp YAML; snapshots of the running"
                 " layout into SQLite (template.snapshot, every [templates] snapshot_minutes in"
-                " the Neovim host) and template.restore; the built-in module 'templates'."
-                " Not yet: templates contributed by modules",
+                " the Neovim host) and template.restore; templates modules contribute"
+                " (<module>:<name>); the built-in module 'templates'",
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
             ),
             "modules": feature(
                 "partial",
                 "manifest.json modules (built-in, entry points, user dir, trusted project);"
                 " validation naming the field; permissions checked when a module acts;"
-                " methods, commands and test adapters are used; contributed agents, modes,"
-                " rules, templates and config are validated and listed, not yet used",
+                " methods, commands, templates and test adapters are used; contributed agents,"
+                " modes, rules and config are validated and listed, not yet used",
                 kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),

@@ -254,3 +254,26 @@ async def test_an_adapter_acting_outside_its_permissions_is_refused(
     res = await run_to_end(tmux_core, {"cwd": str(root), "framework": "nofs"})
     assert res["state"] == "error"
     assert "module 'nofs' may not read" in res["message"] and "fs roots" in res["message"]
+
+
+async def test_a_layout_modules_templates_are_listed_and_applied(
+    tmux_core: Core, tmp_path: Path
+) -> None:
+    folder = module(
+        user_modules(), "layouts", kind="layout", contributes={"templates": ["dev.yaml"]}
+    )
+    (folder / "dev.yaml").write_text(
+        f"session_name: fromodule\nstart_directory: {tmp_path}\nwindows:\n"
+        "  - window_name: edit\n    panes: [echo one, echo two]\n  - window_name: logs\n"
+        "    panes: [echo three]\n"
+    )
+    listed = await call(tmux_core, "template.list")
+    entry = next(t for t in listed["templates"] if t["name"] == "layouts:dev")
+    assert (entry["module"], entry["windows"], entry["panes"]) == ("layouts", 2, 3)
+    res = await call(tmux_core, "template.apply", {"name": "layouts:dev"})
+    assert res["session"] == "fromodule" and res["created"] == {"windows": 2, "panes": 3}
+    await call(tmux_core, "module.disable", {"name": "layouts"})
+    listed = await call(tmux_core, "template.list")
+    assert "layouts:dev" not in [t["name"] for t in listed["templates"]]
+    err = await fail(tmux_core, "template.apply", {"name": "layouts:dev"})
+    assert "no enabled module contributes it" in err["message"]
