@@ -191,6 +191,20 @@ def _named(
     return tuple(out)
 
 
+def _rules(where: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Rules in the rule engine's own form (orchflow_core/protocol/rules.py), checked by it."""
+    from orchflow_core.protocol.rules import RuleError, rule_from_dict
+
+    rules = _named(where, data, "rules", "pattern")
+    for i, r in enumerate(rules):
+        try:
+            rule_from_dict(r, source=str(where))
+        except RuleError as exc:
+            at = f"contributes.rules[{i}]" + (f".{exc.field}" if exc.field else "")
+            raise _fail(where, at, str(exc)) from None
+    return rules
+
+
 def _adapters(where: Path, data: dict[str, Any]) -> tuple[TestAdapter, ...]:
     out = []
     for i, a in enumerate(_list(where, data, "test_adapters", "contributes.")):
@@ -292,7 +306,7 @@ def parse_manifest(folder: Path, *, builtin: bool = False) -> Manifest:
         config=config,
         agents=_named(where, contributes, "agents", "name"),
         modes=_named(where, contributes, "modes", "name"),
-        rules=_named(where, contributes, "rules", "pattern"),
+        rules=_rules(where, contributes),
         templates=templates,
         test_adapters=_adapters(where, contributes),
     )

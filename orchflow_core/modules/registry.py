@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from orchflow_core.core import Core
 
 _SETS: weakref.WeakKeyDictionary[Any, ModuleSet] = weakref.WeakKeyDictionary()
+_GENERATION = [0]  # bumped by every reload: the rule book re-reads modules' rules
 _LOCKS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
@@ -36,4 +37,12 @@ async def modules_of(core: Core) -> ModuleSet:
 async def reload(core: Core) -> ModuleSet:
     async with _lock(core):
         ms = _SETS[core] = await load(core)
+        _GENERATION[0] += 1
         return ms
+
+
+async def contributed_rules(core: Core) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+    """(generation, [(module, rule)]) of the enabled modules' ``contributes.rules``."""
+    ms = await modules_of(core)
+    rules = [(m.name, dict(r)) for m in ms.active() if m.manifest for r in m.manifest.rules]
+    return _GENERATION[0], rules

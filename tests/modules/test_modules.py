@@ -277,3 +277,21 @@ async def test_a_layout_modules_templates_are_listed_and_applied(
     assert "layouts:dev" not in [t["name"] for t in listed["templates"]]
     err = await fail(tmux_core, "template.apply", {"name": "layouts:dev"})
     assert "no enabled module contributes it" in err["message"]
+
+
+async def test_a_modules_rules_guard_every_command(tmux_core: Core, tmp_path: Path) -> None:
+    rule = {"id": "no-deploy-prod", "pattern": "deploy --prod", "action": "block",
+            "message": "no production deploys from here"}  # fmt: skip
+    module(user_modules(), "guard", contributes={"rules": [rule]})
+    module(user_modules(), "badrule", contributes={"rules": [{**rule, "action": "maybe"}]})
+    mods = by_name(await call(tmux_core, "module.list", {"reload": True}))
+    assert "contributes.rules[0].action: action must be one of" in mods["badrule (user)"]["error"]
+    listed = await call(tmux_core, "protocol.list")
+    mine = next(r for r in listed["rules"] if r["id"] == "no-deploy-prod")
+    assert mine["source"] == "module guard"
+    pane = await call(tmux_core, "pane.new", {"type": "shell", "name": "p"})
+    err = await fail(tmux_core, "pane.run", {"pane": pane["id"], "cmd": "deploy --prod now"})
+    assert err["code"] == -32007 and "no production deploys from here" in err["message"]
+    await call(tmux_core, "module.disable", {"name": "guard"})
+    listed = await call(tmux_core, "protocol.list")
+    assert "no-deploy-prod" not in [r["id"] for r in listed["rules"]]
