@@ -26,7 +26,14 @@ from orchflow_core.testing.detect import Detected
 if TYPE_CHECKING:
     from orchflow_core.core import Core
 
-__all__ = ["Adapter", "TestAdapter", "adapter_command", "adapter_results", "module_adapters"]
+__all__ = [
+    "Adapter",
+    "TestAdapter",
+    "adapter_command",
+    "adapter_results",
+    "builtin_exec_check",
+    "module_adapters",
+]
 STATUSES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
 
 
@@ -36,6 +43,19 @@ async def module_adapters(core: Core) -> dict[str, Adapter]:
 
     ms = await modules_of(core)
     return {fw: a for fw, a in ms.adapters().items() if a.parse is not None}
+
+
+async def builtin_exec_check(core: Core, suite: Detected) -> None:
+    """The built-in frameworks' programs are checked against this module's own manifest
+    (``permissions.exec`` of orchflow_core/testing/manifest.json), as a module's would be."""
+    from orchflow_core.modules.permissions import Guard
+    from orchflow_core.modules.registry import modules_of
+
+    mod = (await modules_of(core)).modules.get("testing")
+    if mod is None or mod.manifest is None:
+        return
+    program = shlex.split(suite.command)[0] if suite.command else suite.framework
+    Guard(mod.name, mod.folder, core.project_root, mod.manifest.permissions).check_exec(program)
 
 
 def adapter_command(

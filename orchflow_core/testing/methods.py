@@ -46,6 +46,7 @@ from orchflow_core.testing.adapters import (
     TestAdapter,
     adapter_command,
     adapter_results,
+    builtin_exec_check,
     module_adapters,
 )
 from orchflow_core.testing.detect import Detected, choose, detect_tests
@@ -186,6 +187,7 @@ class TestRunner:
         if adapter is not None:
             command, selection = adapter_command(adapter, suite, report, filt)
         else:
+            await builtin_exec_check(self.core, suite)
             await asyncio.to_thread(_check_installed, suite)
             command, selection = _command(suite, report, filt, file, line, ids)
         run = TestRun(suite, command, selection, report)
