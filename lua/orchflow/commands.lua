@@ -2,8 +2,9 @@
 -- <Plug> mappings and (through a test) the list in doc/orchflow.txt.
 --
 -- A node is either a leaf { impl = "module.fn", desc, plug?, key?, complete? }
--- or a group { desc, sub = { name = node, ... } }. `impl` names a function in a
--- lua/orchflow module so that nothing is required before the command runs.
+-- or a group { desc, sub = { name = node, ... }, impl? } (impl: what the group alone
+-- runs). `impl` names a function in a lua/orchflow module so that nothing is required
+-- before the command runs.
 local M = {}
 
 M.tree = {
@@ -209,6 +210,7 @@ M.tree = {
     },
   },
   module = {
+    impl = "modules.list",
     desc = "Modules: manifest.json folders that add methods, commands and test adapters",
     sub = {
       list = { impl = "modules.list", desc = "A float of every module and its state", plug = "orchflow-module-list" },
@@ -389,7 +391,8 @@ end
 
 function M.run(info)
   local node, path, rest = M.resolve(info.fargs)
-  if node.impl then
+  -- a group may have an impl of its own (:Orchflow module): run when no subcommand follows
+  if node.impl and not (node.sub and rest[1]) then
     -- the leaf also gets the raw text after its path (info.rest): free text ({text},
     -- {cmd}, {value}) is taken from there, as typed (lua/orchflow/args.lua)
     local raw = type(info.args) == "string" and info.args or table.concat(info.fargs, " ")

@@ -24,7 +24,7 @@ def test_module_float_enable_disable_run_and_complete(editor: Editor, tmp_path: 
     greet(user_modules(), fs=["{project}"])
     module(user_modules(), "broken", kind="widget")
     editor.capture_notify()
-    editor.cmd("Orchflow module list")
+    editor.cmd("Orchflow module")  # the group alone opens the float, as module list does
     lines = float_lines(editor, "orchflow modules")
     text = "\n".join(lines)
     assert any(line.startswith("enabled   testing") for line in lines)
@@ -32,6 +32,10 @@ def test_module_float_enable_disable_run_and_complete(editor: Editor, tmp_path: 
     assert "kind: 'widget' is not one of layout, agent, tool, provider" in text
     assert "hello" in text and ":Orchflow module run hello" in text
     editor.cmd("close")
+    editor.cmd("Orchflow module bogus")
+    assert "valid: disable, enable, info, list, run, trust, untrust" in editor.wait_notify(
+        "unknown subcommand"
+    )
     names = editor.lua("return vim.fn.getcompletion('Orchflow module enable ', 'cmdline')")
     assert {"testing", "templates", "greet"} <= set(names)
     assert editor.lua("return vim.fn.getcompletion('Orchflow module run ', 'cmdline')") == ["hello"]
