@@ -397,8 +397,9 @@ class Orchestrator:
                 "partial",
                 "manifest.json modules (built-in, entry points, user dir, trusted project);"
                 " validation naming the field; permissions checked when a module acts;"
-                " methods, commands, templates, rules and test adapters are used; contributed"
-                " agents, modes and config are validated and listed, not yet used",
+                " methods, commands, templates, rules, settings ([modules.<name>]) and test"
+                " adapters are used; contributed agents and modes are validated and listed,"
+                " not yet used",
                 kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),

@@ -253,11 +253,39 @@ def _settle(
         frameworks.update({a.framework: m.name for a in m.test_adapters})
 
 
+def _settings(m: Manifest, given: Any) -> dict[str, Any]:
+    """The module's settings: its declared defaults with ``[modules.<name>]`` over them, each
+    checked against the type it declares; ValueError names the key."""
+    from orchflow_core.config import _check_leaf
+
+    out = {k: v.get("default") for k, v in m.config.items()}
+    if not isinstance(given, dict):
+        raise ValueError(f"config: modules.{m.name} must be a table of settings")
+    for key, value in given.items():
+        spec = m.config.get(key)
+        if spec is None:
+            known = ", ".join(sorted(m.config)) or "none"
+            raise ValueError(
+                f"config: modules.{m.name}.{key}: module {m.name!r} declares no such setting"
+                f" (its settings: {known})"
+            )
+        problem = _check_leaf(f"modules.{m.name}.{key}", spec, value)
+        if problem:
+            raise ValueError(f"config: {problem}")
+        out[key] = value
+    return out
+
+
 async def _activate(core: Core, mod: Loaded) -> None:
     m = mod.manifest
     assert m is not None and m.entry is not None
     guard = Guard(m.name, mod.folder, core.project_root, m.permissions)
-    api = ModuleApi(m, guard, {k: v.get("default") for k, v in m.config.items()})
+    try:
+        settings = _settings(m, core.config.get("modules", {}).get(m.name, {}))
+    except ValueError as exc:
+        mod.state, mod.error = "failed", str(exc)
+        return
+    api = ModuleApi(m, guard, settings)
     try:
         path = mod.folder / m.entry
         qualname = f"orchflow_modules.{m.name.replace('-', '_')}"

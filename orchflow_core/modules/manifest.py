@@ -30,6 +30,7 @@ CONTRIBUTION_KEYS = (
     "test_adapters",
 )
 MAX_MANIFEST_BYTES = 256 * 1024
+CONFIG_TYPES = frozenset({"string", "boolean", "number", "integer", "table", "null"})
 
 
 class ManifestError(InvalidArgumentError):
@@ -289,6 +290,14 @@ def parse_manifest(folder: Path, *, builtin: bool = False) -> Manifest:
     for key, spec in config.items():
         if not isinstance(spec, dict) or "type" not in spec or "default" not in spec:
             raise _fail(where, f"contributes.config.{key}", "needs {type, default, doc}")
+        types = spec["type"]
+        if not isinstance(types, list) or not types or not set(types) <= CONFIG_TYPES:
+            raise _fail(
+                where,
+                f"contributes.config.{key}.type",
+                f"{types!r}: a list of " + ", ".join(sorted(CONFIG_TYPES)),
+            )
+        spec.setdefault("scope", "core")
     templates = _strings(where, contributes, "templates", "contributes.")
     for i, t in enumerate(templates):
         target = inside(folder, t)

@@ -295,3 +295,54 @@ async def test_a_modules_rules_guard_every_command(tmux_core: Core, tmp_path: Pa
     await call(tmux_core, "module.disable", {"name": "guard"})
     listed = await call(tmux_core, "protocol.list")
     assert "no-deploy-prod" not in [r["id"] for r in listed["rules"]]
+
+
+CFG = """def register(api):
+    @api.method("cfg.show")
+    async def show(api_, params):
+        return api_.config()
+"""
+
+
+async def test_a_modules_settings_come_from_config_toml_checked_against_its_schema(
+    isolated: Path,
+) -> None:
+    from orchflow_core import paths
+    from orchflow_core.registry import load_methods_lazily
+
+    load_methods_lazily()
+    module(
+        user_modules(),
+        "cfg",
+        CFG,
+        contributes={
+            "methods": ["cfg.show"],
+            "config": {
+                "greeting": {"type": ["string"], "default": "hello", "doc": "what to say"},
+                "times": {"type": ["integer"], "default": 1, "min": 1, "max": 5, "doc": "n"},
+            },
+        },
+    )
+    config = paths.config_file()
+    (isolated / "project").mkdir()
+    bad_times = "config: modules.cfg.times: got 9, expected integer, >= 1, <= 5"
+    unknown = (
+        "config: modules.cfg.colour: module 'cfg' declares no such setting"
+        " (its settings: greeting, times)"
+    )
+    for toml, want in (
+        ('[modules.cfg]\ngreeting = "hey"\n', {"greeting": "hey", "times": 1}),
+        ("[modules.cfg]\ntimes = 9\n", bad_times),
+        ("[modules.cfg]\ncolour = 1\n", unknown),
+    ):
+        config.write_text(config.read_text().split("[modules")[0] + toml)
+        core = Core(project_root=isolated / "project")
+        await core.start()
+        try:
+            if isinstance(want, dict):
+                assert await call(core, "cfg.show") == want
+            else:
+                mods = by_name(await call(core, "module.list"))
+                assert (mods["cfg"]["state"], mods["cfg"]["error"]) == ("failed", want)
+        finally:
+            await core.close()
