@@ -115,11 +115,12 @@ end
 M.enable = set("module.enable", "enable")
 M.disable = set("module.disable", "disable")
 
---- :Orchflow module trust : load this project's .orchflow/modules/
+--- :Orchflow module trust : load this project's .orchflow/modules/ (the project orchflow
+--- opened: its root, which module.list names)
 function M.trust()
   host.call(
     "module.trust",
-    { cwd = vim.fn.getcwd() },
+    {},
     host.with_result(function(res)
       local loaded = #res.modules > 0 and table.concat(res.modules, ", ") or "none"
       vim.notify(("orchflow: trusted %s; its modules: %s"):format(res.project, loaded))
@@ -131,7 +132,7 @@ end
 function M.untrust()
   host.call(
     "module.untrust",
-    { cwd = vim.fn.getcwd() },
+    {},
     host.with_result(function(res)
       vim.notify(("orchflow: %s is no longer trusted; its modules are off"):format(res.project))
     end)

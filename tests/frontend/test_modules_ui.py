@@ -60,3 +60,20 @@ def test_checkhealth_names_a_broken_module(editor: Editor) -> None:
     text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert "templates (builtin, 1.0.0): enabled" in text
     assert "kind: 'widget' is not one of layout, agent, tool, provider" in text
+
+
+def test_trust_loads_the_projects_modules(editor: Editor, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    greet(project / ".orchflow" / "modules", fs=["{project}"])
+    editor.cmd(f"cd {project}")  # before the host starts: the project it opens
+    editor.capture_notify()
+    editor.cmd("Orchflow module list")
+    lines = float_lines(editor, "orchflow modules")
+    assert lines[0].startswith(f"project {project}:"), lines
+    assert any(line.startswith("untrusted greet (untrusted)") for line in lines), lines
+    assert "not trusted (:Orchflow module trust)" in lines[0]
+    editor.cmd("close")
+    editor.cmd("Orchflow module trust")
+    assert "its modules: greet" in editor.wait_notify("trusted", timeout=15)
+    editor.cmd("Orchflow module run hello p")
+    assert editor.wait_notify("hello: hello p", timeout=15)
