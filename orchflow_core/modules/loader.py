@@ -165,7 +165,17 @@ class ModuleSet:
         return out
 
 
-async def load(core: Core, *, search_path: list[str] | None = None) -> ModuleSet:
+DEFAULT_LOAD_TIMEOUT_S = 10.0
+
+
+async def load(
+    core: Core,
+    *,
+    search_path: list[str] | None = None,
+    load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
+) -> ModuleSet:
+    """Discover, check and activate the modules; ``load_timeout_s`` (default 10 s) bounds each
+    module's import and ``register(api)``."""
     db = await core.db()
     root = str(core.project_root)
     trusted_at = await store.trusted(db, root)
@@ -179,7 +189,7 @@ async def load(core: Core, *, search_path: list[str] | None = None) -> ModuleSet
     _settle(ms, parsed, enabled)
     for mod in ms.modules.values():
         if mod.state == "enabled" and mod.source != "builtin":
-            await _activate(core, mod)
+            await _activate(core, mod, load_timeout_s)
     for folder in untrusted:
         name = f"{folder.name} (untrusted)"
         ms.modules[name] = Loaded(
@@ -276,7 +286,18 @@ def _settings(m: Manifest, given: Any) -> dict[str, Any]:
     return out
 
 
-async def _activate(core: Core, mod: Loaded) -> None:
+def _import(path: Path, name: str) -> Any:
+    qualname = f"orchflow_modules.{name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(qualname, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    entry = importlib.util.module_from_spec(spec)
+    sys.modules[qualname] = entry
+    spec.loader.exec_module(entry)
+    return entry
+
+
+async def _activate(core: Core, mod: Loaded, timeout_s: float) -> None:
     m = mod.manifest
     assert m is not None and m.entry is not None
     guard = Guard(m.name, mod.folder, core.project_root, m.permissions)
@@ -287,19 +308,16 @@ async def _activate(core: Core, mod: Loaded) -> None:
         return
     api = ModuleApi(m, guard, settings)
     try:
-        path = mod.folder / m.entry
-        qualname = f"orchflow_modules.{m.name.replace('-', '_')}"
-        spec = importlib.util.spec_from_file_location(qualname, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import {path}")
-        entry = importlib.util.module_from_spec(spec)
-        sys.modules[qualname] = entry
-        spec.loader.exec_module(entry)
-        register = getattr(entry, "register", None)
-        if register is not None:
-            result = register(api)
-            if inspect.isawaitable(result):
-                await result
+        # off the event loop (an entry's import and register() are its author's code), and
+        # bounded: a module that hangs while loading is failed, the editor goes on
+        async with asyncio.timeout(timeout_s):
+            entry = await asyncio.to_thread(_import, mod.folder / m.entry, m.name)
+            register = getattr(entry, "register", None)
+            if register is not None:
+                if inspect.iscoroutinefunction(register):
+                    await register(api)
+                else:
+                    await asyncio.to_thread(register, api)
         for a in m.test_adapters:
             if a.parse and not callable(getattr(entry, a.parse, None)):
                 raise AttributeError(
@@ -308,6 +326,11 @@ async def _activate(core: Core, mod: Loaded) -> None:
         missing = [x for x in m.methods if x not in api.methods]
         if missing:
             raise LookupError(f"register(api) did not register {', '.join(missing)}")
+    except TimeoutError:
+        log.warning("module %s took longer than %s s to load", m.name, timeout_s)
+        mod.state = "failed"
+        mod.error = f"{m.entry}: loading took longer than {timeout_s} s (left out)"
+        return
     except Exception as exc:
         log.exception("module %s failed to load from %s", m.name, mod.folder)
         mod.state = "failed"

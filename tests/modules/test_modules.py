@@ -346,3 +346,19 @@ async def test_a_modules_settings_come_from_config_toml_checked_against_its_sche
                 assert (mods["cfg"]["state"], mods["cfg"]["error"]) == ("failed", want)
         finally:
             await core.close()
+
+
+async def test_a_module_that_hangs_while_loading_is_failed_not_waited_for(
+    plain_core: Core,
+) -> None:
+    module(
+        user_modules(), "sleepy", "import time\n\ntime.sleep(3)\n\ndef register(api):\n    pass\n"
+    )
+    module(user_modules(), "raises", "def register(api):\n    raise RuntimeError('no config')\n")
+    from orchflow_core.modules import loader
+
+    ms = await loader.load(plain_core, load_timeout_s=0.5)
+    assert ms.get("sleepy").state == "failed"
+    assert ms.get("sleepy").error == "entry.py: loading took longer than 0.5 s (left out)"
+    assert ms.get("raises").error == "entry.py: RuntimeError: no config"
+    assert ms.get("testing").state == "enabled"
