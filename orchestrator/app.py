@@ -172,6 +172,9 @@ class Orchestrator:
 
     async def ai_agent_manager(self) -> AiAgents:
         await self._stores_open()
+        from orchflow_core.modules.registry import modules_of
+
+        await modules_of(self.core)  # their contributed agents join the registry
         assert self.ai_agents is not None
         return self.ai_agents
 
@@ -227,8 +230,14 @@ class Orchestrator:
                 WorktreeSettings.from_config(self.core.config, self.options.state_dir)
             ),
         )
+        from orchflow_core.modules.registry import contributed_agents
+
         self.ai_agents = AiAgents(
-            self.agents, self.terminals, self._publish, lambda: self.core.config.get("agents")
+            self.agents,
+            self.terminals,
+            self._publish,
+            # modules' agents (doc/modules.md), then the user's [agents.<name>] over them
+            lambda: {**contributed_agents(self.core), **(self.core.config.get("agents") or {})},
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -397,9 +406,9 @@ class Orchestrator:
                 "partial",
                 "manifest.json modules (built-in, entry points, user dir, trusted project);"
                 " validation naming the field; permissions checked when a module acts;"
-                " methods, commands, templates, rules, settings ([modules.<name>]) and test"
-                " adapters are used; contributed agents and modes are validated and listed,"
-                " not yet used",
+                " methods, commands, templates, rules, agents, settings ([modules.<name>]) and"
+                " test adapters are used; contributed modes are validated and listed, not yet"
+                " used",
                 kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),

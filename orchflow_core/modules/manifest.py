@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchflow_core.errors import InvalidArgumentError
+from orchflow_core.errors import InvalidArgumentError, OrchflowError
 
 KINDS = ("layout", "agent", "tool", "provider")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -192,6 +192,24 @@ def _named(
     return tuple(out)
 
 
+def _agents(where: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Agent registry entries (``name`` plus the fields of an ``[agents.<name>]`` table),
+    checked by the orchestrator's registry when it is installed (core runs without it: the
+    orchestrator is what uses them)."""
+    agents = _named(where, data, "agents", "name")
+    try:
+        from orchestrator.agents import registry
+    except ImportError:
+        return agents
+    for i, a in enumerate(agents):
+        fields = {k: v for k, v in a.items() if k != "name"}
+        try:
+            registry.load({a["name"]: fields}, origin=f"contributes.agents[{i}]")
+        except OrchflowError as exc:
+            raise _fail(where, f"contributes.agents[{i}]", exc.message) from None
+    return agents
+
+
 def _rules(where: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """Rules in the rule engine's own form (orchflow_core/protocol/rules.py), checked by it."""
     from orchflow_core.protocol.rules import RuleError, rule_from_dict
@@ -313,7 +331,7 @@ def parse_manifest(folder: Path, *, builtin: bool = False) -> Manifest:
         methods=methods,
         commands=_commands(where, contributes),
         config=config,
-        agents=_named(where, contributes, "agents", "name"),
+        agents=_agents(where, contributes),
         modes=_named(where, contributes, "modes", "name"),
         rules=_rules(where, contributes),
         templates=templates,

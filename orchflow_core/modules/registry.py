@@ -41,6 +41,17 @@ async def reload(core: Core) -> ModuleSet:
         return ms
 
 
+def contributed_agents(core: Core) -> dict[str, dict[str, Any]]:
+    """The agent registry entries of the enabled modules, as ``[agents.<name>]`` tables (the
+    first module to name an agent wins); empty until the core's modules are loaded."""
+    ms = _SETS.get(core)
+    out: dict[str, dict[str, Any]] = {}
+    for m in ms.active() if ms is not None else []:
+        for a in m.manifest.agents if m.manifest else ():
+            out.setdefault(str(a["name"]), {k: v for k, v in a.items() if k != "name"})
+    return out
+
+
 async def contributed_rules(core: Core) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
     """(generation, [(module, rule)]) of the enabled modules' ``contributes.rules``."""
     ms = await modules_of(core)

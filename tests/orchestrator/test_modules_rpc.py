@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchflow_core.errors import PermissionDeniedError, UnavailableError
+from tests.harness.tmux import TmuxServer
 from tests.modules.fixtures import module
 from tests.modules.test_modules import greet
 from tests.orchestrator.server_process import OrchestratorProcess
@@ -50,3 +51,30 @@ async def test_modules_over_json_rpc(
     features = (await orch.call("system.features"))["features"]
     assert features["modules"]["status"] == "partial"
     assert features["modules"]["kinds"] == ["layout", "agent", "tool", "provider"]
+
+
+async def test_a_modules_agent_joins_the_registry(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    """The module is in place before the orchestrator starts (as an installed one would be)."""
+    base = tmp_path / "home" / "config" / "orchflow" / "modules"
+    agent = {"name": "echo-agent", "label": "Echo", "command": ["echo", "hi"],
+             "transport": "terminal"}  # fmt: skip
+    module(base, "agents", kind="agent", contributes={"agents": [agent]})
+    module(base, "badagent", kind="agent",
+           contributes={"agents": [{**agent, "name": "bad", "transport": "pigeon"}]})  # fmt: skip
+    orch = await OrchestratorProcess.start(tmp_path / "home", private_tmux.socket,
+                                           project_root=project)  # fmt: skip
+    try:
+        specs = {s["name"]: s for s in await orch.call("agent.registry", {})}
+        assert specs["echo-agent"]["command"] == ["echo", "hi"]
+        assert specs["echo-agent"]["label"] == "Echo"
+        assert "claude" in specs  # the shipped ones stay
+        mods = {m["name"]: m for m in (await orch.call("module.list", {}))["modules"]}
+        assert "contributes.agents[0]" in mods["badagent (user)"]["error"]
+        assert "pigeon" in mods["badagent (user)"]["error"]
+        await orch.call("module.disable", {"name": "agents"})
+        names = [s["name"] for s in await orch.call("agent.registry", {})]
+        assert "echo-agent" not in names
+    finally:
+        await orch.stop()
