@@ -33,6 +33,7 @@ MODULES = [
     "swarm",
     "hooks",
     "providers",
+    "modules",
 ]
 
 

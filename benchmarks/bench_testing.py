@@ -4,7 +4,7 @@ Suite: 2,000 pytest tests (20 files: plain, parametrised, a class; all pass) in 
 - floor: ``python -m pytest -q`` of the suite in a subprocess, start to exit;
 - ours: ``test.run`` (dispatch, as the host serves it) until ``test.results`` is complete: the
   command typed into the test pane (bash with orchflow's shell integration), pytest with
-  orchflow's recorder plugin (pytest_runner.py), the run's end seen, the JSON read. The pane
+  orchflow's recorder plugin (pytest_runner.py), the run's end seen, the JSON lines read. The pane
   is reused (it is made by a first, unmeasured run, as an editor's first run would make it).
 Runs alternate (floor, ours) so drift hits both; medians of ``N`` each. The counts of every run
 are checked against pytest's own summary line.

@@ -181,6 +181,9 @@ class Orchestrator:
 
     async def ai_agent_manager(self) -> AiAgents:
         await self._stores_open()
+        from orchflow_core.modules.registry import modules_of
+
+        await modules_of(self.core)  # their contributed agents join the registry
         assert self.ai_agents is not None
         return self.ai_agents
 
@@ -255,11 +258,14 @@ class Orchestrator:
                 WorktreeSettings.from_config(self.core.config, self.options.state_dir)
             ),
         )
+        from orchflow_core.modules.registry import contributed_agents
+
         self.ai_agents = AiAgents(
             self.agents,
             self.terminals,
             self._publish,
-            lambda: self.core.config.get("agents"),
+            # modules' agents (doc/modules.md), then the user's [agents.<name>] over them
+            lambda: {**contributed_agents(self.core), **(self.core.config.get("agents") or {})},
             state_dir=self.options.state_dir,
             discovery_file=self.discovery_file,
         )
@@ -421,14 +427,13 @@ class Orchestrator:
                         "partial",
                         "pytest and unittest (orchflow's result recorders), go test -json"
                         ", cargo test (libtest's text) and a Makefile test/check target (exit"
-                        " code only) and jest (--json) run in a test pane; vitest is not supported"
-                        " yet;"
-                        " core, not yet a module",
+                        " code only), jest (--json) and vitest (its JSON reporter) run in a test"
+                        " pane; the built-in module 'testing' (modules add test adapters)",
                     )
                     if needs_tmux["status"] == "implemented"
                     else needs_tmux
                 ),
-                "frameworks": ["pytest", "unittest", "jest", "go", "cargo", "make"],
+                "frameworks": ["pytest", "unittest", "jest", "vitest", "go", "cargo", "make"],
             },
             "shell_integration": _shell_feature(self.core.shell_integration()),
             "git": _git_feature(),
@@ -436,9 +441,20 @@ class Orchestrator:
                 needs_tmux["status"],
                 needs_tmux["reason"]
                 or "tmuxp and tmuxinator files; apply reconciles (creates only what is"
-                " missing, reports drift); freeze writes tmuxp YAML. Not yet: module"
-                " templates, periodic snapshots",
+                " missing, reports drift); freeze writes tmuxp YAML; snapshots of the running"
+                " layout into SQLite (template.snapshot, every [templates] snapshot_minutes in"
+                " the Neovim host) and template.restore; templates modules contribute"
+                " (<module>:<name>); the built-in module 'templates'",
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
+            ),
+            "modules": feature(
+                "partial",
+                "manifest.json modules (built-in, entry points, user dir, trusted project);"
+                " validation naming the field; permissions checked when a module acts;"
+                " methods, commands, templates, rules, agents, settings ([modules.<name>]) and"
+                " test adapters are used; contributed modes are validated and listed, not yet"
+                " used",
+                kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),
             "review": _review_feature(needs_tmux),

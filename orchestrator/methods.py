@@ -150,6 +150,7 @@ CORE_PREFIXES = (
     "ai.route",
     "ai.feedback",
     "mode.",
+    "module.",
 )
 # Of core's pane.* methods the orchestrator serves only these (watch, focus and attach are
 # the editor's); pane.output is the orchestrator's own (below).
@@ -232,6 +233,9 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "template.save": ("session", "name", "force"),
         "template.freeze": ("session", "path", "force"),
         "template.import": ("path", "kind", "name", "force"),
+        "template.snapshot": (),
+        "template.snapshots": ("session", "limit"),
+        "template.restore": ("snapshot", "session"),
         # the router (orchflow_core/router/methods.py)
         "ai.route": ("input", "context"),
         "ai.feedback": ("input", "context", "verdict", "agent_type", "command"),
@@ -246,6 +250,13 @@ CORE_PARAMS: dict[str, frozenset[str]] = {
         "mode.activate": ("name", "cwd"),
         "mode.current": ("cwd",),
         "mode.deactivate": ("cwd",),
+        "module.list": ("reload",),
+        "module.info": ("name",),
+        "module.enable": ("name",),
+        "module.disable": ("name",),
+        "module.trust": ("cwd",),
+        "module.untrust": ("cwd",),
+        "module.command": ("name", "args"),
     }.items()
 }
 
@@ -263,10 +274,11 @@ def _core_handlers(
     as ``search.results`` notifications to the connection that started the search.
     """
     from orchflow_core.api import METHODS, dispatch
-    from orchflow_core.registry import LAZY_PREFIXES
+    from orchflow_core.registry import LAZY_PREFIXES, builtin_modules
 
+    lazy = {**LAZY_PREFIXES, **builtin_modules()}  # test.*, template.*: built-in modules
     for prefix in CORE_PREFIXES:
-        METHODS.lazy(prefix, LAZY_PREFIXES[prefix])
+        METHODS.lazy(prefix, lazy[prefix])
     searches: dict[str, Any] = {}  # search_id -> the connection that asked
 
     def forward(event: Any) -> None:

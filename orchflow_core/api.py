@@ -56,6 +56,10 @@ class MethodTable:
     def names(self) -> list[str]:
         return sorted(self._handlers)
 
+    def known(self, name: str) -> bool:
+        """Whether ``name`` is registered, or would be by a lazy module."""
+        return name in self._handlers or any(name.startswith(p) for p in self._lazy)
+
     def get(self, name: str) -> Handler:
         """The handler for ``name``, importing its lazy module first if need be.
 
@@ -120,7 +124,10 @@ async def dispatch(core: Core, method: str, params: Params) -> tuple[bool, Any]:
     try:
         if not isinstance(params, dict):
             raise InvalidArgumentError("params must be a table/object")
-        result = await METHODS.get(method)(core, params)
+        from orchflow_core.modules.gate import resolve
+
+        handler = await resolve(core, method, METHODS.known(method))
+        result = await (handler or METHODS.get(method))(core, params)
         return True, result
     except OrchflowError as exc:
         log.info("%s failed: %s", method, exc.message)

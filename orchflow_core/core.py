@@ -236,7 +236,11 @@ class Core:
     def rules(self) -> RuleBook:
         """The rules every command crosses (orchflow_core/protocol), made on first use."""
         if self._rules is None:
+            from orchflow_core.modules.registry import contributed_rules
             from orchflow_core.protocol.book import RuleBook, config_dir
+
+            async def module_rules() -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+                return await contributed_rules(self)
 
             self._rules = RuleBook(
                 config=self.config,
@@ -245,6 +249,7 @@ class Core:
                 db=self.db,
                 events=self.events,
                 modes=self._mode_rules,
+                module_rules=module_rules,
             )
         return self._rules
 

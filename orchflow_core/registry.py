@@ -7,6 +7,7 @@ ripgrep runner) inside the handlers, so loading them all stays cheap.
 from __future__ import annotations
 
 import importlib
+import json
 
 METHOD_MODULES = (
     "orchflow_core.system",
@@ -18,10 +19,9 @@ METHOD_MODULES = (
     "orchflow_core.files.methods",
     "orchflow_core.git.methods",
     "orchflow_core.protocol.methods",
-    "orchflow_core.templates.methods",
     "orchflow_core.router.methods",
-    "orchflow_core.testing.methods",
     "orchflow_core.modes.methods",
+    "orchflow_core.modules.methods",
 )
 
 
@@ -43,20 +43,33 @@ LAZY_PREFIXES = {
     "files.": "orchflow_core.files.methods",
     "git.": "orchflow_core.git.methods",
     "protocol.": "orchflow_core.protocol.methods",
-    "template.": "orchflow_core.templates.methods",
     "ai.route": "orchflow_core.router.methods",
     "ai.feedback": "orchflow_core.router.methods",
     "ai.complete": "orchflow_core.remote.methods",
     "ai.cancel": "orchflow_core.remote.methods",
     "ai.providers": "orchflow_core.remote.methods",
-    "test.": "orchflow_core.testing.methods",
     "mode.": "orchflow_core.modes.methods",
+    "module.": "orchflow_core.modules.methods",
 }
+
+
+def builtin_modules() -> dict[str, str]:
+    """The built-in modules' method prefixes -> the entry that registers them, read from their
+    manifest.json (the test runner and templates are modules: orchflow_core/modules/)."""
+    from orchflow_core.modules.discovery import BUILTIN_PACKAGES, builtin_folders
+
+    out: dict[str, str] = {}
+    for package, folder in zip(BUILTIN_PACKAGES, builtin_folders(), strict=True):
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        entry = f"{package}.{str(data['entry']).removesuffix('.py')}"
+        for method in data.get("contributes", {}).get("methods", []):
+            out[method] = entry
+    return out
 
 
 def load_methods() -> None:
     """Register every method now (the orchestrator lists them all)."""
-    for name in METHOD_MODULES:
+    for name in (*METHOD_MODULES, *dict.fromkeys(builtin_modules().values())):
         importlib.import_module(name)
 
 
@@ -65,5 +78,5 @@ def load_methods_lazily() -> None:
     from orchflow_core.api import METHODS
 
     importlib.import_module("orchflow_core.system")
-    for prefix, module in LAZY_PREFIXES.items():
+    for prefix, module in {**LAZY_PREFIXES, **builtin_modules()}.items():
         METHODS.lazy(prefix, module)

@@ -2,8 +2,9 @@
 -- <Plug> mappings and (through a test) the list in doc/orchflow.txt.
 --
 -- A node is either a leaf { impl = "module.fn", desc, plug?, key?, complete? }
--- or a group { desc, sub = { name = node, ... } }. `impl` names a function in a
--- lua/orchflow module so that nothing is required before the command runs.
+-- or a group { desc, sub = { name = node, ... }, impl? } (impl: what the group alone
+-- runs). `impl` names a function in a lua/orchflow module so that nothing is required
+-- before the command runs.
 local M = {}
 
 M.tree = {
@@ -81,7 +82,7 @@ M.tree = {
     visual = "ask.visual",
   },
   test = {
-    desc = "Test runner (pytest, unittest, jest, go, cargo, make) in a test pane; failures to quickfix",
+    desc = "Test runner (pytest, unittest, jest, vitest, go, cargo, make) in a test pane; failures to quickfix",
     sub = {
       nearest = { impl = "testing.nearest", desc = "Run the test at the cursor", plug = "orchflow-test-nearest" },
       file = { impl = "testing.file", desc = "Run the tests of this file", plug = "orchflow-test-file" },
@@ -256,6 +257,27 @@ M.tree = {
         impl = "swarm.cancel",
         desc = "Stop everything a swarm started: {id}",
         complete = "swarm.complete_swarms",
+        },
+      },
+    },
+  module = {
+    impl = "modules.list",
+    desc = "Modules: manifest.json folders that add methods, commands and test adapters",
+    sub = {
+      list = { impl = "modules.list", desc = "A float of every module and its state", plug = "orchflow-module-list" },
+      info = { impl = "modules.info", desc = "A module's manifest: {name}", complete = "modules.complete_names" },
+      enable = { impl = "modules.enable", desc = "Enable a module (persisted): {name}", complete = "modules.complete_names" },
+      disable = {
+        impl = "modules.disable",
+        desc = "Disable a module (persisted): {name}",
+        complete = "modules.complete_names",
+      },
+      trust = { impl = "modules.trust", desc = "Trust this project: load its .orchflow/modules/" },
+      untrust = { impl = "modules.untrust", desc = "Stop loading this project's modules" },
+      run = {
+        impl = "modules.run",
+        desc = "Run a command a module contributes: {command} [args]",
+        complete = "modules.complete_commands",
       },
     },
   },
@@ -281,6 +303,17 @@ M.tree = {
       import = {
         impl = "templates.import",
         desc = "Check a tmuxp or tmuxinator file and keep it as a template: {file} [name]",
+      },
+      snapshot = { impl = "templates.snapshot", desc = "Snapshot every session's layout into orchflow's state now" },
+      snapshots = {
+        impl = "templates.snapshots",
+        desc = "The saved layout snapshots, newest first: [session]",
+        complete = "templates.complete_sessions",
+      },
+      restore = {
+        impl = "templates.restore",
+        desc = "Bring sessions back from a snapshot (after tmux was killed): [snapshot id|session]",
+        complete = "templates.complete_sessions",
       },
     },
   },
@@ -409,7 +442,8 @@ end
 
 function M.run(info)
   local node, path, rest = M.resolve(info.fargs)
-  if node.impl then
+  -- a group may have an impl of its own (:Orchflow module): run when no subcommand follows
+  if node.impl and not (node.sub and rest[1]) then
     -- the leaf also gets the raw text after its path (info.rest): free text ({text},
     -- {cmd}, {value}) is taken from there, as typed (lua/orchflow/args.lua)
     local raw = type(info.args) == "string" and info.args or table.concat(info.fargs, " ")

@@ -253,6 +253,22 @@ function M.check()
       h.warn("mode file: " .. p, { "Fix the file it names; the other modes load (:Orchflow mode)" })
     end
   end
+  h.start("orchflow: modules")
+  local mok, mods = pcall(require("orchflow.host").wait, "module.list", {}, 5000)
+  if not mok then
+    h.error("could not ask the host for modules: " .. tostring(mods), { "See :Orchflow log" })
+  else
+    for _, m in ipairs(mods.modules) do
+      local line = ("%s (%s, %s): %s"):format(m.name, m.source, m.version ~= vim.NIL and m.version or "-", m.state)
+      if m.state == "enabled" then
+        h.ok(line)
+      elseif m.state == "disabled" or m.state == "untrusted" then
+        h.info(line .. (m.error ~= vim.NIL and m.error and (": " .. m.error) or ""))
+      else
+        h.warn(line .. ": " .. tostring(m.error), { "Fix its manifest.json (doc/modules.md), or remove the folder" })
+      end
+    end
+  end
   h.start("orchflow: orchestrator")
   -- ask the host: it knows the effective mode (setup() over config.toml)
   local ok, status = pcall(require("orchflow.host").wait, "orchestrator.status", {}, 5000)

@@ -110,6 +110,78 @@ function M.import(args)
   end)
 end
 
+local function when(ts)
+  return os.date("%Y-%m-%d %H:%M:%S", math.floor(ts))
+end
+
+--- :Orchflow template snapshot : snapshot every session's layout now
+function M.snapshot()
+  host.call(
+    "template.snapshot",
+    {},
+    host.with_result(function(res)
+      local parts = {}
+      for _, s in ipairs(res.snapshots) do
+        table.insert(parts, ("%s (%s)"):format(s.session, counts(s)))
+      end
+      vim.notify(
+        ("orchflow: snapshot of %s"):format(#parts > 0 and table.concat(parts, ", ") or "no session (none runs)")
+      )
+    end)
+  )
+end
+
+--- :Orchflow template snapshots [session] : the saved snapshots, newest first
+function M.snapshots(args)
+  host.call(
+    "template.snapshots",
+    { session = args[1] },
+    host.with_result(function(res)
+      local every = res.snapshot_minutes ~= vim.NIL and res.snapshot_minutes
+      local lines = {
+        every and ("every %s minute(s) (templates.snapshot_minutes)"):format(every)
+          or "periodic snapshots are off (templates.snapshot_minutes)",
+      }
+      for _, s in ipairs(res.snapshots) do
+        table.insert(lines, ("%5d  %s  %-20s %s"):format(s.id, when(s.taken_at), s.session, counts(s)))
+      end
+      if #res.snapshots == 0 then
+        table.insert(lines, "(none yet: :Orchflow template snapshot takes one)")
+      end
+      require("orchflow.float").open(lines, { title = "orchflow snapshots", fit = true })
+    end)
+  )
+end
+
+--- :Orchflow template restore [snapshot id | session] : bring sessions back from a snapshot
+function M.restore(args)
+  local params = {}
+  if args[1] and args[1]:match("^%d+$") then
+    params.snapshot = tonumber(args[1])
+  else
+    params.session = args[1]
+  end
+  host.call(
+    "template.restore",
+    params,
+    host.with_result(function(res)
+      local parts = {}
+      for _, r in ipairs(res.restored) do
+        table.insert(
+          parts,
+          ("%s from snapshot %d: created %s; %s already there"):format(
+            r.session,
+            r.snapshot,
+            counts(r.created),
+            counts(r.existing)
+          )
+        )
+      end
+      vim.notify("orchflow: restored " .. table.concat(parts, "; "))
+    end)
+  )
+end
+
 function M.complete_templates(lead, rest)
   if #rest > 0 then
     return require("orchflow.terminal").complete_sessions(lead, {})

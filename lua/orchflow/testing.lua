@@ -38,7 +38,7 @@ function M.summary(r)
   else
     parts[1] = ("exit code %s"):format(present(r.exit_code) and r.exit_code or "?")
   end
-  local mark = ({ passed = "✓", failed = "✗", error = "✗", cancelled = "⊘" })[r.state] or "…"
+  local mark = ({ passed = "✓", failed = "✗", error = "✗", cancelled = "⊘", killed = "☠" })[r.state] or "…"
   local dur = present(r.duration_s) and (", %.2fs"):format(r.duration_s) or ""
   local text = ("%s %s (%s %s%s)"):format(mark, table.concat(parts, ", "), r.framework, r.selection or "", dur)
   if present(r.message) and r.message ~= "" then

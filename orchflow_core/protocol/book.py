@@ -5,6 +5,7 @@ Sources, in order (rules.py says how they combine):
 1. the rules that ship (``DEFAULT_RULES``), less those named in ``protocol.disable``;
 2. ``[[rules]]`` in config.toml (or ``setup({ rules = {...} })``);
 3. ``rules.toml`` next to config.toml (the user's config dir);
+3b. rules that enabled modules contribute (``contributes.rules``, source ``module <name>``);
 4. rules added with ``protocol.add``, kept in SQLite (``protocol_rules``, shared by the
    Neovim host and the orchestrator: one adds, both obey);
 5. the project's ``.orchflow/rules.toml`` (read as data; it can add rules, never remove or
@@ -62,6 +63,7 @@ MAX_USER_RULES = 1000
 DbGetter = Callable[[], Awaitable["Database"]]
 # name given (or None: the active one) -> (mode, rule ids it turns on) or None (no mode)
 ModeSource = Callable[[str | None], Awaitable[tuple[str, frozenset[str]] | None]]
+ModuleRules = Callable[[], Awaitable[tuple[int, list[tuple[str, dict[str, Any]]]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +150,11 @@ class RuleBook:
         db: DbGetter,
         events: EventBus,
         modes: ModeSource | None = None,
+        module_rules: ModuleRules | None = None,
     ) -> None:
         self._modes = modes
+        self._module_rules = module_rules
+        self._module_list: list[tuple[str, dict[str, Any]]] = []
         self._config = config
         self._config_dir = config_dir
         self._project_root = project_root
@@ -176,7 +181,11 @@ class RuleBook:
     async def ruleset(self) -> RuleSet:
         """The rules in effect now (re-read what changed since the last call)."""
         user_file, project_file = self._files()
+        generation = -1
+        if self._module_rules is not None:
+            generation, self._module_list = await self._module_rules()
         key = (
+            generation,
             id(self._config),
             str(project_file),
             _stamp(user_file),
@@ -206,6 +215,11 @@ class RuleBook:
                 rules.append(rule_from_dict(data, source="config", root=root))
             except RuleError as exc:
                 problems.append(f"config rules[{n + 1}]: {exc}")
+        for module, data in self._module_list:
+            try:
+                rules.append(rule_from_dict(data, source=f"module {module}", root=root))
+            except RuleError as exc:
+                problems.append(f"module {module} rules: {exc}")
         for path in (user_file,):
             found, bad = read_rules_file(path, root=root)
             rules += found

@@ -228,6 +228,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "module_state, module_trust and template_snapshots: the module system and snapshots",
+        (
+            """CREATE TABLE module_state (
+                name        TEXT PRIMARY KEY,
+                enabled     INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+                changed_at  REAL NOT NULL
+            )""",
+            """CREATE TABLE module_trust (
+                root        TEXT PRIMARY KEY,
+                trusted_at  REAL NOT NULL
+            )""",
+            """CREATE TABLE template_snapshots (
+                id          INTEGER PRIMARY KEY,
+                session     TEXT NOT NULL,
+                taken_at    REAL NOT NULL,
+                windows     INTEGER NOT NULL,
+                panes       INTEGER NOT NULL,
+                workspace   TEXT NOT NULL
+            )""",
+            "CREATE INDEX template_snapshots_session ON template_snapshots(session, taken_at)",
+        ),
+    ),
 )
 
 

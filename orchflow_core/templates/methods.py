@@ -43,8 +43,33 @@ def _saved(core: Any, name: str) -> Path:
     return p
 
 
+async def module_templates(core: Any) -> dict[str, tuple[str, Path]]:
+    """``<module>:<file stem>`` -> (module, file) for the templates enabled modules contribute."""
+    from orchflow_core.modules.registry import modules_of
+
+    out: dict[str, tuple[str, Path]] = {}
+    for mod in (await modules_of(core)).active():
+        for rel in mod.manifest.templates if mod.manifest else ():
+            f = mod.folder / rel
+            out[f"{mod.name}:{Path(rel).stem}"] = (mod.name, f)
+    return out
+
+
+async def _template_file(core: Any, name: str) -> Path:
+    if ":" not in name:
+        return _saved(core, name)
+    found = (await module_templates(core)).get(name)
+    if found is None:
+        raise NotFoundError(
+            f"no template {name!r}: no enabled module contributes it (see template.list)",
+            name=name,
+        )
+    return found[1]
+
+
 @METHODS.method("template.list")
 async def template_list(core: Any, params: Params) -> dict[str, Any]:
+    """Saved templates, then those enabled modules contribute (``<module>:<name>``)."""
     d = templates_dir(core)
     out = []
     for p in sorted(d.glob("*.yaml")) if d.is_dir() else []:
@@ -52,6 +77,13 @@ async def template_list(core: Any, params: Params) -> dict[str, Any]:
         try:
             entry.update(tmuxp.load(p).counts())
         except InvalidArgumentError as exc:  # listed with its error, not hidden
+            entry["error"] = str(exc)
+        out.append(entry)
+    for name, (module, f) in sorted((await module_templates(core)).items()):
+        entry = {"name": name, "path": str(f), "module": module}
+        try:
+            entry.update(tmuxp.load(f).counts())
+        except InvalidArgumentError as exc:
             entry["error"] = str(exc)
         out.append(entry)
     return {"dir": str(d), "templates": out}
@@ -63,7 +95,7 @@ async def template_apply(core: Any, params: Params) -> dict[str, Any]:
     path = param(params, "path", str, None)
     if (name is None) == (path is None):
         raise InvalidArgumentError("give either name (a saved template) or path", param="name")
-    file = _saved(core, name) if name is not None else Path(path or "")
+    file = await _template_file(core, name) if name is not None else Path(path or "")
     tpl = tmuxp.load(file, kind=param(params, "kind", str, None))
     tm = await core.terminals()
     return await apply_template(tm, tpl, session=param(params, "session", str, None))
@@ -148,3 +180,37 @@ def _to_tmuxp(tpl: Any) -> dict[str, Any]:
         out["start_directory"] = tpl.cwd
     out["windows"] = windows
     return out
+
+
+@METHODS.method("template.snapshot")
+async def template_snapshot(core: Any, params: Params) -> dict[str, Any]:
+    """Snapshot every session's layout now (what ``[templates] snapshot_minutes`` does)."""
+    from orchflow_core.templates import snapshots
+
+    return await snapshots.take(core)
+
+
+@METHODS.method("template.snapshots")
+async def template_snapshots(core: Any, params: Params) -> dict[str, Any]:
+    """The snapshots, newest first: ``{session?, limit? = 50}``."""
+    from orchflow_core.templates import snapshot_store
+
+    limit = param(params, "limit", int, 50)
+    if not 1 <= limit <= 1000:
+        raise InvalidArgumentError(f"limit must be 1 to 1000, got {limit}", param="limit")
+    session = param(params, "session", str, None)
+    minutes = core.config.get("templates", {}).get("snapshot_minutes")
+    rows = await snapshot_store.listing(await core.db(), session, limit)
+    return {"snapshot_minutes": minutes, "snapshots": rows}
+
+
+@METHODS.method("template.restore")
+async def template_restore(core: Any, params: Params) -> dict[str, Any]:
+    """Bring sessions back from a snapshot: ``{snapshot?, session?}`` (default: every session
+    of the latest snapshot sweep). Applying reconciles: only what is missing is made."""
+    from orchflow_core.templates import snapshots
+
+    snapshot = param(params, "snapshot", int, None)
+    return await snapshots.restore(
+        core, snapshot=snapshot, session=param(params, "session", str, None)
+    )

@@ -10,6 +10,8 @@ and skips hidden, vendored and build directories):
   and has a ``test*.py`` file importing unittest, at its top or in ``tests/`` or ``test/``.
 - jest: a ``jest.config.*`` file, or package.json with a ``jest`` key, a jest dependency or a
   script that runs jest (the project's node_modules/.bin/jest, else jest on PATH).
+- vitest: a ``vitest.config.*``/``vitest.workspace.*`` file, or package.json with a vitest
+  dependency or a script that runs vitest (node_modules/.bin/vitest, else vitest on PATH).
 - cargo: ``Cargo.toml`` (each crate or workspace root found).
 - go: ``go.mod`` (every module is a root: ``go test ./...`` stops at nested modules).
 - make: a Makefile (GNU make's names) with a ``test`` or else ``check`` target; the targets are
@@ -25,14 +27,25 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchflow_core.errors import InvalidArgumentError, NotFoundError
 from orchflow_core.project.detect import MAKEFILE_NAMES, make_targets
 
-FRAMEWORKS = ("pytest", "unittest", "jest", "go", "cargo", "make")
+if TYPE_CHECKING:
+    from orchflow_core.modules.manifest import TestAdapter
+
+# The built-in frameworks, in the order a tie picks them: the test adapters this module's
+# manifest.json contributes (modules may contribute more: orchflow_core/modules/).
+FRAMEWORKS: tuple[str, ...] = tuple(
+    str(a["framework"])
+    for a in json.loads(Path(__file__).with_name("manifest.json").read_text(encoding="utf-8"))[
+        "contributes"
+    ]["test_adapters"]
+)
 MAX_DEPTH = 3
 MAX_FILE_BYTES = 1024 * 1024
 SKIP_DIRS = frozenset(
@@ -132,6 +145,25 @@ def _jest_marker(d: Path, names: set[str]) -> str | None:
     return None
 
 
+def _vitest_marker(d: Path, names: set[str]) -> str | None:
+    for n in sorted(names):
+        if n.startswith("vitest.config.") or n.startswith("vitest.workspace."):
+            return n
+    if "package.json" not in names:
+        return None
+    try:
+        data = json.loads(_read(d / "package.json") or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    deps = {**(data.get("devDependencies") or {}), **(data.get("dependencies") or {})}
+    scripts = data.get("scripts") or {}
+    if "vitest" in deps or any("vitest" in str(v) for v in scripts.values()):
+        return "package.json"
+    return None
+
+
 def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     for filename in MAKEFILE_NAMES:
         if filename in names:
@@ -146,7 +178,11 @@ def _make_target(d: Path, names: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
+def detect_tests(
+    cwd: str, max_depth: int = MAX_DEPTH, adapters: Sequence[TestAdapter] = ()
+) -> list[Detected]:
+    """The suites under ``cwd``; ``adapters`` are test adapters contributed by modules (a
+    directory holding one of an adapter's ``detect`` files is a root of its framework)."""
     base = Path(cwd).expanduser()
     if not base.is_dir():
         raise NotFoundError(f"cwd {cwd!r} is not a directory", param="cwd", cwd=cwd)
@@ -171,10 +207,20 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
         if jest:
             local = d / "node_modules" / ".bin" / "jest"
             found.append(Detected("jest", str(d), str(local) if local.exists() else "jest", jest))
+        vitest = _vitest_marker(d, names)
+        if vitest:
+            local = d / "node_modules" / ".bin" / "vitest"
+            found.append(
+                Detected("vitest", str(d), str(local) if local.exists() else "vitest", vitest)
+            )
         if "Cargo.toml" in names:
             found.append(Detected("cargo", str(d), "cargo test", "Cargo.toml"))
         if "go.mod" in names:
             found.append(Detected("go", str(d), "go test ./...", "go.mod"))
+        for a in adapters:
+            marker = next((n for n in a.detect if n in names), None)
+            if marker:
+                found.append(Detected(a.framework, str(d), " ".join(a.command), marker))
         make = _make_target(d, names)
         if make:
             found.append(Detected("make", str(d), f"make {make[1]}", f"{make[0]} target {make[1]}"))
@@ -189,11 +235,19 @@ def detect_tests(cwd: str, max_depth: int = MAX_DEPTH) -> list[Detected]:
     return found
 
 
-def choose(found: list[Detected], cwd: str, framework: str | None, root: str | None) -> Detected:
-    """The suite ``test.run`` runs: by framework and/or root, else the one nearest ``cwd``."""
-    if framework is not None and framework not in FRAMEWORKS:
+def choose(
+    found: list[Detected],
+    cwd: str,
+    framework: str | None,
+    root: str | None,
+    extra: Sequence[str] = (),
+) -> Detected:
+    """The suite ``test.run`` runs: by framework and/or root, else the one nearest ``cwd``.
+    ``extra``: frameworks of modules' test adapters."""
+    known = (*FRAMEWORKS, *extra)
+    if framework is not None and framework not in known:
         raise InvalidArgumentError(
-            f"unknown framework {framework!r}; supported: {', '.join(FRAMEWORKS)}",
+            f"unknown framework {framework!r}; supported: {', '.join(known)}",
             param="framework",
         )
     candidates = [d for d in found if framework is None or d.framework == framework]
@@ -219,7 +273,7 @@ def choose(found: list[Detected], cwd: str, framework: str | None, root: str | N
         return (
             0 if inside else 1,
             -len(r.parts) if inside else len(r.parts),
-            FRAMEWORKS.index(d.framework),
+            known.index(d.framework),
         )
 
     return min(candidates, key=rank)

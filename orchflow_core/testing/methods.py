@@ -9,7 +9,9 @@ latest ``KEEP_RESULTS`` runs).
 
 States: ``running`` -> ``passed`` (every test passed) | ``failed`` (a test failed) | ``error``
 (a collection/build error, no report, or the run was lost) | ``cancelled`` (test.cancel; the
-counts are what the framework reported before it stopped).
+counts are what the framework reported before it stopped) | ``killed`` (pytest died before it
+finished, e.g. SIGKILL or out of memory: its streamed report has no end; the counts are what it
+reported before).
 """
 
 from __future__ import annotations
@@ -33,11 +35,20 @@ from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     TimeoutError_,
     UnavailableError,
 )
 from orchflow_core.terminal.methods import ORIGIN, terminal_method
 from orchflow_core.testing import results as R
+from orchflow_core.testing.adapters import (
+    Adapter,
+    TestAdapter,
+    adapter_command,
+    adapter_results,
+    builtin_exec_check,
+    module_adapters,
+)
 from orchflow_core.testing.detect import Detected, choose, detect_tests
 
 if TYPE_CHECKING:
@@ -51,7 +62,7 @@ FILE_KINDS = {
     ".py": ("pytest", "unittest"),
     ".go": ("go",),
     ".rs": ("cargo",),
-    **{ext: ("jest",) for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
+    **{ext: ("jest", "vitest") for ext in (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")},
 }
 PYTEST_RUNNER = Path(__file__).with_name("pytest_runner.py")
 UNITTEST_RUNNER = Path(__file__).with_name("unittest_runner.py")
@@ -62,6 +73,7 @@ class TestRun:
 
     def __init__(self, suite: Detected, command: str, selection: str, report: Path) -> None:
         self.suite, self.command, self.selection, self.report = suite, command, selection, report
+        self.adapter: Adapter | None = None  # a module's test adapter runs this suite
         self.run_id = ""
         self.pane = ""
         self.state = "running"
@@ -150,19 +162,36 @@ class TestRunner:
                 cwd = str(fpath.parent)
         if kinds is None and framework is not None:
             kinds = (framework,)
-        found = await asyncio.to_thread(_find, cwd, file if root is None else None, kinds)
+        adapters = await module_adapters(self.core)
+        if file is not None and framework is None and root is None:
+            ext = Path(file).suffix
+            kinds = (*(kinds or ()), *(f for f, a in adapters.items() if ext in a.spec.extensions))
+        specs = [a.spec for a in adapters.values()]
+        found = await asyncio.to_thread(_find, cwd, file if root is None else None, kinds, specs)
         if kinds is not None and file is not None:
             found = [d for d in found if d.framework in kinds]
-        suite = choose(found, cwd, framework, root)
+        suite = choose(found, cwd, framework, root, tuple(adapters))
+        adapter = adapters.get(suite.framework)
+        if adapter is not None and (file or ids or line):
+            raise InvalidArgumentError(
+                f"{suite.framework} (module {adapter.module.name!r}) runs whole suites or a"
+                " filter, not a file or single tests",
+                param="file" if file else "ids",
+            )
         if suite.framework == "make" and (filt or file or ids):
             raise InvalidArgumentError(
                 f"a Makefile target ({suite.command}) cannot run a filter, a file or single tests",
                 param="filter" if filt else "file" if file else "ids",
             )
-        await asyncio.to_thread(_check_installed, suite)
         report = Path(tempfile.mkdtemp(prefix="run-", dir=self.tmp)) / "report"
-        command, selection = _command(suite, report, filt, file, line, ids)
+        if adapter is not None:
+            command, selection = adapter_command(adapter, suite, report, filt)
+        else:
+            await builtin_exec_check(self.core, suite)
+            await asyncio.to_thread(_check_installed, suite)
+            command, selection = _command(suite, report, filt, file, line, ids)
         run = TestRun(suite, command, selection, report)
+        run.adapter = adapter
         run.params = dict(params)
         pane = await self._pane(tm, suite)
         try:
@@ -227,6 +256,9 @@ class TestRunner:
             run.exit_code = ended.get("exit_code")
             run.wall_s = ended.get("duration_s")
             await asyncio.to_thread(self._read, run, ended["state"])
+        except OrchflowError as exc:  # a module's adapter refused (a permission), say
+            log.info("test run %s: reading results failed: %s", run.run_id, exc.message)
+            run.state, run.message = "error", f"reading the results failed: {exc.message}"
         except Exception as exc:  # reported on the run, never lost
             log.exception("test run %s: reading results failed", run.run_id)
             run.state, run.message = "error", f"reading the results failed: {exc}"
@@ -254,11 +286,13 @@ class TestRunner:
                     " (killed, or it could not start: see the test pane)"
                 )
             return
-        if fw == "pytest":
+        if run.adapter is not None:
+            run.results = adapter_results(run.adapter, report, root)
+        elif fw == "pytest":
             run.results = R.parse_pytest_json(report, root)
         elif fw == "unittest":
             run.results = R.parse_unittest_json(report, root)
-        elif fw == "jest":
+        elif fw in ("jest", "vitest"):  # vitest's JSON reporter writes jest's format
             run.results = R.parse_jest(report, root)
         elif fw == "cargo":
             run.results = R.parse_cargo(report.read_text(encoding="utf-8", errors="replace"), root)
@@ -270,6 +304,13 @@ class TestRunner:
         r = run.results
         if pane_state == "cancelled":
             run.state = "cancelled"
+        elif not r.complete:
+            n = len(r.tests)
+            run.state = "killed"
+            run.message = (
+                f"{fw} was killed (exit code {run.exit_code}) before it finished; the counts"
+                f" are the {n} result{'s' if n != 1 else ''} it reported before"
+            )
         elif r.errors:
             run.state = "error"
         elif r.failed:
@@ -282,18 +323,24 @@ class TestRunner:
             run.message = "pytest collected no tests"
 
 
-def _find(cwd: str, file: str | None, kinds: tuple[str, ...] | None) -> list[Detected]:
+def _find(
+    cwd: str,
+    file: str | None,
+    kinds: tuple[str, ...] | None,
+    adapters: list[TestAdapter] | None = None,
+) -> list[Detected]:
     """The suites under ``cwd``; for a ``file``, those whose root holds it, and when there is
     none below the file's directory, the first parent that has one (a test file deep in a
     package belongs to the root above it)."""
-    found = detect_tests(cwd)
+    extra = adapters or []
+    found = detect_tests(cwd, adapters=extra)
     if file is None:
         return found
     found = [d for d in found if Path(file).is_relative_to(d.root)] or found
     if any(kinds is None or d.framework in kinds for d in found):
         return found
     for parent in Path(cwd).resolve().parents:
-        more = detect_tests(str(parent), max_depth=0)
+        more = detect_tests(str(parent), max_depth=0, adapters=extra)
         if any(kinds is None or d.framework in kinds for d in more):
             return more
     return found
@@ -329,7 +376,9 @@ def _check_installed(suite: Detected) -> None:
             )
         _HAS_PYTEST.add(python)
     else:
-        tool = {"go": "go", "cargo": "cargo", "jest": suite.command}.get(suite.framework, "make")
+        tool = {"go": "go", "cargo": "cargo", "jest": suite.command, "vitest": suite.command}.get(
+            suite.framework, "make"
+        )
         if shutil.which(tool) is None:
             raise UnavailableError(
                 f"{tool} is not installed (not on PATH); install it to run {suite.command}",
@@ -392,6 +441,8 @@ def _command(
             args[3:3] = ["-k", q(filt)]
             selection = f"{selection} -k {filt}"
         return " ".join(args), selection
+    if suite.framework == "vitest":
+        return _vitest_command(suite, report, filt, file, line, ids)
     if suite.framework == "jest":
         args = [
             q(suite.command),
@@ -483,6 +534,51 @@ def _command(
     return " ".join(cmd), selection
 
 
+def _vitest_command(
+    suite: Detected,
+    report: Path,
+    filt: str | None,
+    file: str | None,
+    line: int | None,
+    ids: list[str] | None,
+) -> tuple[str, str]:
+    """``vitest run`` with its JSON reporter (jest's format) to the report file, and its
+    default reporter in the pane; ``-t`` matches the full name ("describe test")."""
+    q = shlex.quote
+    root = Path(suite.root)
+    args = [
+        q(suite.command),
+        "run",
+        "--reporter=json",
+        f"--outputFile={q(str(report))}",
+        "--reporter=default",
+        "--includeTaskLocation",
+    ]
+    selection = "all"
+    names: list[str] = []
+    if ids:
+        args += [q(f) for f in sorted({i.split("::", 1)[0] for i in ids})]
+        names = sorted({i.split("::", 1)[1] for i in ids if "::" in i})
+        selection = f"{len(ids)} test{'s' if len(ids) != 1 else ''}"
+    elif file:
+        rel = str(Path(file).relative_to(root)) if Path(file).is_relative_to(root) else file
+        args.append(q(rel))
+        selection = rel
+        if line is not None:
+            name = R.nearest_jest(Path(file).read_text(encoding="utf-8", errors="replace"), line)
+            if name:
+                args += ["-t", q(re.escape(name))]
+                selection = f"{rel}::{name}"
+            else:
+                selection += f" (line {line} is in no test)"
+    if names:
+        args += ["-t", q("^(" + "|".join(re.escape(n) for n in names) + ")$")]
+    if filt:
+        args += ["-t", q(filt)]
+        selection = f"{selection} -t {filt}"
+    return " ".join(args), selection
+
+
 _RUNNERS: weakref.WeakKeyDictionary[Any, TestRunner] = weakref.WeakKeyDictionary()
 
 
@@ -496,7 +592,8 @@ def runner(core: Core) -> TestRunner:
 @METHODS.method("test.detect")
 async def test_detect(core: Core, params: Params) -> list[dict[str, Any]]:
     cwd = param(params, "cwd", str, None) or str(core.project_root)
-    found = await asyncio.to_thread(detect_tests, cwd)
+    specs = [a.spec for a in (await module_adapters(core)).values()]
+    found = await asyncio.to_thread(detect_tests, cwd, adapters=specs)
     return [
         {"framework": d.framework, "root": d.root, "command": d.command, "source": d.source}
         for d in found

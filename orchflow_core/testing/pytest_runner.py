@@ -1,5 +1,10 @@
-"""Runs pytest with a small recorder plugin and writes every test's result as JSON to a report
-file: ``python pytest_runner.py REPORT [pytest args...]``.
+"""Runs pytest with a small recorder plugin and writes every test's result as JSON lines to a
+report file: ``python pytest_runner.py REPORT [pytest args...]``.
+
+The report is streamed: a ``start`` line, one ``test`` line per report as pytest makes it
+(flushed, so a pytest killed mid-run leaves every result before the kill), and an ``end`` line
+from ``pytest_sessionfinish`` (its absence means pytest did not finish). With pytest-xdist
+(``-n 2``) the controller receives every worker's reports and records them the same way.
 
 The recorder counts each report under the category pytest's own terminal summary uses (the
 ``pytest_report_teststatus`` hook: passed, failed, error, skipped, xfailed, xpassed), so the
@@ -23,11 +28,15 @@ COUNTED = {"passed", "failed", "error", "skipped", "xfailed", "xpassed"}
 
 class Recorder:
     def __init__(self, report: str) -> None:
-        self.path = report
-        self.records: list[dict[str, Any]] = []
         self.started = time.time()
         self.config: Any = None
         self.root = os.getcwd()
+        self.out = open(report, "w", encoding="utf-8")  # noqa: SIM115 - open for the session
+        self._write({"kind": "start", "pid": os.getpid(), "started": self.started})
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.out.write(json.dumps(record) + "\n")
+        self.out.flush()
 
     def pytest_configure(self, config: Any) -> None:
         self.config = config
@@ -57,8 +66,9 @@ class Recorder:
             message, output, line = self._failure(report)
         elif category in ("skipped", "xfailed") and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
-        self.records.append(
+        self._write(
             {
+                "kind": "test",
                 "id": report.nodeid,
                 "name": report.nodeid.split("::")[-1],
                 "file": os.path.join(self.root, file),
@@ -75,8 +85,9 @@ class Recorder:
             return
         text = getattr(report, "longreprtext", "") or ""
         path = report.nodeid.split("::")[0]
-        self.records.append(
+        self._write(
             {
+                "kind": "test",
                 "id": report.nodeid,
                 "name": report.nodeid,
                 "file": os.path.join(self.root, path) if path else None,
@@ -89,16 +100,20 @@ class Recorder:
         )
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
-        with open(self.path, "w", encoding="utf-8") as f:
-            json.dump(
-                {
-                    "tests": self.records,
-                    "duration_s": time.time() - self.started,
-                    "exitstatus": int(exitstatus),
-                },
-                f,
-            )
+        self.finish(int(exitstatus))
+
+    def finish(self, exitstatus: int) -> None:
+        """The end line, once (also when pytest stopped before a session: a usage error)."""
+        if self.out.closed:
+            return
+        self._write(
+            {"kind": "end", "duration_s": time.time() - self.started, "exitstatus": exitstatus}
+        )
+        self.out.close()
 
 
 if __name__ == "__main__":
-    sys.exit(int(pytest.main(sys.argv[2:], plugins=[Recorder(sys.argv[1])])))
+    recorder = Recorder(sys.argv[1])
+    code = int(pytest.main(sys.argv[2:], plugins=[recorder]))
+    recorder.finish(code)
+    sys.exit(code)

@@ -46,6 +46,7 @@ class Results:
     xpassed: int = 0
     duration_s: float | None = None
     tests: list[TestCase] = field(default_factory=list)
+    complete: bool = True  # False: the report has no end (the framework was killed)
 
     def count(self, case: TestCase) -> None:
         self.tests.append(case)
@@ -75,32 +76,46 @@ def _failing_line(text: str, file: str | None) -> int | None:
 # -- pytest under pytest_runner.py (the recorder plugin's JSON) --------------------------------
 def parse_pytest_json(path: Path, root: Path) -> Results:
     """Counts per pytest's own summary categories; a test with a passing call and a failing
-    teardown is one passed and one error, as pytest says."""
+    teardown is one passed and one error, as pytest says. The report is JSON lines (start,
+    one per test, end); without the end line pytest did not finish: ``complete`` is False
+    and the counts are what it reported before it stopped (a cut last line is ignored)."""
+    res = Results(complete=False)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        f = path.open(encoding="utf-8")
+    except OSError as exc:
         raise ValueError(f"{path}: unreadable pytest report: {exc}") from None
-    res = Results(duration_s=round(float(data.get("duration_s") or 0), 6))
-    for t in data.get("tests", []):
-        file = t.get("file")
-        if file and Path(file).is_relative_to(root):
-            file = str(Path(file).relative_to(root))
-        status = str(t["status"])
-        text = str(t.get("output") or "")
-        line = t.get("line")
-        if status in ("failed", "error"):
-            line = _failing_line(text, file) or line or (1 if file else None)
-        res.count(
-            TestCase(
-                str(t["id"]),
-                str(t.get("name") or t["id"]),
-                file,
-                line,
-                status,
-                str(t.get("message") or ""),
-                _clip(text),
+    with f:
+        for raw in f:
+            try:
+                t = json.loads(raw)
+            except ValueError:
+                continue  # the line a kill cut short
+            kind = t.get("kind")
+            if kind == "end":
+                res.complete = True
+                res.duration_s = round(float(t.get("duration_s") or 0), 6)
+                continue
+            if kind != "test":
+                continue
+            file = t.get("file")
+            if file and Path(file).is_relative_to(root):
+                file = str(Path(file).relative_to(root))
+            status = str(t["status"])
+            text = str(t.get("output") or "")
+            line = t.get("line")
+            if status in ("failed", "error"):
+                line = _failing_line(text, file) or line or (1 if file else None)
+            res.count(
+                TestCase(
+                    str(t["id"]),
+                    str(t.get("name") or t["id"]),
+                    file,
+                    line,
+                    status,
+                    str(t.get("message") or ""),
+                    _clip(text),
+                )
             )
-        )
     return res
 
 

@@ -8,8 +8,8 @@ from tests.harness.editor import Editor
 
 TOP_LEVEL = (
     "agent, ai, ask, browse, config, files, git, health, history, locks, log, mcp, memory, "
-    "mode, orchestrator, pane, review, rules, run, schedule, search, session, swarm, template, "
-    "test, trash, version"
+    "mode, module, orchestrator, pane, review, rules, run, schedule, search, session, swarm, "
+    "template, test, trash, version"
 )
 
 

@@ -33,6 +33,7 @@ def test_checkhealth_is_all_ok_here(editor: Editor) -> None:
         'extra "orchestrator" installed',
         "mode embedded",
         "7 modes (files in ",
+        "testing (builtin, 1.0.0): enabled",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
 

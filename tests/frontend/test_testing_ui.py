@@ -106,3 +106,21 @@ def test_outside_a_file_is_a_clear_error(editor: Editor, private_tmux: TmuxServe
     editor.cmd("enew")
     editor.cmd("Orchflow test nearest")
     editor.wait_notify(r"this buffer is not a file on disk", timeout=10)
+
+
+def test_a_suite_killed_mid_run_says_so_with_what_ran(
+    editor: Editor, tmp_path: Path, private_tmux: TmuxServer
+) -> None:
+    root = write(
+        tmp_path / "killed",
+        {
+            "pytest.ini": "[pytest]\n",
+            "test_k.py": "import os, signal\n\ndef test_a():\n    pass\n\n"
+            "def test_b():\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+        },
+    )
+    editor.cmd(f"cd {root}")
+    editor.capture_notify()
+    editor.cmd("Orchflow test all")
+    msg = editor.wait_notify(r"test ☠ 1 passed", timeout=RUN_S)
+    assert "pytest was killed (exit code 137) before it finished" in msg

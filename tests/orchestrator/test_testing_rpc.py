@@ -20,4 +20,12 @@ async def test_test_run_over_json_rpc(orch: OrchestratorProcess, project: Path) 
     assert last["run_id"] == started["run_id"]
     features = (await orch.call("system.features"))["features"]
     assert features["tests"]["status"] == "partial"
-    assert features["tests"]["frameworks"] == ["pytest", "unittest", "jest", "go", "cargo", "make"]
+    assert features["tests"]["frameworks"] == [
+        "pytest",
+        "unittest",
+        "jest",
+        "vitest",
+        "go",
+        "cargo",
+        "make",
+    ]

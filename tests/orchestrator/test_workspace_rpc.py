@@ -128,7 +128,7 @@ def test_every_workspace_method_declares_the_parameters_its_handler_reads() -> N
     served = {n for n in METHODS.names() if _served_core(n)}
     assert set(CORE_PARAMS) == served
     assert set(_SEARCH_OPTIONS) == {f.name for f in dataclasses.fields(SearchOptions)}
-    for module in ("search", "files", "history", "terminal", "templates"):
+    for module in ("search", "files", "history", "terminal", "templates", "modules", "testing"):
         for name, read in _handler_params(f"orchflow_core.{module}.methods").items():
             if module == "terminal" and name not in CORE_PARAMS:
                 continue  # session.*, pane.watch...: the editor's, not served here

@@ -163,7 +163,7 @@ async def test_a_suite_cancelled_mid_run_is_cancelled_with_what_ran(
     assert res["passed"] == 1 and res["failed"] == 0, res["tests"]  # test_a ran; test_c never did
 
 
-async def test_a_killed_pytest_is_an_error_that_says_so(core: Core, tmp_path: Path) -> None:
+async def test_a_killed_pytest_is_killed_and_says_so(core: Core, tmp_path: Path) -> None:
     root = write(
         tmp_path / "killed",
         {
@@ -173,7 +173,11 @@ async def test_a_killed_pytest_is_an_error_that_says_so(core: Core, tmp_path: Pa
         },
     )
     res = await run_to_end(core, {"cwd": str(root)})
-    assert res["state"] == "error" and "wrote no report" in res["message"], res
+    assert res["state"] == "killed", res
+    assert res["message"] == (
+        "pytest was killed (exit code 137) before it finished; the counts are the 0 results"
+        " it reported before"
+    )
     assert res["exit_code"] == 137
 
 
@@ -239,3 +243,53 @@ async def test_teardown_errors_and_xpasses_count_as_pytest_counts_them(
     assert ours(res) == plural(pytest_summary(root)) == {"passed": 1, "xpassed": 1, "error": 1}
     err = next(t for t in res["tests"] if t["status"] == "error")
     assert "teardown broke" in err["message"] and err["line"] == 7
+
+
+async def test_a_suite_killed_mid_run_keeps_what_ran_and_is_not_a_success(
+    core: Core, tmp_path: Path
+) -> None:
+    root = write(
+        tmp_path / "midkill",
+        {
+            "pytest.ini": "[pytest]\n",
+            "test_mid.py": "import os, signal\n\ndef test_a():\n    pass\n\n"
+            "def test_b():\n    assert False, 'b fails'\n\ndef test_c():\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n\ndef test_d():\n    pass\n",
+        },
+    )
+    res = await run_to_end(core, {"cwd": str(root)})
+    assert (res["state"], res["passed"], res["failed"]) == ("killed", 1, 1), res
+    assert [t["name"] for t in res["tests"]] == ["test_a", "test_b"]
+    assert "the 2 results it reported before" in res["message"]
+
+
+async def test_xdist_runs_count_as_pytests_summary(core: Core, tmp_path: Path) -> None:
+    pytest.importorskip("xdist", reason="pytest-xdist is in the test extra (pyproject.toml)")
+    files = dict(PYTEST_SUITE)
+    files["pytest.ini"] = "[pytest]\naddopts = -n 2 -p no:randomly\n"
+    root = write(tmp_path / "xdist", files)
+    res = await run_to_end(core, {"cwd": str(root)})
+    want = await asyncio.to_thread(pytest_summary, root)
+    assert ours(res) == plural(want)
+    assert (res["passed"], res["failed"]) == (6, 3)
+    tm = await core.terminals()
+    shown = await tm.capture(res["pane"], lines=2000)
+    assert "2 workers [11 items]" in shown, shown  # xdist ran it in parallel
+    by_id = {t["id"]: t for t in res["tests"]}
+    assert by_id["test_mixed.py::test_fails"]["line"] == 11
+    assert by_id["test_mixed.py::test_größe[fail-\\xdf]"]["status"] == "failed"
+
+
+async def test_ten_thousand_tests_count_as_pytests_summary(core: Core, tmp_path: Path) -> None:
+    body = (
+        "import pytest\n\n@pytest.mark.parametrize('n', range(9990))\ndef test_many(n):\n"
+        "    assert n % 2500 != 7\n\n"
+        "@pytest.mark.parametrize('w', list('ßäöüéñçøåæ'))\n"
+        "def test_greek(w):\n    assert w\n"
+    )
+    root = write(tmp_path / "big", {"pytest.ini": "[pytest]\n", "test_big.py": body})
+    res = await run_to_end(core, {"cwd": str(root)})
+    want = await asyncio.to_thread(pytest_summary, root)
+    assert ours(res) == plural(want) == {"passed": 9996, "failed": 4}
+    assert len(res["tests"]) == 10_000
+    assert res["state"] == "failed"

@@ -100,6 +100,10 @@ class Bridge:
             error = exc.to_dict()
         self.core = core
         core.events.subscribe(self._forward)
+        if core.config["templates"].get("snapshot_minutes"):  # the running layout, every N min
+            from orchflow_core.templates import snapshots
+
+            snapshots.start(core)
         # The state DB opens on first need (panes, history): calls like version never
         # pay for aiosqlite and migrations, and a broken state dir is named by the
         # call that needed it.
@@ -119,5 +123,13 @@ class Bridge:
 
     def close(self) -> None:
         if self.core is not None:
-            self._loop.submit(self.core.close()).result(timeout=10)
+            self._loop.submit(_close(self.core)).result(timeout=10)
         self._loop.stop()
+
+
+async def _close(core: Core) -> None:
+    if core.config["templates"].get("snapshot_minutes"):
+        from orchflow_core.templates import snapshots
+
+        snapshots.stop(core)
+    await core.close()
