@@ -448,12 +448,11 @@ class Orchestrator:
                 formats=["tmuxp-yaml", "tmuxp-json", "tmuxinator-yaml"],
             ),
             "modules": feature(
-                "partial",
+                "implemented",
                 "manifest.json modules (built-in, entry points, user dir, trusted project);"
                 " validation naming the field; permissions checked when a module acts;"
-                " methods, commands, templates, rules, agents, settings ([modules.<name>]) and"
-                " test adapters are used; contributed modes are validated and listed, not yet"
-                " used",
+                " methods, commands, templates, rules, agents, modes, settings"
+                " ([modules.<name>]) and test adapters are used",
                 kinds=["layout", "agent", "tool", "provider"],
             ),
             "worktrees": _worktree_feature(needs_tmux, self.core.config["worktree"]),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,15 +80,45 @@ class ModeCatalog:
         self._dirs[directory] = (stamp, modes, problems)
         return modes, problems
 
-    def load(self, project: str | None) -> tuple[dict[str, Mode], list[str]]:
-        """(name -> mode, problems) for ``project`` (a directory, or None for none)."""
+    def load(
+        self, project: str | None, modules: Sequence[tuple[str, str]] = ()
+    ) -> tuple[dict[str, Mode], list[str]]:
+        """(name -> mode, problems) for ``project`` (a directory, or None for none).
+        ``modules``: (module, mode file) the enabled modules contribute; they add modes
+        after the shipped ones and cannot replace one (the user's and the project's come
+        after them, as for shipped modes)."""
         found: dict[str, Mode] = {}
         problems: list[str] = []
+        for module, path in modules:
+            try:
+                mode = read_mode_file(Path(path), source=f"module {module}")
+            except ModeError as exc:
+                problems.append(str(exc))
+                continue
+            earlier = found.get(mode.name)
+            if earlier is not None:
+                problems.append(
+                    f"{path}:1: mode {mode.name!r} is taken by {earlier.path}; module"
+                    f" {module!r} cannot replace it"
+                )
+                continue
+            found[mode.name] = mode
+        contributed = dict(found)
+        found = {}
         layers = [(BUILTIN_DIR, "builtin"), (user_dir(), "user")]
         if project is not None:
             layers.append((Path(project) / PROJECT_MODES, "project"))
         for directory, source in layers:
             modes, bad = self._read_dir(directory, source)
+            if source == "user":  # the modules' modes come between shipped and user ones
+                for name, mode in contributed.items():
+                    if name in found:
+                        problems.append(
+                            f"{mode.path}:1: mode {name!r} is shipped with orchflow; module"
+                            f" {mode.source.removeprefix('module ')!r} cannot replace it"
+                        )
+                    else:
+                        found[name] = mode
             problems += bad
             seen_here: set[str] = set()
             for mode in modes:

@@ -61,7 +61,27 @@ def project_of(core: Core, cwd: object) -> str:
 
 
 async def _modes(core: Core, project: str) -> tuple[dict[str, Mode], list[str]]:
-    return await asyncio.to_thread(catalog(core).load, project)
+    contributed = await _module_modes(core)
+    return await asyncio.to_thread(catalog(core).load, project, contributed)
+
+
+async def _module_modes(core: Core) -> list[tuple[str, str]]:
+    """(module, mode file) of the enabled modules' ``contributes.modes``; none when the
+    modules cannot be loaded (their state database unavailable: said in the log)."""
+    from orchflow_core.errors import OrchflowError
+    from orchflow_core.modules.registry import modules_of
+
+    try:
+        ms = await modules_of(core)
+    except OrchflowError as exc:
+        log.warning("modes: the modules' modes are left out: %s", exc.message)
+        return []
+    return [
+        (m.name, str(mode["path"]))
+        for m in ms.active()
+        if m.manifest is not None
+        for mode in m.manifest.modes
+    ]
 
 
 async def active_mode(core: Core, project: str) -> tuple[str, Mode | None, float] | None:

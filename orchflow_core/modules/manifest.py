@@ -192,6 +192,29 @@ def _named(
     return tuple(out)
 
 
+def _modes(where: Path, folder: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """SPARC modes: ``{name, file}`` with ``file`` a mode file (TOML, the format of
+    orchflow_core/modes/) inside the module's folder whose ``name`` is ``name``; read and
+    checked now so a broken one names the field."""
+    from orchflow_core.modes.modefile import ModeError, read_mode_file
+
+    out = []
+    for i, item in enumerate(_named(where, data, "modes", "name")):
+        at = f"contributes.modes[{i}]"
+        rel = _str(where, item, "file", at + ".")
+        target = inside(folder, rel)
+        if target is None or not target.is_file():
+            raise _fail(where, at + ".file", f"{rel!r} is not a file in {folder}")
+        try:
+            mode = read_mode_file(target, source="module")
+        except ModeError as exc:
+            raise _fail(where, at + ".file", str(exc)) from None
+        if mode.name != item["name"]:
+            raise _fail(where, at + ".name", f"{item['name']!r} but {rel} names mode {mode.name!r}")
+        out.append({**item, "path": str(target)})
+    return tuple(out)
+
+
 def _agents(where: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """Agent registry entries (``name`` plus the fields of an ``[agents.<name>]`` table),
     checked by the orchestrator's registry when it is installed (core runs without it: the
@@ -332,7 +355,7 @@ def parse_manifest(folder: Path, *, builtin: bool = False) -> Manifest:
         commands=_commands(where, contributes),
         config=config,
         agents=_agents(where, contributes),
-        modes=_named(where, contributes, "modes", "name"),
+        modes=_modes(where, folder, contributes),
         rules=_rules(where, contributes),
         templates=templates,
         test_adapters=_adapters(where, contributes),

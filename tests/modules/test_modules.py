@@ -362,3 +362,43 @@ async def test_a_module_that_hangs_while_loading_is_failed_not_waited_for(
     assert ms.get("sleepy").error == "entry.py: loading took longer than 0.5 s (left out)"
     assert ms.get("raises").error == "entry.py: RuntimeError: no config"
     assert ms.get("testing").state == "enabled"
+
+
+FOCUS_MODE = """name = "focus"
+description = "One small change at a time"
+preamble = "Mode: focus. Change one thing, run the tests, stop."
+agent_types = ["test"]
+"""
+
+
+async def test_a_modules_modes_join_the_mode_list_and_can_be_activated(
+    plain_core: Core, tmp_path: Path
+) -> None:
+    folder = module(
+        user_modules(), "focusing", contributes={"modes": [{"name": "focus", "file": "focus.toml"}]}
+    )
+    (folder / "focus.toml").write_text(FOCUS_MODE)
+    broken = module(
+        user_modules(), "clash", contributes={"modes": [{"name": "tdd", "file": "tdd.toml"}]}
+    )
+    (broken / "tdd.toml").write_text(FOCUS_MODE.replace('"focus"', '"tdd"'))
+    wrong = module(
+        user_modules(), "misnamed", contributes={"modes": [{"name": "calm", "file": "m.toml"}]}
+    )
+    (wrong / "m.toml").write_text(FOCUS_MODE)
+    mods = by_name(await call(plain_core, "module.list", {"reload": True}))
+    assert (
+        "contributes.modes[0].name: 'calm' but m.toml names mode 'focus'"
+        in (mods["misnamed (user)"]["error"])
+    )
+    listed = await call(plain_core, "mode.list", {"cwd": str(tmp_path)})
+    modes = {m["name"]: m for m in listed["modes"]}
+    assert modes["focus"]["source"] == "module focusing"
+    assert modes["tdd"]["source"] == "builtin"  # a module cannot replace a shipped mode
+    assert any("module 'clash' cannot replace it" in p for p in listed["problems"])
+    await call(plain_core, "mode.activate", {"name": "focus", "cwd": str(tmp_path)})
+    current = await call(plain_core, "mode.current", {"cwd": str(tmp_path)})
+    assert current["mode"]["preamble"].startswith("Mode: focus.")
+    await call(plain_core, "module.disable", {"name": "focusing"})
+    listed = await call(plain_core, "mode.list", {"cwd": str(tmp_path)})
+    assert "focus" not in {m["name"] for m in listed["modes"]}

@@ -49,7 +49,7 @@ async def test_modules_over_json_rpc(
     await orch.call("module.enable", {"name": "testing"})
     assert await orch.call("test.detect", {"cwd": str(project)})
     features = (await orch.call("system.features"))["features"]
-    assert features["modules"]["status"] == "partial"
+    assert features["modules"]["status"] == "implemented"
     assert features["modules"]["kinds"] == ["layout", "agent", "tool", "provider"]
 
 
