@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from orchestrator.agents import AgentManager
     from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
+    from orchestrator.mcp.client.manager import McpClients
     from orchestrator.mcp.http import McpHttp
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
@@ -126,6 +127,7 @@ class Orchestrator:
         self._mcp: McpHttp | None = None  # /mcp, made on its first request (the SDK: ~1 s)
         self._mcp_lock = asyncio.Lock()
         self._mcp_task: asyncio.Task[None] | None = None
+        self._mcp_clients: McpClients | None = None  # [mcp.servers.*], made on first use
 
     # -- parts -------------------------------------------------------------------------
     async def terminals(self) -> TerminalManager:
@@ -178,6 +180,14 @@ class Orchestrator:
     def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
         return self.server.publish(topic, method, params) if self.server is not None else 0
 
+    def mcp_clients(self) -> McpClients:
+        """The MCP servers orchflow is a client of (orchestrator/mcp/client/)."""
+        if self._mcp_clients is None:
+            from orchestrator.mcp.client.manager import for_app
+
+            self._mcp_clients = for_app(self)
+        return self._mcp_clients
+
     async def saved_sessions(self) -> SavedSessions:
         await self._stores_open()
         assert self.saved is not None
@@ -228,7 +238,11 @@ class Orchestrator:
             ),
         )
         self.ai_agents = AiAgents(
-            self.agents, self.terminals, self._publish, lambda: self.core.config.get("agents")
+            self.agents,
+            self.terminals,
+            self._publish,
+            lambda: self.core.config.get("agents"),
+            mcp_servers=lambda: self.mcp_clients().enabled_specs(),
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -402,9 +416,7 @@ class Orchestrator:
                 problems=list(self.core.rules.problems),
             ),
             "mcp.server": _mcp_feature(),
-            "mcp.client": feature(
-                "unavailable", "not implemented yet: orchflow cannot use other MCP servers"
-            ),
+            "mcp.client": _mcp_client_feature(self.core.config),
         }
         out["scheduler"] = (
             {
@@ -635,6 +647,8 @@ class Orchestrator:
         if self.scheduler is not None:
             await self.scheduler.close()
         self.locks.close()
+        if self._mcp_clients is not None:  # stdio MCP servers are this process's children
+            await self._mcp_clients.close()
         if self.ai_agents is not None:  # ACP agents are this process's children
             await self.ai_agents.close()
         if self.agents is not None:
@@ -708,6 +722,25 @@ def _mcp_feature() -> dict[str, Any]:
         "transports": ["stdio (orchflow-orchestrator mcp)", "streamable-http"],
         "path": "/mcp",
         "tools": [t.name for t in TOOLS],
+    }
+
+
+def _mcp_client_feature(config: dict[str, Any]) -> dict[str, Any]:
+    """orchflow as an MCP client of [mcp.servers.<name>] (orchestrator/mcp/client/)."""
+    if not _mcp_installed():
+        return _mcp_feature()
+    from orchestrator.mcp.client.spec import parse_all
+
+    specs, errors = parse_all((config.get("mcp") or {}).get("servers") or {})
+    return {
+        "status": "implemented",
+        "reason": "stdio and Streamable HTTP servers from [mcp.servers.<name>], started on"
+        " demand, tools cached, calls behind a breaker and timeout_s; offered to ACP agents"
+        " at session/new (there is no ai.complete to offer them to yet)",
+        "transports": ["stdio", "streamable-http"],
+        "methods": ["mcp.list_servers", "mcp.list_tools", "mcp.call", "mcp.restart"],
+        "servers": sorted(n for n, s in specs.items() if s.enabled),
+        "problems": [errors[n] for n in sorted(errors)],
     }
 
 

@@ -639,3 +639,4 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 # -- domains in orchestrator/api/ (their @method registrations run on import) ---------------
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import mcp_client as _mcp_client  # noqa: E402, F401

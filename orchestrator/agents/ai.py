@@ -24,6 +24,7 @@ from orchflow_core.errors import InvalidArgumentError, NotFoundError, Unavailabl
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
+    from orchestrator.mcp.client.spec import ServerSpec
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,15 @@ class AiAgents:
         terminals: TerminalsGetter,
         publish: Publisher,
         user_registry: Callable[[], Any],
+        *,
+        mcp_servers: Callable[[], list[ServerSpec]] = list,
     ) -> None:
+        """``mcp_servers()``: the user's MCP servers, passed to ACP agents at session/new."""
         self._panes = panes
         self._terminals = terminals
         self._publish = publish
         self._user_registry = user_registry
+        self._mcp_servers = mcp_servers
         self._agents: dict[str, AcpAgent] = {}
 
     @property
@@ -137,6 +142,7 @@ class AiAgents:
             session=session,
             terminals=self._terminals,
             publish=self._notify,
+            mcp_servers=self._mcp_servers,
         )
         self._agents[acp_agent.id] = acp_agent
         await acp_agent.start()

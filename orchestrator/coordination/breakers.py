@@ -206,12 +206,24 @@ class BreakerRegistry:
         clock: Clock = time.monotonic,
     ) -> None:
         defs = BREAKERS if definitions is None else definitions
+        self._clock = clock
         self.guards = {name: what for name, (what, _) in defs.items()}
         self._breakers = {
             name: CircuitBreaker(name, policy, clock=clock) for name, (_, policy) in defs.items()
         }
 
     def __getitem__(self, name: str) -> CircuitBreaker:
+        return self._breakers[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._breakers
+
+    def add(self, name: str, guards: str, policy: BreakerPolicy) -> CircuitBreaker:
+        """A breaker named at run time (one per configured MCP server: ``mcp.<name>``);
+        the existing one if ``name`` is taken."""
+        if name not in self._breakers:
+            self.guards[name] = guards
+            self._breakers[name] = CircuitBreaker(name, policy, clock=self._clock)
         return self._breakers[name]
 
     def snapshot(self) -> dict[str, dict[str, Any]]:

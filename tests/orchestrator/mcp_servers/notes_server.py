@@ -1,0 +1,102 @@
+"""A real MCP server written with the official SDK (``MCPServer``), for orchflow's MCP client
+tests: started by the orchestrator as a stdio subprocess, or (``--http``) as a Streamable HTTP
+listener that wants ``Authorization: Bearer $NOTES_TOKEN``.
+
+Tools: ``echo {text}``, ``add {a, b}`` (structured output), ``fail {why}`` (a tool error),
+``hang {seconds}`` (answers late), ``run {command}`` (says what it would run), ``exit``
+(the process dies mid-call). ``--crash-at-start`` exits at once with a message on stderr.
+With ``NOTES_PID_FILE`` set it writes its pid there (tests check nothing outlives orchflow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+server = MCPServer("notes", version="1.0")
+
+
+@server.tool()
+def echo(text: str) -> str:
+    """Say the text back."""
+    return f"notes echo: {text}"
+
+
+@server.tool()
+def add(a: int, b: int) -> dict[str, int]:
+    """Add two integers."""
+    return {"sum": a + b}
+
+
+@server.tool()
+def fail(why: str) -> str:
+    """Fail with the reason (a tool error)."""
+    raise ToolError(f"failed on purpose: {why}")
+
+
+@server.tool()
+async def hang(seconds: float) -> str:
+    """Answer after the given seconds."""
+    await asyncio.sleep(seconds)
+    return "woke up"
+
+
+@server.tool()
+def run(command: str) -> str:
+    """Say which command it would run (it runs nothing)."""
+    return f"would run: {command}"
+
+
+@server.tool(name="exit")
+def exit_now() -> str:
+    """End the process in the middle of the call."""
+    os._exit(5)
+
+
+def serve_http() -> None:
+    import uvicorn
+
+    token = os.environ.get("NOTES_TOKEN", "")
+    app = server.streamable_http_app(stateless_http=True, json_response=True)
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            if headers.get(b"authorization", b"").decode() != f"Bearer {token}":
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"bad token"})
+                return
+        await app(scope, receive, send)
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    print(sock.getsockname()[1], flush=True)
+    config = uvicorn.Config(guarded, log_level="warning", lifespan="on")
+    app_server = uvicorn.Server(config)
+    # the SDK's app needs its lifespan (the session manager); uvicorn runs it
+    asyncio.run(app_server.serve(sockets=[sock]))
+
+
+def main() -> None:
+    if "--crash-at-start" in sys.argv:
+        print("notes: cannot open the notes database (crashing on purpose)", file=sys.stderr)
+        sys.exit(3)
+    pid_file = os.environ.get("NOTES_PID_FILE")
+    if pid_file:
+        with open(pid_file, "a") as f:
+            f.write(f"{os.getpid()}\n")
+    if "--http" in sys.argv:
+        serve_http()
+    else:
+        server.run()
+
+
+if __name__ == "__main__":
+    main()
