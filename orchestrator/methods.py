@@ -21,6 +21,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     memory.search {query, namespace?, limit?}  memory.list {namespace?, prefix?, limit?}
     memory.delete {key, namespace?}
     lock.* and schedule.*: orchestrator/api/coordination.py (registered at the end)
+    mcp.list_servers {}  mcp.list_tools {server, refresh?}  mcp.call {server, tool, arguments?}
+    mcp.restart {server}   (orchestrator/api/mcp_client.py: orchflow as an MCP client)
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
     pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,

@@ -265,6 +265,14 @@ function M.check_mcp(status)
     h.error("`orchflow-orchestrator mcp` fails: " .. (err or "?"), { "Run it in a shell to see why: " .. cmd, "See :Orchflow log" })
   end
   h.info("AI clients run it as (isolated: never imports from the project): " .. cmd)
+  -- the MCP servers orchflow is a client of ([mcp.servers.<name>]): a bad one is named
+  for _, srv in ipairs(type(s.servers) == "table" and s.servers or {}) do
+    if srv.kind == "user" and srv.state == "invalid" then
+      h.warn(("MCP server %s is not used: %s"):format(srv.name, srv.last_error), { "Fix it in config.toml" })
+    elseif srv.kind == "user" then
+      h.ok(("MCP server %s (%s): %s"):format(srv.name, srv.transport or "?", srv.state))
+    end
+  end
   for _, c in ipairs(require("orchflow.mcp").clients) do
     h.info(c.title .. ":\n" .. (s.snippets[c.key] or "?"))
   end

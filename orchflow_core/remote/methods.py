@@ -84,6 +84,11 @@ _forward("schedule.remove", "schedule.remove", ("name",))
 _forward("schedule.run_now", "schedule.run_now", ("name",))
 _forward("schedule.history", "schedule.history", ("name",))
 _forward("lock.list", "lock.list")
+# orchflow as an MCP client (:Orchflow mcp's keys)
+_forward("mcp.list_servers", "mcp.list_servers")
+_forward("mcp.list_tools", "mcp.list_tools", ("server",))
+_forward("mcp.call", "mcp.call", ("server", "tool"))
+_forward("mcp.restart", "mcp.restart", ("server",))
 
 
 # -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------
@@ -124,18 +129,20 @@ def mcp_snippets(argv: list[str]) -> dict[str, str]:
 @METHODS.method("mcp.status")
 async def mcp_status(core: Core, params: Params) -> dict[str, Any]:
     """{orchestrator: its status, server: system.features' mcp.server (None while it does
-    not run), client: mcp.client, command: argv, snippets: {claude, codex, gemini}, note}.
+    not run), client: mcp.client, servers: mcp.list_servers (None while it does not run),
+    command: argv, snippets: {claude, codex, gemini}, note}.
     Never starts a sidecar: it reports what runs."""
     from orchflow_core.errors import OrchflowError
     from orchflow_core.remote import discovery
 
     link = core.orchestrator
     status = await link.status()
-    out: dict[str, Any] = {"orchestrator": status, "server": None, "client": None}
+    out: dict[str, Any] = {"orchestrator": status, "server": None, "client": None, "servers": None}
     if status.get("state") == "running":
         try:
             features = (await link.call("system.features"))["features"]
             out["server"], out["client"] = features.get("mcp.server"), features.get("mcp.client")
+            out["servers"] = await link.call("mcp.list_servers")
         except OrchflowError as exc:
             out["error"] = exc.message
     note = "AI clients start `orchflow-orchestrator mcp`; it needs a running orchestrator."
