@@ -95,7 +95,7 @@ def test_mcp_lists_a_users_server_its_tools_and_calls_one(
     ed.cmd("close")
     mcp_float(ed)
     screen = ed.screen_text()
-    row = "notes          user  stdio       ready     breaker closed    6 tools: echo"
+    row = "notes          user  stdio       ready     breaker closed    7 tools: echo"
     assert row in screen, screen
     _cursor_on(ed, "notes          user")
     ed.lua("_G.inputs = { 'echo', '{\"text\": \"from nvim\"}' }")

@@ -116,7 +116,7 @@ async def test_a_stdio_server_is_started_on_demand_and_its_tools_called(
 ) -> None:
     listed = await notes_orch.call("mcp.list_tools", {"server": "notes"})
     names = [t["name"] for t in listed["tools"]]
-    assert names == ["echo", "add", "fail", "hang", "run", "exit"]
+    assert names == ["echo", "add", "fail", "hang", "run", "learn", "exit"]
     assert listed["tools"][0]["inputSchema"]["required"] == ["text"]
     echoed = await notes_orch.call(
         "mcp.call", {"server": "notes", "tool": "echo", "arguments": {"text": "hello"}}
@@ -131,10 +131,31 @@ async def test_a_stdio_server_is_started_on_demand_and_its_tools_called(
     )
     assert failed["isError"] is True and "failed on purpose: disk full" in text(failed)
     by = rows(await notes_orch.call("mcp.list_servers", {}))
-    assert by["notes"]["state"] == "ready" and by["notes"]["tool_count"] == 6
+    assert by["notes"]["state"] == "ready" and by["notes"]["tool_count"] == 7
     assert by["notes"]["server_info"]["name"] == "notes"
     assert by["notes"]["breaker"]["state"] == "closed"
     assert len((tmp_path / "pids").read_text().split()) == 1  # one process, reused
+
+
+async def test_tools_are_cached_until_the_server_says_they_changed(
+    notes_orch: OrchestratorProcess,
+) -> None:
+    async def names() -> list[str]:
+        listed = await notes_orch.call("mcp.list_tools", {"server": "notes"})
+        return [t["name"] for t in listed["tools"]]
+
+    assert "shout" not in await names()
+    learned = await notes_orch.call(
+        "mcp.call", {"server": "notes", "tool": "learn", "arguments": {"name": "shout"}}
+    )
+    assert text(learned) == "learned shout"
+    async with asyncio.timeout(10):  # the change arrives on the server's event stream
+        while "shout" not in await names():  # noqa: ASYNC110 - another process's event
+            await asyncio.sleep(0.05)
+    out = await notes_orch.call(
+        "mcp.call", {"server": "notes", "tool": "shout", "arguments": {"text": "hi"}}
+    )
+    assert text(out) == "shout: hi"
 
 
 async def test_bad_requests_name_what_is_wrong(notes_orch: OrchestratorProcess) -> None:
@@ -204,7 +225,7 @@ async def test_restart_starts_a_new_process(
     await notes_orch.call("mcp.list_tools", {"server": "notes"})
     first = int((tmp_path / "pids").read_text().split()[0])
     out = await notes_orch.call("mcp.restart", {"server": "notes"})
-    assert out == {"server": "notes", "state": "ready", "tool_count": 6}
+    assert out == {"server": "notes", "state": "ready", "tool_count": 7}
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
     assert len(pids) == 2 and not _alive(first)
 

@@ -4,7 +4,8 @@ listener that wants ``Authorization: Bearer $NOTES_TOKEN``.
 
 Tools: ``echo {text}``, ``add {a, b}`` (structured output), ``fail {why}`` (a tool error),
 ``hang {seconds}`` (answers late), ``run {command}`` (says what it would run), ``exit``
-(the process dies mid-call). ``--crash-at-start`` exits at once with a message on stderr.
+(the process dies mid-call), ``learn {name}`` (adds a tool and announces the change).
+``--crash-at-start`` exits at once with a message on stderr.
 With ``NOTES_PID_FILE`` set it writes its pid there (tests check nothing outlives orchflow).
 """
 
@@ -17,6 +18,7 @@ import sys
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("notes", version="1.0")
@@ -51,6 +53,18 @@ async def hang(seconds: float) -> str:
 def run(command: str) -> str:
     """Say which command it would run (it runs nothing)."""
     return f"would run: {command}"
+
+
+@server.tool()
+async def learn(name: str, ctx: Context) -> str:
+    """Add a tool named ``name`` (it echoes) and announce that the tools changed."""
+
+    def learned(text: str) -> str:
+        return f"{name}: {text}"
+
+    server.add_tool(learned, name=name, description=f"learned at run time as {name}")
+    await ctx.notify_tools_changed()
+    return f"learned {name}"
 
 
 @server.tool(name="exit")
