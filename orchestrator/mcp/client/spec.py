@@ -104,7 +104,7 @@ def _table(value: Any, key: str, environ: dict[str, str]) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(v, str):
             # the value may be a secret: say its type, not its value
-            raise SpecError(f"{key}.{k}: got a {type(v).__name__}, expected a string")
+            raise SpecError(f"{key}.{k}: expected a string, got {type(v).__name__}")
         out[str(k)] = _expand(v, f"{key}.{k}", environ)
     return out
 
