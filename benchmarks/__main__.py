@@ -26,6 +26,7 @@ MODULES = [
     "rules",
     "acp",
     "mcp",
+    "mcp_client",
     "templates",
     "router",
     "testing",
