@@ -64,7 +64,9 @@ async def notes_orch(
             f"{json.dumps(str(tmp_path / 'pids'))} }}",
         )
         + stdio("slow", NOTES, extra="timeout_s = 1")
-        + stdio("crashy", NOTES, "--crash-at-start")
+        + stdio(
+            "crashy", NOTES, "--crash-at-start", extra='env = { NOTES_TOKEN = "${NOTES_TOKEN}" }'
+        )
         + stdio("malformed", MALFORMED)
         + '[mcp.servers.missing]\ncommand = "orchflow-no-such-mcp-server"\n\n'
         + '[mcp.servers.typo]\ncommand = "x"\ntimeout_s = "soon"\n\n'
@@ -197,7 +199,8 @@ async def test_faults_are_reported_per_server_and_the_others_keep_working(
     by = rows(await call("mcp.list_servers", {}))
     assert by["missing"]["state"] == "failed" and "not installed" in by["missing"]["last_error"]
     assert by["crashy"]["state"] == "failed"
-    assert "cannot open the notes database" in by["crashy"]["last_error"]
+    assert "database with token *** (crashing" in by["crashy"]["last_error"]  # its env value
+    assert SECRET not in json.dumps(by)
     assert "malformed result" in by["malformed"]["last_error"]
     assert by["slow"]["breaker"]["state"] == "open" and by["slow"]["breaker"]["opens"] == 1
     assert "within 1 s" in by["slow"]["breaker"]["last_failure"]

@@ -45,6 +45,7 @@ STOP_GRACE_S = 8.0  # the SDK's stdio shutdown: 2 s after stdin closes, 2 s afte
 ANSWER_GRACE_S = 2.0  # past timeout_s, the outer bound on one call
 STDERR_TAIL = 600  # characters of a stdio server's stderr in a failure's message
 STDERR_LINES = 3
+MIN_SECRET = 4  # shorter env or header values are not blanked out (they would hit any text)
 Target = Callable[[contextlib.AsyncExitStack], Awaitable[Any]]
 
 
@@ -106,15 +107,18 @@ class ServerConnection:
         timeout_s: float,
         start_timeout_s: float,
         stderr_file: Path | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
+        """``secrets``: env and header values, blanked out of every error and log line."""
         self.name = name
+        self._secrets = tuple(v for v in secrets if len(v) >= MIN_SECRET)
         self._target = target
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
         self.stderr_file = stderr_file
         self.state = ServerState.STOPPED
         self.state_at = time.time()
-        self.last_error: str | None = None
+        self._last_error: str | None = None
         self.protocol_version: str | None = None
         self.server_info: dict[str, Any] | None = None
         self.tools: list[dict[str, Any]] | None = None  # cached tools/list (None: stale)
@@ -126,12 +130,25 @@ class ServerConnection:
         self._tools_lock = asyncio.Lock()
 
     # -- state ------------------------------------------------------------------------
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, text: str | None) -> None:
+        self._last_error = self._redact(text) if text else text
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def _set(self, event: ServerEvent, why: str | None = None) -> None:
         new = transition(self.state, event)
         if event is ServerEvent.FAIL:
             self.last_error = why
         if new is not self.state:
-            because = f" ({why})" if why else ""
+            because = f" ({self.last_error})" if why else ""
             log.info("MCP server %s: %s -> %s%s", self.name, self.state, new, because)
             self.state, self.state_at = new, time.time()
 
@@ -143,7 +160,7 @@ class ServerConnection:
         except OSError:
             return ""
         tail = "\n".join(text.splitlines()[-STDERR_LINES:])[-STDERR_TAIL:]
-        return f"; its stderr ends: {tail}" if tail else ""
+        return f"; its stderr ends: {self._redact(tail)}" if tail else ""
 
     # -- life -------------------------------------------------------------------------
     async def client(self) -> Any:
@@ -333,7 +350,8 @@ class ServerConnection:
                     )
                 ) from None
             raise BackendError(
-                f"MCP server {self.name!r} answered {what} with an error: {exc.error.message}"
+                f"MCP server {self.name!r} answered {what} with an error:"
+                f" {self._redact(exc.error.message)}"
                 f" (code {exc.code})",
                 server=self.name,
                 mcp_code=exc.code,

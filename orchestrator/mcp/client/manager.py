@@ -114,6 +114,7 @@ class McpClients:
             timeout_s=spec.timeout_s,
             start_timeout_s=spec.start_timeout_s,
             stderr_file=stderr,
+            secrets=(*spec.env.values(), *spec.headers.values()),
         )
 
     def _breaker(self, server: str) -> CircuitBreaker:
@@ -270,7 +271,7 @@ class McpClients:
 
         self._closed = True
         conns, self._conns = list(self._conns.values()), {}
-        await asyncio.gather(*(c.stop() for c in conns), return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in conns), *_DETACHED, return_exceptions=True)
 
 
 _DETACHED: set[Any] = set()

@@ -100,7 +100,11 @@ def serve_http() -> None:
 
 def main() -> None:
     if "--crash-at-start" in sys.argv:
-        print("notes: cannot open the notes database (crashing on purpose)", file=sys.stderr)
+        token = os.environ.get("NOTES_TOKEN", "")
+        print(
+            f"notes: cannot open the notes database with token {token} (crashing on purpose)",
+            file=sys.stderr,
+        )
         sys.exit(3)
     pid_file = os.environ.get("NOTES_PID_FILE")
     if pid_file:
