@@ -207,6 +207,10 @@ async def test_faults_are_reported_per_server_and_the_others_keep_working(
     assert by["notes"]["breaker"]["state"] == "closed" and by["notes"]["state"] == "ready"
     health = await call("system.health", {})
     assert any(p.startswith("breaker mcp.slow: open") for p in health["problems"])
+    # a restart on request closes the breaker: the server is used again at once
+    assert (await call("mcp.restart", {"server": "slow"}))["state"] == "ready"
+    again = await call("mcp.call", {"server": "slow", "tool": "echo", "arguments": {"text": "y"}})
+    assert text(again) == "notes echo: y"
 
 
 async def test_a_server_that_dies_mid_call_is_started_again_on_the_next(

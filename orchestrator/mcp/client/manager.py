@@ -235,7 +235,7 @@ class McpClients:
         """Stop the server and start it again now (its tools are asked again)."""
         conn = self._get(server)
         await conn.stop()
-        self._breaker(conn.name).success()  # the user asked: a fresh start
+        self._breaker(conn.name).reset()  # the user asked: a fresh start
         tools = await self._guarded(conn, lambda: conn.list_tools(refresh=True))
         return {"server": conn.name, "state": conn.state.value, "tool_count": len(tools)}
 
