@@ -10,6 +10,7 @@ local present, pad = fmt.present, fmt.pad
 
 M.clients = {
   { key = "claude", title = "Claude Code (run in a shell)" },
+  { key = "claude_project", title = "Claude Code, for one project (.mcp.json at its root)" },
   { key = "codex", title = "Codex (~/.codex/config.toml)" },
   { key = "gemini", title = "Gemini CLI (~/.gemini/settings.json)" },
 }

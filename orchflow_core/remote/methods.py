@@ -112,15 +112,18 @@ def mcp_command(discovery_file: str | None = None) -> list[str]:
 
 
 def mcp_snippets(argv: list[str]) -> dict[str, str]:
-    """How to add orchflow to Claude Code, Codex and Gemini CLI (their own config syntax)."""
+    """How to add orchflow to Claude Code (a command, or a project's .mcp.json), Codex and
+    Gemini CLI (their own config syntax)."""
     import json
     import shlex
 
     command, args = argv[0], argv[1:]
     toml_args = ", ".join(json.dumps(a) for a in args)
     gemini = {"mcpServers": {"orchflow": {"command": command, "args": args}}}
+    project = {"mcpServers": {"orchflow": {"type": "stdio", "command": command, "args": args}}}
     return {
         "claude": f"claude mcp add orchflow -- {shlex.join(argv)}",
+        "claude_project": json.dumps(project, indent=2),
         "codex": f"[mcp_servers.orchflow]\ncommand = {json.dumps(command)}\nargs = [{toml_args}]",
         "gemini": json.dumps(gemini, indent=2),
     }

@@ -14,7 +14,9 @@ from tests.harness.tmux import TmuxServer
 
 def mcp_float(ed: Editor) -> list[str]:
     ed.cmd("Orchflow mcp")
-    floats = ed.wait_until(lambda: [f for f in ed.floats() if f["title"] == " orchflow MCP "])
+    floats = ed.wait_until(
+        lambda: [f for f in ed.floats() if f["title"] == " orchflow MCP "], timeout=20
+    )
     return list(floats[0]["lines"])
 
 
@@ -25,6 +27,8 @@ def test_embedded_says_the_server_is_the_orchestrators(editor: Editor) -> None:
     assert "mode = 'sidecar'" in text
     assert "claude mcp add orchflow -- " in text and " mcp" in text
     assert "[mcp_servers.orchflow]" in text
+    assert "Claude Code, for one project (.mcp.json at its root):" in text
+    assert '"type": "stdio"' in text
     assert '"mcpServers"' in text
 
 
