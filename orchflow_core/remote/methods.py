@@ -33,6 +33,12 @@ async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
     return await core.orchestrator.status()
 
 
+# mcp.* that may start a server and wait for its answer: a server's start_timeout_s and
+# timeout_s (defaults 30 + 60), so its own error comes back rather than the link's timeout
+MCP_CALL_TIMEOUT_S = 95.0
+_MCP_SLOW = frozenset({"mcp.call", "mcp.list_tools", "mcp.restart"})
+
+
 def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
     """Register host method ``name`` as a call of orchestrator method ``remote``.
 
@@ -50,6 +56,8 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
         if out.get("worktree") or out.get("remove_worktree") or remote == "agent.cleanup":
             # a worktree's setup or teardown script may run up to setup_timeout_s, each
             timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
+        if remote in _MCP_SLOW:
+            timeout = MCP_CALL_TIMEOUT_S
         return await core.orchestrator.call(remote, out, timeout_s=timeout)
 
     METHODS.method(name)(handler)
