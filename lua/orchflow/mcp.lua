@@ -8,6 +8,10 @@ local host = require("orchflow.host")
 local fmt = require("orchflow.fmt")
 local present, pad = fmt.present, fmt.pad
 
+-- Calls that may start a server and wait for it: the host waits up to 95 s for them
+-- (a server's start_timeout_s + timeout_s), so this side waits a little longer.
+local SLOW = { timeout_s = 100 }
+
 M.clients = {
   { key = "claude", title = "Claude Code (run in a shell)" },
   { key = "claude_project", title = "Claude Code, for one project (.mcp.json at its root)" },
@@ -160,7 +164,7 @@ function M.tools(server)
       footer = "q close",
       fit = true,
     })
-  end))
+  end), SLOW)
 end
 
 --- Ask for a tool and its JSON arguments, call it, show the result.
@@ -183,7 +187,7 @@ function M.call(server)
           footer = "q close",
           fit = true,
         })
-      end))
+      end), SLOW)
     end)
   end)
 end
@@ -194,7 +198,7 @@ function M.restart(server, done)
     if done then
       done()
     end
-  end))
+  end), SLOW)
 end
 
 function M.show()
