@@ -5,6 +5,7 @@ stdio subprocesses and as a Streamable HTTP listener), driven over its JSON-RPC 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -282,6 +283,40 @@ async def test_no_server_process_outlives_the_orchestrator(
     finally:
         assert await orch.stop() == 0
     assert not any(_alive(p) for p in started)
+
+
+async def test_a_server_that_never_answers_at_start_is_stopped_and_reported(
+    tmp_path: Path, private_tmux: TmuxServer
+) -> None:
+    pids = tmp_path / "pids"
+    env = f"env = {{ NOTES_PID_FILE = {json.dumps(str(pids))} }}\nstart_timeout_s = 1\n"
+    orch = await start(
+        tmp_path,
+        private_tmux,
+        stdio("mute", NOTES, "--hang-at-start", extra=env) + stdio("fine", NOTES),
+    )
+    try:
+        with pytest.raises(TimeoutError_, match=r"'mute' did not start: no answer to discover"):
+            await orch.call("mcp.list_tools", {"server": "mute"})
+        (pid,) = [int(p) for p in pids.read_text().split()]
+        assert not _alive(pid)  # given up on and ended, not left running
+        ok = await orch.call(
+            "mcp.call", {"server": "fine", "tool": "echo", "arguments": {"text": "x"}}
+        )
+        assert text(ok) == "notes echo: x"
+        by = rows(await orch.call("mcp.list_servers", {}))
+        assert by["mute"]["state"] == "failed" and by["mute"]["breaker"]["failures"] == 1
+        # the orchestrator stops while it starts it again: it does not wait for the start
+        starting = asyncio.create_task(orch.call("mcp.list_tools", {"server": "mute"}))
+        async with asyncio.timeout(10):
+            while len(pids.read_text().split()) < 2:  # noqa: ASYNC110 - another process's file
+                await asyncio.sleep(0.02)
+        assert await orch.stop() == 0
+        with contextlib.suppress(Exception):
+            await starting
+        assert not any(_alive(int(p)) for p in pids.read_text().split())
+    finally:
+        await orch.stop()
 
 
 async def test_an_http_server_gets_its_header_from_the_environment_and_no_log_shows_it(

@@ -228,9 +228,9 @@ class ServerConnection:
                 if listener is not None:
                     listener.cancel()
                     await asyncio.gather(listener, return_exceptions=True)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # stopped (or given up on) before it was ready
             if not ready.done():
-                ready.cancel()
+                ready.set_exception(UnavailableError("it was stopped while starting"))
             raise
         except Exception as exc:  # reported to the starter, or recorded
             if not ready.done():
@@ -281,10 +281,13 @@ class ServerConnection:
 
     async def _stop_holder(self) -> None:
         holder, stop = self._holder, self._stop
+        connected = self._client is not None
         self._holder, self._client = None, None
         if holder is None or stop is None:
             return
         stop.set()
+        if not connected:  # still in discover/initialize (maybe hung): cancelling it is how
+            holder.cancel()  # to leave; the SDK still ends the process (shielded)
         done, _ = await asyncio.wait({holder}, timeout=STOP_GRACE_S)
         if not done:
             log.warning("MCP server %s: not stopped in %ss; cancelling", self.name, STOP_GRACE_S)
@@ -292,10 +295,11 @@ class ServerConnection:
             await asyncio.wait({holder}, timeout=STOP_GRACE_S)
 
     async def stop(self) -> None:
-        async with self._start_lock:
-            await self._stop_holder()
-            self._set(ServerEvent.STOP)
-            self.tools = None
+        """Stop the server now, also one that is starting (without waiting for the start:
+        shutdown must not wait out a hung server's start_timeout_s)."""
+        await self._stop_holder()
+        self._set(ServerEvent.STOP)
+        self.tools = None
 
     # -- requests ---------------------------------------------------------------------
     async def list_tools(self, *, refresh: bool = False) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ _TABLE: dict[tuple[ServerState, ServerEvent], ServerState] = {
     (S.READY, E.STOP): S.STOPPED,
     (S.FAILED, E.STOP): S.STOPPED,
     (S.STOPPED, E.STOP): S.STOPPED,
+    (S.STOPPED, E.FAIL): S.STOPPED,  # a start that was stopped reports its end: still stopped
 }
 STATIC = frozenset({S.DISABLED, S.INVALID})
 

@@ -5,7 +5,8 @@ listener that wants ``Authorization: Bearer $NOTES_TOKEN``.
 Tools: ``echo {text}``, ``add {a, b}`` (structured output), ``fail {why}`` (a tool error),
 ``hang {seconds}`` (answers late), ``run {command}`` (says what it would run), ``exit``
 (the process dies mid-call), ``learn {name}`` (adds a tool and announces the change).
-``--crash-at-start`` exits at once with a message on stderr.
+``--crash-at-start`` exits at once with a message on stderr; ``--hang-at-start`` never
+answers.
 With ``NOTES_PID_FILE`` set it writes its pid there (tests check nothing outlives orchflow).
 """
 
@@ -15,6 +16,7 @@ import asyncio
 import os
 import socket
 import sys
+import time
 from typing import Any
 
 from mcp.server import MCPServer
@@ -110,6 +112,8 @@ def main() -> None:
     if pid_file:
         with open(pid_file, "a") as f:
             f.write(f"{os.getpid()}\n")
+    if "--hang-at-start" in sys.argv:
+        time.sleep(3600)  # never answers initialize or server/discover
     if "--http" in sys.argv:
         serve_http()
     else:
