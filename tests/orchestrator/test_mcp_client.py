@@ -289,14 +289,17 @@ async def test_a_server_that_never_answers_at_start_is_stopped_and_reported(
     tmp_path: Path, private_tmux: TmuxServer
 ) -> None:
     pids = tmp_path / "pids"
-    env = f"env = {{ NOTES_PID_FILE = {json.dumps(str(pids))} }}\nstart_timeout_s = 1\n"
+    env = f"env = {{ NOTES_PID_FILE = {json.dumps(str(pids))} }}\nstart_timeout_s = 3\n"
     orch = await start(
         tmp_path,
         private_tmux,
         stdio("mute", NOTES, "--hang-at-start", extra=env) + stdio("fine", NOTES),
     )
     try:
-        with pytest.raises(TimeoutError_, match=r"'mute' did not start: no answer to discover"):
+        with pytest.raises(
+            TimeoutError_,
+            match=r"'mute' did not start: no answer to discover/initialize within 3 s",
+        ):
             await orch.call("mcp.list_tools", {"server": "mute"})
         (pid,) = [int(p) for p in pids.read_text().split()]
         assert not _alive(pid)  # given up on and ended, not left running

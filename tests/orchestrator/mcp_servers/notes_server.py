@@ -12,8 +12,13 @@ With ``NOTES_PID_FILE`` set it writes its pid there (tests check nothing outlive
 
 from __future__ import annotations
 
-import asyncio
 import os
+
+if os.environ.get("NOTES_PID_FILE"):  # first, before the SDK's imports (a second or more)
+    with open(os.environ["NOTES_PID_FILE"], "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+import asyncio
 import socket
 import sys
 import time
@@ -108,10 +113,6 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(3)
-    pid_file = os.environ.get("NOTES_PID_FILE")
-    if pid_file:
-        with open(pid_file, "a") as f:
-            f.write(f"{os.getpid()}\n")
     if "--hang-at-start" in sys.argv:
         time.sleep(3600)  # never answers initialize or server/discover
     if "--http" in sys.argv:
