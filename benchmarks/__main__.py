@@ -27,6 +27,7 @@ MODULES = [
     "rules",
     "acp",
     "mcp",
+    "mcp_client",
     "templates",
     "router",
     "testing",

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
     from orchestrator.executors.local import LocalExecutor
+    from orchestrator.mcp.client.manager import McpClients
     from orchestrator.mcp.http import McpHttp
     from orchestrator.memory import MemoryStore
     from orchestrator.saved_sessions import SavedSessions
@@ -135,6 +136,7 @@ class Orchestrator:
         self._providers: ProviderManager | None = None  # AI providers (orchestrator/providers)
         self.ai_streams = StreamedCompletions()
         self.provider_manager()  # its breakers show in system.health from the start
+        self._mcp_clients: McpClients | None = None  # [mcp.servers.*], made on first use
 
     # -- parts -------------------------------------------------------------------------
     async def terminals(self) -> TerminalManager:
@@ -204,6 +206,14 @@ class Orchestrator:
     def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
         return self.server.publish(topic, method, params) if self.server is not None else 0
 
+    def mcp_clients(self) -> McpClients:
+        """The MCP servers orchflow is a client of (orchestrator/mcp/client/)."""
+        if self._mcp_clients is None:
+            from orchestrator.mcp.client.manager import for_app
+
+            self._mcp_clients = for_app(self)
+        return self._mcp_clients
+
     async def saved_sessions(self) -> SavedSessions:
         await self._stores_open()
         assert self.saved is not None
@@ -268,6 +278,7 @@ class Orchestrator:
             lambda: {**contributed_agents(self.core), **(self.core.config.get("agents") or {})},
             state_dir=self.options.state_dir,
             discovery_file=self.discovery_file,
+            mcp_servers=lambda: self.mcp_clients().enabled_specs(),
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -466,9 +477,7 @@ class Orchestrator:
                 problems=list(self.core.rules.problems),
             ),
             "mcp.server": _mcp_feature(),
-            "mcp.client": feature(
-                "unavailable", "not implemented yet: orchflow cannot use other MCP servers"
-            ),
+            "mcp.client": _mcp_client_feature(self.core.config),
         }
         out["scheduler"] = (
             {
@@ -729,6 +738,8 @@ class Orchestrator:
         await self.ai_streams.close()
         if self._providers is not None:
             await self._providers.aclose()
+        if self._mcp_clients is not None:  # stdio MCP servers are this process's children
+            await self._mcp_clients.close()
         if self.ai_agents is not None:  # ACP agents are this process's children
             await self.ai_agents.close()
         if self.agents is not None:
@@ -819,6 +830,25 @@ def _providers_feature(manager: ProviderManager) -> dict[str, Any]:
         "kinds": kinds,
         "configured": configured,
         "default": manager.default,
+    }
+
+
+def _mcp_client_feature(config: dict[str, Any]) -> dict[str, Any]:
+    """orchflow as an MCP client of [mcp.servers.<name>] (orchestrator/mcp/client/)."""
+    if not _mcp_installed():
+        return _mcp_feature()
+    from orchestrator.mcp.client.spec import parse_all
+
+    specs, errors = parse_all((config.get("mcp") or {}).get("servers") or {})
+    return {
+        "status": "implemented",
+        "reason": "stdio and Streamable HTTP servers from [mcp.servers.<name>], started on"
+        " demand, tools cached, calls behind a breaker and timeout_s; offered to ACP agents"
+        " at session/new (ai.complete providers take no tools yet)",
+        "transports": ["stdio", "streamable-http"],
+        "methods": ["mcp.list_servers", "mcp.list_tools", "mcp.call", "mcp.restart"],
+        "servers": sorted(n for n, s in specs.items() if s.enabled),
+        "problems": [errors[n] for n in sorted(errors)],
     }
 
 

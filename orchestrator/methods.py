@@ -25,6 +25,8 @@ The table (params; ``?`` = optional) — the result of each is documented on its
     review.open/accept/reject/comment/send/finish {agent, ...}: orchestrator/api/review.py
     ai.complete {prompt, mode?, provider?, stream?, system?}  ai.cancel {request_id}
     ai.providers {}   (model providers: orchestrator/api/ai_providers.py)
+    mcp.list_servers {}  mcp.list_tools {server, refresh?}  mcp.call {server, tool, arguments?}
+    mcp.restart {server}   (orchestrator/api/mcp_client.py: orchflow as an MCP client)
     protocol.check {command, origin?, pane_type?, mode?}  protocol.add {pattern, kind?, action,
     message, scope?, id?}  protocol.list {}  protocol.remove {id}   (orchflow_core's, shared)
     pane.output {pane, lines?}  (and core's pane.new/list/send/run/close, search.*, files.*,
@@ -669,5 +671,6 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import ai_providers as _ai_providers  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import mcp_client as _mcp_client  # noqa: E402, F401
 from orchestrator.api import review as _review  # noqa: E402
 from orchestrator.api import swarm as _swarm  # noqa: E402, F401

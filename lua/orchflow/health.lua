@@ -48,12 +48,16 @@ except Exception as exc:
 print(json.dumps(out))
 ]]
 
-local function run(argv, cwd)
+local function run(argv, cwd, timeout_ms)
+  timeout_ms = timeout_ms or 5000
   local ok, res = pcall(function()
-    return vim.system(argv, { text = true, cwd = cwd or require("orchflow.config").root() }):wait(5000)
+    return vim.system(argv, { text = true, cwd = cwd or require("orchflow.config").root() }):wait(timeout_ms)
   end)
   if not ok then
     return nil, tostring(res)
+  end
+  if res.code == 124 and (res.signal or 0) ~= 0 then
+    return nil, ("no answer within %d s (a loaded machine?): it was stopped"):format(timeout_ms / 1000)
   end
   if res.code ~= 0 then
     return nil, vim.trim((res.stderr or "") .. (res.stdout or ""))
@@ -332,6 +336,9 @@ function M.check_providers(info)
     end
   end
 end
+-- `orchflow-orchestrator mcp --check` imports the MCP SDK (about a second) and asks the
+-- orchestrator: more than the 5 s other tools get on a busy machine.
+local MCP_CHECK_MS = 15000
 
 --- Whether `orchflow-orchestrator mcp` (the stdio MCP server AI clients start) works here,
 --- by running it with --check, and the snippets that add it to AI clients (doc/mcp.md).
@@ -343,7 +350,7 @@ function M.check_mcp(status)
     return
   end
   local argv = vim.list_extend(vim.deepcopy(s.command), { "--check" })
-  local out, err = run(argv)
+  local out, err = run(argv, nil, MCP_CHECK_MS)
   local cmd = table.concat(s.command, " ")
   if out then
     h.ok("`orchflow-orchestrator mcp` works: " .. out)
@@ -353,6 +360,14 @@ function M.check_mcp(status)
     h.error("`orchflow-orchestrator mcp` fails: " .. (err or "?"), { "Run it in a shell to see why: " .. cmd, "See :Orchflow log" })
   end
   h.info("AI clients run it as (isolated: never imports from the project): " .. cmd)
+  -- the MCP servers orchflow is a client of ([mcp.servers.<name>]): a bad one is named
+  for _, srv in ipairs(type(s.servers) == "table" and s.servers or {}) do
+    if srv.kind == "user" and srv.state == "invalid" then
+      h.warn(("MCP server %s is not used: %s"):format(srv.name, srv.last_error), { "Fix it in config.toml" })
+    elseif srv.kind == "user" then
+      h.ok(("MCP server %s (%s): %s"):format(srv.name, srv.transport or "?", srv.state))
+    end
+  end
   for _, c in ipairs(require("orchflow.mcp").clients) do
     h.info(c.title .. ":\n" .. (s.snippets[c.key] or "?"))
   end

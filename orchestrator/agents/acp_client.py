@@ -66,10 +66,12 @@ from acp.schema import (
     WriteTextFileResponse,
 )
 
+from orchestrator.agents.acp_mcp import acp_servers
 from orchestrator.agents.acp_terminals import AcpTerminals, TerminalsGetter
 from orchestrator.agents.acp_transport import StdioJsonTransport
 from orchestrator.agents.registry import AgentSpec
 from orchestrator.agents.state import FINAL, AgentEvent, AgentState, transition
+from orchestrator.mcp.client.spec import ServerSpec
 from orchestrator.worktrees import public as public_worktree
 from orchflow_core import __version__
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
@@ -159,6 +161,7 @@ class AcpAgent:
         session: str | None,
         terminals: TerminalsGetter,
         publish: Publish,
+        mcp_servers: Callable[[], list[ServerSpec]] = list,
         max_updates: int = DEFAULT_MAX_UPDATES,
         max_transcript: int = DEFAULT_MAX_TRANSCRIPT,
     ) -> None:
@@ -182,6 +185,9 @@ class AcpAgent:
         self.usage: dict[str, Any] = {}
         self.agent_info: dict[str, Any] | None = None
         self.session_id: str | None = None
+        self._mcp_servers = mcp_servers
+        self.mcp_servers: list[str] = []  # the MCP servers passed at session/new
+        self.mcp_skipped: list[str] = []  # the ones left out, and why
         self.exit_code: int | None = None
         self.pid: int | None = None
         self.questions: dict[str, Question] = {}
@@ -237,6 +243,8 @@ class AcpAgent:
             "pid": self.pid,
             "exit_code": self.exit_code,
             "acp_session_id": self.session_id,
+            "mcp_servers": self.mcp_servers,
+            "mcp_skipped": self.mcp_skipped,
             "agent_info": self.agent_info,
             "turns": len(self.turns),
             "last_turn": last.to_dict() if last else None,
@@ -395,7 +403,11 @@ class AcpAgent:
                     ),
                 )
                 self.agent_info = _dump(init.agent_info) if init.agent_info else None
-                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=[])
+                servers, self.mcp_skipped = acp_servers(
+                    self._mcp_servers(), init.agent_capabilities, agent=self.name
+                )
+                self.mcp_servers = [s.name for s in servers]
+                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
                 self.session_id = new.session_id
         except TimeoutError:
             self._fail(

@@ -40,6 +40,7 @@ from orchflow_core.terminal.state import PaneState
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
+    from orchestrator.mcp.client.spec import ServerSpec
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,14 @@ class AiAgents:
         *,
         state_dir: Path | None = None,
         discovery_file: Path | None = None,
+        mcp_servers: Callable[[], list[ServerSpec]] = list,
     ) -> None:
+        """``mcp_servers()``: the user's MCP servers, passed to ACP agents at session/new."""
         self._panes = panes
         self._terminals = terminals
         self._publish = publish
         self._user_registry = user_registry
+        self._mcp_servers = mcp_servers
         self._agents: dict[str, AcpAgent] = {}
         panes.other_worktrees = self.worktree_metas  # their worktrees are in use, ports held
         self._tui: dict[str, TerminalAiAgent] = {}  # terminal agents, by pane orchflow id
@@ -342,6 +346,7 @@ class AiAgents:
             session=session,
             terminals=self._terminals,
             publish=self._notify,
+            mcp_servers=self._mcp_servers,
         )
         if ws is not None and self._panes.worktrees is not None:
             acp_agent.worktree = ws

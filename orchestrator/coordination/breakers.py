@@ -7,6 +7,7 @@ One implementation, every state and transition in one table (h11 style)::
     half_open ──success──▶ closed          (the one trial call worked)
     half_open ──failure──▶ open            (it failed: a new cool-down starts)
     closed ──success / failure below the threshold──▶ closed
+    any ──reset (someone restarted what it guards: mcp.restart)──▶ closed
 
 In ``half_open`` exactly one trial call goes through; others are refused until it ends.
 A refused call is ``UnavailableError`` naming the breaker, its last failure and when it
@@ -46,6 +47,7 @@ class BreakerEvent(StrEnum):
     FAILURE = "failure"  # a failure below the threshold (closed stays closed)
     TRIP = "trip"  # the failure that reaches the threshold
     COOL_DOWN = "cool_down"  # the cool-down passed: let one trial call through
+    RESET = "reset"  # what it guards was restarted on request: start afresh
 
 
 _TABLE: dict[tuple[BreakerState, BreakerEvent], BreakerState] = {
@@ -60,6 +62,9 @@ _TABLE: dict[tuple[BreakerState, BreakerEvent], BreakerState] = {
     (BreakerState.OPEN, BreakerEvent.SUCCESS): BreakerState.OPEN,
     (BreakerState.OPEN, BreakerEvent.FAILURE): BreakerState.OPEN,
     (BreakerState.OPEN, BreakerEvent.TRIP): BreakerState.OPEN,
+    (BreakerState.CLOSED, BreakerEvent.RESET): BreakerState.CLOSED,
+    (BreakerState.OPEN, BreakerEvent.RESET): BreakerState.CLOSED,
+    (BreakerState.HALF_OPEN, BreakerEvent.RESET): BreakerState.CLOSED,
 }
 
 
@@ -146,6 +151,12 @@ class CircuitBreaker:
         thing (a caller's bad argument): a half-open breaker may try again."""
         self.trial_in_flight = False
 
+    def reset(self) -> None:
+        """What it guards was restarted on request: closed, its failures forgotten."""
+        self.trial_in_flight = False
+        self._failures.clear()
+        self._apply(BreakerEvent.RESET)
+
     def success(self) -> None:
         self.trial_in_flight = False
         self._failures.clear()
@@ -215,9 +226,13 @@ class BreakerRegistry:
     def __getitem__(self, name: str) -> CircuitBreaker:
         return self._breakers[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._breakers
+
     def add(self, name: str, guards: str, policy: BreakerPolicy) -> CircuitBreaker:
-        """A breaker made at run time (one per configured AI provider); a name already
-        taken keeps its breaker (and its state)."""
+        """A breaker named at run time (one per configured AI provider, ``provider.<name>``,
+        and per MCP server, ``mcp.<name>``); the existing one (and its state) if ``name`` is
+        taken."""
         if name not in self._breakers:
             self.guards[name] = guards
             self._breakers[name] = CircuitBreaker(name, policy, clock=self._clock)

@@ -94,6 +94,9 @@ class RemoteApi:
 
     async def connect(self) -> RpcClient:
         """The client, connecting first if needed; UnavailableError saying how to start one."""
+        client = self._client
+        if client is not None and not client.closed:  # every call but the first: no lock
+            return client
         from orchflow_core.remote import discovery
         from orchflow_core.rpc.client import RpcClient
 

@@ -33,6 +33,12 @@ async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
     return await core.orchestrator.status()
 
 
+# mcp.* that may start a server and wait for its answer: a server's start_timeout_s and
+# timeout_s (defaults 30 + 60), so its own error comes back rather than the link's timeout
+MCP_CALL_TIMEOUT_S = 95.0
+_MCP_SLOW = frozenset({"mcp.call", "mcp.list_tools", "mcp.restart"})
+
+
 def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
     """Register host method ``name`` as a call of orchestrator method ``remote``.
 
@@ -55,6 +61,8 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
         ):
             # a worktree's setup or teardown script may run up to setup_timeout_s, each
             timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
+        if remote in _MCP_SLOW:
+            timeout = MCP_CALL_TIMEOUT_S
         return await core.orchestrator.call(remote, out, timeout_s=timeout)
 
     METHODS.method(name)(handler)
@@ -158,6 +166,13 @@ async def ai_complete(core: Core, params: Params) -> Any:
     return await core.orchestrator.call("ai.complete", out, timeout_s=timeout)
 
 
+# orchflow as an MCP client (:Orchflow mcp's keys)
+_forward("mcp.list_servers", "mcp.list_servers")
+_forward("mcp.list_tools", "mcp.list_tools", ("server",))
+_forward("mcp.call", "mcp.call", ("server", "tool"))
+_forward("mcp.restart", "mcp.restart", ("server",))
+
+
 # -- mcp.status: :Orchflow mcp and :checkhealth (doc/mcp.md) --------------------------------
 
 
@@ -179,15 +194,18 @@ def mcp_command(discovery_file: str | None = None) -> list[str]:
 
 
 def mcp_snippets(argv: list[str]) -> dict[str, str]:
-    """How to add orchflow to Claude Code, Codex and Gemini CLI (their own config syntax)."""
+    """How to add orchflow to Claude Code (a command, or a project's .mcp.json), Codex and
+    Gemini CLI (their own config syntax)."""
     import json
     import shlex
 
     command, args = argv[0], argv[1:]
     toml_args = ", ".join(json.dumps(a) for a in args)
     gemini = {"mcpServers": {"orchflow": {"command": command, "args": args}}}
+    project = {"mcpServers": {"orchflow": {"type": "stdio", "command": command, "args": args}}}
     return {
         "claude": f"claude mcp add orchflow -- {shlex.join(argv)}",
+        "claude_project": json.dumps(project, indent=2),
         "codex": f"[mcp_servers.orchflow]\ncommand = {json.dumps(command)}\nargs = [{toml_args}]",
         "gemini": json.dumps(gemini, indent=2),
     }
@@ -196,18 +214,20 @@ def mcp_snippets(argv: list[str]) -> dict[str, str]:
 @METHODS.method("mcp.status")
 async def mcp_status(core: Core, params: Params) -> dict[str, Any]:
     """{orchestrator: its status, server: system.features' mcp.server (None while it does
-    not run), client: mcp.client, command: argv, snippets: {claude, codex, gemini}, note}.
+    not run), client: mcp.client, servers: mcp.list_servers (None while it does not run),
+    command: argv, snippets: {claude, codex, gemini}, note}.
     Never starts a sidecar: it reports what runs."""
     from orchflow_core.errors import OrchflowError
     from orchflow_core.remote import discovery
 
     link = core.orchestrator
     status = await link.status()
-    out: dict[str, Any] = {"orchestrator": status, "server": None, "client": None}
+    out: dict[str, Any] = {"orchestrator": status, "server": None, "client": None, "servers": None}
     if status.get("state") == "running":
         try:
             features = (await link.call("system.features"))["features"]
             out["server"], out["client"] = features.get("mcp.server"), features.get("mcp.client")
+            out["servers"] = await link.call("mcp.list_servers")
         except OrchflowError as exc:
             out["error"] = exc.message
     note = "AI clients start `orchflow-orchestrator mcp`; it needs a running orchestrator."

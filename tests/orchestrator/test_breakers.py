@@ -176,3 +176,18 @@ async def test_an_open_breaker_shows_in_health_and_metrics(
         assert "orchflow_orchestrator_locks_held 0.0" in text
     finally:
         await server.stop()
+
+
+def test_reset_closes_an_open_breaker_and_add_names_one_at_run_time() -> None:
+    clock = Clock()
+    reg = BreakerRegistry({}, clock=clock)
+    b = reg.add("mcp.notes", "calls to MCP server 'notes'", BreakerPolicy(failure_threshold=1))
+    assert "mcp.notes" in reg and reg.add("mcp.notes", "again", BreakerPolicy()) is b
+    b.failure("no answer")
+    assert b.state is BreakerState.OPEN
+    b.success()  # a late success does not close it ...
+    assert b.state is BreakerState.OPEN
+    b.reset()  # ... a restart on request does
+    assert b.state is BreakerState.CLOSED and b.snapshot()["failures"] == 0
+    b.check()
+    assert reg.snapshot()["mcp.notes"]["guards"] == "calls to MCP server 'notes'"

@@ -215,7 +215,7 @@ async def test_features_with_tmux(orch: OrchestratorProcess) -> None:
     assert features["swarm"]["status"] == "implemented"
     assert features["executors"]["local"] == "implemented"
     assert features["executors"]["ray"] == "unavailable: not implemented yet"
-    assert features["mcp.client"]["status"] == "unavailable"
+    assert features["mcp.client"]["status"] == "implemented"
     version = await orch.call("system.version")
     assert "agent.create" in version["methods"] and version["api"] == 1
     assert os.getpid() != (await orch.call("system.health"))["pid"]

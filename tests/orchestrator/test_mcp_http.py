@@ -82,7 +82,9 @@ async def test_features_list_the_mcp_server_and_client(orch: OrchestratorProcess
     features = (await orch.call("system.features"))["features"]
     assert features["mcp.server"]["status"] == "implemented"
     assert features["mcp.server"]["path"] == "/mcp"
-    assert features["mcp.client"]["status"] == "unavailable"
+    client = features["mcp.client"]
+    assert client["status"] == "implemented" and client["servers"] == []
+    assert client["methods"] == ["mcp.list_servers", "mcp.list_tools", "mcp.call", "mcp.restart"]
 
 
 async def test_http_refusals(orch: OrchestratorProcess) -> None:

@@ -18,13 +18,16 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
                           output while it runs, kills it, waits for its exit and reports
                           "killed signal=<s> code=<c> truncated=<t> output=<text>"
     wait                  waits until the turn is cancelled
+    mcp                   reports the mcpServers it got at session/new, as JSON
 
-Started with ``--silent`` it never answers ``initialize``.
+Started with ``--silent`` it never answers ``initialize``; with ``--no-mcp-http`` it does not
+advertise ``mcpCapabilities.http`` (it takes stdio MCP servers only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from typing import Any
@@ -44,6 +47,7 @@ from acp.schema import (
     AgentCapabilities,
     Implementation,
     InitializeResponse,
+    McpCapabilities,
     NewSessionResponse,
     PermissionOption,
     PromptResponse,
@@ -64,7 +68,9 @@ class ScriptedAgent:
     async def initialize(self, protocol_version: int, **kwargs: Any) -> InitializeResponse:
         return InitializeResponse(
             protocol_version=PROTOCOL_VERSION,
-            agent_capabilities=AgentCapabilities(),
+            agent_capabilities=AgentCapabilities(
+                mcp_capabilities=McpCapabilities(http="--no-mcp-http" not in sys.argv)
+            ),
             agent_info=Implementation(name="scripted", title="Scripted agent", version="1"),
         )
 
@@ -72,6 +78,8 @@ class ScriptedAgent:
         sid = f"s-{os.getpid()}-{len(self._cancelled)}"
         self._cancelled[sid] = asyncio.Event()
         self.cwd = cwd
+        servers = kwargs.get("mcp_servers") or []
+        self.mcp_servers = [s.model_dump(mode="json", by_alias=True) for s in servers]
         return NewSessionResponse(session_id=sid)
 
     async def say(self, sid: str, text: str) -> None:
@@ -179,6 +187,9 @@ class ScriptedAgent:
             await asyncio.sleep(0.05)
             os.write(1, b"this is not json\n")
             await asyncio.sleep(30)
+            return PromptResponse(stop_reason="end_turn")
+        if text == "mcp":
+            await self.say(sid, json.dumps(self.mcp_servers, sort_keys=True))
             return PromptResponse(stop_reason="end_turn")
         if text == "wait":
             await self.say(sid, "waiting")
