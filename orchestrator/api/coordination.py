@@ -30,7 +30,12 @@ JOB_KEYS = frozenset({"command", "cwd", "pane_type", "prompt", "agent", "swarm"}
 
 
 def _owner(app: Orchestrator, ctx: ConnectionContext) -> tuple[str, str]:
-    """This connection as a lock owner; its locks go when it ends (registered once)."""
+    """This connection as a lock owner; its locks go when it ends (registered once). MCP
+    over Streamable HTTP is stateless (a context per call): its clients hold their locks
+    together (``lock_owner``), until released or their lease ends."""
+    shared = getattr(ctx, "lock_owner", None)
+    if isinstance(shared, str):
+        return shared, shared
     owner = f"conn-{ctx.id}"
     if not ctx.data.get(_OWNED):
         ctx.data[_OWNED] = True

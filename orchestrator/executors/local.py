@@ -52,6 +52,8 @@ DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 DEFAULT_KILL_GRACE_S = 2.0
 DEFAULT_PROMPT_WAIT_S = 2.0
 _WAIT_STEP_S = 3600.0  # run_tracker.wait is bounded; a long task waits in steps
+_SHELL_POLL_S = 0.5  # how often a running task's pane is checked for a shell that ended
+_SHELL_GONE_GRACE_S = 0.5  # then how long its run may still be recorded as ended
 _CAPTURE_LINES = 10_000
 _EOL_MARK = re.compile(r"^(.*?)[%#⏎] {8,}$")  # zsh's and fish's mark of a line without \n
 
@@ -203,7 +205,7 @@ class LocalExecutor:
         ending, reason = Ending.EXITED, None
         try:
             try:
-                ended = await self._wait_run(tm, handle.run_id, deadline)
+                ended = await self._wait_run(tm, handle.run_id, deadline, handle.ref)
             except TimeoutError_:
                 killed = await self._kill_tree(tm, handle)
                 ending = Ending.TIMED_OUT
@@ -224,6 +226,13 @@ class LocalExecutor:
             if ending is Ending.EXITED:
                 if state == "cancelled" or handle.run_id in self._killed:
                     ending = Ending.KILLED
+                elif state == "shell_exited":
+                    if not isinstance(ended.get("exit_code"), int):
+                        ending = Ending.LOST
+                    reason = (
+                        "the command ended its pane's shell (exit?) before its end was marked"
+                        + ("" if ending is Ending.EXITED else "; its exit status is not known")
+                    )
                 elif state != "finished":
                     ending = Ending.LOST
                     reason = "its pane or shell went away before it ended"
@@ -238,7 +247,30 @@ class LocalExecutor:
         return Outcome(ending, code if isinstance(code, int) else None, output, tail, reason)
 
     @staticmethod
-    async def _wait_run(tm: TerminalManager, run_id: str, deadline: float | None) -> dict[str, Any]:
+    async def _wait_run(
+        tm: TerminalManager, run_id: str, deadline: float | None, ref: str | None = None
+    ) -> dict[str, Any]:
+        """The run's end; or, with ``ref``, the end of the pane's shell when the command
+        ended it (``exit 4`` typed into the shell): ``{state: "shell_exited", exit_code}``."""
+        ended = asyncio.ensure_future(LocalExecutor._run_end(tm, run_id, deadline))
+        if ref is None:
+            return await ended
+        shell = asyncio.ensure_future(LocalExecutor._shell_end(tm, ref))
+        try:
+            done, _ = await asyncio.wait({ended, shell}, return_when=asyncio.FIRST_COMPLETED)
+            if ended in done:
+                return ended.result()
+            try:  # the run may still be recorded as it ended (the shell's last marks)
+                return await tm.run_tracker.wait(run_id, timeout_s=_SHELL_GONE_GRACE_S)
+            except (TimeoutError_, NotFoundError):
+                return shell.result()
+        finally:
+            for task in (ended, shell):
+                task.cancel()
+            await asyncio.gather(ended, shell, return_exceptions=True)
+
+    @staticmethod
+    async def _run_end(tm: TerminalManager, run_id: str, deadline: float | None) -> dict[str, Any]:
         while True:
             left = _WAIT_STEP_S if deadline is None else deadline - time.monotonic()
             step = min(left, _WAIT_STEP_S)
@@ -247,6 +279,19 @@ class LocalExecutor:
             except TimeoutError_:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
+
+    @staticmethod
+    async def _shell_end(tm: TerminalManager, ref: str) -> dict[str, Any]:
+        """Until the pane's shell is gone. The terminal manager has no pane-exit event:
+        one cheap look (a control-mode round trip) every ``_SHELL_POLL_S``."""
+        while True:
+            await asyncio.sleep(_SHELL_POLL_S)
+            try:
+                pane = await tm.get(ref, observed=False)
+            except NotFoundError:
+                return {"state": "shell_exited", "exit_code": None}
+            if pane["state"] in (PaneState.EXITED.value, PaneState.CLOSED.value):
+                return {"state": "shell_exited", "exit_code": pane.get("exit_code")}
 
     async def _output(self, tm: TerminalManager, handle: Handle) -> str:
         """What the pane shows since the task began, without the typed command line and the

@@ -38,6 +38,9 @@ class _LocalContext:
     def __init__(self) -> None:
         self.id = f"mcp-{next(_ids)}"
         self.remote = "mcp"
+        # a call is no connection: locks its tools take are held by MCP-over-HTTP as one
+        # owner (orchestrator/api/coordination.py), released by lock_release or their lease
+        self.lock_owner = "mcp-http"
         self.topics: set[str] = set()
         self.data: dict[str, Any] = {}
         self.pushed: list[tuple[str, Any]] = []

@@ -193,6 +193,12 @@ async def _search_project(api: Api, params: dict[str, Any]) -> Any:
     return {**summary, "matches": matches}
 
 
+async def _route(api: Api, params: dict[str, Any]) -> Any:
+    """ai.route with cwd and mode as its context."""
+    context = {k: params.pop(k) for k in ("cwd", "mode") if k in params}
+    return await invoke(api, "ai.route", {**params, **({"context": context} if context else {})})
+
+
 _PANE = Arg("pane", "string", "the pane: its tmux id (%3), orchflow id or name", required=True)
 _LINES = Arg("lines", "integer", "how many lines (default 100)", minimum=1, maximum=10_000)
 
@@ -316,13 +322,22 @@ TOOLS: tuple[Tool, ...] = (
             Arg(
                 "type",
                 "string",
-                "dev, test, repl, build, lint or custom",
+                "dev, test, repl, build, lint, custom, or ai (an AI coding agent of the "
+                "registry: give agent)",
                 required=True,
-                enum=("dev", "test", "repl", "build", "lint", "custom"),
+                enum=("dev", "test", "repl", "build", "lint", "custom", "ai"),
             ),
             Arg("name", "string", "a unique name"),
-            Arg("command", "string", "its command (required for custom)"),
+            Arg("command", "string", "its command (required for custom; not for ai)"),
             Arg("cwd", "string", "its working directory (default: the project root)"),
+            Arg("agent", "string", "type ai: the agent registry's name (claude, codex, ...)"),
+            Arg(
+                "transport",
+                "string",
+                "type ai: acp or terminal (default acp where the agent speaks it)",
+                enum=("acp", "terminal"),
+            ),
+            Arg("prompt", "string", "type ai: a first prompt"),
         ),
     ),
     Tool("agent_list", "The running agents and their state.", "agent.list", (), read_only=True),
@@ -372,6 +387,84 @@ TOOLS: tuple[Tool, ...] = (
             Arg("namespace", "string", "only this namespace"),
             Arg("limit", "integer", "at most this many (default 20)", minimum=1, maximum=10_000),
         ),
+        read_only=True,
+    ),
+    Tool(
+        "route",
+        "Which agent and which of the project's own commands fit a request in plain words "
+        "(ai.route): agent_type, suggested_command, confidence, reason, alternatives.",
+        "ai.route",
+        (
+            Arg("input", "string", "the request, as a person would type it", required=True),
+            Arg("cwd", "string", "the project directory (default: the orchestrator's)"),
+            Arg("mode", "string", "a SPARC mode to lean by (default: the active one)"),
+        ),
+        run=_route,
+        read_only=True,
+    ),
+    Tool(
+        "swarm_submit",
+        "Run a graph of tasks (shell commands in panes, or prompts to AI agents) in "
+        "parallel: returns the swarm_id at once; swarm_status follows it.",
+        "swarm.submit",
+        (
+            Arg(
+                "tasks",
+                "array",
+                "[{id, command | prompt, agent?, cwd?, deps?: [id], timeout_s?, retries?, "
+                "locks?: [{resource, mode}]}]",
+                required=True,
+            ),
+            Arg("name", "string", "a name to find it by"),
+            Arg(
+                "strategy",
+                "string",
+                "how tasks chain (default parallel)",
+                enum=("parallel", "sequential", "map", "reduce", "pipeline"),
+            ),
+            Arg(
+                "max_parallel",
+                "integer",
+                "at most this many at once (default 8)",
+                minimum=1,
+                maximum=64,
+            ),
+            Arg("inputs", "array", "map: the items each template task runs over"),
+        ),
+    ),
+    Tool(
+        "swarm_status",
+        "A swarm's state and each task's state, exit code, attempts and output tail.",
+        "swarm.status",
+        (Arg("swarm_id", "string", "from swarm_submit", required=True),),
+        read_only=True,
+    ),
+    Tool(
+        "lock_acquire",
+        "Take a shared or exclusive lock on a named resource (a file, a port, a database) "
+        "for a lease; refused at once with the holders named, or after wait_s.",
+        "lock.acquire",
+        (
+            Arg("resource", "string", "what to lock, by name", required=True),
+            Arg(
+                "mode", "string", "shared or exclusive", required=True, enum=("shared", "exclusive")
+            ),
+            Arg("lease_s", "number", "it expires after this many seconds (default 60)", minimum=0),
+            Arg("wait_s", "number", "wait this long for it (default 0: refuse at once)", minimum=0),
+        ),
+    ),
+    Tool(
+        "lock_release",
+        "Release a lock lock_acquire gave.",
+        "lock.release",
+        (Arg("lock_id", "string", "from lock_acquire", required=True),),
+    ),
+    Tool(
+        "review_open",
+        "An agent's changes against its base (its worktree), file by file and hunk by hunk, "
+        "with the files another agent changed too (overlaps).",
+        "review.open",
+        (Arg("agent", "string", "the agent's id or name", required=True),),
         read_only=True,
     ),
     Tool(

@@ -15,6 +15,26 @@ from orchflow_core.core import Core
 from tests.terminal.test_runs import home, shell_core  # noqa: F401 - fixtures
 
 
+def _cooked(pids: list[int]) -> bool:
+    """Whether the terminal of the first of ``pids`` is in canonical mode with CR read as a
+    newline: the program has the terminal (fish gives it back after the process exists)."""
+    import os
+    import termios
+
+    for pid in pids:
+        try:
+            tty = os.readlink(f"/proc/{pid}/fd/0")
+            fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            attrs = termios.tcgetattr(fd)
+        finally:
+            os.close(fd)
+        return bool(attrs[3] & termios.ICANON) and bool(attrs[0] & termios.ICRNL)
+    return False
+
+
 def pgrep(pattern: str) -> list[int]:
     out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -54,7 +74,7 @@ async def test_runs_output_input_signals_and_the_pool(
     # typed once head runs: keys that arrive while fish still holds the terminal in its raw
     # mode would keep their bare CR, and head would wait for a newline
     async with asyncio.timeout(10):
-        while await ex.signal(h, 0) == 0:  # noqa: ASYNC110 - signal 0 only counts them
+        while await ex.signal(h, 0) == 0 or not _cooked(pgrep("head -n 1")):  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     await ex.send(h, "typed-input")
     async with asyncio.timeout(10):

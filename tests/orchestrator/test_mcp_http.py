@@ -171,3 +171,21 @@ async def test_expect_100_continue_gets_an_interim_answer(orch: OrchestratorProc
     final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
     assert final.startswith(b"HTTP/1.1 200 ")
     writer.close()
+
+
+async def test_a_lock_taken_over_http_is_released_by_a_later_call(
+    orch: OrchestratorProcess,
+) -> None:
+    """Streamable HTTP is stateless: a lock outlives the call that took it (held by MCP
+    over HTTP as one owner) until lock_release, which another call may send."""
+    async with http_client(orch) as client:
+        lock = payload(
+            await client.call_tool("lock_acquire", {"resource": "port-8000", "mode": "exclusive"})
+        )
+    async with await orch.client() as rpc:
+        held = (await rpc.call("lock.list"))["locks"]
+        assert [(h["lock_id"], h["owner"]) for h in held] == [(lock["lock_id"], "mcp-http")]
+    async with http_client(orch) as client:
+        payload(await client.call_tool("lock_release", {"lock_id": lock["lock_id"]}))
+    async with await orch.client() as rpc:
+        assert (await rpc.call("lock.list"))["locks"] == []

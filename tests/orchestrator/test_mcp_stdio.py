@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from orchflow_core.errors import ConflictError
 from orchflow_core.remote.methods import mcp_command
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.server_process import ROOT, OrchestratorProcess, server_env
@@ -197,3 +198,61 @@ async def test_a_call_while_the_orchestrator_restarts_is_a_clear_error_then_work
         await first.stop()
         if second is not None:
             await second.stop()
+
+
+async def test_route_swarm_lock_and_review_tools_over_stdio(
+    orch: OrchestratorProcess, private_tmux: TmuxServer, project: Path
+) -> None:
+    """The coordination tools do their real work: a route from the project's own files, a
+    swarm whose commands ran in tmux with their exit codes, a lock other clients see (and
+    are refused by), a review of an unknown agent refused naming it."""
+    async with stdio_client(orch, project) as client, await orch.client() as rpc:
+        routed = payload(
+            await client.call_tool("route", {"input": "run the tests", "cwd": str(project)})
+        )
+        assert routed["agent_type"] == "test" and "pytest" in routed["suggested_command"]
+
+        submitted = payload(
+            await client.call_tool(
+                "swarm_submit",
+                {
+                    "name": "from-mcp",
+                    "tasks": [
+                        {"id": "one", "command": "echo one-done"},
+                        {"id": "two", "command": "false", "deps": ["one"]},
+                        {"id": "three", "command": "exit 4", "deps": ["one"]},
+                    ],
+                },
+            )
+        )
+        for _ in range(400):
+            status = payload(
+                await client.call_tool("swarm_status", {"swarm_id": submitted["swarm_id"]})
+            )
+            if status["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        tasks = {t["id"]: t for t in status["tasks"]}
+        assert status["state"] == "failed", status
+        assert tasks["one"]["exit_code"] == 0 and "one-done" in tasks["one"]["output_tail"]
+        assert tasks["two"]["exit_code"] == 1
+        # a command that exits the pool's shell ends its task, not hangs it
+        assert tasks["three"]["state"] in ("failed", "lost")
+        assert "shell" in tasks["three"]["reason"]
+
+        lock = payload(
+            await client.call_tool("lock_acquire", {"resource": "db", "mode": "exclusive"})
+        )
+        held = await rpc.call("lock.list")
+        assert [h["lock_id"] for h in held["locks"]] == [lock["lock_id"]]
+        again = await client.call_tool("lock_acquire", {"resource": "db", "mode": "exclusive"})
+        assert again.is_error and "'db'" in again.content[0].text
+        with pytest.raises(ConflictError, match="'db'"):
+            await rpc.call("lock.acquire", {"resource": "db", "mode": "exclusive"})
+        payload(await client.call_tool("lock_release", {"lock_id": lock["lock_id"]}))
+        assert (await rpc.call("lock.list"))["locks"] == []
+        taken = await rpc.call("lock.acquire", {"resource": "db", "mode": "exclusive"})
+        assert taken["resource"] == "db"
+
+        review = await client.call_tool("review_open", {"agent": "nobody"})
+        assert review.is_error and "nobody" in review.content[0].text
