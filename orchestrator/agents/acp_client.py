@@ -809,13 +809,21 @@ class AcpAgent:
         **kwargs: Any,
     ) -> CreateTerminalResponse:
         workdir = self._inside_cwd(cwd, "run a terminal in") if cwd else self.cwd
-        term = await self.terminals.create(
-            command,
-            args or [],
-            {e.name: e.value for e in env or []},
-            workdir,
-            output_byte_limit,
-        )
+        try:
+            term = await self.terminals.create(
+                command,
+                args or [],
+                {e.name: e.value for e in env or []},
+                workdir,
+                output_byte_limit,
+            )
+        except RequestError as exc:  # the user sees why the agent's command did not run
+            reason = (exc.data or {}).get("reason") if isinstance(exc.data, dict) else None
+            self._record(
+                "terminal",
+                self._block("terminal", f"[terminal refused] {command}: {reason or exc}\n"),
+            )
+            raise
         self._record(
             "terminal",
             self._block(

@@ -134,6 +134,7 @@ class AcpTerminals:
                 session=self._agent.session,
                 env=env or None,
                 meta={"acp_terminal": self._agent.id, "agent_name": self._agent.name},
+                origin="agent",  # the rules' choke point: an agent's command, never asked
             )
         except OrchflowError as exc:
             raise RequestError.internal_error(
