@@ -489,12 +489,19 @@ class Orchestrator:
             if self.scheduler is not None
             else feature("unavailable", self.scheduler_error or "not open")
         )
+        model = (self.core.config.get("router") or {}).get("model_provider")
         out["router"] = feature(
             "implemented",
             "ai.route / ai.feedback: learned feedback, then a weighted lexicon with typo"
             " correction; commands from the project files and history (the project's own"
-            " type checker for type checking); the active mode leans it; no model tier",
-            tiers=["learned", "lexicon", "none"],
+            " type checker for type checking); the active mode leans it; "
+            + (
+                f"the model tier asks provider {model!r} when those are unsure (here, over"
+                " the orchestrator's API)"
+                if model
+                else "no model tier ([router] model_provider unset)"
+            ),
+            tiers=["learned", "lexicon", *(["model"] if model else []), "none"],
         )
         out["providers"] = _providers_feature(self.provider_manager())
         out["modes"] = feature(

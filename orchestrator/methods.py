@@ -310,6 +310,10 @@ def _core_handlers(
             # program nobody can ask: origin "mcp", so a confirm rule refuses it.
             ORIGIN.set("mcp")
         ok, result = await dispatch(app.core, name, args)
+        if ok and name == "ai.route":  # the model tier, when configured and the rest unsure
+            from orchestrator import router_model
+
+            result = await router_model.route(app, str(args["input"]), result["project"], result)
         metrics.observe(name, "ok" if ok else str(result["code"]), clock() - start)
         if not ok:
             raise error_from_wire(result)
