@@ -40,6 +40,7 @@ from orchflow_core.terminal.state import PaneState
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
+    from orchestrator.agents.editor_fs import EditorFs
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ class AiAgents:
         *,
         state_dir: Path | None = None,
         discovery_file: Path | None = None,
+        editor_fs: EditorFs | None = None,
     ) -> None:
         self._panes = panes
+        self._editor_fs = editor_fs  # fs/* of ACP agents through the editor's buffers
         self._terminals = terminals
         self._publish = publish
         self._user_registry = user_registry
@@ -342,6 +345,7 @@ class AiAgents:
             session=session,
             terminals=self._terminals,
             publish=self._notify,
+            editor_fs=self._editor_fs,
         )
         if ws is not None and self._panes.worktrees is not None:
             acp_agent.worktree = ws
