@@ -84,6 +84,10 @@ def test_agent_reads_unsaved_buffer_and_its_write_lands_in_the_buffer_undoably(
     assert loaded.read_text() == "agent line 1\nagent line 2\n"  # written: not left modified
     assert ed.lua("return vim.bo.modified") is False
     assert "(Neovim buffer, saved)" in _output(ed, "scripted-1")
+    ed.nv.input("Goagent line 3 (unsaved)<Esc>")
+    out = _prompt(ed, "scripted-1", f"readlines: {loaded} 3 1", "(unsaved)\n-- turn")
+    assert "\nread=agent line 3 (unsaved)\n-- turn" in out  # line and limit: on the buffer
+    ed.nv.input("u")
 
     ed.nv.input("u")  # one undo step brings the user's text back
     ed.wait_until(

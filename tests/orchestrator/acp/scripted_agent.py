@@ -10,6 +10,7 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
                           and reports "exit=<code> output=<text>" as a message
     ask                   asks permission (allow/reject) and says which option came back
     read: <path>          fs/read_text_file; reports the content or the error
+    readlines: <path> <line> <limit>  the same with line and limit
     write: <path> <text>  fs/write_text_file (a literal \\n in text is a newline); reports
                           ok or the error
     flood: <n>            n message chunks as fast as it can
@@ -149,6 +150,13 @@ class ScriptedAgent:
             await self.say(sid, f"permission={chosen}")
             if outcome.outcome == "cancelled":
                 return PromptResponse(stop_reason="cancelled")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("readlines: "):
+            path, line, limit = text[11:].rsplit(" ", 2)
+            got = await self._conn.read_text_file(
+                session_id=sid, path=path, line=int(line), limit=int(limit)
+            )
+            await self.say(sid, f"read={got.content}")
             return PromptResponse(stop_reason="end_turn")
         if text.startswith("read: "):
             try:
