@@ -10,6 +10,12 @@ model); it stamps each chunk and question with ``time.monotonic()`` when it send
 - floor (same run): the ACP SDK's own client (``spawn_agent_process`` in this process)
   receiving the same agent's ``session/update`` (or ``request_permission``) directly.
 - the orchestrator's RSS with 16 idle ACP agents; floor: the same process before them.
+- in Neovim (a headless Neovim with orchflow in sidecar mode, its host starting the
+  orchestrator): a chunk -> the agent's transcript buffer (``:Orchflow agent output``'s
+  float) holds it (``nvim_buf_attach`` on_lines notes ``vim.uv.hrtime()``, CLOCK_MONOTONIC
+  as ``time.monotonic``); a permission request -> the "needs input" notice
+  (``vim.notify``), answered by ``vim.ui.select`` at once. Floors: the SDK's own client
+  receiving the same agent's chunk or question, in the same run.
 
     .venv/bin/python -m benchmarks acp
 """
@@ -26,8 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_hooks import _call, _wait
 from benchmarks.bench_orchestrator import _env
-from benchmarks.common import ROOT, Row, median, p95
+from benchmarks.common import ROOT, Row, isolated_env, median, p95, spawn_editor
 
 CHUNKS = 400
 QUESTIONS = 40
@@ -115,7 +122,7 @@ async def _idle_rss(info: Any, pid: int) -> tuple[float, float]:
         client.on_notification("agent.state", on_state)
         await client.call("agent.watch", {})
         made = [
-            await client.call("agent.create", {"type": "ai", "agent": "bench"})
+            await client.call("agent.create", {"type": "ai", "agent": "bench", "worktree": False})
             for _ in range(IDLE_AGENTS)
         ]
         async with asyncio.timeout(120):
@@ -159,7 +166,9 @@ async def _orchestrated(info: Any) -> tuple[list[float], list[float]]:
         client.on_notification("agent.state", on_state)
         client.on_notification("agent.permission", on_permission)
         await client.call("agent.watch", {})
-        agent = await client.call("agent.create", {"type": "ai", "agent": "bench"})
+        agent = await client.call(
+            "agent.create", {"type": "ai", "agent": "bench", "worktree": False}
+        )
         async with asyncio.timeout(30):
             await idle.wait()
         for text in (f"chunks {CHUNKS}", f"ask {QUESTIONS}"):
@@ -171,13 +180,95 @@ async def _orchestrated(info: Any) -> tuple[list[float], list[float]]:
     return chunks, questions
 
 
-async def _measure(info: Any, pid: int) -> list[Row]:
+NVIM_SETUP = """
+_G.calls, _G.chunks, _G.notices, _G.idle = {}, {}, {}, false
+_G.call = function(key, method, params)
+  require('orchflow.host').call(method, params, function(err, res)
+    _G.calls[key] = err and { error = tostring(err.message or err) } or { result = res }
+  end)
+end
+local now = function() return vim.uv.hrtime() / 1e9 end
+vim.notify = function(msg)
+  local stamp = tostring(msg):match('needs input: ([%d%.]+)')
+  if stamp then table.insert(_G.notices, now() - tonumber(stamp)) end
+end
+vim.ui.select = function(items, opts, on_choice) on_choice(items[1]) end
+require('orchflow.events').on('agent.turn', function() _G.idle = true end)
+_G.follow = function(agent)
+  local win = require('orchflow.ai').output(agent)
+  local buf = vim.api.nvim_win_get_buf(win)
+  local seen = 0
+  vim.api.nvim_buf_attach(buf, false, { on_lines = function(_, b)
+    local t = now()
+    local text = table.concat(vim.api.nvim_buf_get_lines(b, 0, -1, false), '\\n')
+    local n = 0
+    for stamp in text:gmatch('(%d+%.%d+);') do
+      n = n + 1
+      if n > seen then table.insert(_G.chunks, t - tonumber(stamp)) end
+    end
+    seen = n
+  end })
+end
+"""
+
+
+def _in_neovim() -> tuple[list[float], list[float]]:
+    """(chunk -> transcript buffer, question -> notice) in a headless Neovim, seconds."""
+    base = Path(tempfile.mkdtemp(prefix="orchflow-bench-acp-nvim-"))
+    env = isolated_env()
+    socket = f"orchflow-bench-acp-nvim-{os.getpid()}"
+    for name in ("runtime", "state", "log"):
+        (base / name).mkdir(mode=0o700)
+    config = Path(env["ORCHFLOW_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n')
+    env.update(
+        ORCHFLOW_TMUX_SOCKET=socket,
+        ORCHFLOW_RUNTIME_DIR=str(base / "runtime"),
+        ORCHFLOW_STATE_DIR=str(base / "state"),
+        ORCHFLOW_LOG_DIR=str(base / "log"),
+    )
+    nvim = spawn_editor(env, cwd=base)
+    try:
+        nvim.exec_lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
+        nvim.exec_lua(NVIM_SETUP)
+        agent = _call(nvim, "new", "agent.new", {"type": "ai", "agent": "bench"})
+        _wait(lambda: _call(nvim, f"get-{time.monotonic()}", "agent.get", {"id": agent["id"]})
+              ["state"] == "idle")  # fmt: skip
+        nvim.exec_lua("_G.follow(...)", {"id": agent["id"], "name": agent["name"]})
+        for i, text in enumerate((f"chunks {CHUNKS}", f"ask {QUESTIONS}")):
+            nvim.exec_lua("_G.idle = false")
+            _call(nvim, f"prompt-{i}", "agent.prompt", {"id": agent["id"], "text": text})
+            _wait(lambda: nvim.exec_lua("return _G.idle"), timeout=120)
+        chunks = list(nvim.exec_lua("return _G.chunks"))
+        notices = list(nvim.exec_lua("return _G.notices"))
+        _call(nvim, "stop", "agent.stop", {"id": agent["id"]})
+        if len(chunks) != CHUNKS or len(notices) != QUESTIONS:
+            raise RuntimeError(
+                f"Neovim saw {len(chunks)}/{CHUNKS} chunks, {len(notices)}/{QUESTIONS} notices"
+            )
+    finally:
+        nvim.close()
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+    return chunks, notices
+
+
+async def _measure(info: Any, pid: int, in_neovim: tuple[list[float], list[float]]) -> list[Row]:
     rss, rss_floor = await _idle_rss(info, pid)
     floor_chunks, floor_questions = await _floor()
     chunks, questions = await _orchestrated(info)
+    in_buffer, notices = in_neovim
     ms = 1000.0
     sdk = "the ACP SDK's own client receiving it from the same agent"
     return [
+        Row("acp: session/update chunk -> agent buffer in Neovim (median)",
+            median(in_buffer) * ms, "ms", median(floor_chunks) * ms, sdk, "<= 20 ms"),
+        Row("acp: session/update chunk -> agent buffer in Neovim (p95)", p95(in_buffer) * ms,
+            "ms", p95(floor_chunks) * ms, sdk),
+        Row("acp: request_permission -> notice in Neovim (median)", median(notices) * ms,
+            "ms", median(floor_questions) * ms, sdk, "<= 300 ms"),
+        Row("acp: request_permission -> notice in Neovim (p95)", p95(notices) * ms,
+            "ms", p95(floor_questions) * ms, sdk),
         Row("acp: session/update chunk -> agent.update (median)", median(chunks) * ms, "ms",
             median(floor_chunks) * ms, sdk, "<= 20 ms"),
         Row("acp: session/update chunk -> agent.update (p95)", p95(chunks) * ms, "ms",
@@ -192,9 +283,10 @@ async def _measure(info: Any, pid: int) -> list[Row]:
 def run() -> list[Row]:
     base = Path(tempfile.mkdtemp(prefix="orchflow-bench-acp-"))
     tmux_socket = f"orchflow-bench-acp-{os.getpid()}"
+    in_neovim = _in_neovim()  # pynvim runs on the main thread, outside asyncio.run
     proc, info = _spawn_orchestrator(base, _env(base, tmux_socket))
     try:
-        return asyncio.run(_measure(info, proc.pid))
+        return asyncio.run(_measure(info, proc.pid, in_neovim))
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -117,6 +117,9 @@ class Orchestrator:
         self.memory_error: str | None = None
         self.agents: AgentManager | None = None
         self.ai_agents: AiAgents | None = None
+        from orchestrator.agents.editor_fs import EditorFs
+
+        self.editor_fs = EditorFs()  # ACP fs/* through the attached Neovim's buffers
         self.saved: SavedSessions | None = None
         self.streams: StreamHub | None = None
         self.server: RpcServer | None = None
@@ -279,6 +282,7 @@ class Orchestrator:
             state_dir=self.options.state_dir,
             discovery_file=self.discovery_file,
             mcp_servers=lambda: self.mcp_clients().enabled_specs(),
+            editor_fs=self.editor_fs,
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -928,8 +932,18 @@ def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": "implemented",
         "reason": "orchflow is the ACP client (initialize, session/new, session/prompt, "
-        f"session/cancel, session/update, request_permission, fs/* inside the cwd); {terminals}",
-        "methods": ["agent.prompt", "agent.cancel", "agent.answer", "agent.turns", "agent.watch"],
+        "session/cancel, session/update, request_permission, fs/* inside the cwd: through "
+        "the attached Neovim's buffers when the file is loaded (unsaved edits read, writes one "
+        f"undo step then saved), else the disk); {terminals}",
+        "methods": [
+            "agent.prompt",
+            "agent.cancel",
+            "agent.answer",
+            "agent.turns",
+            "agent.watch",
+            "editor.attach",
+            "editor.fs_reply",
+        ],
     }
 
 

@@ -675,6 +675,7 @@ async def memory_delete(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 from orchestrator.api import ai_agents as _ai_agents  # noqa: E402, F401
 from orchestrator.api import ai_providers as _ai_providers  # noqa: E402, F401
 from orchestrator.api import coordination as _coordination  # noqa: E402, F401
+from orchestrator.api import editor as _editor  # noqa: E402, F401
 from orchestrator.api import mcp_client as _mcp_client  # noqa: E402, F401
 from orchestrator.api import review as _review  # noqa: E402
 from orchestrator.api import swarm as _swarm  # noqa: E402, F401

@@ -290,6 +290,7 @@ class Core:
                 on_event=lambda name, data: self.events.publish(name, **data),
                 core_config=self.sidecar_config(),
                 project_root=self.project_root,
+                editor=self.role == "host",  # Neovim's buffers serve ACP agents' fs/*
             )
         return self._orchestrator
 

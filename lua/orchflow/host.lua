@@ -177,6 +177,7 @@ function M.start()
   require("orchflow.runs").attach() -- finished runs notify (setup({ runs = { notify } }))
   require("orchflow.rules").attach() -- rule warnings notify
   require("orchflow.ai") -- AI agents: "needs input" notices, transcript buffers
+  require("orchflow.agent_fs") -- ACP agents' fs/* through loaded buffers
   M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
   require("orchflow.modes").attach() -- the active mode, for the statusline
   return chan

@@ -17,6 +17,10 @@ Life of an ``AcpAgent``:
   ``cancelled`` (ACP requires it).
 - ``fs/read_text_file`` and ``fs/write_text_file`` are confined to the agent's cwd (also
   through ``..`` and symlinks): outside, the agent gets an error and the log says so.
+  Inside, they go through the attached editor first (``EditorFs``): a file loaded in a
+  Neovim buffer is read from the buffer (unsaved edits included) and written into it (one
+  undo step, then saved); otherwise, or with no editor answering, the disk (a write is
+  atomic).
 - ``terminal/*`` run in tmux panes made by the TerminalManager (``AcpTerminals``).
 - The process ending, a non-JSON line on its stdout, or no answer to ``initialize`` in
   time end it in ``exited`` or ``error`` with the reason; other agents are not touched.
@@ -69,6 +73,7 @@ from acp.schema import (
 from orchestrator.agents.acp_mcp import acp_servers
 from orchestrator.agents.acp_terminals import AcpTerminals, TerminalsGetter
 from orchestrator.agents.acp_transport import StdioJsonTransport
+from orchestrator.agents.editor_fs import EditorFs
 from orchestrator.agents.registry import AgentSpec
 from orchestrator.agents.state import FINAL, AgentEvent, AgentState, transition
 from orchestrator.mcp.client.spec import ServerSpec
@@ -164,8 +169,10 @@ class AcpAgent:
         mcp_servers: Callable[[], list[ServerSpec]] = list,
         max_updates: int = DEFAULT_MAX_UPDATES,
         max_transcript: int = DEFAULT_MAX_TRANSCRIPT,
+        editor_fs: EditorFs | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
+        self._editor_fs = editor_fs
         self.spec = spec
         self.name = name
         self.cwd = os.path.realpath(cwd)
@@ -750,28 +757,55 @@ class AcpAgent:
         **kwargs: Any,
     ) -> ReadTextFileResponse:
         target = self._inside_cwd(path, "read")
-        try:
-            if os.path.getsize(target) > MAX_FILE_BYTES:
-                raise RequestError.invalid_params({"path": path, "reason": "file too large"})
-            text = await asyncio.to_thread(Path(target).read_text, "utf-8", "replace")
-        except FileNotFoundError:
-            raise RequestError.resource_not_found(path) from None
-        except IsADirectoryError:
-            raise RequestError.invalid_params({"path": path, "reason": "a directory"}) from None
+        answer = await self._editor_fs.ask("read", target) if self._editor_fs else None
+        if answer is not None and answer.get("loaded") and "content" in answer:
+            text, source = str(answer["content"]), "buffer"
+        else:
+            text, source = await self._read_disk(path, target), "disk"
         if line is not None or limit is not None:
             lines = text.splitlines(keepends=True)
             start = max((line or 1) - 1, 0)
             end = start + limit if limit is not None else len(lines)
             text = "".join(lines[start:end])
-        self._record("fs_read", "", {"path": target})
+        self._record("fs_read", "", {"path": target, "source": source})
         return ReadTextFileResponse(content=text)
+
+    async def _read_disk(self, path: str, target: str) -> str:
+        try:
+            if os.path.getsize(target) > MAX_FILE_BYTES:
+                raise RequestError.invalid_params({"path": path, "reason": "file too large"})
+            return await asyncio.to_thread(Path(target).read_text, "utf-8", "replace")
+        except FileNotFoundError:
+            raise RequestError.resource_not_found(path) from None
+        except IsADirectoryError:
+            raise RequestError.invalid_params({"path": path, "reason": "a directory"}) from None
 
     async def write_text_file(
         self, session_id: str, path: str, content: str, **kwargs: Any
     ) -> WriteTextFileResponse | None:
         target = self._inside_cwd(path, "write")
+        answer = await self._editor_fs.ask("write", target, content) if self._editor_fs else None
+        if answer is not None and answer.get("loaded"):
+            if answer.get("error") or not answer.get("saved"):
+                why = answer.get("error") or "the buffer was not saved"
+                self._record(
+                    "fs_write",
+                    self._block("fs_write", f"[write failed] {target} (Neovim buffer): {why}\n"),
+                    {"path": target, "source": "buffer", "error": why},
+                )
+                raise RequestError(-32603, f"Neovim could not write {path}: {why}", {"path": path})
+            self._record(
+                "fs_write",
+                self._block("fs_write", f"[wrote] {target} (Neovim buffer, saved)\n"),
+                {"path": target, "source": "buffer"},
+            )
+            return WriteTextFileResponse()
         await asyncio.to_thread(_write_atomic, target, content)
-        self._record("fs_write", self._block("fs_write", f"[wrote] {target}\n"), {"path": target})
+        self._record(
+            "fs_write",
+            self._block("fs_write", f"[wrote] {target}\n"),
+            {"path": target, "source": "disk"},
+        )
         return WriteTextFileResponse()
 
     def _inside_cwd(self, path: str, what: str) -> str:

@@ -40,6 +40,7 @@ from orchflow_core.terminal.state import PaneState
 
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
+    from orchestrator.agents.editor_fs import EditorFs
     from orchestrator.mcp.client.spec import ServerSpec
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,11 @@ class AiAgents:
         state_dir: Path | None = None,
         discovery_file: Path | None = None,
         mcp_servers: Callable[[], list[ServerSpec]] = list,
+        editor_fs: EditorFs | None = None,
     ) -> None:
         """``mcp_servers()``: the user's MCP servers, passed to ACP agents at session/new."""
         self._panes = panes
+        self._editor_fs = editor_fs  # fs/* of ACP agents through the editor's buffers
         self._terminals = terminals
         self._publish = publish
         self._user_registry = user_registry
@@ -347,6 +350,7 @@ class AiAgents:
             terminals=self._terminals,
             publish=self._notify,
             mcp_servers=self._mcp_servers,
+            editor_fs=self._editor_fs,
         )
         if ws is not None and self._panes.worktrees is not None:
             acp_agent.worktree = ws

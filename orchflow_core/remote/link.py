@@ -25,6 +25,11 @@ AI agents: every connection calls ``agent.watch``, so the orchestrator's ``agent
 notifications become host events of the same names (an orchestrator without ACP agents
 answers -32601 and the link goes on without them).
 
+Editor buffers (``editor=True``, the Neovim host): every connection also calls
+``editor.attach``, so ACP agents' ``fs/*`` ask this Neovim first; the orchestrator's
+``editor.fs`` notification becomes the host event ``editor.fs``, which Lua
+(lua/orchflow/agent_fs.lua) answers with the host method ``editor.fs_reply``.
+
 Streams: ``stream.output`` and ``stream.closed`` become the events ``agent.output`` and
 ``agent.output_end``. Subscriptions end with their connection, so when it dies or the
 link stops, each open one gets ``agent.output_end`` with the reason.
@@ -136,8 +141,10 @@ class OrchestratorLink:
         health_interval_s: float = 10.0,
         max_backoff_s: float = 5.0,
         call_timeout_s: float = 30.0,
+        editor: bool = False,
     ) -> None:
         self.mode = mode
+        self.editor = editor  # attach as the editor whose buffers ACP agents' fs/* use
         self.url = url
         self.discovery_path = Path(discovery_file) if discovery_file else None
         self._on_event = on_event
@@ -223,6 +230,14 @@ class OrchestratorLink:
             await client.call("agent.watch", {})
         except OrchflowError as exc:  # an older orchestrator: no ACP agents to watch
             log.info("agent.watch refused (%s): no AI agent events", exc.message)
+        if self.editor:
+            client.on_notification(
+                "editor.fs", functools.partial(self._on_agent_event, "editor.fs")
+            )
+            try:
+                await client.call("editor.attach", {})
+            except OrchflowError as exc:  # an older orchestrator: agents use the disk
+                log.info("editor.attach refused (%s): agents' fs/* use the disk", exc.message)
         return client
 
     def _on_agent_event(self, name: str, params: Any) -> None:

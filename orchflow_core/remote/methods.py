@@ -86,6 +86,8 @@ _forward("agent.answer", "agent.answer", ("id", "request_id", "option_id"))
 _forward("agent.turns", "agent.turns", ("id",))
 _forward("agent.registry", "agent.registry")
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
+# ACP agents' fs/* through Neovim's buffers: Lua's answer to an editor.fs event
+_forward("editor.fs_reply", "editor.fs_reply", ("request_id",))
 _forward("memory.store", "memory.store", ("key", "value"))
 _forward("memory.get", "memory.get", ("key",))
 _forward("memory.search", "memory.search", ("query",))

@@ -10,7 +10,9 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
                           and reports "exit=<code> output=<text>" as a message
     ask                   asks permission (allow/reject) and says which option came back
     read: <path>          fs/read_text_file; reports the content or the error
-    write: <path> <text>  fs/write_text_file; reports ok or the error
+    readlines: <path> <line> <limit>  the same with line and limit
+    write: <path> <text>  fs/write_text_file (a literal \\n in text is a newline); reports
+                          ok or the error
     flood: <n>            n message chunks as fast as it can
     crash                 exits with code 3 in the middle of the turn
     garbage               writes a line that is not JSON to stdout mid-turn
@@ -157,6 +159,13 @@ class ScriptedAgent:
             if outcome.outcome == "cancelled":
                 return PromptResponse(stop_reason="cancelled")
             return PromptResponse(stop_reason="end_turn")
+        if text.startswith("readlines: "):
+            path, line, limit = text[11:].rsplit(" ", 2)
+            got = await self._conn.read_text_file(
+                session_id=sid, path=path, line=int(line), limit=int(limit)
+            )
+            await self.say(sid, f"read={got.content}")
+            return PromptResponse(stop_reason="end_turn")
         if text.startswith("read: "):
             try:
                 got = await self._conn.read_text_file(session_id=sid, path=text[6:])
@@ -166,6 +175,7 @@ class ScriptedAgent:
             return PromptResponse(stop_reason="end_turn")
         if text.startswith("write: "):
             path, _, body = text[7:].partition(" ")
+            body = body.replace("\\n", "\n")
             try:
                 await self._conn.write_text_file(session_id=sid, path=path, content=body)
                 await self.say(sid, "write=ok")
