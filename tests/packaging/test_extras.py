@@ -35,7 +35,10 @@ def test_the_host_needs_no_extra(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     missing, extras = json.loads(out.stdout)
     assert missing == []
-    assert extras == {"orchestrator": ["prometheus_client", "uvloop", "croniter", "acp"]}
+    assert extras == {
+        "orchestrator": ["prometheus_client", "uvloop", "croniter", "acp"],
+        "ray": [],  # the dev extra has it (the tests start a Ray cluster)
+    }
 
 
 def test_the_orchestrator_without_its_extra_says_how_to_install_it(tmp_path: Path) -> None:
@@ -46,3 +49,4 @@ def test_the_orchestrator_without_its_extra_says_how_to_install_it(tmp_path: Pat
     )
     assert out.returncode == 1
     assert "orchflow[orchestrator]" in out.stderr and "prometheus-client" in out.stderr
+
