@@ -30,6 +30,7 @@ MODULES = [
     "router",
     "testing",
     "swarm",
+    "ray",
 ]
 
 
