@@ -532,7 +532,11 @@ class RayExecutor:
         await self._kill_actor_command(follow)
 
     async def reattach(self, handle: Handle) -> Status:
-        return await self.status(handle)
+        """``running`` while its actor is alive, even if the command ended meanwhile: the
+        actor still holds its output and exit code, which ``wait`` collects at once (and
+        then removes the actor)."""
+        status = await self.status(handle)
+        return Status("running") if status.state == "ended" else status
 
     async def close(self) -> None:
         """Disconnect; the actors (detached) keep running for the next orchestrator."""

@@ -240,6 +240,55 @@ async def settled(client: Any, swarm_id: str, *, within: float = 120) -> dict[st
             await asyncio.sleep(0.2)
 
 
+async def test_a_sigkilled_orchestrator_follows_its_ray_task_again_after_a_restart(
+    cluster: RayCluster, tmp_path: Path, private_tmux: TmuxServer
+) -> None:
+    executor = {"kind": "ray", "address": cluster.address, "namespace": "orchflow-restart"}
+    base, gate = tmp_path / "o", tmp_path / "gate"
+    orch = await start_orchestrator(base, private_tmux, executor, cluster.token)
+    try:
+        async with await orch.client() as client:
+            running = asyncio.Event()
+
+            def on_progress(params: dict[str, Any]) -> None:
+                if params.get("task") and params["task"]["state"] == "running":
+                    running.set()
+
+            client.on_notification("swarm.progress", on_progress)
+            await client.call("swarm.watch")
+            await client.call(
+                "swarm.submit",
+                {
+                    "tasks": [
+                        {
+                            "id": "survivor",
+                            "command": "echo before; while [ ! -e gate ]; do sleep 0.1;"
+                            " done; echo after",
+                            "cwd": str(tmp_path),
+                            "host": "worker2",
+                        }
+                    ]
+                },
+            )
+            await asyncio.wait_for(running.wait(), 60)
+            (swarm,) = await client.call("swarm.list")
+            sid = swarm["swarm_id"]
+    finally:
+        orch.proc.kill()  # SIGKILL: no chance to stop anything
+        await orch.proc.wait()
+    orch = await start_orchestrator(base, private_tmux, executor, cluster.token)
+    try:
+        async with await orch.client() as client:
+            gate.touch()
+            final = await settled(client, sid)
+        (task,) = final["tasks"]
+        assert final["state"] == "succeeded", final
+        assert task["attempts"] == 1 and task["host"] == "worker2" and task["exit_code"] == 0
+        assert task["output_tail"] == "before\nafter"
+    finally:
+        await orch.stop()
+
+
 async def test_a_swarm_across_two_nodes_finishes_on_the_head_when_one_is_lost(
     cluster: RayCluster, tmp_path: Path, private_tmux: TmuxServer
 ) -> None:
