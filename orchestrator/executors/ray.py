@@ -7,7 +7,9 @@
 - **Token authentication** is always on: Ray 2.60 reads ``RAY_AUTH_MODE=token`` and the
   token from ``RAY_AUTH_TOKEN`` (``ray/_private/authentication``); both are set in this
   process before Ray is imported, the token taken from the variable named by
-  ``[executor] token_env``. The cluster is started with the same two variables.
+  ``[executor] token_env``; once Ray has read it both variables leave this process's
+  environment (the processes it starts do not inherit the token). The cluster is started
+  with ``RAY_AUTH_MODE=token`` and the same ``RAY_AUTH_TOKEN``.
 - **One actor per running task**: a detached, named actor (``orchflow-<swarm>-<task>-<n>``
   in ``[executor] namespace``), so a restarted orchestrator finds it by the name stored in
   the task's handle (``reattach``). ``ray_actor.TaskProcess`` runs the command in a new
@@ -119,6 +121,7 @@ class RayExecutor:
         self.max_output_bytes = max_output_bytes
         self.unavailable: str | None = f"not connected to Ray at {address!r} yet"
         self._refused: str | None = None
+        self._token: str | None = None
         self._ray: Any = None
         self._remote: Any = None
         self._connecting: asyncio.Future[None] | None = None
@@ -144,7 +147,7 @@ class RayExecutor:
         await asyncio.shield(self._connecting)
 
     async def _connect(self) -> None:
-        token = os.environ.get(self.token_env)
+        token = self._token or os.environ.get(self.token_env)
         if not token:
             self.unavailable = (
                 f"the Ray token variable ${self.token_env} is not set ([executor] token_env;"
@@ -190,6 +193,12 @@ class RayExecutor:
         )
         self._remote = ray.remote(ray_actor.TaskProcess)
         self._ray = ray
+        # Ray has read and cached the token: out of the environment, so the processes this
+        # one starts (tmux and its shells, AI agents) do not inherit it (kept here for a
+        # reconnect).
+        self._token = token
+        os.environ.pop("RAY_AUTH_TOKEN", None)
+        os.environ.pop(self.token_env, None)
 
     async def _ready(self) -> Any:
         if self._ray is None:

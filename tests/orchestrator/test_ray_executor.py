@@ -92,13 +92,15 @@ async def test_spawn_on_each_node_by_label_with_live_output_and_exit_code(
 ) -> None:
     labels = {n["label"] for n in await executor.nodes()}
     assert {"head", "worker2"} <= labels
+    # the token left this process's environment once Ray read it (children don't inherit it)
+    assert cluster.token not in os.environ.values()
     for label in ("head", "worker2"):
         handle = await executor.spawn(
             Spec(
                 key=f"sw-test/{label}",
                 # the raylet that started the actor's worker: the node it runs on
-                command=f"echo on-{label} raylet=$RAY_RAYLET_PID; pwd; sleep 0.3; echo done"
-                "; exit 7",
+                command=f"echo on-{label} raylet=$RAY_RAYLET_PID; pwd; env | grep -c TOKEN;"
+                " sleep 0.3; echo done; exit 7",
                 cwd=str(tmp_path),
                 host=label,
             )
@@ -110,6 +112,7 @@ async def test_spawn_on_each_node_by_label_with_live_output_and_exit_code(
         await asyncio.wait_for(reader, 10)
         assert outcome.ending is Ending.EXITED and outcome.exit_code == 7
         assert f"on-{label}" in outcome.output and str(tmp_path) in outcome.output
+        assert "\n0\n" in outcome.output  # no token in the command's environment
         assert outcome.tail.endswith("done")
         assert b"".join(chunks).decode() == outcome.output  # streamed live, all of it
         raylet = int(outcome.output.split("raylet=")[1].split()[0])
