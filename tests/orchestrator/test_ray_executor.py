@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orchestrator.executors.base import Ending, Spec
+from orchestrator.executors.choose import make_executor
 from orchestrator.executors.ray import RayExecutor
 from orchflow_core.errors import InvalidArgumentError, UnavailableError
 from tests.harness.ray_cluster import RayCluster, free_ports
@@ -168,6 +169,20 @@ async def test_bad_labels_and_cwds_are_named(executor: RayExecutor) -> None:
     assert "'gpu-box'" in err.value.message and "head, worker2" in err.value.message
     with pytest.raises(UnavailableError, match="/no/such/dir"):
         await executor.spawn(Spec(key="sw-test/y", command="true", cwd="/no/such/dir"))
+
+
+async def test_kind_ray_without_an_address_or_with_a_client_url_says_what_to_set() -> None:
+    async def no_terminals() -> Any:
+        raise AssertionError("the Ray executor needs no tmux")
+
+    assert make_executor(None, no_terminals).name == "local"
+    ex = make_executor({"kind": "ray"}, no_terminals)
+    with pytest.raises(UnavailableError, match=r"needs \[executor\] address"):
+        await ex.spawn(Spec(key="k", command="true", cwd="/"))
+    assert "needs [executor] address" in str(getattr(ex, "unavailable", ""))
+    ex = make_executor({"kind": "ray", "address": "ray://10.0.0.5:10001"}, no_terminals)
+    with pytest.raises(UnavailableError, match=r"'ray://10.0.0.5:10001': Ray Client"):
+        await ex.spawn(Spec(key="k", command="true", cwd="/"))
 
 
 def write_config(base: Path, executor: dict[str, Any]) -> None:
