@@ -29,7 +29,8 @@ def test_deep_merge_keeps_unset_defaults(editor: Editor) -> None:
     [
         (
             "{ floot = {} }",
-            'unknown option "floot"; valid here: agents, executor, float, host, keymaps, log, orchestrator',
+            'unknown option "floot"; valid here: agents, executor, float, host, keymaps, log,'
+            " orchestrator",
         ),
         (
             "{ float = { widht = 3 } }",
