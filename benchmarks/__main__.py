@@ -35,6 +35,7 @@ MODULES = [
     "hooks",
     "providers",
     "modules",
+    "ray",
 ]
 
 

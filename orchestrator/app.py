@@ -13,6 +13,7 @@ close the databases; the unix socket is removed. Agents' panes keep running in t
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import functools
 import logging
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from orchestrator.agents import AgentManager
     from orchestrator.agents.ai import AiAgents
     from orchestrator.coordination.scheduler import Scheduler
-    from orchestrator.executors.local import LocalExecutor
+    from orchestrator.executors.base import Executor
     from orchestrator.mcp.client.manager import McpClients
     from orchestrator.mcp.http import McpHttp
     from orchestrator.memory import MemoryStore
@@ -132,7 +133,8 @@ class Orchestrator:
         self.scheduler: Scheduler | None = None
         self.scheduler_error: str | None = None
         self.swarm_manager: SwarmManager | None = None
-        self.executor: LocalExecutor | None = None
+        self.executor: Executor | None = None
+        self._executor_connect: asyncio.Task[None] | None = None
         self._mcp: McpHttp | None = None  # /mcp, made on its first request (the SDK: ~1 s)
         self._mcp_lock = asyncio.Lock()
         self._mcp_task: asyncio.Task[None] | None = None
@@ -290,12 +292,17 @@ class Orchestrator:
         await self._open_swarms(self.state_db)
 
     async def _open_swarms(self, db: Database) -> None:
-        from orchestrator.executors.local import LocalExecutor
+        from orchestrator.executors.choose import make_executor
         from orchestrator.swarm.prompts import AgentPrompts
         from orchestrator.swarm.repository import SwarmRepository
         from orchestrator.swarm.runner import SwarmManager
 
-        self.executor = LocalExecutor(self.terminals)
+        self.executor = make_executor(self.core.config.get("executor"), self.terminals)
+        connect = getattr(self.executor, "connect", None)
+        if connect is not None:  # Ray: connected off the loop thread, bounded; features say how
+            self._executor_connect = asyncio.get_running_loop().create_task(
+                self._connect_executor(connect)
+            )
         manager = SwarmManager(
             SwarmRepository(db),
             self.executor,
@@ -306,6 +313,14 @@ class Orchestrator:
         )
         await manager.open()  # swarms a killed orchestrator left: re-attached or settled
         self.swarm_manager = manager
+
+    async def _connect_executor(
+        self, connect: collections.abc.Callable[[], collections.abc.Awaitable[None]]
+    ) -> None:
+        try:
+            await connect()
+        except OrchflowError as exc:  # system.features and swarm.submit say it
+            log.error("executor %s: %s", getattr(self.executor, "name", "?"), exc.message)
 
     async def _open_scheduler(self, db: Database) -> None:
         try:
@@ -531,15 +546,36 @@ class Orchestrator:
             + (f"; {needs_tmux['reason']}" if needs_tmux["reason"] else ""),
             "strategies": ["parallel", "sequential", "map", "reduce", "pipeline"],
         }
-        out["executors"] = feature(
-            needs_tmux["status"],
-            needs_tmux["reason"] or "where swarm tasks run: local (tmux panes) only",
-            local=needs_tmux["status"],
-            ray="unavailable: not implemented yet",
-        )
+        out["executors"] = self._executors_feature(needs_tmux)
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
         return out
+
+    def _executors_feature(self, needs_tmux: dict[str, Any]) -> dict[str, Any]:
+        """local (tmux panes) and ray (actors on a Ray cluster): which one runs swarm tasks
+        and, for Ray, connected or why not."""
+        active = self.executor.name if self.executor is not None else "local"
+        if active != "ray":
+            ray = 'unavailable: [executor] kind is "local" (set kind = "ray" and address)'
+        else:
+            why = getattr(self.executor, "unavailable", None)
+            ray = "implemented" if why is None else f"unavailable: {why}"
+        status = needs_tmux["status"] if active == "local" else ray.split(":")[0]
+        reason = (
+            f"swarm command tasks run on {active}: local (tmux panes) or ray (one Ray actor"
+            " per task, placed by node label, output streamed back)"
+        )
+        if active == "local" and needs_tmux["reason"]:
+            reason += f"; {needs_tmux['reason']}"
+        if active == "ray" and ray != "implemented":
+            reason += f"; ray {ray}"
+        return {
+            "status": status,
+            "reason": reason,
+            "active": active,
+            "local": needs_tmux["status"],
+            "ray": ray,
+        }
 
     async def metrics_route(self, request: Request) -> tuple[int, dict[str, str], bytes]:
         entries = None
@@ -745,6 +781,14 @@ class Orchestrator:
             await self.scheduler.close()
         if self.swarm_manager is not None:  # their commands keep running in tmux
             await self.swarm_manager.close()
+        if self._executor_connect is not None:
+            self._executor_connect.cancel()
+        if self.executor is not None:  # Ray: disconnects; its actors keep running
+            try:
+                async with asyncio.timeout(DEFAULT_STORES_OPEN_S):
+                    await self.executor.close()
+            except (TimeoutError, OrchflowError) as exc:
+                log.warning("closing the executor: %r", exc)
         self.locks.close()
         await self.ai_streams.close()
         if self._providers is not None:

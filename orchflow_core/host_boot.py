@@ -30,6 +30,7 @@ REQUIRED = (
 # Extras: import names of what each adds. Only the orchestrator process needs these.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "orchestrator": ("prometheus_client", "uvloop", "croniter", "acp"),
+    "ray": ("ray",),
 }
 
 

@@ -37,6 +37,14 @@ function M.mark(t)
   return "? " .. tostring(s)
 end
 
+--- Where a task runs: its pane, or (the Ray executor: no pane) the node label.
+function M.where(t)
+  if present(t.pane_id) then
+    return t.pane_id
+  end
+  return (present(t.host) and t.host ~= "local") and t.host or ""
+end
+
 local function last_line(text)
   if not present(text) or text == "" then
     return ""
@@ -72,7 +80,7 @@ function M.render(status)
       pad(M.mark(t), 9),
       pad(("#%d"):format(t.attempts or 0), 4),
       pad(present(when) and age(when) or "", 8),
-      pad(present(t.pane_id) and t.pane_id or "", 5),
+      pad(M.where(t), 5),
       ((detail or ""):gsub("\n", " ")),
     }, " ")
     rows[#lines] = t

@@ -174,7 +174,7 @@ class LocalExecutor:
         if spec.host not in (None, "local"):
             raise UnavailableError(
                 f"host {spec.host!r}: the local executor runs tasks on this machine only"
-                " (a Ray executor, which places tasks by node label, is not implemented yet)",
+                ' (the Ray executor places tasks by node label: [executor] kind = "ray")',
                 feature="executors",
             )
         tm = await self._terminals()

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import codecs
 import json
 import logging
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -323,15 +324,7 @@ class SwarmManager:
             raise ConflictError(
                 f"{live} swarms are running (the most at once); wait for one or cancel one"
             )
-        for t in checked.tasks:
-            if t.host not in (None, "local") and self.executor.name == "local":
-                from orchflow_core.errors import UnavailableError
-
-                raise UnavailableError(
-                    f"task {t.id!r}: host {t.host!r} needs the Ray executor, which is not"
-                    " implemented yet (the local executor runs on this machine: omit host)",
-                    feature="executors",
-                )
+        await self._check_executor(checked.tasks)
         swarm_id = f"sw-{secrets.token_hex(5)}"
         swarm = Swarm(
             id=swarm_id,
@@ -362,6 +355,29 @@ class SwarmManager:
             "swarm %s (%s): %d tasks, %s", swarm.id, swarm.name, len(swarm.tasks), swarm.strategy
         )
         return {"swarm_id": swarm.id, "name": swarm.name, "tasks": len(swarm.tasks)}
+
+    async def _check_executor(self, tasks: builtins.list[specs.TaskSpec]) -> None:
+        """A task's ``host`` needs the Ray executor; with Ray, it must be reachable (the
+        first call connects, bounded by its connect timeout)."""
+        from orchflow_core.errors import UnavailableError
+
+        for t in tasks:
+            if t.host not in (None, "local") and self.executor.name == "local":
+                raise UnavailableError(
+                    f"task {t.id!r}: host {t.host!r} needs the Ray executor ([executor]"
+                    ' kind = "ray" and address in config.toml; doc/ray.md); the local'
+                    " executor runs on this machine: omit host",
+                    feature="executors",
+                )
+        connect = getattr(self.executor, "connect", None)
+        if connect is not None and any(t.command is not None for t in tasks):
+            try:
+                await connect()
+            except UnavailableError as exc:
+                raise UnavailableError(
+                    f"the Ray executor cannot run command tasks: {exc.message}",
+                    feature="executors",
+                ) from None
 
     async def status(self, swarm_id: str) -> dict[str, Any]:
         swarm = self._live.get(swarm_id)
@@ -611,10 +627,45 @@ class SwarmManager:
         )
         await self._move(swarm, task, TaskEvent.START)
         task.spawning = False
+        # No pane to watch (Ray): its output goes out as swarm.progress {output}. Subscribed
+        # before wait() reads anything.
+        forward = (
+            self._spawn(self._forward(swarm, task, handle, self.executor.stream(handle)))
+            if handle.pane_id is None
+            else None
+        )
         if swarm.cancelling:  # cancelled while it was being started
             await self.executor.kill(handle)
-        outcome = await self.executor.wait(handle, timeout_s=s.timeout_s)
+        try:
+            outcome = await self.executor.wait(handle, timeout_s=s.timeout_s)
+        finally:
+            if forward is not None:
+                await asyncio.wait({forward}, timeout=1.0)
+                forward.cancel()
+        task.host = handle.host  # its node was lost: it ran again elsewhere
         await self._end_attempt(swarm, task, outcome)
+
+    async def _forward(
+        self, swarm: Swarm, task: Task, handle: Handle, chunks: AsyncIterator[bytes]
+    ) -> None:
+        """Each chunk of a pane-less task's output as ``swarm.progress`` with ``output``
+        (UTF-8 through one incremental decoder, so a character split across chunks arrives
+        whole)."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        async for chunk in chunks:
+            text = decoder.decode(chunk)
+            task.host = handle.host
+            if text:
+                self._publish(
+                    TOPIC,
+                    "swarm.progress",
+                    {
+                        "swarm_id": swarm.id,
+                        "state": swarm.state.value,
+                        "task": task.view(),
+                        "output": text,
+                    },
+                )
 
     async def _run_prompt(self, swarm: Swarm, task: Task, key: str, cwd: str) -> None:
         s = task.spec

@@ -55,6 +55,14 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
             "'keymaps' is a Neovim-side option; set it in setup(), not config.toml",
         ),
         ("tmux = 'x'\n", "tmux must be a table"),
+        (
+            "[executor]\nkind = 'rya'\n",
+            'executor.kind: got "rya", expected one of "local", "ray"',
+        ),
+        (
+            "[executor]\nmax_restarts = -1\n",
+            "executor.max_restarts: got -1, expected integer, >= 0",
+        ),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, text: str, expected: str) -> None:

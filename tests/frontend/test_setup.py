@@ -29,8 +29,8 @@ def test_deep_merge_keeps_unset_defaults(editor: Editor) -> None:
     [
         (
             "{ floot = {} }",
-            'unknown option "floot"; valid here: agents, ai, float, host, keymaps, log, mcp,'
-            " modules,"
+            'unknown option "floot"; valid here: agents, ai, executor, float, host, keymaps, log,'
+            " mcp, modules,"
             " orchestrator",
         ),
         (

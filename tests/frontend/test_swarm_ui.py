@@ -87,3 +87,18 @@ def test_a_bad_swarm_file_is_named(editor: Editor, tmp_path: Path) -> None:
     ed.wait_notify("cannot read .*missing.toml")
     ed.cmd("Orchflow swarm")
     ed.wait_notify("no swarms yet")
+
+
+def test_the_float_names_a_ray_tasks_node_where_a_local_one_has_its_pane(editor: Editor) -> None:
+    lines = editor.lua(
+        "local swarm = require('orchflow.swarm')\n"
+        "local tasks = {\n"
+        "  { id = 'on-ray', state = 'running', attempts = 1, host = 'worker2' },\n"
+        "  { id = 'in-pane', state = 'running', attempts = 1, host = 'local', pane_id = '%7' },\n"
+        "  { id = 'prompt', state = 'pending', attempts = 0, host = 'local', pane_id = vim.NIL },\n"
+        "}\n"
+        "return (swarm.render({ swarm_id = 'sw-1', name = 'n', state = 'running', tasks = tasks }))"
+    )
+    assert re.search(r"^on-ray .* worker2 ", lines[1])
+    assert re.search(r"^in-pane .* %7 ", lines[2])
+    assert "worker2" not in lines[3] and "local" not in lines[3]

@@ -195,7 +195,9 @@ async def test_without_tmux_agents_say_why_and_memory_still_works(
             assert features["memory_fts"]["status"] == "implemented"
             assert features["swarm"]["status"] == "unavailable"
             assert "tmux not found" in features["swarm"]["reason"]
-            assert features["executors"]["ray"] == "unavailable: not implemented yet"
+            assert features["executors"]["ray"].startswith(
+                'unavailable: [executor] kind is "local"'
+            )
             assert (await client.call("memory.store", {"key": "k", "value": 1}))["key"] == "k"
             health = await client.call("system.health")
             assert health["status"] == "degraded" and "tmux not found" in health["problems"][0]
@@ -214,7 +216,7 @@ async def test_features_with_tmux(orch: OrchestratorProcess) -> None:
     assert features["router"]["status"] == "implemented"
     assert features["swarm"]["status"] == "implemented"
     assert features["executors"]["local"] == "implemented"
-    assert features["executors"]["ray"] == "unavailable: not implemented yet"
+    assert features["executors"]["ray"].startswith('unavailable: [executor] kind is "local"')
     assert features["mcp.client"]["status"] == "implemented"
     version = await orch.call("system.version")
     assert "agent.create" in version["methods"] and version["api"] == 1

@@ -35,7 +35,10 @@ def test_the_host_needs_no_extra(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     missing, extras = json.loads(out.stdout)
     assert missing == []
-    assert extras == {"orchestrator": ["prometheus_client", "uvloop", "croniter", "acp"]}
+    assert extras == {
+        "orchestrator": ["prometheus_client", "uvloop", "croniter", "acp"],
+        "ray": [],  # the dev extra has it (the tests start a Ray cluster)
+    }
 
 
 def test_the_orchestrator_without_its_extra_says_how_to_install_it(tmp_path: Path) -> None:
@@ -46,3 +49,23 @@ def test_the_orchestrator_without_its_extra_says_how_to_install_it(tmp_path: Pat
     )
     assert out.returncode == 1
     assert "orchflow[orchestrator]" in out.stderr and "prometheus-client" in out.stderr
+
+
+def test_without_the_ray_extra_the_ray_executor_says_how_to_install_it(tmp_path: Path) -> None:
+    out = run(
+        "import asyncio, json, os, sys\nsys.modules['ray'] = None\n"
+        "from orchflow_core import host_boot\n"
+        "from orchestrator.executors.ray import RayExecutor\n"
+        "from orchflow_core.errors import UnavailableError\n"
+        "os.environ['ORCHFLOW_RAY_TOKEN'] = 'x'\n"
+        "ex = RayExecutor(address='127.0.0.1:1')\n"
+        "try:\n    asyncio.run(ex.connect())\n"
+        "except UnavailableError as exc:\n    why = exc.message\n"
+        "print(json.dumps([host_boot.extras()['ray'], why, ex.unavailable]))\n",
+        tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    missing, why, unavailable = json.loads(out.stdout)
+    assert missing == ["ray"]
+    assert unavailable == "ray is not installed (pip install 'orchflow[ray]')"
+    assert why == f"unavailable: {unavailable}"

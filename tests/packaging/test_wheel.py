@@ -135,7 +135,8 @@ def test_the_installed_core_and_host_boot_path_work_outside_the_checkout(
     for key in ("core", "boot"):
         assert str(info[key]).startswith(str(venv)), info
         assert not str(info[key]).startswith(str(ROOT)), info
-    assert info["missing"] == [] and info["extras"] == {"orchestrator": []}
+    assert info["missing"] == [] and info["extras"]["orchestrator"] == []
+    assert set(info["extras"]) == {"orchestrator", "ray"}
     assert str(info["log"]).endswith("/log/host.log") and info["mode"] == "embedded"
 
 
