@@ -284,7 +284,7 @@ function M.check()
     local health = type(status.health) == "table" and status.health or {}
     h.ok(("mode %s: orchestrator %s answers (status %s)"):format(status.mode, health.version or "?", health.status or "?"))
     if type(health.swarms) == "number" then
-      h.ok(("swarms: %d running; tasks run in local tmux panes (the Ray executor is not implemented yet)"):format(health.swarms))
+      h.ok(("swarms: %d running (:Orchflow swarm; [executor] kind says where their commands run)"):format(health.swarms))
     end
   elseif status.mode == "sidecar" and status.state == "not started" then
     h.ok("mode sidecar: the host starts the orchestrator on first use (:Orchflow orchestrator start)")

@@ -34,6 +34,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -237,10 +238,23 @@ def _configure(
 ) -> int:
     raw.row_factory = sqlite3.Row
     raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    # Two processes opening a new file at once: switching it to WAL (an exclusive lock)
+    # can be refused at once, without the busy handler; a few short tries get past it.
+    for attempt in range(_OPEN_TRIES):
+        try:
+            mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _OPEN_TRIES - 1:
+                raise
+            log.info("database %s: busy while switching to WAL (%s); trying again", path, exc)
+            time.sleep(0.05 * 2**attempt)
     if str(mode).lower() != "wal":
         # Some filesystems (network mounts) refuse WAL; the store still works, slower.
         log.warning("database %s: WAL refused (journal_mode=%s)", path, mode)
     raw.execute("PRAGMA synchronous = NORMAL")
     raw.execute("PRAGMA foreign_keys = ON")
     return apply_migrations(raw, migrations)
+
+
+_OPEN_TRIES = 5  # 50 + 100 + 200 + 400 ms between them

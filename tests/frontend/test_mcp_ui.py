@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from orchestrator.mcp.tools import TOOLS
 from tests.frontend.test_health_and_docs import health_lines
 from tests.harness.editor import Editor
 from tests.harness.tmux import TmuxServer
@@ -43,12 +44,12 @@ def test_with_a_sidecar_it_lists_the_tools_and_checkhealth_runs_the_stdio_server
     assert "orchestrator: running (sidecar)" in text
     assert "server:       implemented" in text
     assert "client:       implemented" in text
-    assert "tools (16):" in text and "pane_run" in text and "memory_search" in text
+    assert f"tools ({len(TOOLS)}):" in text and "pane_run" in text and "swarm_submit" in text
     assert "--discovery-file" in text  # a sidecar's own discovery file
     editor.cmd("close")
     health = "\n".join(health_lines(editor))
     assert "orchflow: MCP server" in health
-    assert "` works: 16 tools, through the orchestrator of" in health, health
+    assert f"` works: {len(TOOLS)} tools, through the orchestrator of" in health, health
     assert "orchflow-orchestrator mcp" in health
     assert "claude mcp add orchflow" in health
 

@@ -72,7 +72,7 @@ def test_submit_watch_open_cancel_and_list(
     assert not float_lines(ed, "orchflow swarms")
     ed.cmd("checkhealth orchflow")
     health = "\n".join(ed.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
-    assert "swarms: 0 running; tasks run in local tmux panes" in health, health
+    assert "swarms: 0 running (:Orchflow swarm" in health, health
 
 
 def test_a_bad_swarm_file_is_named(editor: Editor, tmp_path: Path) -> None:
