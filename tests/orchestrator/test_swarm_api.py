@@ -143,7 +143,7 @@ async def test_a_hang_is_killed_with_its_children_and_big_output_is_bounded(
 ) -> None:
     marker = f"hang-marker-{os.getpid()}"
     script = tmp_path / "hang.sh"
-    script.write_text(f"sleep 300 & sleep 301 & echo {marker}; wait\n")
+    script.write_text(f"sleep 300.25 & sleep 301.25 & echo {marker}; wait\n")
     async with await orch.client() as client:
         submitted = await client.call(
             "swarm.submit",
@@ -168,7 +168,7 @@ async def test_a_hang_is_killed_with_its_children_and_big_output_is_bounded(
         tasks = by_id(status)
         assert tasks["hang"]["state"] == "failed"
         assert tasks["hang"]["reason"].startswith("timed out after 1.5 s; killed")
-        assert pgrep(f"bash {script}") == [] and pgrep("sleep 30[01]") == []
+        assert pgrep(f"bash {script}") == [] and pgrep(r"sleep 30[01]\.25") == []
         assert tasks["quick"]["state"] == "succeeded"
         flood = tasks["flood"]
         assert flood["state"] == "succeeded" and "flood-done" in flood["output_tail"]
