@@ -533,7 +533,8 @@ class Orchestrator:
         )
         out["locks"] = feature(
             "implemented",
-            "shared/exclusive leases per connection, FIFO, deadlock refused; process state",
+            "shared/exclusive leases per connection, FIFO, deadlock refused; agents hold the"
+            " locks they declare and their worktree's port, swarm tasks theirs; process state",
         )
         out["breakers"] = feature(
             "implemented", "circuit breakers", names=sorted(self.breakers.snapshot())

@@ -452,12 +452,29 @@ async def session_restore(app: Orchestrator, args: Args, ctx: ConnectionContext)
     "agent",
     "transport",
     "prompt",
+    "locks",
 )
 async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """agent: {id, type, name, command, source, cwd, session, pane_id, state: the pane's
     ("idle"|"running"|"exited"|"closed"), activity: "active"|"quiet"|null, exit_code,
-    created_at, last_output_at, owner}. ``type: "ai"`` with ``agent`` (a registry name),
-    ``transport?`` and ``prompt?``: an AI agent (orchestrator/agents/ai.py)."""
+    created_at, last_output_at, owner, locks}. ``type: "ai"`` with ``agent`` (a registry
+    name), ``transport?`` and ``prompt?``: an AI agent (orchestrator/agents/ai.py).
+    ``locks?: [{resource, mode}]`` are taken first (orchestrator/agents/leases.py)."""
+    from orchestrator.agents.leases import leases_of, parse
+
+    declared = parse(args.get("locks"))
+    leases = leases_of(app)
+    owner = await leases.take(declared)
+    try:
+        agent = await _create_agent(app, args)
+    except BaseException:
+        leases.drop(owner)
+        raise
+    await leases.bind(owner, agent)
+    return agent
+
+
+async def _create_agent(app: Orchestrator, args: Args) -> Any:
     kind = _text(args, "type")
     if kind == "ai":
         if "command" in args:
@@ -500,19 +517,28 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
 async def agent_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """[agent]: pane agents, then ACP agents (``type: "ai"``, ``transport: "acp"``). An
     agent with a worktree has ``overlaps``: [{path, agents}] its changes share with others'."""
+    from orchestrator.agents.leases import leases_of
+
     panes = await (await app.agent_manager()).list()
     views = [*panes, *(await app.ai_agent_manager()).views()]
+    leases = leases_of(app)
+    for view in views:
+        view["locks"] = leases.of(str(view["id"]))
     return await _review.review_of(app).annotate(views)
 
 
 @method("agent.get", "id")
 async def agent_get(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """agent (``id`` may be the agent's id or its name)"""
+    """agent (``id`` may be the agent's id or its name), with the ``locks`` it holds"""
+    from orchestrator.agents.leases import leases_of
+
     ref = _text(args, "id")
     acp_agent = (await app.ai_agent_manager()).find(ref)
-    if acp_agent is not None:
-        return acp_agent.view()
-    return await (await app.agent_manager()).get(ref)
+    view = acp_agent.view() if acp_agent is not None else None
+    if view is None:
+        view = await (await app.agent_manager()).get(ref)
+    view["locks"] = leases_of(app).of(str(view["id"]))
+    return view
 
 
 @method("agent.send", "id", "text", "enter")
@@ -547,19 +573,24 @@ async def agent_stop(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     """agent + {stopped: true}: its pane is closed (state "closed"); with remove_worktree
     its worktree too (worktree + {removed, branch_deleted, branch_kept?, teardown?}). An ACP
     agent's process ends (state "exited") and its open questions are answered "cancelled"."""
+    from orchestrator.agents.leases import leases_of
+
     ref = _text(args, "id")
     ai = await app.ai_agent_manager()
     if ai.find(ref) is not None:
-        return await ai.stop(
+        stopped = await ai.stop(
             ref,
             remove_worktree=param(args, "remove_worktree", bool, False),
             force=param(args, "force", bool, False),
         )
-    return await (await app.agent_manager()).stop(
-        ref,
-        remove_worktree=param(args, "remove_worktree", bool, False),
-        force=param(args, "force", bool, False),
-    )
+    else:
+        stopped = await (await app.agent_manager()).stop(
+            ref,
+            remove_worktree=param(args, "remove_worktree", bool, False),
+            force=param(args, "force", bool, False),
+        )
+    stopped["locks_released"] = leases_of(app).release(str(stopped["id"]))
+    return stopped
 
 
 @method("agent.worktrees", "cwd")

@@ -347,6 +347,17 @@ class LockManager:
         self._drop(lock)
         return {**lock.view(), "released": True}
 
+    def relabel(self, owner: str, owner_label: str) -> None:
+        """Name ``owner`` anew in lock.list (an agent's locks, taken before its name was
+        known)."""
+        self._labels[owner] = owner_label
+        for lock in self._locks.values():
+            if lock.owner == owner:
+                lock.owner_label = owner_label
+
+    def held_by(self, owner: str) -> list[dict[str, Any]]:
+        return [lock.view() for lock in self._locks.values() if lock.owner == owner]
+
     def release_owner(self, owner: str) -> int:
         """Release every lock of ``owner`` and cancel its waits (its connection ended)."""
         for queue in self._queues.values():
