@@ -13,21 +13,7 @@ local views = {} ---@type table<string, table>
 local early = {} ---@type table<string, table[]>
 local MAX_EARLY = 64 -- requests whose events may wait (the oldest are dropped)
 
-local function append(buf, text)
-  if text == "" or not vim.api.nvim_buf_is_valid(buf) then
-    return
-  end
-  local n = vim.api.nvim_buf_line_count(buf)
-  local last = vim.api.nvim_buf_get_lines(buf, n - 1, n, false)[1] or ""
-  local parts = vim.split(text, "\n", { plain = true })
-  parts[1] = last .. parts[1]
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, n - 1, n, false, parts)
-  vim.bo[buf].modifiable = false
-  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
-    vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
-  end
-end
+local append = require("orchflow.float").append
 
 local function footer(v, text)
   if vim.api.nvim_win_is_valid(v.win) then

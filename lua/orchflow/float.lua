@@ -69,4 +69,22 @@ function M.open(lines, opts)
   return win, buf
 end
 
+--- Append ``text`` to the end of a read-only buffer (continuing its last line; "\n" starts
+--- new ones) and keep every window showing it at the bottom.
+function M.append(buf, text)
+  if text == "" or not vim.api.nvim_buf_is_valid(buf) then
+    return
+  end
+  local n = vim.api.nvim_buf_line_count(buf)
+  local last = vim.api.nvim_buf_get_lines(buf, n - 1, n, false)[1] or ""
+  local parts = vim.split(text, "\n", { plain = true })
+  parts[1] = last .. parts[1]
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, n - 1, n, false, parts)
+  vim.bo[buf].modifiable = false
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
+  end
+end
+
 return M

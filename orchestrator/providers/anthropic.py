@@ -16,24 +16,11 @@ from typing import Any
 
 from orchestrator.providers import http, sse
 from orchestrator.providers.base import Delta, Event, Final, ProviderFailure, Request, scrub
-from orchestrator.providers.config import ProviderConfig
 from orchflow_core.errors import BackendError, UnavailableError
 
 
-class AnthropicProvider:
+class AnthropicProvider(http.HttpProvider):
     kind = "anthropic"
-
-    def __init__(self, cfg: ProviderConfig) -> None:
-        self.cfg = cfg
-        self.name = cfg.name
-        self.model = cfg.model
-        self._client = http.make_client(cfg)
-
-    def unavailable(self) -> str | None:
-        return self.cfg.unavailable()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
     def body(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -258,3 +258,22 @@ class Exchange:
                 provider=self._cfg.name,
             )
         )
+
+
+class HttpProvider:
+    """What the HTTP providers (openai.py, anthropic.py) share: their config, model and one
+    pooled client, closed with them."""
+
+    kind = "http"
+
+    def __init__(self, cfg: ProviderConfig) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.model = cfg.model
+        self._client = make_client(cfg)
+
+    def unavailable(self) -> str | None:
+        return self.cfg.unavailable()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
