@@ -6,11 +6,9 @@ half-made is left):
 1. a branch (default ``orchflow/<agent name>``) from ``base`` (default: the current branch,
    or the commit of a detached HEAD) and a worktree of it under ``[worktree] dir``
    (default ``<state dir>/worktrees``), as ``<dir>/<repository name>/<agent name>``;
-2. the files ``.worktreeinclude`` names, with Claude Code's semantics: the file uses
-   .gitignore syntax and a file is copied only if it matches a pattern *and* git ignores it
-   (tracked files come with the checkout; nothing else is copied). Both matches are git's
-   own (``ls-files --others --ignored --exclude-from``, ``check-ignore``). A pattern with a
-   ``..`` component is refused: it could only mean a path outside the repository;
+2. the files ``.worktreeinclude`` names, with Claude Code's semantics (see
+   orchestrator/worktree_include.py: matched by a pattern *and* ignored by git; a pattern
+   reaching outside the repository is refused);
 3. a port from ``[worktree] port_min..port_max``, free on 127.0.0.1 and not held by another
    agent's worktree (held in the agent's pane meta until teardown);
 4. the setup script (``[worktree] setup``, default ``.orchflow/worktree-setup.sh`` in the
@@ -20,8 +18,11 @@ half-made is left):
    timeout is an error carrying the script's last lines. A script with nothing to run
    (empty, only blank lines and comments) is not started.
 
-Steps 1 and 2 overlap: the files to copy are found while the checks and ``git worktree
-add`` run (measured in benchmarks/bench_worktree.py).
+Steps 1 and 2 overlap (measured in benchmarks/bench_worktree.py): the files to copy are
+found and copied aside while the base is read and ``git worktree add`` checks out, then
+moved in. The base's commit and HEAD's branch are one ``rev-parse``; an invalid or taken
+branch name is refused by ``git worktree add`` itself before it makes anything, and only
+then are the checks run one by one to say which it was.
 
 ``Worktrees.remove`` runs the teardown script (``[worktree] teardown``, default
 ``.orchflow/worktree-teardown.sh``) the same way (its failure is reported, not fatal),
@@ -41,11 +42,12 @@ import re
 import shlex
 import shutil
 import socket
-import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.worktree_include import STAGING_SUFFIX, Stage, include_patterns
 from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
@@ -60,12 +62,10 @@ from orchflow_core.terminal.manager import TerminalManager
 
 log = logging.getLogger(__name__)
 
-INCLUDE_FILE = ".worktreeinclude"
 DEFAULT_SETUP = ".orchflow/worktree-setup.sh"
 DEFAULT_TEARDOWN = ".orchflow/worktree-teardown.sh"
 LAST_LINES = 20
 CAPTURE_LINES = 2000  # the screen and some scrollback: the last lines are in there
-CP_BATCH = 500
 POLL_S = 0.1  # the longest wait between two looks at the script's pane
 SCRIPT_SNIFF = 65536  # a script this long or longer is run without looking inside
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
@@ -155,80 +155,6 @@ def public(ws: Any) -> dict[str, Any] | None:
     return {k: ws.get(k) for k in PUBLIC_KEYS}
 
 
-def include_patterns(root: Path) -> list[str]:
-    """The patterns of ``root/.worktreeinclude`` ([] without one); a pattern that reaches
-    outside the repository (a ``..`` component) is InvalidArgumentError naming it."""
-    path = root / INCLUDE_FILE
-    if not path.is_file():
-        return []
-    patterns = []
-    for n, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if ".." in line.lstrip("!").strip("/").split("/"):
-            raise InvalidArgumentError(
-                f"{INCLUDE_FILE} line {n}: pattern {line!r} reaches outside the repository; "
-                "patterns name files inside it (e.g. .env, config/*.local)",
-                param="worktree",
-                pattern=line,
-            )
-        patterns.append(line)
-    return patterns
-
-
-async def included_files(git: Git) -> list[str]:
-    """Untracked files that ``.worktreeinclude`` matches and git ignores, root-relative:
-    the two lists git gives (``ls-files --others --ignored`` with the include file's
-    patterns, and with git's own excludes), read at once and intersected."""
-    if not include_patterns(git.root):
-        return []
-    (_, matched, _), (_, ignored, _) = await asyncio.gather(
-        git.run("ls-files", "-z", "--others", "--ignored",
-                f"--exclude-from={git.root / INCLUDE_FILE}"),
-        git.run("ls-files", "-z", "--others", "--ignored", "--exclude-standard"),
-    )  # fmt: skip
-    wanted = {p for p in ignored.split(b"\0") if p}
-    root = git.root.resolve()
-    files = []
-    for raw in matched.split(b"\0"):
-        if not raw or raw not in wanted:
-            continue
-        rel = raw.decode(errors="surrogateescape")
-        if not (root / rel).resolve().parent.is_relative_to(root):  # a symlinked parent
-            continue
-        files.append(rel)
-    return files
-
-
-async def copy_files(src_root: Path, dst_root: Path, files: list[str]) -> int:
-    """Copy ``files`` (root-relative) keeping modes, times and symlinks as links. On Linux
-    one ``cp -a --parents`` per 500 files (measured: about half the time of shutil.copy2
-    file by file); elsewhere, or if cp fails, shutil."""
-    if sys.platform.startswith("linux") and shutil.which("cp"):
-        for i in range(0, len(files), CP_BATCH):
-            proc = await asyncio.create_subprocess_exec(
-                "cp", "-a", "--parents", "--", *files[i : i + CP_BATCH], str(dst_root),
-                cwd=src_root, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            _, err = await proc.communicate()
-            if proc.returncode != 0:
-                log.info("cp failed (%s); copying with shutil", err.decode(errors="replace"))
-                break
-        else:
-            return len(files)
-    await asyncio.to_thread(_copy_each, src_root, dst_root, files)
-    return len(files)
-
-
-def _copy_each(src_root: Path, dst_root: Path, files: list[str]) -> None:
-    for rel in files:
-        dst = dst_root / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_root / rel, dst, follow_symlinks=False)
-
-
 def link_dirs(src_root: Path, dst_root: Path, dirs: list[str]) -> list[str]:
     """Symlink each of ``dirs`` (heavy, rebuildable directories such as node_modules) from
     the worktree to the repository's own; one the repository lacks, or the worktree has
@@ -260,6 +186,7 @@ class Worktrees:
         self.settings = settings
         self._leasing: set[int] = set()
         self._lock = asyncio.Lock()
+        self._staging: set[Path] = set()  # copies in progress (see worktree_include)
 
     # -- ports ----------------------------------------------------------------------
     async def lease_port(self, held: set[int]) -> int:
@@ -307,63 +234,40 @@ class Worktrees:
         include_patterns(root)  # refuse a bad pattern before anything is made
         links = self.settings.symlink_dirs()
         branch = spec.get("branch") or f"orchflow/{name}"
-        base = spec.get("base")
-        # the files to copy are found meanwhile (they depend on the repository only)
-        include = asyncio.create_task(included_files(git))
+        if branch.startswith("-"):
+            raise InvalidArgumentError(f"{branch!r} is not a valid branch name", param="worktree")
+        path = self.settings.dir / root.name / name
+        # the included files are found and copied aside meanwhile (they depend on the
+        # repository only): into the worktree once git has checked it out
+        stage = Stage(git, path, token=uuid.uuid4().hex[:8])
+        self._staging.add(stage.dir)
         try:
-            ws, made = await self._checks_and_add(git, tm, name, branch, base, held_ports, rel)
+            ws = await self._checks_and_add(git, name, branch, spec.get("base"), path, held_ports)
+            ws["rel"] = "" if rel == "." else rel
+            return await self._bootstrap(git, tm, ws, stage, links)
         except BaseException:
-            include.cancel()
-            with contextlib.suppress(BaseException):
-                await include
+            await stage.discard()
             raise
-        return await self._bootstrap(git, tm, ws, made, include, links)
+        finally:
+            self._staging.discard(stage.dir)
 
     async def _checks_and_add(
         self,
         git: Git,
-        tm: TerminalManager,
         name: str,
         branch: str,
         base: str | None,
+        path: Path,
         held_ports: set[int],
-        rel: str,
-    ) -> tuple[dict[str, Any], bool]:
-        """The base, branch and path checked, a port leased, ``git worktree add``."""
-        root = git.root
-        # four independent looks at once (without a base: HEAD's branch and commit)
-        (rc_head, head, _), (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = (
-            await asyncio.gather(
-                git.run("symbolic-ref", "-q", "--short", "HEAD", ok_codes=(0, 1, 128)),
-                git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
-                        f"{base or 'HEAD'}^{{commit}}", ok_codes=(0, 1, 128)),
-                git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128)),
-                git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
-                        ok_codes=(0, 1, 128)),
-            )
-        )  # fmt: skip
-        given = base
-        if base is None:
-            base = head.decode().strip() if rc_head == 0 else "HEAD"  # detached: its commit
-        if rc_base != 0:
-            if given is None:
-                raise ConflictError(
-                    f"{root} has no commit yet: commit once before giving an agent a worktree"
-                )
-            raise InvalidArgumentError(
-                f"base {base!r} is not a branch or commit of {root}", param="worktree"
-            )
-        base_commit = out.decode().strip()
-        if base == "HEAD":
-            base = base_commit
-        if rc_name != 0 or branch.startswith("-"):
-            raise InvalidArgumentError(f"{branch!r} is not a valid branch name", param="worktree")
-        if rc_taken == 0:
-            raise ConflictError(
-                f"branch {branch!r} exists already; give another (worktree.branch) or delete it",
-                branch=branch,
-            )
-        path = self.settings.dir / root.name / name
+    ) -> dict[str, Any]:
+        """The base resolved, the path checked, a port leased, ``git worktree add -b``.
+
+        One ``rev-parse`` reads the base's commit and HEAD's branch; the branch name's
+        validity and that it is free are left to ``git worktree add``, which refuses both
+        before it makes anything. Only when git refuses are the separate checks run, to
+        say which (``_refusal``)."""
+        found = await _resolve_fast(git, base)
+        base, base_commit = found if found else await _refusal(git, base, branch)
         if path.exists():
             raise ConflictError(f"worktree path {path} exists already", path=str(path))
         port = await self.lease_port(held_ports)
@@ -373,12 +277,12 @@ class Worktrees:
             "base": base,
             "base_commit": base_commit,
             "port": port,
-            "root": str(root),
+            "root": str(git.root),
             "name": name,
             "setup_pane": None,
             "copied": 0,
             "linked": [],
-            "rel": "" if rel == "." else rel,
+            "rel": "",
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -386,32 +290,28 @@ class Worktrees:
                 "worktree", "add", "-q", "-b", branch, "--", str(path), base_commit,
                 read_only=False,
             )  # fmt: skip
+        except GitCommandError:
+            self.settle_port(port)
+            await _refusal(git, base, branch)  # raises the reason when it is one of ours
+            raise
         except BaseException:
             self.settle_port(port)
-            await self._undo(git, ws, worktree=False, branch=False, tm=tm)
             raise
-        return ws, True
+        return ws
 
     async def _bootstrap(
-        self,
-        git: Git,
-        tm: TerminalManager,
-        ws: dict[str, Any],
-        made: bool,
-        include: asyncio.Task[list[str]],
-        links: list[str],
+        self, git: Git, tm: TerminalManager, ws: dict[str, Any], stage: Stage, links: list[str]
     ) -> dict[str, Any]:
         """Copy, link and set up the new worktree; undo it all if a step fails."""
         path = Path(ws["path"])
         try:
-            files = await include
-            ws["copied"] = await copy_files(git.root, path, files)
+            ws["copied"] = await stage.merge(path)
             ws["linked"] = link_dirs(git.root, path, links)
             await self._exclude_links(path, ws["linked"])
             ws["setup_pane"] = await self._script(tm, ws, "setup", self.settings.setup)
         except BaseException:
             self.settle_port(ws["port"])
-            await self._undo(git, ws, worktree=made, branch=made, tm=tm)
+            await self._undo(git, ws, worktree=True, branch=True, tm=tm)
             raise
         log.info(
             "worktree %s on %s (from %s) for agent %s", path, ws["branch"], ws["base"], ws["name"]
@@ -559,6 +459,7 @@ class Worktrees:
         branch if merged into the main worktree's HEAD); one with uncommitted changes is
         kept unless ``force``. ``{removed: [...], kept: [{path, why}]}``."""
         removed, kept = [], []
+        await self._drop_stale_staging(cwd)
         for w in await self.listed(cwd, in_use):
             if not w["orphan"]:
                 continue
@@ -581,6 +482,18 @@ class Worktrees:
             result = await self.remove(tm, ws)
             removed.append({"path": w["path"], "branch": w["branch"], **result})
         return {"removed": removed, "kept": kept}
+
+    async def _drop_stale_staging(self, cwd: str) -> None:
+        """Copies for a worktree that an orchestrator stopped mid-create left beside the
+        worktrees (none of this one's own in progress)."""
+        git = await Git.open(cwd)
+        here = self.settings.dir / git.root.name
+        if not here.is_dir():
+            return
+        for entry in here.glob(f".*{STAGING_SUFFIX}"):
+            if entry not in self._staging:
+                log.info("removing %s, a copy an interrupted worktree create left", entry)
+                await asyncio.to_thread(shutil.rmtree, entry, True)
 
     # -- remove -------------------------------------------------------------------------
     async def dirty(self, ws: dict[str, Any]) -> list[str]:
@@ -628,6 +541,66 @@ class Worktrees:
         else:
             out["branch_kept"] = f"{ws['branch']} has commits not in {base}"
         return out
+
+
+async def _resolve_fast(git: Git, base: str | None) -> tuple[str, str] | None:
+    """``(base, base commit)`` from one ``rev-parse`` (without a base: HEAD's branch, or
+    the commit of a detached HEAD); None when it fails (an unknown base, no commit yet, a
+    base git would read as an option), for ``_refusal`` to say why."""
+    if base is not None and base.startswith("-"):
+        return None
+    rc, out, _ = await git.run(
+        "rev-parse", f"{base or 'HEAD'}^{{commit}}", "--abbrev-ref", "HEAD", "--",
+        ok_codes=(0, 1, 128),
+    )  # fmt: skip
+    lines = out.decode(errors="surrogateescape").splitlines()
+    if rc != 0 or len(lines) != 3 or lines[2] != "--":
+        return None
+    commit, head = lines[0], lines[1]
+    if base is None:
+        base = commit if head == "HEAD" else head  # "HEAD": detached, its commit
+    elif base == "HEAD":
+        base = commit
+    return base, commit
+
+
+async def _refusal(git: Git, base: str | None, branch: str) -> tuple[str, str]:
+    """The checks one at a time (at once): raise the reason the base or branch is refused
+    (no commit yet, an unknown base, an invalid or taken branch name), or return ``(base,
+    base commit)`` as ``_resolve_fast`` does when there is none."""
+    root = git.root
+    (rc_head, head, _), (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = (
+        await asyncio.gather(
+            git.run("symbolic-ref", "-q", "--short", "HEAD", ok_codes=(0, 1, 128)),
+            git.run("rev-parse", "--verify", "--quiet", "--end-of-options",
+                    f"{base or 'HEAD'}^{{commit}}", ok_codes=(0, 1, 128)),
+            git.run("check-ref-format", "--branch", branch, ok_codes=(0, 1, 128)),
+            git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                    ok_codes=(0, 1, 128)),
+        )
+    )  # fmt: skip
+    given = base
+    if base is None:
+        base = head.decode().strip() if rc_head == 0 else "HEAD"  # detached: its commit
+    if rc_base != 0:
+        if given is None:
+            raise ConflictError(
+                f"{root} has no commit yet: commit once before giving an agent a worktree"
+            )
+        raise InvalidArgumentError(
+            f"base {base!r} is not a branch or commit of {root}", param="worktree"
+        )
+    base_commit = out.decode().strip()
+    if base == "HEAD":
+        base = base_commit
+    if rc_name != 0 or branch.startswith("-"):
+        raise InvalidArgumentError(f"{branch!r} is not a valid branch name", param="worktree")
+    if rc_taken == 0:
+        raise ConflictError(
+            f"branch {branch!r} exists already; give another (worktree.branch) or delete it",
+            branch=branch,
+        )
+    return base, base_commit
 
 
 def _has_commands(script: Path) -> bool:

@@ -160,13 +160,19 @@ class Git:
             )
         binary = git_binary()
         env = _env(list(_SAFE), read_only=True)
-        rc, out, err = await _exec(
-            [binary, "rev-parse", "--is-bare-repository", "--absolute-git-dir", "--show-toplevel"],
-            cwd=where,
-            env=env,
-            stdin=None,
-            timeout_s=timeout_s,
-        )
+        # the config is read meanwhile (from any directory of the repository it is the
+        # same; outside one it is not used)
+        (rc, out, err), config = await asyncio.gather(
+            _exec(
+                [binary, "rev-parse", "--is-bare-repository", "--absolute-git-dir",
+                 "--show-toplevel"],
+                cwd=where, env=env, stdin=None, timeout_s=timeout_s,
+            ),
+            _exec(
+                [binary, "config", "--list", "--show-scope", "-z"],
+                cwd=where, env=env, stdin=None, timeout_s=timeout_s,
+            ),
+        )  # fmt: skip
         lines = out.decode(errors="surrogateescape").splitlines()
         if lines and lines[0] == "true":
             raise UnavailableError(
@@ -182,18 +188,12 @@ class Git:
                 )
             raise UnavailableError(f"git: {_last_lines(text, 3) or 'rev-parse failed'}")
         repo = cls(root=Path(lines[2]), git_dir=Path(lines[1]), binary=binary)
-        await repo._load_filters(timeout_s)
+        repo._load_filters(*config[:2])
         return repo
 
-    async def _load_filters(self, timeout_s: float) -> None:
-        """Read the config (which runs nothing) and neutralise repository-defined filters."""
-        rc, out, _ = await _exec(
-            [self.binary, "config", "--list", "--show-scope", "-z"],
-            cwd=self.root,
-            env=_env(list(_SAFE), read_only=True),
-            stdin=None,
-            timeout_s=timeout_s,
-        )
+    def _load_filters(self, rc: int, out: bytes) -> None:
+        """From the config (``git config --list --show-scope -z``, which runs nothing):
+        neutralise repository-defined filters."""
         if rc != 0:
             return
         fields = out.split(b"\0")
