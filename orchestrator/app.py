@@ -957,6 +957,7 @@ def _review_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
             else f"; review.finish needs git >= 2.38 (merge-tree), not {git['version']}"
         ),
         "strategies": finish,
+        "comments": "kept in orchestrator.db until review.send delivered them",
     }
 
 

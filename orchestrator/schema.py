@@ -29,6 +29,13 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
     JSON ``{kind, swarm, prompt, agent}`` (``swarm``: the ``swarm.submit`` params each firing
     runs; ``command`` then holds a label)
 
+``review_comments`` (migration 6) - ``review.comment``: a comment on a line of an agent's
+    worktree, kept until ``review.send`` delivered it (so a restarted orchestrator still
+    has it). id INTEGER PK (the comment's id), agent_id (the agent's orchflow id),
+    agent_name, path (repository-relative), line, text, created_at, sent_at (NULL: not
+    sent yet; set once the prompt with it was delivered). An agent's rows go when its
+    review is finished.
+
 ``swarms`` (migration 4) - ``swarm.submit``: id TEXT PK, name, strategy, max_parallel,
     state (running, succeeded, failed, cancelled), reason, created_at, finished_at
 
@@ -167,6 +174,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "orchestrator: schedules run prompts and swarms too (job_spec)",
         ("ALTER TABLE schedules ADD COLUMN job_spec TEXT",),
+    ),
+    Migration(
+        6,
+        "orchestrator: review comments kept until sent",
+        (
+            """CREATE TABLE review_comments (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                agent_id    TEXT NOT NULL,
+                agent_name  TEXT NOT NULL,
+                path        TEXT NOT NULL,
+                line        INTEGER NOT NULL,
+                text        TEXT NOT NULL,
+                created_at  REAL NOT NULL,
+                sent_at     REAL
+            )""",
+            "CREATE INDEX review_comments_unsent ON review_comments (agent_id, sent_at)",
+        ),
     ),
 )
 

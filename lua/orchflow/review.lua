@@ -56,6 +56,11 @@ function M.render_files(view)
   if comments > 0 then
     lines[#lines + 1] = ("%d comment%s not sent yet (S sends)"):format(comments, comments == 1 and "" or "s")
     hls[#hls + 1] = { #lines, "OrchflowDim" }
+    -- each one (kept by the orchestrator until sent, across its restarts): its first line
+    for _, c in ipairs(view.comments) do
+      lines[#lines + 1] = ("  > %s:%d: %s"):format(c.path, c.line, (c.text:gsub("\n.*", " ...")))
+      hls[#hls + 1] = { #lines, "OrchflowDim" }
+    end
   end
   lines[#lines + 1] = ""
   if #view.files == 0 then

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents import AGENT
 from orchestrator.methods import Args, _int, _text, method
+from orchestrator.review.comments import CommentRepository
 from orchestrator.review.finish import check_strategy
 from orchestrator.review.service import AgentRef, Review, selection
 from orchflow_core.api import param
-from orchflow_core.errors import InvalidArgumentError, NotFoundError
+from orchflow_core.errors import InvalidArgumentError, NotFoundError, UnavailableError
 from orchflow_core.rpc.server import ConnectionContext
+from orchflow_core.store.database import Database
 
 if TYPE_CHECKING:
     from orchestrator.app import Orchestrator
@@ -84,7 +86,13 @@ def review_of(app: Orchestrator) -> Review:
         sent = await (await app.agent_manager()).send(agent.id, prompt, enter=True)
         return {"via": "agent.send", **sent}
 
-    review = Review(resolve, listing, send)
+    async def state_db() -> Database:
+        await app.agent_manager()  # waits (bounded) for the stores opened after ready
+        if app.state_db is None:
+            raise UnavailableError("review: the orchestrator's database is not open")
+        return app.state_db
+
+    review = Review(resolve, listing, send, CommentRepository(state_db))
     _REVIEWS[app] = review
     return review
 
@@ -121,7 +129,8 @@ async def review_reject(app: Orchestrator, args: Args, ctx: ConnectionContext) -
 
 @method("review.comment", "agent", "path", "line", "text")
 async def review_comment(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """{agent, comment: {id, path, line, text, created_at}, count}: kept until review.send."""
+    """{agent, comment: {id, path, line, text, created_at}, count}: kept in the
+    orchestrator's database (a restart keeps it) until review.send delivered it."""
     return await review_of(app).comment(
         _agent(args), _text(args, "path"), _int(args, "line", 0, low=1, high=10_000_000),
         _text(args, "text"),
@@ -131,7 +140,7 @@ async def review_comment(app: Orchestrator, args: Args, ctx: ConnectionContext) 
 @method("review.send", "agent")
 async def review_send(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """{agent, sent: n, prompt, delivery}: the comments typed to the agent as one prompt
-    (``- path:line: text`` lines) and submitted, then cleared."""
+    (``- path:line: text`` lines) and submitted; marked sent only once it was delivered."""
     return await review_of(app).send(_agent(args))
 
 

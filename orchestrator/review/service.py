@@ -1,17 +1,16 @@
 """Reviewing an agent's worktree: the state behind ``review.*``.
 
 One ``Review`` per orchestrator. Per agent it keeps a lock (calls on one agent run one
-at a time), the hunk ids of the last ``open`` (id -> path, so an accept re-reads only the
-files it needs) and the comments not yet sent. Comments live in the orchestrator's
-memory until ``review.send`` (a restart drops unsent ones; the view says how many there
-are).
+at a time) and the hunk ids of the last ``open`` (id -> path, so an accept re-reads only
+the files it needs). Comments are rows of the orchestrator's database
+(orchestrator/review/comments.py) until ``review.send`` delivered them: a restarted
+orchestrator still has the unsent ones, and ``review.open`` lists them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from orchestrator.review import changes, landing
 from orchestrator.review import finish as merging
+from orchestrator.review.comments import CommentRepository
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from orchflow_core.git import parse
 from orchflow_core.git.runner import Git
@@ -43,7 +43,7 @@ class AgentRef:
 class _State:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     hunk_paths: dict[str, tuple[str, str]] = field(default_factory=dict)  # id: path, old
-    comments: list[dict[str, Any]] = field(default_factory=list)
+    comments_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # comment and send
     renamed: dict[str, str] = field(default_factory=dict)  # new path: old, as of open
     # from the last open: the agent's and the user's repositories, and the base commit
     git: Git | None = None
@@ -76,10 +76,13 @@ def selection(args: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]
 
 
 class Review:
-    def __init__(self, resolve: Resolver, listing: Lister, send: Sender) -> None:
+    def __init__(
+        self, resolve: Resolver, listing: Lister, send: Sender, comments: CommentRepository
+    ) -> None:
         self._resolve = resolve
         self._listing = listing
         self._send = send
+        self._comments = comments
         self._states: dict[str, _State] = {}
 
     def _state(self, agent: AgentRef) -> _State:
@@ -112,7 +115,7 @@ class Review:
             "root": agent.worktree.get("root"),
             "files": files,
             "overlaps": await self.overlaps_of(agent, {f.path for f in found.files}),
-            "comments": list(state.comments),
+            "comments": await self._comments.unsent(agent.id),
         }
 
     # -- overlaps --------------------------------------------------------------------------
@@ -297,19 +300,14 @@ class Review:
                 f"{path!r} is not a file in agent {agent.name}'s worktree", param="path"
             )
         state = self._state(agent)
-        if len(state.comments) >= MAX_COMMENTS:
-            raise ConflictError(
-                f"agent {agent.name} has {MAX_COMMENTS} unsent comments: review.send them first"
-            )
-        row = {
-            "id": len(state.comments) + 1,
-            "path": path,
-            "line": line,
-            "text": text.strip(),
-            "created_at": time.time(),
-        }
-        state.comments.append(row)
-        return {"agent": agent.name, "comment": row, "count": len(state.comments)}
+        async with state.comments_lock:
+            count = await self._comments.count_unsent(agent.id)
+            if count >= MAX_COMMENTS:
+                raise ConflictError(
+                    f"agent {agent.name} has {MAX_COMMENTS} unsent comments: review.send them first"
+                )
+            row = await self._comments.add(agent.id, agent.name, path, line, text.strip())
+        return {"agent": agent.name, "comment": row, "count": count + 1}
 
     async def _was_deleted(self, agent: AgentRef, path: str) -> bool:
         try:
@@ -318,19 +316,22 @@ class Review:
             return False
 
     async def send(self, ref: str) -> dict[str, Any]:
-        """{sent: n, prompt, delivery}: the comments as one prompt, then forgotten."""
+        """{sent: n, prompt, delivery}: the unsent comments as one prompt; marked sent once
+        it was delivered (a failed delivery leaves them all unsent)."""
         agent = await self._resolve(ref)
         state = self._state(agent)
-        if not state.comments:
-            raise ConflictError(
-                f"agent {agent.name} has no review comments to send: add some with "
-                "review.comment first"
-            )
-        prompt = render_prompt(state.comments)
-        delivery = await self._send(agent, prompt)
-        sent = len(state.comments)
-        state.comments = []
-        return {"agent": agent.name, "sent": sent, "prompt": prompt, "delivery": delivery}
+        async with state.comments_lock:
+            rows = await self._comments.unsent(agent.id)
+            if not rows:
+                raise ConflictError(
+                    f"agent {agent.name} has no review comments to send: add some with "
+                    "review.comment first"
+                )
+            prompt = render_prompt(rows)
+            delivery = await self._send(agent, prompt)
+            await self._comments.mark_sent([int(r["id"]) for r in rows])
+        log.info("review %s: sent %d comments", agent.name, len(rows))
+        return {"agent": agent.name, "sent": len(rows), "prompt": prompt, "delivery": delivery}
 
     # -- finish ----------------------------------------------------------------------------
     async def finish(self, ref: str, strategy: str, message: str | None) -> dict[str, Any]:
@@ -345,6 +346,7 @@ class Review:
                 user, wt, agent_name=agent.name, branch=branch, strategy=strategy, message=message
             )
         self._states.pop(agent.id, None)
+        await self._comments.forget(agent.id)
         return {"agent": agent.name, "id": agent.id, **result}
 
     def forget(self, agent_id: str) -> None:

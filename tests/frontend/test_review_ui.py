@@ -125,8 +125,15 @@ def test_review_accept_reject_comment_finish_on_the_screen(editor: Editor, tmp_p
     editor.lua("table.insert(_G.__answers, 'say why')")
     press(editor, "c")
     editor.wait_notify(r"comment 1 on app\.py:3", timeout=10)
+    # the file list shows it, unsent (the orchestrator keeps it until S, across restarts)
+    listed = wait_float(editor, title, r"^  > app\.py:3: say why$", timeout=10)
+    assert "1 comment not sent yet (S sends)" in listed
     press(editor, "S")
     editor.wait_notify(r"sent 1 comment to custom-1", timeout=10)
+    assert editor.wait_until(
+        lambda: not any(line.startswith("  > ") for line in float_lines(editor, title)),
+        timeout=10,
+    )
     out = editor.wait_until(
         lambda: (
             text
