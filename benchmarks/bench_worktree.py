@@ -53,41 +53,42 @@ def _repo(root: Path) -> Path:
     return root
 
 
-def _floor(repo: Path, dest: Path) -> list[float]:
-    times = []
-    for i in range(N):
-        path = dest / f"floor{i}"
-        t0 = time.perf_counter()
-        subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", f"floor{i}",
-                        str(path), "main"], check=True, capture_output=True)  # fmt: skip
-        subprocess.run(["cp", "-a", str(repo / "local"), str(path / "local")], check=True)
-        times.append((time.perf_counter() - t0) * 1000)
-        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
-                       check=True, capture_output=True)  # fmt: skip
-        subprocess.run(["git", "-C", str(repo), "branch", "-D", f"floor{i}"],
-                       check=True, capture_output=True)  # fmt: skip
-    return times
+def _floor_round(repo: Path, dest: Path, i: int) -> float:
+    path = dest / f"floor{i}"
+    t0 = time.perf_counter()
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "-b", f"floor{i}",
+                    str(path), "main"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["cp", "-a", str(repo / "local"), str(path / "local")], check=True)
+    took = (time.perf_counter() - t0) * 1000
+    subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["git", "-C", str(repo), "branch", "-D", f"floor{i}"],
+                   check=True, capture_output=True)  # fmt: skip
+    return took
 
 
-async def _ours(repo: Path, dest: Path, home: Path) -> list[float]:
+async def _rounds(repo: Path, dest: Path) -> tuple[list[float], list[float]]:
+    """Floor and ours, one round of each in turn (a load that comes and goes on the shared
+    machine hits both alike)."""
     from orchestrator.worktrees import Worktrees, WorktreeSettings
     from orchflow_core.core import Core
 
     core = Core(project_root=repo)
     tm = await core.terminals()
     worktrees = Worktrees(WorktreeSettings(dir=dest, port_min=47500, port_max=47599))
-    times = []
+    floor, ours = [], []
     try:
         for i in range(N):
+            floor.append(_floor_round(repo, dest.parent / "floor", i))
             t0 = time.perf_counter()
             ws = await worktrees.create(tm, cwd=str(repo), name=f"b{i}", spec={}, held_ports=set())
-            times.append((time.perf_counter() - t0) * 1000)
+            ours.append((time.perf_counter() - t0) * 1000)
             assert len(list((Path(ws["path"]) / "local").iterdir())) == INCLUDED
             worktrees.settle_port(ws["port"])
             await worktrees.remove(tm, ws)
     finally:
         await core.close()
-    return times
+    return floor, ours
 
 
 def run() -> list[Row]:
@@ -96,12 +97,11 @@ def run() -> list[Row]:
     socket = f"orchflow-bench-{uuid.uuid4().hex[:8]}"
     saved = dict(os.environ)
     try:
-        floor = _floor(repo, home / "floor")
         os.environ["ORCHFLOW_TMUX_SOCKET"] = socket
         for name in ("DATA", "STATE", "CACHE", "CONFIG"):
             os.environ[f"XDG_{name}_HOME"] = str(home / name.lower())
         os.environ["ORCHFLOW_CONFIG"] = str(home / "config.toml")
-        ours = asyncio.run(_ours(repo, home / "worktrees", home))
+        floor, ours = asyncio.run(_rounds(repo, home / "worktrees"))
     finally:
         os.environ.clear()
         os.environ.update(saved)
