@@ -168,6 +168,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         "orchestrator: schedules run prompts and swarms too (job_spec)",
         ("ALTER TABLE schedules ADD COLUMN job_spec TEXT",),
     ),
+    # Reserved for the migration 6 another branch appends; replaced by it at the merge (the
+    # sequence may not have a gap, and an empty migration changes nothing).
+    Migration(6, "reserved (another branch's migration 6)", ()),
+    Migration(
+        7,
+        "orchestrator: resource locks, written through (restored after a restart)",
+        (
+            """CREATE TABLE locks (
+                lock_id     TEXT PRIMARY KEY,
+                resource    TEXT NOT NULL,
+                mode        TEXT NOT NULL,
+                owner       TEXT NOT NULL,
+                owner_label TEXT NOT NULL,
+                acquired_at REAL NOT NULL,
+                expires_at  REAL NOT NULL,
+                lease_s     REAL NOT NULL
+            )""",
+            "CREATE INDEX locks_by_owner ON locks (owner)",
+        ),
+    ),
 )
 
 
