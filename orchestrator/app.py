@@ -308,7 +308,10 @@ class Orchestrator:
 
         repo = LockRepository(db)
         self.locks.journal = LockJournal(repo)
-        await lock_restore.restore(self.locks, repo)
+        try:
+            await lock_restore.restore(self.locks, repo)
+        except OrchflowError as exc:  # the table is unreadable: new locks are still stored
+            log.error("the locks held before the restart were not restored: %s", exc.message)
         self.locks.open_requests()
 
     async def _open_swarms(self, db: Database) -> None:

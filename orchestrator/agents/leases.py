@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.coordination.lock_restore import agent_owner
+from orchestrator.coordination.lock_owners import agent_owner
 from orchestrator.coordination.locks import MAX_LEASE_S, LockManager, LockMode
 from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError, OrchflowError
 from orchflow_core.events import Event

@@ -74,7 +74,7 @@ async def lock_renew(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     owner, _ = _owner(app, ctx)
     await app.locks.ready()
     renewed = app.locks.renew(owner, _text(args, "lock_id"), lease)
-    await app.locks.durable()  # answered once stored (orchestrator/coordination/lock_journal.py)
+    await app.locks.durable(owner)  # once stored, if it outlives us (coordination/lock_journal.py)
     return renewed
 
 
@@ -84,7 +84,7 @@ async def lock_release(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
     owner, _ = _owner(app, ctx)
     await app.locks.ready()
     released = app.locks.release(owner, _text(args, "lock_id"))
-    await app.locks.durable()
+    await app.locks.durable(owner)
     return released
 
 

@@ -5,16 +5,19 @@ synchronously, as an operation in ``pending``; one writer task applies what is p
 one transaction (one worker hop, ~0.1 ms), then the next batch. ``durable()`` waits until
 every operation recorded before it is committed: what a request awaits before it answers.
 
-What "truthful after a SIGKILL" means here, and why the hot path still pays one commit:
-the reply to ``lock.acquire`` / ``lock.renew`` / ``lock.release`` is sent only once the
-change is committed (WAL: a committed transaction survives the process being killed). So
-a restarted orchestrator never forgets a lock someone was told they hold, nor a renewal
-they were told of. What it may still find is a change whose reply was never sent (a grant
-committed just before the kill, or an expiry or connection-end release not yet written):
-such a row is at worst a lock kept a little longer than its holder knew, and restore
-(lock_restore.py) drops it anyway unless its owner outlives the process. Writing off the
-hot path without waiting would have made the opposite error possible: an agent told it
-holds ``db:main`` restarted without it, another client let in.
+What "truthful after a SIGKILL" means here: after a restart, every owner that is still
+there holds exactly the locks it was told it holds, never fewer, and a lock it was told
+is released is not held for it. Owners that outlive the process (re-attached agents and
+swarm tasks, ``mcp-http``: lock_owners.py) are therefore answered (``lock.acquire``,
+``lock.renew``, ``lock.release``, ``agent.create``) only once their change is committed
+(WAL: a committed transaction survives the process being killed). A connection does not
+outlive the process, and its locks are dropped at a restart whatever the table says, so
+its changes are written the same way, in the same order, but its answer does not wait for
+the commit: nothing a restart does depends on them. What a restart may still find is a
+change whose answer was never sent (a grant committed just before the kill, an expiry not
+yet written): at worst a lock kept a little longer than its holder knew, never one
+missing. Not waiting for a durable owner's write would have allowed the opposite error:
+an agent told it holds ``db:main`` restarted without it, another client let in.
 
 Changes nobody waits for (a lease timer firing, a connection's locks going with it) are
 written by the same writer, in the same order, without delaying anyone. Concurrent

@@ -24,28 +24,20 @@ import logging
 import time
 from collections.abc import Callable
 
+from orchestrator.coordination.lock_owners import MCP_HTTP_OWNER, outlives_process
 from orchestrator.coordination.lock_repository import LockRepository
 from orchestrator.coordination.locks import LockManager
 from orchflow_core.errors import ConflictError
 
 log = logging.getLogger(__name__)
 
-MCP_HTTP_OWNER = "mcp-http"
-
-
-def agent_owner(agent_id: str) -> str:
-    return f"agent:{agent_id}"
-
-
-def swarm_task_owner(swarm_id: str, task_id: str) -> str:
-    return f"swarm:{swarm_id}/{task_id}"
-
 
 def fate(owner: str) -> str:
-    """ "keep", "provisional" or why the lock is dropped."""
+    """What becomes of a stored lock of ``owner``: "keep", "provisional" or why it is
+    dropped."""
     if owner == MCP_HTTP_OWNER:
         return "keep"
-    if owner.startswith(("agent:", "swarm:")):
+    if outlives_process(owner):
         return "provisional"
     if owner.startswith("conn-"):
         return "its connection ended with the previous orchestrator"

@@ -19,9 +19,10 @@ A lock is a lease on a named resource (any text: a path, a port, "db:migrations"
   once (``ConflictError``) with the cycle named, instead of waiting for ever. A
   connection asking for a lock that conflicts with one it holds is the shortest cycle.
 - **Persisted.** With a ``journal`` (lock_journal.py, the ``locks`` table of
-  orchestrator.db) every change is written through, and a request is answered once its
-  change is committed. A restarted orchestrator gives back (lock_restore.py) the locks
-  whose owners outlive a process: re-attached agents (``agent:<id>``), re-attached swarm
+  orchestrator.db) every change is written through, and a request of an owner that
+  outlives the process (lock_owners.py) is answered once its change is committed. A
+  restarted orchestrator gives back (lock_restore.py) the locks whose owners outlive a
+  process: re-attached agents (``agent:<id>``), re-attached swarm
   tasks (``swarm:<id>/<task>``) and MCP over HTTP (``mcp-http``), each with the lease it
   had left; a connection's locks went with its connection. Until that restore is done,
   requests wait for it (``hold_requests``/``open_requests``).
@@ -43,6 +44,7 @@ from enum import StrEnum
 from typing import Any
 
 from orchestrator.coordination.lock_journal import LockJournal
+from orchestrator.coordination.lock_owners import outlives_process
 from orchestrator.coordination.lock_repository import Delete, Put, StoredLock
 from orchflow_core.errors import (
     ConflictError,
@@ -250,9 +252,11 @@ class LockManager:
         if self.journal is not None:
             self.journal.record(lock.stored())
 
-    async def durable(self) -> None:
-        """Wait until every change so far is committed (no-op without a journal)."""
-        if self.journal is not None:
+    async def durable(self, owner: str | None = None) -> None:
+        """Wait until every change so far is committed (no-op without a journal). With
+        ``owner``: only if its locks outlive the process (lock_owners.py); a connection's
+        are written as well, but nothing would restore them, so it does not wait."""
+        if self.journal is not None and (owner is None or outlives_process(owner)):
             await self.journal.durable()
 
     def hold_requests(self) -> None:
@@ -432,7 +436,7 @@ class LockManager:
         """The grant's answer, once it is stored; a grant that cannot be stored is given
         back (nobody may hold a lock a restart would forget)."""
         try:
-            await self.durable()
+            await self.durable(lock.owner)
         except OrchflowError:
             if self._locks.get(lock.lock_id) is lock:
                 self._drop(lock)

@@ -199,10 +199,12 @@ class SwarmManager:
             swarm = await self._load(row)
             self._live[swarm.id] = swarm
             for task in swarm.tasks.values():
-                if task.state is TaskState.RUNNING:
-                    # its locks, restored from orchestrator.db, stay its own until it ends
-                    self.locks.claim(f"swarm:{swarm.id}/{task.spec.id}")
+                owner = f"swarm:{swarm.id}/{task.spec.id}"  # its locks, restored from the db,
+                if task.state is TaskState.RUNNING:  # stay its own until it ends
+                    self.locks.claim(owner)
                     self._spawn(self._recover(swarm, task))
+                else:  # taken before its attempt started: it takes them again when it does
+                    self.locks.release_owner(owner, why="its task had not started")
             self._start(swarm)
 
     async def _load(self, row: Any) -> Swarm:

@@ -24,6 +24,7 @@ from orchflow_core.errors import ConflictError
 from orchflow_core.rpc.client import RpcClient
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.server_process import OrchestratorProcess
+from tests.orchestrator.test_mcp_http import http_client, payload
 from tests.orchestrator.test_swarm_api import settled, task_state
 
 
@@ -185,6 +186,79 @@ async def test_an_agent_whose_process_ends_releases_its_locks(
         f"agent short ({short['id']}) ended, its process exited (code 3): released its 2 locks"
         in log
     )
+
+
+async def test_a_lock_taken_over_mcp_http_outlives_a_sigkill(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    base = tmp_path / "home"
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        async with http_client(server) as mcp:
+            lock = payload(
+                await mcp.call_tool("lock_acquire", {"resource": "port-8000", "mode": "exclusive"})
+            )
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        await server.proc.wait()
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        async with await server.client() as rpc:
+            held = (await rpc.call("lock.list"))["locks"]
+            assert [(h["lock_id"], h["owner"], h.get("restored")) for h in held] == [
+                (lock["lock_id"], "mcp-http", True)
+            ]
+            assert held[0]["expires_at"] == lock["expires_at"]
+            with pytest.raises(ConflictError, match="'port-8000' is held by mcp-http"):
+                await rpc.call("lock.acquire", {"resource": "port-8000", "mode": "shared"})
+        async with http_client(server) as mcp:
+            payload(await mcp.call_tool("lock_release", {"lock_id": lock["lock_id"]}))
+        async with await server.client() as rpc:
+            assert (await rpc.call("lock.list"))["locks"] == []
+    finally:
+        await server.stop()
+    assert _rows(base) == {}
+
+
+async def test_a_swarm_task_killed_while_waiting_for_a_lock_takes_its_locks_again(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    """A task that held one of its locks and waited for the other when the orchestrator
+    was SIGKILLed is pending after the restart: the lock it held is not left against it."""
+    base = tmp_path / "home"
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        async with await server.client() as client:
+            await client.call("lock.acquire", {"resource": "b", "mode": "exclusive"})
+            submitted = await client.call(
+                "swarm.submit",
+                {
+                    "tasks": [
+                        {
+                            "id": "both",
+                            "command": "echo got-both",
+                            "locks": [{"resource": "a"}, {"resource": "b"}],
+                        }
+                    ]
+                },
+            )
+            swarm_id = submitted["swarm_id"]
+            await _until(client, "lock.list", None, lambda x: len(x["waiting"]) == 1)
+            assert "a" in _held(await client.call("lock.list"))
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        await server.proc.wait()
+    assert set(_rows(base)) == {"a", "b"}
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        async with await server.client() as client:
+            status = await settled(client, swarm_id)
+            task = status["tasks"][0]
+            assert task["state"] == "succeeded" and "got-both" in task["output_tail"]
+            assert (await client.call("lock.list"))["locks"] == []
+    finally:
+        await server.stop()
+    assert _rows(base) == {}
 
 
 async def test_restore_keeps_durable_owners_with_their_lease_left(tmp_path: Path) -> None:
