@@ -823,8 +823,6 @@ class Orchestrator:
             except (TimeoutError, OrchflowError) as exc:
                 log.warning("closing the executor: %r", exc)
         self.locks.close()
-        if self.locks.journal is not None:  # what is pending, before the database closes
-            await self.locks.journal.close()
         await self.ai_streams.close()
         if self._providers is not None:
             await self._providers.aclose()
@@ -840,6 +838,8 @@ class Orchestrator:
             log.warning("closing the core failed; stopping anyway", exc_info=True)
         if self.memory is not None:
             await self.memory.close()
+        if self.locks.journal is not None:  # what is pending (agents that ended meanwhile)
+            await self.locks.journal.close()
         if self.state_db is not None:
             await self.state_db.close()
         log.info("orchestrator stopped")

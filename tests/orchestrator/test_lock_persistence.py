@@ -150,6 +150,35 @@ async def test_locks_of_reattached_owners_survive_a_sigkill_and_a_connections_do
     assert "agent migrator re-attached: its locks are kept" in log
 
 
+async def test_a_graceful_restart_keeps_an_agents_locks(
+    tmp_path: Path, private_tmux: TmuxServer, project: Path
+) -> None:
+    base = tmp_path / "home"
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        created = await server.call(
+            "agent.create",
+            {
+                "type": "custom",
+                "name": "keeper",
+                "command": "sleep 600",
+                "locks": [{"resource": "x"}],
+            },
+        )
+    finally:
+        assert await server.stop() == 0  # SIGTERM: the agent's pane keeps running
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=project)
+    try:
+        async with await server.client() as client:
+            got = await _until(client, "agent.get", {"id": "keeper"}, lambda a: a["locks"])
+            assert [lock["lock_id"] for lock in got["locks"]] == [created["locks"][0]["lock_id"]]
+            with pytest.raises(ConflictError, match="'x' is held by agent keeper"):
+                await client.call("lock.acquire", {"resource": "x", "mode": "shared"})
+    finally:
+        await server.stop()
+    assert _rows(base) == {"x": "agent keeper"}
+
+
 async def test_an_agent_whose_process_ends_releases_its_locks(
     tmp_path: Path, private_tmux: TmuxServer, project: Path
 ) -> None:
