@@ -823,6 +823,9 @@ class Orchestrator:
             except (TimeoutError, OrchflowError) as exc:
                 log.warning("closing the executor: %r", exc)
         self.locks.close()
+        leases = getattr(self, "_agent_leases", None)  # orchestrator/agents/leases.py
+        if leases is not None:
+            leases.close()
         await self.ai_streams.close()
         if self._providers is not None:
             await self._providers.aclose()

@@ -35,6 +35,7 @@ from orchflow_core.events import Event
 
 if TYPE_CHECKING:
     from orchestrator.agents import AgentManager
+    from orchflow_core.terminal.manager import TerminalManager
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,10 @@ class AgentLeases:
         self.poll_s = poll_s
         self.look_timeout_s = look_timeout_s
         self._owners: dict[str, str] = {}  # agent id -> lock owner
-        self._panes: set[str] = set()  # agents whose pane is looked at
+        self._panes: dict[str, str] = {}  # agents whose pane is looked at: id -> name
         self._released: dict[str, int] = {}  # agent id -> locks released when it ended
-        self._watching: object | None = None  # the TerminalManager whose events we hear
+        self._tm: TerminalManager | None = None  # the one whose events we hear
+        self._unsubscribe: Callable[[], None] | None = None
         self._poller: asyncio.Task[None] | None = None
 
     async def take(self, declared: list[tuple[str, LockMode]]) -> str:
@@ -129,18 +131,18 @@ class AgentLeases:
         await self._locks.durable()  # agent.create answers once its locks are stored
         agent["locks"] = self._locks.held_by(owner)
         if agent.get("transport") != "acp" and self._locks.held_by(owner):
-            await self._watch(agent_id)  # an ACP agent's end is its agent.state
+            await self._watch(agent_id, label)  # an ACP agent's end is its agent.state
 
     # -- the agent ended -------------------------------------------------------------------
-    def ended(self, agent_id: str, why: str, *, name: object = None) -> int:
+    def ended(self, agent_id: str, why: str, *, name: str = "an agent") -> int:
         """The agent's process ended: its locks go (idempotent)."""
-        self._panes.discard(agent_id)
+        name = self._panes.pop(agent_id, name)
         owner = self._owners.pop(agent_id, None)
         if owner is None:
             return 0
         n = self._locks.release_owner(owner, quiet=True)
         self._released[agent_id] = n
-        log.info("agent %s (%s) ended, %s: released its %d locks", name, agent_id, why, n)
+        log.info("%s (%s) ended, %s: released its %d locks", name, agent_id, why, n)
         return n
 
     def on_agent_state(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -151,37 +153,37 @@ class AgentLeases:
         agent_id = str(params.get("id"))
         reason = params.get("reason")
         why = f"state {params.get('state')}" + (f" ({reason})" if reason else "")
-        self.ended(agent_id, why, name=params.get("name"))
+        self.ended(agent_id, why, name=f"agent {params.get('name')}")
         return {**params, "locks": self.of(agent_id)}
 
     def _on_pane(self, event: Event) -> None:
         agent_id = str(event.data.get("id"))
         if agent_id not in self._panes:
             return
-        name = event.data.get("name")
         if event.kind == "pane.closed":
-            self.ended(agent_id, "its pane was closed", name=name)
+            self.ended(agent_id, "its pane was closed")
         elif event.data.get("state") == "exited":
-            code = event.data.get("exit_code")
-            self.ended(agent_id, f"its process exited (code {code})", name=name)
+            self.ended(agent_id, f"its process exited (code {event.data.get('exit_code')})")
 
-    async def _watch(self, agent_id: str) -> None:
+    async def _watch(self, agent_id: str, label: str) -> None:
         """Hear of ``agent_id``'s pane ending (events, and a look every ``poll_s``)."""
         if self._agents is None:
             return
         tm = await (await self._agents()).tm()
-        if self._watching is not tm:
-            self._watching = tm
-            tm.events.subscribe(self._on_pane, kinds={"pane.state", "pane.closed"})
-        self._panes.add(agent_id)
+        if self._tm is not tm:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._tm = tm
+            self._unsubscribe = tm.events.subscribe(
+                self._on_pane, kinds={"pane.state", "pane.closed"}
+            )
+        self._panes[agent_id] = label
         if self._poller is None or self._poller.done():
-            self._poller = asyncio.get_running_loop().create_task(self._poll())
+            self._poller = asyncio.get_running_loop().create_task(self._poll(tm))
 
-    async def _poll(self) -> None:
-        assert self._agents is not None
+    async def _poll(self, tm: TerminalManager) -> None:
         while self._panes:
             await asyncio.sleep(self.poll_s)
-            tm = await (await self._agents()).tm()
             for agent_id in list(self._panes):
                 try:
                     async with asyncio.timeout(self.look_timeout_s):
@@ -193,8 +195,7 @@ class AgentLeases:
                     log.debug("looking at agent %s's pane: %r", agent_id, exc)
                     continue
                 if rec.get("state") in ENDED_PANE:  # its event said so already, normally
-                    state = rec.get("state")
-                    self.ended(agent_id, f"its pane is {state}", name=rec.get("name"))
+                    self.ended(agent_id, f"its pane is {rec.get('state')}")
 
     async def reattach(self, agents: AgentManager) -> int:
         """After a restart: the restored locks of the agents whose pane's process still
@@ -209,7 +210,7 @@ class AgentLeases:
             owner = agent_owner(rec.orchflow_id)
             if self._locks.claim(owner):
                 self._owners[rec.orchflow_id] = owner
-                await self._watch(rec.orchflow_id)
+                await self._watch(rec.orchflow_id, f"agent {rec.name}")
                 kept += 1
                 log.info("agent %s re-attached: its locks are kept", rec.name)
         return kept
@@ -220,11 +221,19 @@ class AgentLeases:
 
     def release(self, agent_id: str) -> int:
         """agent.stop: its locks go (or went when it ended); how many."""
-        self._panes.discard(agent_id)
+        self._panes.pop(agent_id, None)
         owner = self._owners.pop(agent_id, None)
         if owner is None:
             return self._released.pop(agent_id, 0)
         return self._locks.release_owner(owner, why="agent.stop")
+
+    def close(self) -> None:
+        """Stop looking at panes (shutdown; the agents keep running)."""
+        if self._poller is not None:
+            self._poller.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def of(self, agent_id: str) -> list[dict[str, Any]]:
         owner = self._owners.get(agent_id)
