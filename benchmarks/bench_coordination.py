@@ -3,7 +3,11 @@ schedule fires.
 
 Floors, measured in the same run:
 - lock.acquire / lock.release round trip: system.ping's round trip on the same connection
-  (the cheapest method: what the lock bookkeeping adds is the difference);
+  (the cheapest method: what the lock bookkeeping adds is the difference). A connection's
+  locks are written to orchestrator.db off the round trip (nothing restores them);
+- acquire + release for an owner that outlives the process (``mcp-http``, agents, swarm
+  tasks), each answered once committed to a real orchestrator.db, in process: the same
+  LockManager calls without the journal (process state only);
 - a due schedule's delay (fired_at - due_at, both in the orchestrator's clock): the same
   firing path started by schedule.run_now in the same warm pane (due_at = when the request
   arrived), so the difference is the scheduler's wake-up. The cron firing needs the next
@@ -56,6 +60,32 @@ async def _lock_rtts(client: Any) -> tuple[list[float], list[float]]:
     return acquire, release
 
 
+async def _durable_pairs(journal: bool) -> list[float]:
+    """acquire + release (+ their commits with ``journal``) for owner ``mcp-http``."""
+    from orchestrator.coordination.lock_journal import LockJournal
+    from orchestrator.coordination.lock_repository import LockRepository
+    from orchestrator.coordination.locks import LockManager, LockMode
+    from orchestrator.schema import open_state_db
+
+    db = await open_state_db(Path(tempfile.mkdtemp(prefix="orchflow-bench-locks-")))
+    locks = LockManager()
+    if journal:
+        locks.journal = LockJournal(LockRepository(db))
+    samples = []
+    try:
+        for i in range(WARMUP + CALLS):
+            t = time.perf_counter()
+            lock = await locks.acquire("mcp-http", "mcp-http", "bench", LockMode.EXCLUSIVE)
+            locks.release("mcp-http", lock["lock_id"])
+            await locks.durable("mcp-http")
+            if i >= WARMUP:
+                samples.append(time.perf_counter() - t)
+    finally:
+        locks.close()
+        await db.close()
+    return samples
+
+
 async def _firing(client: Any, name: str, pred: Any) -> dict[str, Any]:
     """The newest firing of ``name`` that matches ``pred`` and has ended (bounded)."""
     async with asyncio.timeout(90):
@@ -96,6 +126,8 @@ async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
             late, late_floor = await _schedule_delays(client)
     finally:
         _stop(proc)
+    durable = await _durable_pairs(journal=True)
+    in_memory = await _durable_pairs(journal=False)
     ms = 1e3
     floor = median(ping + ping_after) * ms
     floor_p95 = p95(ping + ping_after) * ms
@@ -107,6 +139,9 @@ async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
             floor_p95, name),
         Row("coordination: lock.release round trip (median)", median(release) * ms, "ms",
             floor, name, "<= 1 ms"),
+        Row("coordination: durable owner acquire+release (median)",
+            median(durable) * ms, "ms", median(in_memory) * ms,
+            "the same calls, no journal"),
         Row("coordination: due schedule fires (fired_at - due_at)", late * ms, "ms",
             late_floor * ms, "schedule.run_now in the same warm pane", "<= 1000 ms"),
     ]  # fmt: skip

@@ -129,7 +129,7 @@ class Orchestrator:
         self._warmup: asyncio.Task[None] | None = None
         self._stores: asyncio.Task[None] | None = None
         self.breakers = BreakerRegistry()  # every named breaker (coordination/breakers.py)
-        self.locks = LockManager()  # process state: owners are live connections
+        self.locks = LockManager()  # written through to orchestrator.db once it is open
         self.scheduler: Scheduler | None = None
         self.scheduler_error: str | None = None
         self.swarm_manager: SwarmManager | None = None
@@ -209,6 +209,10 @@ class Orchestrator:
         return self._providers
 
     def _publish(self, topic: str, method: str, params: dict[str, Any]) -> int:
+        if method == "agent.state":  # an agent that ended releases its locks (leases.py)
+            from orchestrator.agents.leases import leases_of
+
+            params = leases_of(self).on_agent_state(params)
         return self.server.publish(topic, method, params) if self.server is not None else 0
 
     def mcp_clients(self) -> McpClients:
@@ -241,7 +245,10 @@ class Orchestrator:
         return self.streams
 
     async def _open_stores(self) -> None:
-        await asyncio.gather(self._open_state(), self._open_memory())
+        try:
+            await asyncio.gather(self._open_state(), self._open_memory())
+        finally:  # the state database failed to open: lock requests go on without it
+            self.locks.open_requests()
 
     async def _open_memory(self) -> None:
         from orchestrator.memory import MemoryStore
@@ -264,6 +271,7 @@ class Orchestrator:
         self.state_db = await open_state_db(
             self.options.state_dir, carry_agents=self._carry_legacy_agents
         )
+        await self._open_locks(self.state_db)
         self.agents = AgentManager(
             self.terminals,
             self.options.project_root,
@@ -290,6 +298,21 @@ class Orchestrator:
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
         await self._open_scheduler(self.state_db)
         await self._open_swarms(self.state_db)
+
+    async def _open_locks(self, db: Database) -> None:
+        """Write locks through to ``db`` and give back the previous run's (lock_restore.py);
+        lock requests waited for this."""
+        from orchestrator.coordination import lock_restore
+        from orchestrator.coordination.lock_journal import LockJournal
+        from orchestrator.coordination.lock_repository import LockRepository
+
+        repo = LockRepository(db)
+        self.locks.journal = LockJournal(repo)
+        try:
+            await lock_restore.restore(self.locks, repo)
+        except OrchflowError as exc:  # the table is unreadable: new locks are still stored
+            log.error("the locks held before the restart were not restored: %s", exc.message)
+        self.locks.open_requests()
 
     async def _open_swarms(self, db: Database) -> None:
         from orchestrator.executors.choose import make_executor
@@ -534,7 +557,10 @@ class Orchestrator:
         out["locks"] = feature(
             "implemented",
             "shared/exclusive leases per connection, FIFO, deadlock refused; agents hold the"
-            " locks they declare and their worktree's port, swarm tasks theirs; process state",
+            " locks they declare and their worktree's port (released when the agent's process"
+            " ends), swarm tasks theirs; written through to orchestrator.db: after a restart"
+            " re-attached agents and swarm tasks and mcp-http keep theirs with the lease left,"
+            " connections' locks are gone",
         )
         out["breakers"] = feature(
             "implemented", "circuit breakers", names=sorted(self.breakers.snapshot())
@@ -683,18 +709,24 @@ class Orchestrator:
         # first); requests that need them wait for them (bounded), so being ready does not
         # wait for SQLite, FTS5 and the imports behind agents and memory.
         loop = asyncio.get_running_loop()
+        self.locks.hold_requests()  # until the previous run's locks are restored
         self._stores = loop.create_task(self._open_stores())
         self._warmup = loop.create_task(self._warm_up())
         self.ready.set()
 
     async def _warm_up(self) -> None:
+        from orchestrator.agents.leases import leases_of
+
         try:
             await (await self.agent_manager()).start()
             await (await self.ai_agent_manager()).attach_terminals()
+            await leases_of(self).reattach(await self.agent_manager())
         except OrchflowError as exc:
             log.warning("terminals unavailable: %s", exc.message)
         except Exception:
             log.exception("starting tmux failed")
+        finally:  # restored locks of agents not re-attached go (lock_restore.py)
+            self.locks.settle()
 
     async def _refuse_if_running(self) -> None:
         path = self.discovery_file
@@ -791,6 +823,9 @@ class Orchestrator:
             except (TimeoutError, OrchflowError) as exc:
                 log.warning("closing the executor: %r", exc)
         self.locks.close()
+        leases = getattr(self, "_agent_leases", None)  # orchestrator/agents/leases.py
+        if leases is not None:
+            leases.close()
         await self.ai_streams.close()
         if self._providers is not None:
             await self._providers.aclose()
@@ -806,6 +841,8 @@ class Orchestrator:
             log.warning("closing the core failed; stopping anyway", exc_info=True)
         if self.memory is not None:
             await self.memory.close()
+        if self.locks.journal is not None:  # what is pending (agents that ended meanwhile)
+            await self.locks.journal.close()
         if self.state_db is not None:
             await self.state_db.close()
         log.info("orchestrator stopped")

@@ -192,6 +192,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX review_comments_unsent ON review_comments (agent_id, sent_at)",
         ),
     ),
+    Migration(
+        7,
+        "orchestrator: resource locks, written through (restored after a restart)",
+        (
+            """CREATE TABLE locks (
+                lock_id     TEXT PRIMARY KEY,
+                resource    TEXT NOT NULL,
+                mode        TEXT NOT NULL,
+                owner       TEXT NOT NULL,
+                owner_label TEXT NOT NULL,
+                acquired_at REAL NOT NULL,
+                expires_at  REAL NOT NULL,
+                lease_s     REAL NOT NULL
+            )""",
+            "CREATE INDEX locks_by_owner ON locks (owner)",
+        ),
+    ),
 )
 
 

@@ -200,7 +200,8 @@ function M.locks()
         pad(l.resource, 24),
         pad(l.mode, 10),
         pad(l.owner, 16),
-        ("expires in %ds"):format(math.max(0, math.floor(l.expires_at - now))),
+        ("expires in %ds"):format(math.max(0, math.floor(l.expires_at - now)))
+          .. (l.restored and " (restored)" or ""),
       }, " ")
     end
     for _, w in ipairs(res.waiting or {}) do

@@ -72,19 +72,27 @@ async def lock_renew(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
     if lease is not None:
         lease = LockManager.check_seconds("lease_s", lease, low=0.0, high=MAX_LEASE_S)
     owner, _ = _owner(app, ctx)
-    return app.locks.renew(owner, _text(args, "lock_id"), lease)
+    await app.locks.ready()
+    renewed = app.locks.renew(owner, _text(args, "lock_id"), lease)
+    await app.locks.durable(owner)  # once stored, if it outlives us (coordination/lock_journal.py)
+    return renewed
 
 
 @method("lock.release", "lock_id")
 async def lock_release(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
     """the lock + {released: true}; -32002 unknown or expired; -32007 another's."""
     owner, _ = _owner(app, ctx)
-    return app.locks.release(owner, _text(args, "lock_id"))
+    await app.locks.ready()
+    released = app.locks.release(owner, _text(args, "lock_id"))
+    await app.locks.durable(owner)
+    return released
 
 
 @method("lock.list")
 async def lock_list(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
-    """{locks: [lock], waiting: [{resource, mode, owner, since}]}"""
+    """{locks: [lock], waiting: [{resource, mode, owner, since}]}; a lock held since
+    before the orchestrator restarted has ``restored: true``."""
+    await app.locks.ready()
     return app.locks.list()
 
 

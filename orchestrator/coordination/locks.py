@@ -18,9 +18,14 @@ A lock is a lease on a named resource (any text: a path, a port, "db:migrations"
   blockers; if the path leads back to the asking connection, the request is refused at
   once (``ConflictError``) with the cycle named, instead of waiting for ever. A
   connection asking for a lock that conflicts with one it holds is the shortest cycle.
-- **Not persisted.** Locks are process state on purpose: their owners are live
-  connections, and a restarted orchestrator has none, so a stored lock would only be a
-  lock nobody can release.
+- **Persisted.** With a ``journal`` (lock_journal.py, the ``locks`` table of
+  orchestrator.db) every change is written through, and a request of an owner that
+  outlives the process (lock_owners.py) is answered once its change is committed. A
+  restarted orchestrator gives back (lock_restore.py) the locks whose owners outlive a
+  process: re-attached agents (``agent:<id>``), re-attached swarm
+  tasks (``swarm:<id>/<task>``) and MCP over HTTP (``mcp-http``), each with the lease it
+  had left; a connection's locks went with its connection. Until that restore is done,
+  requests wait for it (``hold_requests``/``open_requests``).
 
 ``clock`` (wall time, for ``acquired_at``/``expires_at``) is injected; leases are timers
 on the event loop.
@@ -38,10 +43,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from orchestrator.coordination.lock_journal import LockJournal
+from orchestrator.coordination.lock_owners import outlives_process
+from orchestrator.coordination.lock_repository import Delete, Put, StoredLock
 from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     PermissionDeniedError,
     TimeoutError_,
 )
@@ -53,6 +62,7 @@ MAX_LEASE_S = 24 * 3600.0
 MAX_WAIT_S = 3600.0
 MAX_RESOURCE_LEN = 512
 _EXPIRED_KEPT = 1024  # ids of expired locks remembered, to say "expired" not "unknown"
+DEFAULT_RESTORE_WAIT_S = 10.0  # how long a request waits for the previous run's locks
 
 
 class LockMode(StrEnum):
@@ -75,9 +85,11 @@ class Lock:
     expires_at: float
     lease_s: float
     timer: asyncio.TimerHandle | None = None
+    restored: bool = False  # held before the orchestrator restarted
+    provisional: bool = False  # restored, its owner not yet confirmed re-attached
 
     def view(self) -> dict[str, Any]:
-        return {
+        out = {
             "lock_id": self.lock_id,
             "resource": self.resource,
             "mode": self.mode.value,
@@ -85,6 +97,21 @@ class Lock:
             "acquired_at": self.acquired_at,
             "expires_at": self.expires_at,
         }
+        if self.restored:
+            out["restored"] = True
+        return out
+
+    def stored(self) -> Put:
+        return Put(
+            self.lock_id,
+            self.resource,
+            self.mode.value,
+            self.owner,
+            self.owner_label,
+            self.acquired_at,
+            self.expires_at,
+            self.lease_s,
+        )
 
 
 @dataclass(slots=True)
@@ -106,6 +133,8 @@ class LockManager:
         self._queues: dict[str, deque[_Waiter]] = {}  # resource -> waiters, oldest first
         self._expired: OrderedDict[str, float] = OrderedDict()  # lock id -> when
         self._labels: dict[str, str] = {}
+        self.journal: LockJournal | None = None  # write-through (None: process state only)
+        self._restoring: asyncio.Event | None = None
         self.granted = 0
         self.expired = 0
 
@@ -208,13 +237,109 @@ class LockManager:
         self._held.setdefault(resource, []).append(lock)
         self._arm(lock)
         self.granted += 1
+        self._store(lock)
         return lock
 
-    def _arm(self, lock: Lock) -> None:
+    def _arm(self, lock: Lock, delay: float | None = None) -> None:
         if lock.timer is not None:
             lock.timer.cancel()
         loop = asyncio.get_running_loop()
-        lock.timer = loop.call_later(lock.lease_s, self._expire, lock.lock_id)
+        wait = lock.lease_s if delay is None else delay
+        lock.timer = loop.call_later(wait, self._expire, lock.lock_id)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _store(self, lock: Lock) -> None:
+        if self.journal is not None:
+            self.journal.record(lock.stored())
+
+    async def durable(self, owner: str | None = None) -> None:
+        """Wait until every change so far is committed (no-op without a journal). With
+        ``owner``: only if its locks outlive the process (lock_owners.py); a connection's
+        are written as well, but nothing would restore them, so it does not wait."""
+        if self.journal is not None and (owner is None or outlives_process(owner)):
+            await self.journal.durable()
+
+    def hold_requests(self) -> None:
+        """Requests wait (``ready``) until ``open_requests``: the previous run's locks are
+        being restored."""
+        self._restoring = asyncio.Event()
+
+    def open_requests(self) -> None:
+        if self._restoring is not None:
+            self._restoring.set()
+
+    async def ready(self, *, timeout_s: float = DEFAULT_RESTORE_WAIT_S) -> None:
+        """Return at once unless a restore is under way; then wait for it (bounded)."""
+        if self._restoring is None or self._restoring.is_set():
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._restoring.wait()
+        except TimeoutError:
+            raise TimeoutError_(
+                f"the locks held before the orchestrator restarted were not restored within"
+                f" {timeout_s:g}s; try again"
+            ) from None
+
+    def adopt(self, stored: StoredLock, *, provisional: bool) -> Lock:
+        """A lock a previous process held, held again with the lease it has left (the
+        caller checked it has not expired). ``provisional``: dropped by ``settle`` unless
+        its owner is ``claim``ed first."""
+        mode = LockMode(stored.mode)
+        holders = self._held.get(stored.resource, [])
+        if not all(compatible(mode, other.mode) for other in holders):
+            raise ConflictError(
+                f"stored lock {stored.lock_id} on {stored.resource!r} conflicts with"
+                f" {', '.join(h.lock_id for h in holders)}",
+                resource=stored.resource,
+            )
+        lock = Lock(
+            lock_id=stored.lock_id,
+            resource=stored.resource,
+            mode=mode,
+            owner=stored.owner,
+            owner_label=stored.owner_label,
+            acquired_at=stored.acquired_at,
+            expires_at=stored.expires_at,
+            lease_s=stored.lease_s,
+            restored=True,
+            provisional=provisional,
+        )
+        self._locks[lock.lock_id] = lock
+        holders.append(lock)
+        self._held[lock.resource] = holders
+        self._labels[lock.owner] = lock.owner_label
+        self._arm(lock, max(0.0, lock.expires_at - self._clock()))
+        return lock
+
+    def forget_stored(self, lock_id: str) -> None:
+        """A stored lock that is not restored: its row goes."""
+        if self.journal is not None:
+            self.journal.record(Delete(lock_id))
+
+    def claim(self, owner: str) -> int:
+        """``owner`` is confirmed alive again (re-attached): its restored locks stay."""
+        mine = [lock for lock in self._locks.values() if lock.owner == owner]
+        for lock in mine:
+            lock.provisional = False
+        return len(mine)
+
+    def settle(self) -> int:
+        """Release the restored locks whose owners were not claimed (not re-attached)."""
+        gone: dict[str, list[Lock]] = {}
+        for lock in self._locks.values():
+            if lock.provisional:
+                gone.setdefault(lock.owner, []).append(lock)
+        for locks in gone.values():
+            log.info(
+                "released %d restored locks of %s (%s): it was not re-attached after the restart",
+                len(locks),
+                locks[0].owner_label,
+                ", ".join(repr(lock.resource) for lock in locks),
+            )
+            for lock in locks:
+                self._drop(lock)
+        return sum(len(locks) for locks in gone.values())
 
     def _expire(self, lock_id: str) -> None:
         lock = self._locks.get(lock_id)
@@ -230,7 +355,8 @@ class LockManager:
     def _drop(self, lock: Lock) -> None:
         if lock.timer is not None:
             lock.timer.cancel()
-        self._locks.pop(lock.lock_id, None)
+        if self._locks.pop(lock.lock_id, None) is not None:
+            self.forget_stored(lock.lock_id)
         holders = self._held.get(lock.resource, [])
         if lock in holders:
             holders.remove(lock)
@@ -265,11 +391,12 @@ class LockManager:
         lease_s: float = DEFAULT_LEASE_S,
         wait_s: float = 0.0,
     ) -> dict[str, Any]:
+        await self.ready()
         self._labels[owner] = owner_label
         self._serve(resource)  # drop waits that ended (cancelled) from the queue's head
         queue = self._queues.get(resource)
         if not queue and self._grantable(resource, mode):
-            return self._grant(resource, mode, owner, owner_label, lease_s).view()
+            return await self._granted(self._grant(resource, mode, owner, owner_label, lease_s))
         cycle = self._cycle(owner, resource, mode)
         if cycle is not None:
             raise ConflictError(
@@ -302,6 +429,21 @@ class LockManager:
             ) from None
         except BaseException:  # the request was cancelled (its connection ended)
             self._give_up(waiter)
+            raise
+        return await self._granted(lock)
+
+    async def _granted(self, lock: Lock) -> dict[str, Any]:
+        """The grant's answer, once it is stored; a grant that cannot be stored is given
+        back (nobody may hold a lock a restart would forget)."""
+        try:
+            await self.durable(lock.owner)
+        except OrchflowError:
+            if self._locks.get(lock.lock_id) is lock:
+                self._drop(lock)
+            raise
+        except BaseException:  # the request was cancelled while the grant was written
+            if self._locks.get(lock.lock_id) is lock:
+                self._drop(lock)
             raise
         return lock.view()
 
@@ -340,6 +482,7 @@ class LockManager:
         lock.lease_s = lease_s if lease_s is not None else lock.lease_s
         lock.expires_at = self._clock() + lock.lease_s
         self._arm(lock)
+        self._store(lock)
         return lock.view()
 
     def release(self, owner: str, lock_id: str) -> dict[str, Any]:
@@ -354,12 +497,27 @@ class LockManager:
         for lock in self._locks.values():
             if lock.owner == owner:
                 lock.owner_label = owner_label
+                self._store(lock)
+
+    def rekey(self, owner: str, new_owner: str, owner_label: str) -> None:
+        """Move ``owner``'s locks to the key ``new_owner`` (an agent's locks, taken under a
+        temporary key before its id was known, then kept under ``agent:<id>`` so a restarted
+        orchestrator can tell whose they are). ``owner`` has no waits (taken at once)."""
+        self._labels.pop(owner, None)
+        self._labels[new_owner] = owner_label
+        for lock in self._locks.values():
+            if lock.owner == owner:
+                lock.owner, lock.owner_label = new_owner, owner_label
+                self._store(lock)
 
     def held_by(self, owner: str) -> list[dict[str, Any]]:
         return [lock.view() for lock in self._locks.values() if lock.owner == owner]
 
-    def release_owner(self, owner: str) -> int:
-        """Release every lock of ``owner`` and cancel its waits (its connection ended)."""
+    def release_owner(
+        self, owner: str, *, why: str = "its connection ended", quiet: bool = False
+    ) -> int:
+        """Release every lock of ``owner`` and cancel its waits (its connection ended, or
+        ``why``); ``quiet``: the caller logs it."""
         for queue in self._queues.values():
             for w in queue:
                 if w.owner == owner and not w.future.done():
@@ -368,8 +526,8 @@ class LockManager:
         for lock in mine:
             self._drop(lock)
         self._labels.pop(owner, None)
-        if mine:
-            log.info("released %d locks of %s (its connection ended)", len(mine), owner)
+        if mine and not quiet:
+            log.info("released %d locks of %s (%s)", len(mine), owner, why)
         return len(mine)
 
     def list(self) -> dict[str, Any]:

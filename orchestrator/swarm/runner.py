@@ -199,8 +199,12 @@ class SwarmManager:
             swarm = await self._load(row)
             self._live[swarm.id] = swarm
             for task in swarm.tasks.values():
-                if task.state is TaskState.RUNNING:
+                owner = f"swarm:{swarm.id}/{task.spec.id}"  # its locks, restored from the db,
+                if task.state is TaskState.RUNNING:  # stay its own until it ends
+                    self.locks.claim(owner)
                     self._spawn(self._recover(swarm, task))
+                else:  # taken before its attempt started: it takes them again when it does
+                    self.locks.release_owner(owner, why="its task had not started")
             self._start(swarm)
 
     async def _load(self, row: Any) -> Swarm:
@@ -277,6 +281,10 @@ class SwarmManager:
                 )
             await self._end_attempt(swarm, task, outcome)
         finally:
+            if not _shutting_down(swarm):  # it ended: the locks it held before the restart go
+                self.locks.release_owner(
+                    f"swarm:{swarm.id}/{task.spec.id}", why="its re-attached attempt ended"
+                )
             swarm.running.pop(task.spec.id, None)
             swarm.wake.set()
 
@@ -579,7 +587,7 @@ class SwarmManager:
             log.exception("swarm %s: task %s failed", swarm.id, task.spec.id)
             await self._failed(swarm, task, f"internal error: {type(exc).__name__}")
         finally:
-            for lock_id in held:
+            for lock_id in [] if _shutting_down(swarm) else held:  # else a restart keeps them
                 try:
                     self.locks.release(owner, lock_id)
                 except OrchflowError as exc:  # it expired meanwhile
@@ -759,6 +767,14 @@ class SwarmManager:
     def counts(self) -> int:
         """Swarms running now."""
         return len(self._live)
+
+
+def _shutting_down(swarm: Swarm) -> bool:
+    """The current attempt is cancelled by the orchestrator stopping (not swarm.cancel):
+    its command keeps running and a restarted orchestrator re-attaches it with its locks
+    (orchestrator/coordination/lock_restore.py)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0 and not swarm.cancelling
 
 
 def _write(path: Path, text: str) -> None:
