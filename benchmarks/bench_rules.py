@@ -5,8 +5,11 @@
   matches, so every rule is tried (the worst case). Floor, same run: one compiled
   ``re.search`` over the same command.
 - ``protocol.check`` through Core's method table (what the host and the orchestrator
-  serve): the same 200 rules, plus the look at what may have changed (two rule files'
-  ``stat`` and one SQLite read of the rules' generation). Same floor.
+  serve): the same 200 rules, plus the look at what may have changed: two rule files'
+  ``stat``, and the stored rules' generation and the active mode, kept in memory until
+  anything is committed to the database (SQLite's ``data_version`` on a private connection,
+  Database.memo). Same floor. Then the same with a mode active (its mode files are looked
+  at on every check).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import Row, median, p95
 
@@ -73,11 +77,11 @@ def run() -> list[Row]:
         Row("protocol.check, 200 rules: matching (p95)", p95(pure), "ms",
             p95(floor), "one compiled re.search", "<= 0.1 ms"),
     ]  # fmt: skip
-    rows.append(asyncio.run(_through_core(data[len(DEFAULT_RULES) :], median(floor))))
+    rows.extend(asyncio.run(_through_core(data[len(DEFAULT_RULES) :], median(floor))))
     return rows
 
 
-async def _through_core(extra: list[dict[str, object]], floor_ms: float) -> Row:
+async def _through_core(extra: list[dict[str, object]], floor_ms: float) -> list[Row]:
     from orchflow_core.api import dispatch
     from orchflow_core.core import Core
     from orchflow_core.registry import load_methods
@@ -97,13 +101,27 @@ async def _through_core(extra: list[dict[str, object]], floor_ms: float) -> Row:
         got = (await dispatch(core, "protocol.list", {}))[1]
         # the mode rules ship too; no mode is active, so they are not in play here
         assert len(got["rules"]) == 200 + len(MODE_RULES), got["problems"]
-        times = []
-        for _ in range(N // 3):
-            t0 = time.perf_counter()
-            ok, verdict = await dispatch(core, "protocol.check", {"command": COMMAND})
-            times.append((time.perf_counter() - t0) * 1000)
-            assert ok and verdict["action"] == "allow"
+        times = await _checks(core)
+        ok, _ = await dispatch(core, "mode.activate", {"name": "tdd"})
+        assert ok
+        with_mode = await _checks(core)
     finally:
         await core.close()
-    return Row("protocol.check method, 200 rules, with the SQLite look (median)",
-               median(times), "ms", floor_ms, "one compiled re.search", "")  # fmt: skip
+    return [
+        Row("protocol.check method, 200 rules, no mode active (median)",
+            median(times), "ms", floor_ms, "one compiled re.search", ""),
+        Row("protocol.check method, 200 rules, a mode active (median)",
+            median(with_mode), "ms", floor_ms, "one compiled re.search", ""),
+    ]  # fmt: skip
+
+
+async def _checks(core: Any) -> list[float]:
+    from orchflow_core.api import dispatch
+
+    times = []
+    for _ in range(N // 3):
+        t0 = time.perf_counter()
+        ok, verdict = await dispatch(core, "protocol.check", {"command": COMMAND})
+        times.append((time.perf_counter() - t0) * 1000)
+        assert ok and verdict["action"] == "allow"
+    return times

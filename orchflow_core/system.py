@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,8 @@ def _pynvim_version() -> str:
 
 @METHODS.method("version")
 async def version(core: Core, params: Params) -> dict[str, Any]:
+    import platform  # here, not at the top: off the Neovim host's start
+
     return {
         "orchflow_core": __version__,
         "python": platform.python_version(),

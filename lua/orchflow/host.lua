@@ -178,8 +178,16 @@ function M.start()
   require("orchflow.rules").attach() -- rule warnings notify
   require("orchflow.ai") -- AI agents: "needs input" notices, transcript buffers
   require("orchflow.agent_fs") -- ACP agents' fs/* through loaded buffers
-  M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, M.report)
-  require("orchflow.modes").attach() -- the active mode, for the statusline
+  M.call("init", { overrides = config.core_overrides(), cwd = vim.fn.getcwd() }, function(err)
+    M.report(err)
+    -- The active mode is read once init has answered, not with it: mode.current opens the
+    -- state database (tens of ms on a cold host), which would delay the user's first call.
+    -- Only from this host: a call after it died would start another one.
+    if state.chan == chan then
+      require("orchflow.modes").refresh()
+    end
+  end)
+  require("orchflow.modes").attach() -- follows mode changes, for the statusline
   return chan
 end
 

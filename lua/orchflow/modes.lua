@@ -49,7 +49,8 @@ end
 
 local attached = false
 
---- Follow mode changes and read the active mode (called when the host starts).
+--- Follow mode changes (called when the host starts; the host reads the active mode once
+--- its init has answered).
 function M.attach()
   if attached then
     return
@@ -60,7 +61,6 @@ function M.attach()
       M.refresh()
     end
   end)
-  M.refresh()
 end
 
 --- The float's lines for a mode.list answer, and the mode name of each line.

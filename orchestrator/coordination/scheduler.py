@@ -182,6 +182,9 @@ class Firing:
     finished_at: float | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     error: OrchflowError | None = field(default=None, repr=False)
+    # The firing's view when its command started: what run_now answers, even when a quick
+    # command has ended by the time run_now's caller resumes (its end is read at once).
+    as_started: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class JobRunner(Protocol):
@@ -414,6 +417,7 @@ class Scheduler:
             self.last_fire_delay_s = firing.fired_at - firing.due_at
             firing.run_id, firing.pane_id = run["id"], run.get("pane_id")
             await self._move(firing, FiringEvent.START)
+            firing.as_started = self.firing_view(firing)
         finally:
             firing.started.set()
             if firing.state is not FiringState.RUNNING:
@@ -547,7 +551,7 @@ class Scheduler:
 
     async def run_now(self, name: str, *, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> Any:
         """Fire now (its overlap policy applies); returns the firing once its command
-        started (or it was queued)."""
+        started, as it was then (running, with its run and pane), or once it was queued."""
         s = self._get(name)
         firing = await self._fire(s, self._clock(), reason="run_now", manual=True)
         if firing.state is FiringState.QUEUED and firing in self._queued.get(name, []):
@@ -562,7 +566,7 @@ class Scheduler:
             ) from None
         if firing.error is not None:
             raise firing.error
-        return self.firing_view(firing)
+        return firing.as_started or self.firing_view(firing)
 
     async def list(self) -> list[dict[str, Any]]:
         return [await self.view(s) for s in sorted(self._schedules.values(), key=_by_name)]

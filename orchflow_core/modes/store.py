@@ -21,10 +21,19 @@ class ModeRepository:
         self._db = db
 
     async def get(self, project: str) -> Active | None:
-        row = await self._db.fetchone(
-            "SELECT project, mode, activated_at FROM active_modes WHERE project = ?", (project,)
-        )
-        return Active(row[0], row[1], row[2]) if row is not None else None
+        """The project's active mode. Read on every rules check (and every AI turn), so it
+        is kept in memory until anything is committed to the database, by this process or
+        another (Database.memo): a set or clear here or in the other process is seen at
+        the next read."""
+
+        async def read() -> Active | None:
+            row = await self._db.fetchone(
+                "SELECT project, mode, activated_at FROM active_modes WHERE project = ?",
+                (project,),
+            )
+            return Active(row[0], row[1], row[2]) if row is not None else None
+
+        return await self._db.memo(("active_modes", project), read)
 
     async def set(self, project: str, mode: str) -> Active:
         now = time.time()

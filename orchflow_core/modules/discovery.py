@@ -12,7 +12,6 @@ Synchronous (reads directories): call through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +53,17 @@ def _folders(base: Path) -> list[Path]:
 
 
 def _entry_points(search_path: list[str] | None) -> list[Found]:
+    # Imported here: importlib.metadata costs ~10 ms, and this module is imported when the
+    # Neovim host starts (registry.builtin_modules), long before a module is looked for.
+    from importlib import metadata
+
     out = []
     if search_path is None:
-        eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
     else:
         eps = [
             ep
-            for dist in importlib.metadata.distributions(path=search_path)
+            for dist in metadata.distributions(path=search_path)
             for ep in dist.entry_points
             if ep.group == ENTRY_POINT_GROUP
         ]

@@ -174,9 +174,15 @@ class RuleBook:
         return self._config_dir / "rules.toml", self._project_root() / PROJECT_RULES
 
     async def _generation(self) -> int:
+        """The stored rules' generation: kept in memory until anything is committed to the
+        database (Database.memo), so a check does not pay a worker-thread hop for it."""
         db = await self._db()
-        row = await db.fetchone("SELECT value FROM protocol_meta WHERE key = 'generation'")
-        return int(row[0]) if row is not None else 0
+
+        async def read() -> int:
+            row = await db.fetchone("SELECT value FROM protocol_meta WHERE key = 'generation'")
+            return int(row[0]) if row is not None else 0
+
+        return await db.memo("protocol_meta.generation", read)
 
     async def ruleset(self) -> RuleSet:
         """The rules in effect now (re-read what changed since the last call)."""

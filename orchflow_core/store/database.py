@@ -22,6 +22,11 @@ checks for it and refuses to start (UnavailableError) rather than silently degra
 future aiosqlite removes it. The raw ``sqlite3.Connection`` handed to ``fn`` belongs to the
 worker thread: ``fn`` must not keep it or pass it to another thread.
 
+Why :meth:`Database.memo` exists: some reads are made on every command (the rules'
+generation, the active mode) and their rows change seldom. ``memo`` keeps such a read until
+anything is committed to the file by anyone, which SQLite's ``data_version`` tells in a few
+µs on the calling thread (store/data_version.py).
+
 sqlite3 errors become orchflow errors here, at one choke point: a constraint violation is a
 ConflictError, "database is locked" after ``busy_timeout`` is a TimeoutError_, a file that is
 not a database (or is corrupt) a BackendError saying it "is not usable", anything else a
@@ -35,7 +40,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -51,6 +56,7 @@ from orchflow_core.errors import (
     UnavailableError,
 )
 from orchflow_core.paths import ensure_private_dir
+from orchflow_core.store.data_version import DataVersion
 from orchflow_core.store.migrations import MIGRATIONS, Migration, apply_migrations
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,7 @@ T = TypeVar("T")
 SqlParams = Sequence[Any] | dict[str, Any]
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+MEMO_MAX_KEYS = 256  # values kept by Database.memo between two commits to the file
 
 
 def _create_private_file(given: str | os.PathLike[str]) -> Path:
@@ -113,6 +120,8 @@ class Database:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.schema_version = 0
+        self._version = DataVersion(path)
+        self._memo: tuple[int, dict[Hashable, Any]] | None = None
 
     @classmethod
     async def open(
@@ -175,9 +184,32 @@ class Database:
     async def close(self) -> None:
         """Close the connection and stop its worker thread. Safe to call twice."""
         conn, self._conn = self._conn, None
+        self._version.close()
+        self._memo = None
         if conn is not None:
             await conn.close()
             log.debug("database %s closed", self.path)
+
+    async def memo(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """``await read()``, kept in memory under ``key`` until anything is committed to the
+        file, by any connection of any process (store/data_version.py: a few µs to tell, no
+        hop to the worker thread). Read every time when that cannot be told. The value is
+        shared by every caller until then: it must not be changed (a tuple, a frozen
+        dataclass, a number)."""
+        if self._conn is None:
+            raise UnavailableError(f"database {self.path} is closed")
+        version = self._version.read()
+        if version is None:
+            return await read()
+        memo = self._memo
+        if memo is not None and memo[0] == version and key in memo[1]:
+            return cast(T, memo[1][key])
+        value = await read()  # read after the version: a commit meanwhile moves it again
+        if self._memo is None or self._memo[0] != version:
+            self._memo = (version, {})
+        if len(self._memo[1]) < MEMO_MAX_KEYS:
+            self._memo[1][key] = value
+        return value
 
     async def run_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(raw_connection)`` on the worker thread in one hop; no transaction added.

@@ -77,3 +77,32 @@ def test_by_name_off_completion_and_errors(ed: Editor) -> None:
     ed.cmd("Orchflow mode off")
     ed.wait_notify(r"mode review off", timeout=10)
     ed.wait_until(lambda: "mode:" not in ed.screen_text(), timeout=10)
+
+
+def test_a_mode_active_before_the_host_starts_shows_once_it_has(ed: Editor) -> None:
+    """The host reads the active mode after its init has answered (off the first call's
+    path); the statusline still shows a mode another process turned on before."""
+    import subprocess
+    import sys
+
+    project = ed.lua("return vim.fn.getcwd()")
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "import orchflow_core.modes.methods\n"
+        "from orchflow_core.api import dispatch\n"
+        "from orchflow_core.core import Core\n"
+        "async def main():\n"
+        "    core = Core(project_root=Path(sys.argv[1]))\n"
+        "    ok, out = await dispatch(core, 'mode.activate', {'name': 'debug'})\n"
+        "    await core.close()\n"
+        "    assert ok, out\n"
+        "asyncio.run(main())\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", script, project], cwd=repo, check=True, timeout=60)
+    assert not ed.lua("return require('orchflow.host').running()")
+    assert "mode:" not in ed.screen_text()
+    version = ed.lua("return require('orchflow.host').wait('version', {}, 15000)")
+    assert version["orchflow_core"]
+    ed.wait_until(lambda: "[mode:debug]" in ed.screen_text(), timeout=10)

@@ -283,3 +283,36 @@ async def test_a_firing_running_across_a_restart_is_settled_honestly(
     finally:
         await second.close()
         await second_core.close()
+
+
+class EndedBeforeStartReturns(PaneJobRunner):
+    """The real pane runner, but ``start`` returns only once its run has ended: the order a
+    loaded machine produces for a quick command (the shell's start and end marks read in
+    one batch before the scheduler resumes). Only the ordering is forced; the pane, the
+    shell, the run and its tracking are real."""
+
+    async def start(self, schedule: Any, firing_id: str) -> dict[str, Any]:
+        run = await super().start(schedule, firing_id)
+        tm = await self._terminals()
+        ended = await tm.run_tracker.wait(run["id"], timeout_s=20)
+        assert ended["state"] == "finished"
+        return run
+
+
+async def test_run_now_answers_the_firing_as_it_started_even_if_it_already_ended(
+    db: Database, core: Core, tmp_path: Path
+) -> None:
+    s = Scheduler(db, EndedBeforeStartReturns(core.terminals), default_tz="UTC")
+    await s.open()
+    try:
+        await s.add("quick", "0 3 * * *", Job("echo quick-$((6*7))", str(tmp_path)))
+        firing = await s.run_now("quick")
+        # what run_now promises (doc/orchestrator-api.md): the firing once its command
+        # started, running, with its run and pane
+        assert firing["state"] == "running" and firing["reason"] == "run_now"
+        assert firing["run_id"] and firing["pane_id"] and firing["exit_code"] is None
+        [done] = await settled(s, "quick", 1)
+        assert done["id"] == firing["id"] and done["state"] == "finished"
+        assert done["exit_code"] == 0
+    finally:
+        await s.close()

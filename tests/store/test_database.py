@@ -191,3 +191,51 @@ async def test_committed_rows_survive_kill_9(tmp_path: Path) -> None:
         assert commands == {f"committed {i}" for i in range(200)}
         top = await (await HistoryStore.open(db)).top(1000)
         assert len(top) == 200 and all(c.runs == 1 for c in top)
+
+
+async def test_memo_keeps_a_read_until_any_connection_commits(tmp_path: Path) -> None:
+    path = tmp_path / "memo.db"
+    async with await Database.open(path) as db:
+        await db.execute("CREATE TABLE kv(k PRIMARY KEY, v)")
+        await db.execute("INSERT INTO kv VALUES ('a', 1)")
+        reads = 0
+
+        async def read() -> int:
+            nonlocal reads
+            reads += 1
+            row = await db.fetchone("SELECT v FROM kv WHERE k = 'a'")
+            assert row is not None
+            return int(row[0])
+
+        assert [await db.memo("a", read) for _ in range(5)] == [1] * 5
+        assert reads == 1
+        await db.execute("UPDATE kv SET v = 2")  # this process's own connection
+        assert await db.memo("a", read) == 2 and reads == 2
+        other = sqlite3.connect(path, isolation_level=None)  # another connection (process)
+        other.execute("UPDATE kv SET v = 3")
+        other.close()
+        assert await db.memo("a", read) == 3 and reads == 3
+        assert await db.memo("a", read) == 3 and reads == 3
+        failed = sqlite3.connect(path, isolation_level=None)  # a rolled-back write changes nothing
+        failed.execute("BEGIN IMMEDIATE")
+        failed.execute("UPDATE kv SET v = 4")
+        failed.execute("ROLLBACK")
+        failed.close()
+        assert await db.memo("a", read) == 3
+    with pytest.raises(UnavailableError, match="closed"):
+        await db.memo("a", read)
+
+
+async def test_memo_reads_every_time_when_the_version_cannot_be_told(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    async with await Database.open(path) as db:
+        await db.execute("CREATE TABLE kv(k, v)")
+        os.rename(path, tmp_path / "moved.db")  # the private connection cannot open it now
+        reads = 0
+
+        async def read() -> int:
+            nonlocal reads
+            reads += 1
+            return reads
+
+        assert [await db.memo("k", read) for _ in range(3)] == [1, 2, 3]
