@@ -293,11 +293,19 @@ class Orchestrator:
 
     async def _open_swarms(self, db: Database) -> None:
         from orchestrator.executors.choose import make_executor
+        from orchestrator.executors.local import DEFAULT_PANE_IDLE_S
+        from orchestrator.swarm.agent_pool import DEFAULT_IDLE_S as DEFAULT_AGENT_IDLE_S
+        from orchestrator.swarm.agent_pool import DEFAULT_MAX_AGENTS
         from orchestrator.swarm.prompts import AgentPrompts
         from orchestrator.swarm.repository import SwarmRepository
         from orchestrator.swarm.runner import SwarmManager
 
-        self.executor = make_executor(self.core.config.get("executor"), self.terminals)
+        swarm_conf = self.core.config.get("swarm") or {}
+        self.executor = make_executor(
+            self.core.config.get("executor"),
+            self.terminals,
+            pane_idle_s=swarm_conf.get("pane_idle_s", DEFAULT_PANE_IDLE_S),
+        )
         connect = getattr(self.executor, "connect", None)
         if connect is not None:  # Ray: connected off the loop thread, bounded; features say how
             self._executor_connect = asyncio.get_running_loop().create_task(
@@ -309,7 +317,11 @@ class Orchestrator:
             self.locks,
             out_dir=self.options.state_dir / "swarms",
             publish=self._publish,
-            prompts=AgentPrompts(self.ai_agent_manager),
+            prompts=AgentPrompts(
+                self.ai_agent_manager,
+                idle_s=swarm_conf.get("agent_idle_s", DEFAULT_AGENT_IDLE_S),
+                max_agents=int(swarm_conf.get("agent_pool_max", DEFAULT_MAX_AGENTS)),
+            ),
         )
         await manager.open()  # swarms a killed orchestrator left: re-attached or settled
         self.swarm_manager = manager
