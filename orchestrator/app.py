@@ -556,13 +556,24 @@ class Orchestrator:
             "reason": "swarm.submit/status/list/cancel/watch: task graphs (parallel, sequential,"
             " map, reduce, pipeline) of commands in pooled tmux panes, retries, timeouts, locks,"
             " persisted; prompt tasks go to ACP agents of the registry"
+            "; prompt tasks reuse a pool of warm ACP agents, each task in a fresh session"
+            " (crashed ones replaced, idle ones closed after [swarm] agent_idle_s); idle pool"
+            " panes close after [swarm] pane_idle_s"
             + (f"; {needs_tmux['reason']}" if needs_tmux["reason"] else ""),
             "strategies": ["parallel", "sequential", "map", "reduce", "pipeline"],
+            "agent_pool": self._agent_pool_view(),
         }
         out["executors"] = self._executors_feature(needs_tmux)
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
         return out
+
+    def _agent_pool_view(self) -> dict[str, Any] | None:
+        """The swarm's warm ACP agents now: {agents, busy, max_agents, idle_s, started,
+        reused}; None before the stores opened."""
+        prompts = self.swarm_manager.prompts if self.swarm_manager is not None else None
+        view = getattr(prompts, "view", None)
+        return view() if view is not None else None
 
     def _executors_feature(self, needs_tmux: dict[str, Any]) -> dict[str, Any]:
         """local (tmux panes) and ray (actors on a Ray cluster): which one runs swarm tasks

@@ -168,6 +168,10 @@ async def test_six_prompt_tasks_reuse_two_warm_agents_each_in_its_own_session(
             pids.add(int(said.group(2)))
         assert len(sessions) == 6 and pids == seen
         assert sum(t["agent_run"]["tasks"] > 1 for t in status["tasks"]) >= 4  # reused
+        features = (await client.call("system.features"))["features"]
+        pool = features["swarm"]["agent_pool"]
+        assert (pool["agents"], pool["busy"], pool["started"], pool["reused"]) == (2, 0, 2, 4)
+        assert "warm ACP agents" in features["swarm"]["reason"]
         # idle for [swarm] agent_idle_s (2 s): both close, their processes end, and
         # agent.list forgets them
         pool_ids = {a["id"] for a in await client.call("agent.list") if a.get("transport") == "acp"}
