@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.executors.base import Ending, Outcome
-from orchestrator.swarm.agent_pool import DEFAULT_IDLE_S, DEFAULT_MAX_AGENTS, AgentPool
+from orchestrator.swarm.agent_pool import DEFAULT_IDLE_S, DEFAULT_MAX_AGENTS, AgentPool, Member
 from orchestrator.swarm.runner import PromptRunner, Started
 from orchflow_core.errors import OrchflowError
 
@@ -51,6 +51,8 @@ class AgentPrompts(PromptRunner):
         ``agent_pool_max``)."""
         self.pool = AgentPool(ai_agents, idle_s=idle_s, max_agents=max_agents)
         self._running: dict[str, AcpAgent] = {}
+        self._stops: dict[str, asyncio.Event] = {}  # per running key: set by cancel()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def warm(self, agent: str, cwd: str, n: int) -> int:
         return await self.pool.warm(agent, cwd, n)
@@ -65,7 +67,51 @@ class AgentPrompts(PromptRunner):
         *,
         started: Started | None = None,
     ) -> Outcome:
-        member = await self.pool.take(agent, cwd, key)
+        stop = self._stops[key] = asyncio.Event()
+        try:
+            member = await self._take(agent, cwd, key, stop)
+            if member is None:
+                return Outcome(Ending.KILLED, None, reason="swarm.cancel")
+            return await self._run(member, key, prompt, timeout_s, stop, started)
+        finally:
+            self._stops.pop(key, None)
+
+    async def _take(self, agent: str, cwd: str, key: str, stop: asyncio.Event) -> Member | None:
+        """A pooled agent, or None when the task was cancelled while it waited for one (the
+        agent it then gets goes back to the pool)."""
+        taking = asyncio.ensure_future(self.pool.take(agent, cwd, key))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({taking, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            taking.cancel()
+            raise
+        finally:
+            stopped.cancel()
+        if taking.done():
+            return taking.result()
+        task = asyncio.get_running_loop().create_task(self._back_when_taken(taking))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return None
+
+    async def _back_when_taken(self, taking: asyncio.Future[Member]) -> None:
+        try:
+            member = await taking
+        except OrchflowError as exc:
+            log.info("a cancelled task's agent did not start: %s", exc.message)
+            return
+        await self.pool.give_back(member, healthy=True)
+
+    async def _run(
+        self,
+        member: Member,
+        key: str,
+        prompt: str,
+        timeout_s: float | None,
+        stop: asyncio.Event,
+        started: Started | None,
+    ) -> Outcome:
         acp = member.acp
         self._running[key] = acp
         mark = acp.last_seq
@@ -77,14 +123,24 @@ class AgentPrompts(PromptRunner):
                 session = await acp.fresh_session()
             except OrchflowError as exc:  # it ended before this task could use it
                 return self._outcome(acp, mark, Ending.LOST, None, exc.message)
+            if stop.is_set():  # cancelled while its agent got ready
+                healthy = True
+                return self._outcome(acp, mark, Ending.KILLED, None, "swarm.cancel")
             turn = acp.prompt(prompt)
             if started is not None:
                 await started({**member.info(), "session_id": session, "turn_id": turn.turn_id})
             deadline = None if timeout_s is None else time.monotonic() + timeout_s
+            cancel_sent = False
             while turn.ended_at is None:
                 if deadline is not None and time.monotonic() >= deadline:
                     ending, reason = Ending.TIMED_OUT, f"timed out after {timeout_s:g} s"
                     break
+                if stop.is_set() and not cancel_sent and turn.started_at is not None:
+                    cancel_sent = True  # session/cancel reaches a turn only once it runs
+                    try:
+                        await acp.cancel()
+                    except OrchflowError as exc:
+                        log.info("cancelling %s's turn: %s", acp.name, exc.message)
                 await asyncio.sleep(_POLL_S)
             if ending is Ending.TIMED_OUT:
                 if not acp.final:
@@ -142,12 +198,18 @@ class AgentPrompts(PromptRunner):
         return Outcome(ending, code, output, tail, reason)
 
     async def cancel(self, key: str) -> None:
+        """Cancel the task's turn (now if it runs, else as soon as it does)."""
+        stop = self._stops.get(key)
+        if stop is not None:
+            stop.set()
         acp = self._running.get(key)
-        if acp is not None and not acp.final:
+        running = acp is not None and acp.turns and acp.turns[-1].started_at is not None
+        if acp is not None and running and not acp.final:
             await acp.cancel()
 
     def view(self) -> dict[str, Any]:
         return self.pool.view()
 
     async def close(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pool.close()

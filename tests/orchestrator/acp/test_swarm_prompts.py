@@ -235,3 +235,76 @@ async def test_no_agent_process_outlives_the_orchestrator(
         assert len(pids) == 3 and all(alive(p) for p in pids)  # warm, idle in the pool
     assert await pool_orch.stop() == 0
     assert not any(alive(p) for p in pids)
+
+
+async def test_a_timed_out_turn_drops_its_agent_a_cancelled_one_keeps_it(
+    pool_orch: OrchestratorProcess,
+) -> None:
+    async with await pool_orch.client() as client:
+        task = {"id": "slow", "prompt": "wait", "agent": "scripted", "timeout_s": 1}
+        sub = await client.call("swarm.submit", {"tasks": [task]})
+        status = await until_ended(client, sub["swarm_id"])
+        row = status["tasks"][0]
+        assert row["state"] == "failed" and row["reason"] == "timed out after 1 s"
+        timed_out = row["agent_run"]["pid"]
+        assert not alive(timed_out)  # stopped: a turn that would not end is not trusted
+        # swarm.cancel: the turn is cancelled and the agent, still sound, goes back
+        sub = await client.call(
+            "swarm.submit", {"tasks": [{"id": "w", "prompt": "wait", "agent": "scripted"}]}
+        )
+        async with asyncio.timeout(30):
+            while True:  # its pooled agent is at work on it
+                status = await client.call("swarm.status", {"swarm_id": sub["swarm_id"]})
+                run = status["tasks"][0]["agent_run"]
+                if (
+                    run
+                    and (await client.call("agent.get", {"id": run["id"]}))["state"] == "working"
+                ):
+                    break
+                await asyncio.sleep(0.05)
+        cancelled = await client.call("swarm.cancel", {"swarm_id": sub["swarm_id"]})
+        assert cancelled["state"] == "cancelled" and cancelled["tasks"][0]["state"] == "cancelled"
+        kept = cancelled["tasks"][0]["agent_run"]
+        assert alive(kept["pid"])
+        sub = await client.call(
+            "swarm.submit", {"tasks": [{"id": "who", "prompt": "whoami", "agent": "scripted"}]}
+        )
+        status = await until_ended(client, sub["swarm_id"])
+        row = status["tasks"][0]
+        assert row["state"] == "succeeded"
+        assert row["agent_run"]["pid"] == kept["pid"]  # the same process, a new session
+        assert row["agent_run"]["session_id"] != kept["session_id"]
+        assert "prompts=1" in row["output_tail"]
+
+
+async def test_the_pool_is_bounded_and_a_task_waiting_for_an_agent_can_be_cancelled(
+    tmp_path: Path, private_tmux: TmuxServer, workdir: Path
+) -> None:
+    base = tmp_path / "home"
+    config = base / "config" / "orchflow" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(agents_toml() + "\n[swarm]\nagent_pool_max = 1\n")
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=workdir)
+    try:
+        async with await server.client() as client:
+            tasks = [{"id": f"w{i}", "prompt": "wait", "agent": "scripted"} for i in range(2)]
+            sub = await client.call("swarm.submit", {"tasks": tasks, "max_parallel": 2})
+            async with asyncio.timeout(30):
+                while True:  # one task's agent is at work, the other task waits for one
+                    status = await client.call("swarm.status", {"swarm_id": sub["swarm_id"]})
+                    runs = [t["agent_run"] for t in status["tasks"] if t["agent_run"]]
+                    if runs:
+                        agent = await client.call("agent.get", {"id": runs[0]["id"]})
+                        if agent["state"] == "working":
+                            break
+                    await asyncio.sleep(0.05)
+            assert len(runs) == 1
+            assert agent_processes(server.proc.pid) == {runs[0]["pid"]}
+            cancelled = await client.call("swarm.cancel", {"swarm_id": sub["swarm_id"]})
+            assert cancelled["state"] == "cancelled"
+            assert [t["state"] for t in cancelled["tasks"]] == ["cancelled", "cancelled"]
+            assert alive(runs[0]["pid"])  # its turn was cancelled; the agent stays pooled
+            features = (await client.call("system.features"))["features"]
+            assert features["swarm"]["agent_pool"]["agents"] == 1
+    finally:
+        await server.stop()
