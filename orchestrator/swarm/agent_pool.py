@@ -192,9 +192,11 @@ class AgentPool:
             member.tasks += 1
             return member
 
-    async def give_back(self, member: Member, *, healthy: bool, why: str = "") -> None:
+    async def give_back(
+        self, member: Member, *, healthy: bool, why: str = "", replace: bool = True
+    ) -> None:
         """The task ended: the member is idle again, or (not ``healthy``) dropped and
-        replaced up to its key's warm target."""
+        (``replace``) replaced up to its key's warm target."""
         member.busy = None
         if healthy and not member.acp.final and not self._closed:
             self._arm(member)
@@ -203,7 +205,8 @@ class AgentPool:
         await self._retire(member, why or member.acp.state_reason or "it ended")
         key = member.key
         if (
-            not self._closed
+            replace
+            and not self._closed
             and len(self._live(key)) < self._target.get(key, 0)
             and self._count() < self.max_agents
         ):

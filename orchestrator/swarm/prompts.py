@@ -163,8 +163,14 @@ class AgentPrompts(PromptRunner):
             self._running.pop(key, None)
             why = reason if not healthy else ""
             output = self._output(acp, mark)
+            me = asyncio.current_task()
+            stopping = me is not None and me.cancelling() > 0  # the orchestrator stops
             try:
-                await asyncio.shield(self.pool.give_back(member, healthy=healthy, why=why or ""))
+                await asyncio.shield(
+                    self.pool.give_back(
+                        member, healthy=healthy, why=why or "", replace=not stopping
+                    )
+                )
             except OrchflowError as exc:
                 log.warning("giving %s back to the pool: %s", acp.name, exc.message)
         return self._finish(output, ending, code, reason)
@@ -211,5 +217,6 @@ class AgentPrompts(PromptRunner):
         return self.pool.view()
 
     async def close(self) -> None:
+        closing = asyncio.ensure_future(self.pool.close())  # first: a waiting take() ends
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pool.close()
+        await closing
