@@ -82,6 +82,7 @@ class AgentPool:
         self.max_agents = max_agents
         self._members: dict[str, Member] = {}  # by agent id
         self._making = 0  # members being started (their slot is taken)
+        self._coming: dict[Key, int] = {}  # of those, the ones no task waits for yet
         self._target: dict[Key, int] = {}  # warm target per key (a crash is replaced to it)
         self._changed = asyncio.Event()  # a member came back, went, or was made
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -116,9 +117,10 @@ class AgentPool:
         need = min(need, self.max_agents - self._count())
         if need <= 0:
             return 0
-        self._making += need
+        for _ in range(need):
+            self._reserve(key, for_task=False)
         results = await asyncio.gather(
-            *(self._start(key, reserved=True) for _ in range(need)), return_exceptions=True
+            *(self._start(key) for _ in range(need)), return_exceptions=True
         )
         for r in results:
             if isinstance(r, OrchflowError):
@@ -133,10 +135,14 @@ class AgentPool:
     def _count(self) -> int:
         return sum(not m.acp.final for m in self._members.values()) + self._making
 
-    async def _start(self, key: Key, *, reserved: bool, busy: str | None = None) -> Member:
-        """A new member (its slot already counted in ``_making`` when ``reserved``)."""
-        if not reserved:
-            self._making += 1
+    def _reserve(self, key: Key, *, for_task: bool) -> None:
+        """Count a member about to be started (before any await: nobody overshoots)."""
+        self._making += 1
+        if not for_task:
+            self._coming[key] = self._coming.get(key, 0) + 1
+
+    async def _start(self, key: Key, *, busy: str | None = None) -> Member:
+        """A new member, reserved first (``_reserve``; ``busy``: for that task)."""
         try:
             ai = await self._ai()
             agent, cwd = key
@@ -151,6 +157,9 @@ class AgentPool:
             member = Member(ai.get(view["id"]), key, busy=busy)
         finally:
             self._making -= 1
+            if busy is None:
+                self._coming[key] -= 1
+            self._changed.set()  # a take() waiting for it looks again
         self._members[member.acp.id] = member
         self.started += 1
         if busy is None:
@@ -180,6 +189,10 @@ class AgentPool:
                 if member.tasks > 1:
                     self.reused += 1
                 return member
+            if self._coming.get(key):  # one is being started for this key: wait for it
+                self._changed.clear()
+                await self._changed.wait()
+                continue
             if self._count() >= self.max_agents:
                 others = [m for m in self._members.values() if m.busy is None and m.key != key]
                 if others:
@@ -188,7 +201,8 @@ class AgentPool:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            member = await self._start(key, reserved=False, busy=task_key)
+            self._reserve(key, for_task=True)
+            member = await self._start(key, busy=task_key)
             member.tasks += 1
             return member
 
@@ -210,12 +224,12 @@ class AgentPool:
             and len(self._live(key)) < self._target.get(key, 0)
             and self._count() < self.max_agents
         ):
-            self._making += 1
+            self._reserve(key, for_task=False)
             self._spawn(self._replace(key))
 
     async def _replace(self, key: Key) -> None:
         try:
-            member = await self._start(key, reserved=True)
+            member = await self._start(key)
         except OrchflowError as exc:
             log.warning("agent pool: replacing an agent for %s failed: %s", key, exc.message)
             return
