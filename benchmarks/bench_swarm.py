@@ -10,6 +10,11 @@ Figures, each against a floor measured in the same run:
   typing a command into a shell, which every task pays too.
 - The same overhead without a pool (each swarm in a new directory, so its pane is made
   first): against the warm-pool figure, which shows what the pool saves.
+- Prompt tasks (an ACP agent of the registry: benchmarks/acp_bench_agent.py, a stand-in
+  for a paid model, which stamps its first chunk with ``time.monotonic()`` when the turn
+  reaches it): submit -> turn started, one-task swarms taking a warm agent of the pool
+  (``[swarm] agent_idle_s`` keeps it), against the same with a cold agent (each swarm in a
+  new directory, so its agent is started, initialized and given a session first).
 
     .venv/bin/python -m benchmarks swarm
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,6 +38,9 @@ from benchmarks.common import Row, median
 SIZES = (1, 4, 8, 16)
 OVERHEAD_RUNS = 30
 COLD_RUNS = 10
+PROMPT_RUNS = 20
+COLD_PROMPT_RUNS = 8
+AGENT = [sys.executable, "-I", str(Path(__file__).with_name("acp_bench_agent.py"))]
 
 
 class _Ends:
@@ -76,6 +85,23 @@ async def _overhead(client: Any, ends: _Ends, cwd: str | None) -> float:
     return float(status["tasks"][0]["started_at"]) - t0
 
 
+async def _turn_started(client: Any, ends: _Ends, cwd: str | None) -> float:
+    """Submit -> the agent's first chunk of the turn (its ``time.monotonic()`` stamp)."""
+    task: dict[str, Any] = {"id": "p", "prompt": "chunks 1", "agent": "bench"}
+    if cwd is not None:
+        task["cwd"] = cwd
+    t0 = time.monotonic()
+    sub = await client.call("swarm.submit", {"tasks": [task]})
+    async with asyncio.timeout(60):
+        await ends.event(sub["swarm_id"]).wait()
+    status = await client.call("swarm.status", {"swarm_id": sub["swarm_id"]})
+    row = status["tasks"][0]
+    stamp = re.search(r"(\d+\.\d{9});", row["output_tail"] or "")
+    if status["state"] != "succeeded" or stamp is None:
+        raise RuntimeError(f"prompt task {status['state']}: {row['reason']} {row['output_tail']}")
+    return float(stamp.group(1)) - t0
+
+
 async def _pane_run_floor(client: Any) -> list[float]:
     pane = await client.call("pane.new", {"type": "shell", "name": "bench-floor"})
     await asyncio.sleep(1.0)  # its rc files
@@ -115,6 +141,13 @@ async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
                 fresh = base / f"cold-{i}"
                 fresh.mkdir()
                 cold.append(await _overhead(client, ends, str(fresh)))
+            await _turn_started(client, ends, None)  # the pool's agent for this cwd
+            warm_turn = [await _turn_started(client, ends, None) for _ in range(PROMPT_RUNS)]
+            cold_turn = []
+            for i in range(COLD_PROMPT_RUNS):
+                fresh = base / f"cold-agent-{i}"
+                fresh.mkdir()
+                cold_turn.append(await _turn_started(client, ends, str(fresh)))
     finally:
         _stop(proc)
     ms = 1e3
@@ -126,6 +159,11 @@ async def _measure(base: Path, env: dict[str, str]) -> list[Row]:
         Row("swarm: submit -> process started, no pooled pane (median)", median(cold) * ms,
             "ms", median(warm) * ms, "the same with a warm pool")
     )  # fmt: skip
+    rows.append(
+        Row("swarm: prompt task submit -> turn started, warm pool agent (median)",
+            median(warm_turn) * ms, "ms", median(cold_turn) * ms,
+            "a cold agent: started, initialized, session/new")
+    )  # fmt: skip
     return rows
 
 
@@ -133,7 +171,12 @@ def run() -> list[Row]:
     base = Path(tempfile.mkdtemp(prefix="orchflow-bench-swarm-"))
     tmux_socket = f"orchflow-bench-swarm-{os.getpid()}"
     try:
-        return asyncio.run(_measure(base, _env(base, tmux_socket)))
+        env = _env(base, tmux_socket)
+        Path(env["ORCHFLOW_CONFIG"]).write_text(
+            f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n'
+            "\n[swarm]\nagent_idle_s = 600\n\n[worktree]\nai = false\n"
+        )
+        return asyncio.run(_measure(base, env))
     finally:
         subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], capture_output=True, check=False)
 

@@ -316,11 +316,19 @@ class Orchestrator:
 
     async def _open_swarms(self, db: Database) -> None:
         from orchestrator.executors.choose import make_executor
+        from orchestrator.executors.local import DEFAULT_PANE_IDLE_S
+        from orchestrator.swarm.agent_pool import DEFAULT_IDLE_S as DEFAULT_AGENT_IDLE_S
+        from orchestrator.swarm.agent_pool import DEFAULT_MAX_AGENTS
         from orchestrator.swarm.prompts import AgentPrompts
         from orchestrator.swarm.repository import SwarmRepository
         from orchestrator.swarm.runner import SwarmManager
 
-        self.executor = make_executor(self.core.config.get("executor"), self.terminals)
+        swarm_conf = self.core.config.get("swarm") or {}
+        self.executor = make_executor(
+            self.core.config.get("executor"),
+            self.terminals,
+            pane_idle_s=swarm_conf.get("pane_idle_s", DEFAULT_PANE_IDLE_S),
+        )
         connect = getattr(self.executor, "connect", None)
         if connect is not None:  # Ray: connected off the loop thread, bounded; features say how
             self._executor_connect = asyncio.get_running_loop().create_task(
@@ -332,7 +340,11 @@ class Orchestrator:
             self.locks,
             out_dir=self.options.state_dir / "swarms",
             publish=self._publish,
-            prompts=AgentPrompts(self.ai_agent_manager),
+            prompts=AgentPrompts(
+                self.ai_agent_manager,
+                idle_s=swarm_conf.get("agent_idle_s", DEFAULT_AGENT_IDLE_S),
+                max_agents=int(swarm_conf.get("agent_pool_max", DEFAULT_MAX_AGENTS)),
+            ),
         )
         await manager.open()  # swarms a killed orchestrator left: re-attached or settled
         self.swarm_manager = manager
@@ -570,13 +582,24 @@ class Orchestrator:
             "reason": "swarm.submit/status/list/cancel/watch: task graphs (parallel, sequential,"
             " map, reduce, pipeline) of commands in pooled tmux panes, retries, timeouts, locks,"
             " persisted; prompt tasks go to ACP agents of the registry"
+            "; prompt tasks reuse a pool of warm ACP agents, each task in a fresh session"
+            " (crashed ones replaced, idle ones closed after [swarm] agent_idle_s); idle pool"
+            " panes close after [swarm] pane_idle_s"
             + (f"; {needs_tmux['reason']}" if needs_tmux["reason"] else ""),
             "strategies": ["parallel", "sequential", "map", "reduce", "pipeline"],
+            "agent_pool": self._agent_pool_view(),
         }
         out["executors"] = self._executors_feature(needs_tmux)
         for name in NOT_BUILT:
             out[name] = feature("unavailable", "not implemented in this version")
         return out
+
+    def _agent_pool_view(self) -> dict[str, Any] | None:
+        """The swarm's warm ACP agents now: {agents, busy, max_agents, idle_s, started,
+        reused}; None before the stores opened."""
+        prompts = self.swarm_manager.prompts if self.swarm_manager is not None else None
+        view = getattr(prompts, "view", None)
+        return view() if view is not None else None
 
     def _executors_feature(self, needs_tmux: dict[str, Any]) -> dict[str, Any]:
         """local (tmux panes) and ray (actors on a Ray cluster): which one runs swarm tasks

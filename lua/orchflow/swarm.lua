@@ -37,10 +37,14 @@ function M.mark(t)
   return "? " .. tostring(s)
 end
 
---- Where a task runs: its pane, or (the Ray executor: no pane) the node label.
+--- Where a task runs: its pane, the pooled agent of a prompt task, or (the Ray executor:
+--- no pane) the node label.
 function M.where(t)
   if present(t.pane_id) then
     return t.pane_id
+  end
+  if present(t.agent_run) and present(t.agent_run.name) then
+    return t.agent_run.name
   end
   return (present(t.host) and t.host ~= "local") and t.host or ""
 end

@@ -906,6 +906,55 @@ class AcpAgent:
     def on_connect(self, conn: Any) -> None:
         pass
 
+    # -- a fresh session on this process (the swarm's agent pool) -------------------------
+    async def fresh_session(self) -> str:
+        """A session with no turn in it, on this same process and connection: the one
+        opened at start if no turn ran in it yet, else a new one (``session/new`` with the
+        MCP servers passed at start). The swarm's agent pool (orchestrator/swarm/
+        agent_pool.py) calls it before each task, so tasks never share a conversation.
+        Waits for the handshake (``init_timeout_s``); ConflictError if the agent ended, a
+        turn is queued or running, or the agent refused or did not answer (then it is
+        ended: a pool drops it)."""
+        from types import SimpleNamespace
+
+        await self._ready_or_final()
+        if self.final or self._conn is None:
+            raise ConflictError(
+                f"agent {self.name} is {self.state.value} ({self.state_reason}): no new session",
+                id=self.id,
+            )
+        if self._turn_lock.locked() or any(t.ended_at is None for t in self.turns):
+            raise ConflictError(f"agent {self.name} has a turn queued or running", id=self.id)
+        if self.session_id is not None and len(self.turns) == getattr(self, "_session_turns", 0):
+            return self.session_id
+        passed = [s for s in self._mcp_servers() if s.name in self.mcp_servers]
+        caps = SimpleNamespace(mcp_capabilities=SimpleNamespace(http=True))  # as at start
+        servers, _ = acp_servers(passed, caps, agent=self.name)
+        timeout = self.spec.init_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
+        except RequestError as exc:
+            raise ConflictError(
+                f"agent {self.name} refused a new session: {exc}", id=self.id
+            ) from None
+        except (TimeoutError, ConnectionError) as exc:
+            why = (
+                f"the agent did not answer session/new within {timeout:g} s"
+                if isinstance(exc, TimeoutError)
+                else self._gone_reason("during session/new")
+            )
+            self._fail(why, "acp")
+            raise ConflictError(f"agent {self.name}: {why}", id=self.id) from None
+        sid = str(new.session_id)
+        self.session_id = sid
+        self._session_turns = len(self.turns)
+        self._record(
+            "session", self._block("session", f"[new session {sid}]\n"), {"session_id": sid}
+        )
+        log.info("agent %s: new session %s", self.name, sid)
+        return sid
+
 
 def _write_atomic(path: str, content: str) -> None:
     directory = os.path.dirname(path)

@@ -52,6 +52,7 @@ class Handle:
     host: str = "local"
     started_at: float = 0.0
     command: str = ""  # as typed (the local executor finds its output after it)
+    agent: dict[str, Any] | None = None  # a prompt task: the pooled ACP agent that ran it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

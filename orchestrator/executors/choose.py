@@ -11,14 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.executors.base import Executor
-from orchestrator.executors.local import LocalExecutor, TerminalsGetter
+from orchestrator.executors.local import DEFAULT_PANE_IDLE_S, LocalExecutor, TerminalsGetter
 from orchestrator.executors.ray import RayExecutor
 
 
-def make_executor(section: dict[str, Any] | None, terminals: TerminalsGetter) -> Executor:
+def make_executor(
+    section: dict[str, Any] | None,
+    terminals: TerminalsGetter,
+    *,
+    pane_idle_s: float | None = DEFAULT_PANE_IDLE_S,
+) -> Executor:
+    """``pane_idle_s``: ``[swarm] pane_idle_s``, how long the local executor keeps an idle
+    pooled pane."""
     conf = section or {}
     if conf.get("kind", "local") != "ray":
-        return LocalExecutor(terminals)
+        return LocalExecutor(terminals, pane_idle_s=pane_idle_s)
     address = conf.get("address")
     ray = RayExecutor(
         address=address or "",

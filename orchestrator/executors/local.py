@@ -7,7 +7,9 @@ TerminalManager.
   cwd, and gives it back when it ended (at most ``pool_max`` stay idle, the rest are
   closed). Before a task the pane is reset (screen and scrollback cleared), so what it
   shows, and what is captured, is that task's alone. Pool panes outlive the orchestrator;
-  a restarted one finds idle ones by their meta.
+  a restarted one finds idle ones by their meta. A pane idle for ``pane_idle_s``
+  (``[swarm] pane_idle_s``) is closed; the ones an earlier orchestrator left are timed
+  from ``adopt_idle()`` (the swarm manager calls it at start).
 - **Runs.** The command is typed with ``tm.run(..., origin="swarm")``: the rules apply to
   it (a blocked command is an error for its task), it has a run id, and its exit code is
   the shell's ``$?`` from the integration's end mark.
@@ -51,6 +53,7 @@ DEFAULT_TAIL_BYTES = 4096
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 DEFAULT_KILL_GRACE_S = 2.0
 DEFAULT_PROMPT_WAIT_S = 2.0
+DEFAULT_PANE_IDLE_S = 300.0
 _WAIT_STEP_S = 3600.0  # run_tracker.wait is bounded; a long task waits in steps
 _SHELL_POLL_S = 0.5  # how often a running task's pane is checked for a shell that ended
 _SHELL_GONE_GRACE_S = 0.5  # then how long its run may still be recorded as ended
@@ -73,9 +76,11 @@ class LocalExecutor:
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         kill_grace_s: float = DEFAULT_KILL_GRACE_S,
         pool: bool = True,
+        pane_idle_s: float | None = DEFAULT_PANE_IDLE_S,
     ) -> None:
         """``pool=False`` makes a new pane for every task and closes it after (the
-        benchmark's floor for what the pool saves)."""
+        benchmark's floor for what the pool saves). ``pane_idle_s``: an idle pooled pane
+        is closed after it (None: kept)."""
         self._terminals = terminals
         self.pool_max = pool_max
         self.tail_lines = tail_lines
@@ -86,8 +91,12 @@ class LocalExecutor:
         self._busy: dict[str, str] = {}  # pane orchflow id -> the key of what runs there
         self._killed: set[str] = set()  # run ids killed by kill() (a cancel)
         self._reattached: set[str] = set()  # run ids this process did not start
+        self.pane_idle_s = pane_idle_s
+        self._idle_timers: dict[str, asyncio.TimerHandle] = {}  # pane orchflow id -> its close
+        self._closing: set[asyncio.Task[None]] = set()
         self.made = 0
         self.reused = 0
+        self.closed_idle = 0
 
     # -- the pool ----------------------------------------------------------------------
     def _idle(self, tm: TerminalManager, cwd: str) -> list[PaneRecord]:
@@ -123,7 +132,58 @@ class LocalExecutor:
         for ref in refs:
             with contextlib.suppress(OrchflowError):  # a slow rc file: the run waits instead
                 await tm.run_tracker.wait_prompt(ref, timeout_s=DEFAULT_PROMPT_WAIT_S)
+        self._arm_idle(tm)
         return len(refs)
+
+    # -- idle panes are closed -----------------------------------------------------------
+    async def adopt_idle(self) -> int:
+        """Time the idle pooled panes not timed yet (an earlier orchestrator's); how many."""
+        tm = await self._terminals()
+        await tm.refresh()
+        return self._arm_idle(tm)
+
+    def _arm_idle(self, tm: TerminalManager) -> int:
+        """Start the idle clock of every idle pooled pane that has none."""
+        if self.pane_idle_s is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        armed = 0
+        for rec in tm.records(meta_key=POOL):
+            ref = rec.orchflow_id
+            if (
+                rec.state is PaneState.IDLE
+                and ref not in self._busy
+                and ref not in self._idle_timers
+            ):
+                self._idle_timers[ref] = loop.call_later(self.pane_idle_s, self._expire, tm, ref)
+                armed += 1
+        return armed
+
+    def _disarm(self, ref: str) -> None:
+        timer = self._idle_timers.pop(ref, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _expire(self, tm: TerminalManager, ref: str) -> None:
+        self._idle_timers.pop(ref, None)
+        if ref in self._busy:
+            return
+        self._busy[ref] = "closing: idle"  # nobody takes it while it closes
+        task = asyncio.get_running_loop().create_task(self._close_idle(tm, ref))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_idle(self, tm: TerminalManager, ref: str) -> None:
+        try:
+            rec = tm.resolve(ref)
+            if rec.state is PaneState.IDLE:
+                await tm.close_pane(ref)
+                self.closed_idle += 1
+                log.info("pool pane %s idle for %g s: closed", rec.pane_id, self.pane_idle_s)
+        except OrchflowError as exc:  # gone already, or tmux went away
+            log.info("closing idle pool pane %s: %s", ref, exc.message)
+        finally:
+            self._busy.pop(ref, None)
 
     async def _take(self, tm: TerminalManager, cwd: str, key: str) -> str:
         """An idle pooled pane whose shell is still in ``cwd`` (a task that ran ``cd``
@@ -131,6 +191,7 @@ class LocalExecutor:
         while self.pool and (idle := self._idle(tm, cwd)):
             rec = idle[0]
             self._busy[rec.orchflow_id] = key  # before any await: nobody else takes it
+            self._disarm(rec.orchflow_id)
             try:
                 info = await tm.backend.get_pane(rec.pane_id)
             except NotFoundError:
@@ -168,6 +229,8 @@ class LocalExecutor:
         ):
             with contextlib.suppress(OrchflowError):
                 await tm.close_pane(ref)
+        else:
+            self._arm_idle(tm)
 
     # -- Executor --------------------------------------------------------------------
     async def spawn(self, spec: Spec) -> Handle:
@@ -417,7 +480,11 @@ class LocalExecutor:
         return status
 
     async def close(self) -> None:
-        """Nothing to stop: pooled panes stay in tmux for the next orchestrator."""
+        """Pooled panes stay in tmux for the next orchestrator (which times the idle ones
+        again); closes already under way finish."""
+        for ref in list(self._idle_timers):
+            self._disarm(ref)
+        await asyncio.gather(*self._closing, return_exceptions=True)
         self._busy.clear()
 
     # -- processes ---------------------------------------------------------------------

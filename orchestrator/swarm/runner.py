@@ -31,7 +31,7 @@ import logging
 import secrets
 import shlex
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ MAX_LIST = 1000
 MAX_LIVE_SWARMS = 100
 
 Publisher = Callable[[str, str, dict[str, Any]], int]
+Started = Callable[[dict[str, Any]], Awaitable[None]]  # a prompt task's agent and session
 
 
 class PromptRunner:
@@ -68,12 +69,28 @@ class PromptRunner:
     the reason."""
 
     async def run(
-        self, key: str, agent: str, prompt: str, cwd: str, timeout_s: float | None
+        self,
+        key: str,
+        agent: str,
+        prompt: str,
+        cwd: str,
+        timeout_s: float | None,
+        *,
+        started: Started | None = None,
     ) -> Outcome:
+        """Run the prompt; ``started`` is told which agent (``{id, name, pid,
+        session_id, turn_id, tasks}``) took it, once its turn is queued."""
         raise NotImplementedError
 
     async def cancel(self, key: str) -> None:
         raise NotImplementedError
+
+    async def warm(self, agent: str, cwd: str, n: int) -> int:
+        """Start up to ``n`` agents for (agent, cwd) ahead of need; how many started."""
+        return 0
+
+    async def close(self) -> None:
+        """Stop what it started (the orchestrator's shutdown)."""
 
 
 @dataclass(slots=True)
@@ -113,7 +130,13 @@ class Task:
             "timeout_s": s.timeout_s,
             "pane_id": self.handle.pane_id if self.handle else None,
             "output_path": self.output_path,
+            "agent_run": self._agent_run(),
         }
+
+    def _agent_run(self) -> dict[str, Any] | None:
+        """A prompt task: which pooled agent ran its current attempt, in which session."""
+        h = self.handle
+        return h.agent if h is not None and h.executor == "agent" else None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -195,6 +218,9 @@ class SwarmManager:
     async def open(self) -> None:
         """Load the swarms a previous process left running and make their state
         truthful (module docstring); their drivers go on."""
+        adopt = getattr(self.executor, "adopt_idle", None)
+        if adopt is not None and self.warm:  # idle pool panes an earlier process left
+            self._spawn(self._adopt_idle(adopt))
         for row in await self.repo.running_swarms():
             swarm = await self._load(row)
             self._live[swarm.id] = swarm
@@ -206,6 +232,16 @@ class SwarmManager:
                 else:  # taken before its attempt started: it takes them again when it does
                     self.locks.release_owner(owner, why="its task had not started")
             self._start(swarm)
+
+    @staticmethod
+    async def _adopt_idle(adopt: Callable[[], Coroutine[Any, Any, int]]) -> None:
+        try:
+            n = await adopt()
+        except OrchflowError as exc:  # no tmux yet: the first swarm's panes are timed
+            log.info("idle pool panes not timed: %s", exc.message)
+            return
+        if n:
+            log.info("%d idle pool pane(s) of an earlier orchestrator will close when idle", n)
 
     async def _load(self, row: Any) -> Swarm:
         tasks: dict[str, Task] = {}
@@ -297,6 +333,8 @@ class SwarmManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.prompts is not None:  # its pooled agents are this process's children
+            await self.prompts.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -488,6 +526,26 @@ class SwarmManager:
             await self._finish(swarm)
 
     async def _warm(self, swarm: Swarm) -> None:
+        await asyncio.gather(self._warm_panes(swarm), self._warm_agents(swarm))
+
+    async def _warm_agents(self, swarm: Swarm) -> None:
+        """Start up to min(max_parallel, its prompt tasks) pooled agents per (agent,
+        cwd) before the first task needs one."""
+        if self.prompts is None:
+            return
+        by_key: dict[tuple[str, str], int] = {}
+        for t in swarm.tasks.values():
+            if t.spec.prompt is not None and t.spec.agent is not None and not t.state.final:
+                k = (t.spec.agent, t.spec.cwd or "")
+                by_key[k] = by_key.get(k, 0) + 1
+        await asyncio.gather(
+            *(
+                self.prompts.warm(agent, cwd, min(n, swarm.max_parallel))
+                for (agent, cwd), n in by_key.items()
+            )
+        )
+
+    async def _warm_panes(self, swarm: Swarm) -> None:
         warm = getattr(self.executor, "warm", None)
         if warm is None:
             return
@@ -686,8 +744,28 @@ class SwarmManager:
             outcome = Outcome(Ending.LOST, None, reason="unavailable: AI agents are not set up")
         else:
             prompt = self._substitute(swarm, task, s.prompt, quote=False)
+
+            async def started(info: dict[str, Any]) -> None:
+                task.handle = Handle(
+                    executor="agent",
+                    key=key,
+                    ref=str(info["name"]),
+                    run_id=str(info["session_id"]),
+                    host="local",
+                    started_at=task.started_at or time.time(),
+                    agent=info,
+                )
+                await self.repo.update_task(swarm.id, s.id, task.row())
+                self._publish(
+                    TOPIC,
+                    "swarm.progress",
+                    {"swarm_id": swarm.id, "state": swarm.state.value, "task": task.view()},
+                )
+
             try:
-                outcome = await self.prompts.run(key, s.agent, prompt, cwd, s.timeout_s)
+                outcome = await self.prompts.run(
+                    key, s.agent, prompt, cwd, s.timeout_s, started=started
+                )
             except OrchflowError as exc:
                 why = exc.message
                 if not why.startswith("unavailable: "):

@@ -63,6 +63,10 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
             "[executor]\nmax_restarts = -1\n",
             "executor.max_restarts: got -1, expected integer, >= 0",
         ),
+        (
+            "[swarm]\npane_idle_s = 0\n",
+            "swarm.pane_idle_s: got 0, expected number or null, >= 0.1, <= 86400",
+        ),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, text: str, expected: str) -> None:

@@ -96,9 +96,12 @@ def test_the_float_names_a_ray_tasks_node_where_a_local_one_has_its_pane(editor:
         "  { id = 'on-ray', state = 'running', attempts = 1, host = 'worker2' },\n"
         "  { id = 'in-pane', state = 'running', attempts = 1, host = 'local', pane_id = '%7' },\n"
         "  { id = 'prompt', state = 'pending', attempts = 0, host = 'local', pane_id = vim.NIL },\n"
+        "  { id = 'asked', state = 'running', attempts = 1, host = 'local', pane_id = vim.NIL,\n"
+        "    agent_run = { name = 'pool-claude-3f2a1b', session_id = 's1' } },\n"
         "}\n"
         "return (swarm.render({ swarm_id = 'sw-1', name = 'n', state = 'running', tasks = tasks }))"
     )
     assert re.search(r"^on-ray .* worker2 ", lines[1])
     assert re.search(r"^in-pane .* %7 ", lines[2])
     assert "worker2" not in lines[3] and "local" not in lines[3]
+    assert re.search(r"^asked .* pool-claude-3f2a1b", lines[4])  # the pooled agent that ran it

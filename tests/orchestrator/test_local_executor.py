@@ -9,10 +9,14 @@ import re
 import signal
 import subprocess
 
+import pytest
+
 from orchestrator.executors.base import Ending, Spec
-from orchestrator.executors.local import LocalExecutor
+from orchestrator.executors.local import POOL, LocalExecutor
 from orchflow_core.core import Core
-from tests.terminal.test_runs import home, shell_core  # noqa: F401 - fixtures
+from orchflow_core.errors import NotFoundError
+from orchflow_core.events import Event
+from tests.terminal.test_runs import core_bash, home, shell_core  # noqa: F401 - fixtures
 
 
 def _cooked(pids: list[int]) -> bool:
@@ -97,3 +101,39 @@ async def test_runs_output_input_signals_and_the_pool(
     assert pgrep("sleep 30[23]") == []
     # every task ran in one of the two warm panes
     assert ex.made == 2 and ex.reused == 5
+
+
+async def test_idle_pool_panes_close_after_pane_idle_s(
+    core_bash: Core,  # noqa: F811 - the fixture
+) -> None:
+    ex = LocalExecutor(core_bash.terminals, kill_grace_s=0.5, pane_idle_s=0.5)
+    tm = await core_bash.terminals()
+    cwd = str(core_bash.project_root)
+    closed: set[str] = set()
+    made: set[str] = set()
+    all_closed = asyncio.Event()
+
+    def on_closed(event: Event) -> None:
+        closed.add(str(event.data["id"]))
+        if made and made <= closed:
+            all_closed.set()
+
+    core_bash.events.subscribe(on_closed, kinds=("pane.closed",))
+    assert await ex.warm(cwd, 2) == 2
+    made.update(r.orchflow_id for r in tm.records(meta_key=POOL))
+    assert len(made) == 2
+    # a task that runs longer than pane_idle_s keeps its pane: the clock stops while busy
+    h = await ex.spawn(Spec(key="t/long", command="sleep 1.5; echo still-here", cwd=cwd))
+    assert h.ref in made
+    out = await ex.wait(h, timeout_s=30)
+    assert (out.ending, out.exit_code, out.output) == (Ending.EXITED, 0, "still-here")
+    # then both idle panes are closed: the one that waited, and the task's once it is idle
+    async with asyncio.timeout(15):
+        await all_closed.wait()
+    assert ex.closed_idle == 2 and ex.reused == 1
+    await tm.refresh()
+    assert tm.records(meta_key=POOL) == []
+    assert h.pane_id is not None
+    with pytest.raises(NotFoundError):  # gone from tmux too
+        await tm.backend.get_pane(h.pane_id)
+    await ex.close()

@@ -21,6 +21,10 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
                           "killed signal=<s> code=<c> truncated=<t> output=<text>"
     wait                  waits until the turn is cancelled
     mcp                   reports the mcpServers it got at session/new, as JSON
+    whoami                reports "session=<id> pid=<pid> prompts=<n>" (n: prompts this
+                          session has had, this one included)
+    once: <path>          the first time (no file at path): creates it and waits until
+                          the turn is cancelled (or the process is killed); then: "again"
 
 Started with ``--silent`` it never answers ``initialize``; with ``--no-mcp-http`` it does not
 advertise ``mcpCapabilities.http`` (it takes stdio MCP servers only).
@@ -63,6 +67,7 @@ class ScriptedAgent:
     def __init__(self) -> None:
         self._conn: Any = None
         self._cancelled: dict[str, asyncio.Event] = {}
+        self.prompts: dict[str, int] = {}  # whoami: prompts per session
 
     def on_connect(self, conn: Any) -> None:
         self._conn = conn
@@ -198,6 +203,21 @@ class ScriptedAgent:
             os.write(1, b"this is not json\n")
             await asyncio.sleep(30)
             return PromptResponse(stop_reason="end_turn")
+        if text == "whoami":
+            self.prompts[sid] = self.prompts.get(sid, 0) + 1
+            await self.say(sid, f"session={sid} pid={os.getpid()} prompts={self.prompts[sid]}")
+            return PromptResponse(stop_reason="end_turn")
+        if text.startswith("once: "):
+            path = text[len("once: ") :]
+            if os.path.exists(path):
+                await self.say(sid, f"again pid={os.getpid()}")
+                return PromptResponse(stop_reason="end_turn")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            await self.say(sid, "blocking")
+            await self._cancelled[sid].wait()
+            return PromptResponse(stop_reason="cancelled")
         if text == "mcp":
             await self.say(sid, json.dumps(self.mcp_servers, sort_keys=True))
             return PromptResponse(stop_reason="end_turn")
