@@ -272,14 +272,30 @@ def default_name(config: dict[str, Any], providers: dict[str, ProviderConfig]) -
 
 
 def health(config: dict[str, Any]) -> dict[str, Any]:
-    """For ``:checkhealth``: each provider, its kind and model, and whether the variable
-    named by api_key_env is set (never its value)."""
+    """For ``:checkhealth``: each provider, its kind and model, whether the variable
+    named by api_key_env is set (never its value), and whether the MCP servers its
+    ``tools`` names are configured (``tools_problem``)."""
     providers = parse(config.get("providers"))
     default = default_name(config, providers)
+    servers = (config.get("mcp") or {}).get("servers")
+    names = set(servers) if isinstance(servers, dict) else set()
     items = []
     for p in providers.values():
-        items.append({**p.view(), "unavailable": p.unavailable(), "default": p.name == default})
+        item = {**p.view(), "unavailable": p.unavailable(), "default": p.name == default}
+        item["tools_problem"] = _tools_problem(p, names)
+        items.append(item)
     problem = None
     if default is not None and default not in providers:
         problem = f"ai.default_provider is {default!r}, but no [providers.{default}] table exists"
     return {"providers": items, "default": default, "problem": problem}
+
+
+def _tools_problem(p: ProviderConfig, servers: set[str]) -> str | None:
+    """Why ``tools`` cannot offer what it says (checked against config.toml only)."""
+    if p.tools is True and not servers:
+        return "tools = true, but no [mcp.servers.<name>] is configured"
+    if isinstance(p.tools, tuple):
+        missing = [n for n in p.tools if n not in servers and n != "orchflow"]
+        if missing:
+            return f"tools names {', '.join(missing)}, not in [mcp.servers.*]"
+    return None

@@ -137,6 +137,8 @@ def test_a_tool_call_shows_as_a_line_in_the_float(
         old
         + f'\n[providers.local]\nkind = "openai"\nbase_url = "{api.url}/v1"\nmodel = "{MODEL}"\n'
         + "tools = true\n"
+        + f'\n[providers.other]\nkind = "openai"\nbase_url = "{api.url}/v1"\nmodel = "m"\n'
+        + 'tools = ["nope"]\n\n[ai]\ndefault_provider = "local"\n'
         + f"\n[mcp.servers.notes]\ncommand = {json.dumps(sys.executable)}\n"
         + f"args = {json.dumps(['-I', str(notes)])}\n"
     )
@@ -154,3 +156,8 @@ def test_a_tool_call_shows_as_a_line_in_the_float(
     assert f["lines"][-1] == "Done."
     assert f["footer"].endswith(", 2 tool calls · q close ")
     editor.wait_until(lambda: "▸ notes.add … ✓" in editor.screen_text())
+    editor.cmd("close")
+    editor.cmd("checkhealth orchflow")
+    health = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
+    assert f"local [default] (openai, {MODEL}); offers the MCP servers' tools" in health
+    assert "other: tools names nope, not in [mcp.servers.*]" in health
