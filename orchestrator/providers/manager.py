@@ -287,10 +287,12 @@ class ProviderManager:
                     chosen, cfg, request, on_delta, started, tools, tools_note
                 )
         except TimeoutError:
-            self._breakers[breaker_name(chosen.name)].failure("total_timeout_s ran out")
+            during = tools.running if tools is not None else None
+            if during is None:  # the model's time, not a tool's: counts on its breaker
+                self._breakers[breaker_name(chosen.name)].failure("total_timeout_s ran out")
             raise TimeoutError_(
                 f"provider {chosen.name!r} did not finish within {cfg.total_timeout_s:g} s "
-                "(total_timeout_s)",
+                "(total_timeout_s)" + (f", in the tool call {during}" if during else ""),
                 provider=chosen.name,
             ) from None
 

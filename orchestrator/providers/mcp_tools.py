@@ -127,13 +127,16 @@ class Toolset:
         self._offered: dict[str, Offered] = {}
         self.problems: dict[str, str] = {}
         self.calls: list[dict[str, Any]] = []
+        self.running: str | None = None  # the "server.tool" in flight (or listing tools)
 
     async def load(self) -> tuple[ToolDef, ...]:
         """Ask every server for its tools (started on demand, at once); a server that
         cannot answer is left out and named in ``problems``."""
+        self.running = "tools/list"
         answers = await asyncio.gather(
             *(self._clients.list_tools(s) for s in self.servers), return_exceptions=True
         )
+        self.running = None
         defs: list[ToolDef] = []
         taken: set[str] = set()
         for server, answer in zip(self.servers, answers, strict=True):
@@ -185,7 +188,9 @@ class Toolset:
         }
         self._emit({**record, "phase": "started"})
         started = time.monotonic()
+        self.running = offered.label if offered else use.name
         text, is_error = await self._call(use, offered)
+        self.running = None
         record.update(
             is_error=is_error,
             text=text[:EVENT_TEXT_CHARS],

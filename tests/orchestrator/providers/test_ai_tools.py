@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orchestrator.providers.mcp_tools import NAME_MAX, offered_name
-from orchflow_core.errors import InvalidArgumentError, NotFoundError
+from orchflow_core.errors import InvalidArgumentError, NotFoundError, TimeoutError_
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.providers.fake_api import MODEL, FakeApi
 from tests.orchestrator.providers.test_ai_rpc import Stream
@@ -61,6 +61,12 @@ kind = "openai"
 base_url = "{api.url}/v1"
 model = "{MODEL}"
 max_tool_rounds = 2
+
+[providers.brief]
+kind = "openai"
+base_url = "{api.url}/v1"
+model = "{MODEL}"
+total_timeout_s = 5
 
 [providers.script]
 kind = "cli"
@@ -235,6 +241,19 @@ async def test_the_loop_stops_at_max_tool_rounds(orch: OrchestratorProcess, api:
         "not run: max_tool_rounds (2) reached",
     ]
     assert len(api.requests) == 3
+
+
+async def test_total_timeout_in_a_tool_call_names_it_and_spares_the_providers_breaker(
+    orch: OrchestratorProcess, api: FakeApi
+) -> None:
+    await orch.call("mcp.list_tools", {"server": "notes"})  # started: its start takes no time
+    api.script(("tools", [("notes__hang", {"seconds": 30})]))
+    with pytest.raises(
+        TimeoutError_, match=r"within 5 s \(total_timeout_s\), in the tool call notes\.hang"
+    ):
+        await orch.call("ai.complete", {"prompt": "wait", "provider": "brief", "tools": ["notes"]})
+    listed = {p["name"]: p for p in (await orch.call("ai.providers", {}))["providers"]}
+    assert listed["brief"]["breaker"]["failures"] == 0  # the tool's time, not the model's
 
 
 async def test_cancel_mid_tool_ends_the_stream_and_the_server_keeps_working(
