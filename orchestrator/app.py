@@ -940,10 +940,12 @@ def _providers_feature(manager: ProviderManager) -> dict[str, Any]:
     configured = sorted(manager.configs)
     return {
         "status": "implemented",
-        "reason": "ai.complete (streamed: ai.delta, ai.done), ai.cancel, ai.providers;"
-        " timeouts, retries honouring Retry-After, a circuit breaker per provider"
+        "reason": "ai.complete (streamed: ai.delta, ai.tool, ai.done), ai.cancel, ai.providers;"
+        " timeouts, retries honouring Retry-After, a circuit breaker per provider;"
+        " openai and anthropic providers take the MCP servers' tools (cli and acp do not)"
         + ("" if configured else "; none configured: add [providers.<name>] to config.toml"),
         "kinds": kinds,
+        "tool_kinds": ["openai", "anthropic"],
         "configured": configured,
         "default": manager.default,
     }
@@ -960,7 +962,9 @@ def _mcp_client_feature(config: dict[str, Any]) -> dict[str, Any]:
         "status": "implemented",
         "reason": "stdio and Streamable HTTP servers from [mcp.servers.<name>], started on"
         " demand, tools cached, calls behind a breaker and timeout_s; offered to ACP agents"
-        " at session/new (ai.complete providers take no tools yet)",
+        " at session/new and their tools to ai.complete's openai and anthropic providers"
+        " (ai.complete {tools} or [providers.<name>] tools; the loop is bounded by"
+        " max_tool_rounds, each call behind the breaker, timeout_s and the rules)",
         "transports": ["stdio", "streamable-http"],
         "methods": ["mcp.list_servers", "mcp.list_tools", "mcp.call", "mcp.restart"],
         "servers": sorted(n for n, s in specs.items() if s.enabled),

@@ -1,7 +1,9 @@
 -- :Orchflow ai complete and :Orchflow ai providers: completions from the configured
 -- model providers (doc/providers.md). The answer streams into a float as the
 -- orchestrator's ai.delta events arrive; <C-c> cancels it (ai.cancel), q closes the
--- float (and cancels a completion still running). Nothing here polls or waits.
+-- float (and cancels a completion still running). A completion with MCP tools shows
+-- each call as a "▸ server.tool …" line (ai.tool events) between the rounds' text.
+-- Nothing here polls or waits.
 local M = {}
 
 local host = require("orchflow.host")
@@ -28,10 +30,39 @@ local function usage_text(u)
   return (", %s tokens"):format(u.total_tokens)
 end
 
+local function tool_label(ev)
+  if type(ev.server) == "string" and type(ev.tool) == "string" then
+    return ev.server .. "." .. ev.tool
+  end
+  return tostring(ev.name or "?") .. " (not offered)"
+end
+
+local function first_line(text)
+  local line = vim.split(tostring(text or ""), "\n", { plain = true })[1] or ""
+  return #line > 80 and (line:sub(1, 79) .. "…") or line
+end
+
+local function tool_event(v, ev)
+  if ev.phase == "started" then
+    local n = vim.api.nvim_buf_is_valid(v.buf) and vim.api.nvim_buf_line_count(v.buf) or 1
+    local last = vim.api.nvim_buf_is_valid(v.buf) and vim.api.nvim_buf_get_lines(v.buf, n - 1, n, false)[1] or ""
+    append(v.buf, (last == "" and "" or "\n") .. "▸ " .. tool_label(ev) .. " …")
+    footer(v, ("running %s · <C-c> cancel · q close"):format(tool_label(ev)))
+  elseif ev.phase == "finished" then
+    append(v.buf, (ev.is_error and (" ✗ " .. first_line(ev.text)) or " ✓") .. "\n")
+    footer(v, "streaming · <C-c> cancel · q close")
+  else
+    append(v.buf, "\n▸ " .. tool_label(ev) .. ": " .. first_line(ev.text) .. "\n")
+  end
+end
+
 local function apply(v, name, ev)
   if name == "ai.delta" then
     append(v.buf, ev.text or "")
     return
+  end
+  if name == "ai.tool" then
+    return tool_event(v, ev)
   end
   v.running = false
   views[v.request_id] = nil
@@ -40,7 +71,15 @@ local function apply(v, name, ev)
       append(v.buf, "\n\n[cancelled]")
       footer(v, "cancelled · q close")
     else
-      footer(v, ("done: %s (%s)%s · q close"):format(ev.provider or "?", ev.model or "?", usage_text(ev.usage)))
+      local calls = type(ev.tool_calls) == "table" and #ev.tool_calls or 0
+      local tools = calls > 0 and (", %d tool call%s"):format(calls, calls == 1 and "" or "s") or ""
+      if ev.finish_reason == "max_tool_rounds" then
+        append(v.buf, "\n\n[stopped: the tool round limit (max_tool_rounds) was reached]")
+      end
+      footer(
+        v,
+        ("done: %s (%s)%s%s · q close"):format(ev.provider or "?", ev.model or "?", usage_text(ev.usage), tools)
+      )
     end
   else
     local msg = type(ev.error) == "table" and ev.error.message or "failed"
@@ -68,7 +107,7 @@ local function on_event(name)
   end
 end
 
-for _, name in ipairs({ "ai.delta", "ai.done", "ai.error" }) do
+for _, name in ipairs({ "ai.delta", "ai.tool", "ai.done", "ai.error" }) do
   events.on(name, on_event(name))
 end
 

@@ -326,6 +326,16 @@ function M.check_providers(info)
     if item.api_key_env and item.api_key_env ~= vim.NIL then
       key = (": key variable $%s is %s"):format(item.api_key_env, item.api_key_set and "set" or "NOT set")
     end
+    if item.tools == true then
+      key = key .. "; offers the MCP servers' tools"
+    elseif type(item.tools) == "table" and #item.tools > 0 then
+      key = key .. "; offers the tools of " .. table.concat(item.tools, ", ")
+    end
+    if item.tools_problem and item.tools_problem ~= vim.NIL then
+      h.warn(("%s: %s"):format(item.name, item.tools_problem), {
+        "Add the [mcp.servers.<name>] table, or change the provider's tools (:help orchflow-providers-tools)",
+      })
+    end
     if item.unavailable and item.unavailable ~= vim.NIL then
       h.warn(("%s%s: unavailable: %s"):format(what, key, item.unavailable), {
         item.api_key_env and item.api_key_env ~= vim.NIL and ("export " .. item.api_key_env .. "=... before starting Neovim")

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import mcp_types as types
+import orjson
 from mcp.server import Server, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
@@ -40,7 +41,12 @@ INSTRUCTIONS = (
 
 
 def _text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """JSON text of a result (orjson: a call's result is encoded twice, as this text and
+    as structuredContent by the SDK; this half is the cheap one)."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # an int beyond 64 bits, a non-str key: the standard library's way
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def tool_list() -> list[types.Tool]:
@@ -78,9 +84,12 @@ def build_server(api: Api) -> Server[Any]:
                 content=[types.TextContent(type="text", text=exc.message)], is_error=True
             )
         structured = result if isinstance(result, dict) else {"items": result}
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=_text(result))],
+        # built without validation (``model_construct``): the fields are ours and of the
+        # right types; validating them costs more than the rest of our side of a call
+        return types.CallToolResult.model_construct(
+            content=[types.TextContent.model_construct(type="text", text=_text(result))],
             structured_content=structured,
+            is_error=False,
         )
 
     async def list_resources(

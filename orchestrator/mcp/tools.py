@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from orchflow_core.errors import InvalidArgumentError
 
 MAX_ARGUMENTS_BYTES = 2**20  # the JSON-RPC message cap: a bigger call could not reach the API
@@ -490,7 +492,10 @@ class ToolError(Exception):
 
 
 def check_size(arguments: Any) -> None:
-    size = len(json.dumps(arguments, ensure_ascii=False).encode())
+    try:
+        size = len(orjson.dumps(arguments))  # compact UTF-8, as a client sends it
+    except TypeError:  # an int beyond 64 bits: the standard library's encoder
+        size = len(json.dumps(arguments, ensure_ascii=False).encode())
     if size > MAX_ARGUMENTS_BYTES:
         raise InvalidArgumentError(
             f"arguments too large: {size} bytes (at most {MAX_ARGUMENTS_BYTES})",

@@ -37,6 +37,7 @@ Item = tuple[str, Any]  # ("text", str) | ("turn", turn dict) | ("ended", reason
 
 class AcpProvider:
     kind = "acp"
+    supports_tools = False  # the agent runs its own tools: orchflow's tool loop cannot drive it
 
     def __init__(
         self,

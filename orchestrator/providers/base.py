@@ -2,8 +2,14 @@
 failure it raises (which the manager retries, counts against the breaker, or passes on).
 
 A provider's ``stream(request)`` is an async iterator of ``Delta`` (text as it arrives)
-ending with one ``Final`` (usage, finish reason, the model that answered). It raises
-``ProviderFailure`` for anything that went wrong, never a foreign exception.
+and, for a provider that ``supports_tools``, ``ToolUse`` (a tool the model asks for, its
+arguments whole), ending with one ``Final`` (usage, finish reason, the model that
+answered). It raises ``ProviderFailure`` for anything that went wrong, never a foreign
+exception.
+
+A request that offers tools carries them as ``ToolDef`` (their names already fit the
+vendors' charset) and the rounds so far as ``Turn`` (what the model said, the tools it
+asked for, what they answered); each provider renders these in its own wire format.
 """
 
 from __future__ import annotations
@@ -18,9 +24,48 @@ REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
+class ToolDef:
+    """A tool offered to the model: ``name`` as the model sees it (orchestrator/providers/
+    mcp_tools.py maps it back to a server and tool), ``schema`` a JSON Schema object."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The model asks for a tool: ``arguments`` is the JSON text it sent (may be bad)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What a tool answered (or why it did not run), sent back to the model."""
+
+    id: str
+    text: str
+    is_error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One round: the model's text and tool requests, and the tools' outcomes."""
+
+    text: str
+    uses: tuple[ToolUse, ...]
+    outcomes: tuple[ToolOutcome, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     prompt: str
     system: str | None = None
+    tools: tuple[ToolDef, ...] = ()
+    turns: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +80,7 @@ class Final:
     model: str | None = None  # the model the server says answered (None: as configured)
 
 
-Event = Delta | Final
+Event = Delta | ToolUse | Final
 
 
 class ProviderFailure(Exception):
@@ -63,6 +108,7 @@ class Provider(Protocol):
     name: str
     kind: str
     model: str
+    supports_tools: bool  # renders Request.tools/turns and yields ToolUse
 
     def unavailable(self) -> str | None:
         """Why it cannot be used here (a key variable unset, a command not on PATH), or None."""

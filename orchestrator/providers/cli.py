@@ -34,6 +34,7 @@ STDERR_TAIL = 20
 
 class CliProvider:
     kind = "cli"
+    supports_tools = False  # a command reads text and writes text: no tool protocol
 
     def __init__(self, cfg: ProviderConfig, *, cwd: str, kill_s: float = DEFAULT_KILL_S) -> None:
         self.cfg = cfg

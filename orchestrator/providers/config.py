@@ -13,6 +13,9 @@ Each table names its ``kind`` and the fields of that kind::
     model = "claude-sonnet-4-5"
     api_key_env = "ANTHROPIC_API_KEY"      # the default
 
+    tools = true                           # offer the MCP servers' tools (default false)
+    max_tool_rounds = 8                    # tool rounds before the answer must come
+
     [providers.claude-cli]
     kind = "cli"
     command = ["claude", "-p"]             # reads the prompt on stdin
@@ -55,6 +58,12 @@ DEFAULT_BREAKER_FAILURES = 5
 DEFAULT_BREAKER_WINDOW_S = 60.0
 DEFAULT_BREAKER_COOLDOWN_S = 30.0
 DEFAULT_MAX_TOKENS = 4096
+# Tools (openai and anthropic only): ``tools`` is what ai.complete offers when the call does
+# not say: false (the default: a plain completion starts no MCP server and costs no schema
+# tokens), true (every enabled [mcp.servers.*]) or a list of server names.
+DEFAULT_TOOLS = False
+DEFAULT_MAX_TOOL_ROUNDS = 8  # rounds of tool calls; then the completion ends (max_tool_rounds)
+TOOL_KINDS = ("openai", "anthropic")
 
 _NUMBERS: dict[str, tuple[float, float, float]] = {
     "connect_timeout_s": (DEFAULT_CONNECT_TIMEOUT_S, 0.01, 3600),
@@ -70,11 +79,19 @@ _INTEGERS: dict[str, tuple[int, int, int]] = {
     "max_retries": (DEFAULT_MAX_RETRIES, 0, 20),
     "breaker_failures": (DEFAULT_BREAKER_FAILURES, 1, 1000),
     "max_tokens": (DEFAULT_MAX_TOKENS, 1, 10_000_000),
+    "max_tool_rounds": (DEFAULT_MAX_TOOL_ROUNDS, 1, 100),
 }
-_COMMON = ("kind", "model", *_NUMBERS, *_INTEGERS)
+_COMMON = ("kind", "model", *_NUMBERS, *(k for k in _INTEGERS if k != "max_tool_rounds"))
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "openai": (*_COMMON, "base_url", "api_key_env"),
-    "anthropic": (*_COMMON, "base_url", "api_key_env", "anthropic_version"),
+    "openai": (*_COMMON, "base_url", "api_key_env", "tools", "max_tool_rounds"),
+    "anthropic": (
+        *_COMMON,
+        "base_url",
+        "api_key_env",
+        "anthropic_version",
+        "tools",
+        "max_tool_rounds",
+    ),
     "cli": (*_COMMON, "command"),
     "acp": (*_COMMON, "agent"),
 }
@@ -104,6 +121,8 @@ class ProviderConfig:
     breaker_window_s: float = DEFAULT_BREAKER_WINDOW_S
     breaker_cooldown_s: float = DEFAULT_BREAKER_COOLDOWN_S
     max_tokens: int = DEFAULT_MAX_TOKENS
+    tools: bool | tuple[str, ...] = DEFAULT_TOOLS
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS
     extra: dict[str, Any] = field(default_factory=dict)
 
     def api_key(self) -> str | None:
@@ -121,6 +140,10 @@ class ProviderConfig:
     def view(self) -> dict[str, Any]:
         """What ``ai.providers`` shows: never the key, only its variable's name."""
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "model": self.model or None}
+        out["supports_tools"] = self.kind in TOOL_KINDS
+        if self.kind in TOOL_KINDS:
+            out["tools"] = list(self.tools) if isinstance(self.tools, tuple) else self.tools
+            out["max_tool_rounds"] = self.max_tool_rounds
         if self.kind in ("openai", "anthropic"):
             out["base_url"] = self.base_url
             out["api_key_env"] = self.api_key_env
@@ -188,6 +211,17 @@ def parse_one(name: str, raw: Any, *, origin: str = "config.toml") -> ProviderCo
             ):
                 raise _err(origin, where, "must be a non-empty list of non-empty strings")
             out[key] = tuple(value)
+        elif key == "tools":
+            if isinstance(value, bool):
+                out[key] = value
+            elif isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+                out[key] = tuple(value)
+            else:
+                raise _err(
+                    origin,
+                    where,
+                    "must be true, false or a list of MCP server names, got " + _type_name(value),
+                )
         elif key != "kind":
             if not isinstance(value, str) or not value.strip():
                 raise _err(origin, where, f"must be a non-empty string, got {_type_name(value)}")
@@ -238,14 +272,30 @@ def default_name(config: dict[str, Any], providers: dict[str, ProviderConfig]) -
 
 
 def health(config: dict[str, Any]) -> dict[str, Any]:
-    """For ``:checkhealth``: each provider, its kind and model, and whether the variable
-    named by api_key_env is set (never its value)."""
+    """For ``:checkhealth``: each provider, its kind and model, whether the variable
+    named by api_key_env is set (never its value), and whether the MCP servers its
+    ``tools`` names are configured (``tools_problem``)."""
     providers = parse(config.get("providers"))
     default = default_name(config, providers)
+    servers = (config.get("mcp") or {}).get("servers")
+    names = set(servers) if isinstance(servers, dict) else set()
     items = []
     for p in providers.values():
-        items.append({**p.view(), "unavailable": p.unavailable(), "default": p.name == default})
+        item = {**p.view(), "unavailable": p.unavailable(), "default": p.name == default}
+        item["tools_problem"] = _tools_problem(p, names)
+        items.append(item)
     problem = None
     if default is not None and default not in providers:
         problem = f"ai.default_provider is {default!r}, but no [providers.{default}] table exists"
     return {"providers": items, "default": default, "problem": problem}
+
+
+def _tools_problem(p: ProviderConfig, servers: set[str]) -> str | None:
+    """Why ``tools`` cannot offer what it says (checked against config.toml only)."""
+    if p.tools is True and not servers:
+        return "tools = true, but no [mcp.servers.<name>] is configured"
+    if isinstance(p.tools, tuple):
+        missing = [n for n in p.tools if n not in servers and n != "orchflow"]
+        if missing:
+            return f"tools names {', '.join(missing)}, not in [mcp.servers.*]"
+    return None

@@ -265,6 +265,7 @@ class HttpProvider:
     pooled client, closed with them."""
 
     kind = "http"
+    supports_tools = True
 
     def __init__(self, cfg: ProviderConfig) -> None:
         self.cfg = cfg

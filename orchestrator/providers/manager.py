@@ -9,6 +9,13 @@ after backoff), at most ``max_retries`` times, and never past ``max_retry_wait_s
 waiting or the ``total_timeout_s`` of the whole completion. Once text has streamed, a
 failure ends the completion (the caller has seen the text).
 
+With tools (orchestrator/providers/mcp_tools.py), a completion is rounds: the model
+answers, and when it asked for tools they are called (each through the MCP client: breaker,
+timeout, rules) and their results sent back in the next request, until it answers without
+asking or ``max_tool_rounds`` rounds of tools have run (then it ends with finish_reason
+``max_tool_rounds`` and the requests not run are listed). Each round is attempted (and
+retried) as above; ``total_timeout_s`` bounds all of them, tools included.
+
 Each provider has a circuit breaker ``provider.<name>`` in the process's
 ``BreakerRegistry`` (so ``system.health`` and ``/metrics`` show it): every failed attempt
 that is the service's fault counts; a refused key or a bad request does not.
@@ -27,7 +34,16 @@ from typing import Any
 from orchestrator.coordination.breakers import BreakerPolicy, BreakerRegistry
 from orchestrator.providers import config as pconfig
 from orchestrator.providers import retry
-from orchestrator.providers.base import Delta, Final, Provider, ProviderFailure, Request
+from orchestrator.providers.base import (
+    Delta,
+    Final,
+    Provider,
+    ProviderFailure,
+    Request,
+    ToolUse,
+    Turn,
+)
+from orchestrator.providers.mcp_tools import Toolset
 from orchflow_core.errors import (
     ConfigError,
     InvalidArgumentError,
@@ -52,6 +68,10 @@ class Completion:
     finish_reason: str | None = None
     attempts: int = 1
     duration_s: float = 0.0
+    tools: str | list[str] = "off"  # offered "server.tool" names, or why none ("off", ...)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_problems: dict[str, str] = field(default_factory=dict)
+    rounds: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,7 +82,40 @@ class Completion:
             "finish_reason": self.finish_reason,
             "attempts": self.attempts,
             "duration_s": round(self.duration_s, 3),
+            "tools": self.tools,
+            "tool_calls": self.tool_calls,
+            "tool_problems": self.tool_problems,
+            "rounds": self.rounds,
         }
+
+
+class _Texts:
+    """The text of all rounds, as streamed; a round's text after an earlier round's starts
+    on a line of its own."""
+
+    def __init__(self, on_delta: OnDelta | None) -> None:
+        self.parts: list[str] = []
+        self._on_delta = on_delta
+        self._sep = ""
+
+    def new_round(self) -> None:
+        last = self.parts[-1] if self.parts else ""
+        self._sep = "\n" if last and not last.endswith("\n") else ""
+
+    def delta(self, text: str) -> None:
+        if self._sep:
+            text, self._sep = self._sep + text, ""
+        self.parts.append(text)
+        if self._on_delta is not None:
+            self._on_delta(text)
+
+
+@dataclass
+class _Round:
+    final: Final
+    text: str
+    uses: tuple[ToolUse, ...]
+    attempts: int
 
 
 def breaker_name(provider: str) -> str:
@@ -217,9 +270,12 @@ class ProviderManager:
         preamble: str | None = None,
         provider: str | None = None,
         on_delta: OnDelta | None = None,
+        tools: Toolset | None = None,
+        tools_note: str = "off",
     ) -> Completion:
         """Ask ``provider`` (default: the configured default). ``preamble`` (a mode's) goes
-        before ``system``. ``on_delta`` receives the text as it streams."""
+        before ``system``. ``on_delta`` receives the text as it streams. ``tools``: the MCP
+        tools to offer (None: none, and ``tools_note`` says why)."""
         chosen = self.resolve(prompt, provider)
         cfg = self.configs[chosen.name]
         parts = [p for p in (preamble, system) if p and p.strip()]
@@ -227,14 +283,71 @@ class ProviderManager:
         started = time.monotonic()
         try:
             async with asyncio.timeout(cfg.total_timeout_s):
-                return await self._attempts(chosen, cfg, request, on_delta, started)
+                return await self._rounds(
+                    chosen, cfg, request, on_delta, started, tools, tools_note
+                )
         except TimeoutError:
-            self._breakers[breaker_name(chosen.name)].failure("total_timeout_s ran out")
+            during = tools.running if tools is not None else None
+            if during is None:  # the model's time, not a tool's: counts on its breaker
+                self._breakers[breaker_name(chosen.name)].failure("total_timeout_s ran out")
             raise TimeoutError_(
                 f"provider {chosen.name!r} did not finish within {cfg.total_timeout_s:g} s "
-                "(total_timeout_s)",
+                "(total_timeout_s)" + (f", in the tool call {during}" if during else ""),
                 provider=chosen.name,
             ) from None
+
+    async def _rounds(
+        self,
+        chosen: Provider,
+        cfg: pconfig.ProviderConfig,
+        request: Request,
+        on_delta: OnDelta | None,
+        started: float,
+        tools: Toolset | None,
+        tools_note: str,
+    ) -> Completion:
+        note: str | list[str] = tools_note
+        if tools is not None:
+            defs = await tools.load()
+            note = tools.note
+            if defs:
+                request = Request(request.prompt, request.system, tools=defs)
+        texts = _Texts(on_delta)
+        usages: list[dict[str, Any]] = []
+        attempts = 0
+        turns: list[Turn] = []
+        finish: str | None = None
+        model: str | None = None
+        while True:
+            texts.new_round()
+            one = await self._attempts(chosen, cfg, request, texts.delta, texts.parts)
+            usages.append(one.final.usage)
+            attempts += one.attempts
+            finish = one.final.finish_reason
+            model = one.final.model or model
+            if not one.uses or tools is None:
+                break
+            if len(turns) >= cfg.max_tool_rounds:
+                why = f"max_tool_rounds ({cfg.max_tool_rounds}) reached"
+                tools.refuse(one.uses, len(turns) + 1, why)
+                finish = "max_tool_rounds"
+                break
+            outcomes = await tools.run(one.uses, len(turns) + 1)
+            turns.append(Turn(one.text, one.uses, outcomes))
+            request = Request(request.prompt, request.system, request.tools, tuple(turns))
+        return Completion(
+            text="".join(texts.parts),
+            provider=chosen.name,
+            model=model or chosen.model,
+            usage=_sum_usage(usages),
+            finish_reason=finish,
+            attempts=attempts,
+            duration_s=time.monotonic() - started,
+            tools=note,
+            tool_calls=tools.calls if tools is not None else [],
+            tool_problems=tools.problems if tools is not None else {},
+            rounds=len(usages),
+        )
 
     async def _attempts(
         self,
@@ -242,16 +355,17 @@ class ProviderManager:
         cfg: pconfig.ProviderConfig,
         request: Request,
         on_delta: OnDelta | None,
-        started: float,
-    ) -> Completion:
+        earlier: list[str],
+    ) -> _Round:
         breaker = self._breakers[breaker_name(chosen.name)]
         waited = 0.0
         attempt = 0
         while True:
             breaker.check()  # UnavailableError while open, naming when it tries again
             parts: list[str] = []
+            uses: list[ToolUse] = []
             try:
-                final = await self._one(chosen, request, parts, on_delta)
+                final = await self._one(chosen, request, parts, uses, on_delta)
             except ProviderFailure as failure:
                 if failure.breaker:
                     breaker.failure(failure.error.message)
@@ -267,8 +381,8 @@ class ProviderManager:
                     or attempt >= cfg.max_retries
                     or waited + pause > cfg.max_retry_wait_s
                 ):
-                    if parts:
-                        failure.error.data["partial_text"] = "".join(parts)
+                    if earlier:  # every round's text so far, this attempt's included
+                        failure.error.data["partial_text"] = "".join(earlier)
                     raise failure.error from None
                 attempt += 1
                 waited += pause
@@ -287,18 +401,15 @@ class ProviderManager:
                     f"provider {chosen.name!r} failed: {type(exc).__name__}", provider=chosen.name
                 ) from None
             breaker.success()
-            return Completion(
-                text="".join(parts),
-                provider=chosen.name,
-                model=final.model or chosen.model,
-                usage=final.usage,
-                finish_reason=final.finish_reason,
-                attempts=attempt + 1,
-                duration_s=time.monotonic() - started,
-            )
+            return _Round(final, "".join(parts), tuple(uses), attempt + 1)
 
     async def _one(
-        self, chosen: Provider, request: Request, parts: list[str], on_delta: OnDelta | None
+        self,
+        chosen: Provider,
+        request: Request,
+        parts: list[str],
+        uses: list[ToolUse],
+        on_delta: OnDelta | None,
     ) -> Final:
         final: Final | None = None
         gen = chosen.stream(request)
@@ -308,8 +419,26 @@ class ProviderManager:
                     parts.append(event.text)
                     if on_delta is not None:
                         on_delta(event.text)
+                elif isinstance(event, ToolUse):
+                    uses.append(event)
                 else:
                     final = event
         finally:
             await gen.aclose()  # type: ignore[attr-defined]
         return final or Final()
+
+
+def _sum_usage(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds' usage added up (one round: as the provider gave it)."""
+    usages = [u for u in usages if u]
+    if len(usages) <= 1:
+        return usages[0] if usages else {}
+    out: dict[str, Any] = {}
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        values = [u.get(key) for u in usages]
+        out[key] = (
+            sum(v for v in values if isinstance(v, int))
+            if all(isinstance(v, int) for v in values)
+            else None
+        )
+    return out

@@ -1,8 +1,10 @@
 """Streamed completions (``ai.complete {stream: true}``): each runs as a task under a
 ``request_id``; its text reaches the connection that asked as ``ai.delta``
 notifications, then one ``ai.done`` (also when cancelled, with ``cancelled: true``) or
-``ai.error``. Deltas that arrive within one event-loop pass go out as one notification,
-so a fast stream costs one frame per pass, not one per token. ``ai.cancel`` (or the
+``ai.error``. A completion with tools also sends ``ai.tool`` as each tool call starts and
+finishes (after the text streamed before it). Deltas that arrive within one event-loop
+pass go out as one notification, so a fast stream costs one frame per pass, not one per
+token. ``ai.cancel`` (or the
 connection closing) cancels the task: the provider's HTTP stream is closed, its CLI
 process group killed, its ACP turn cancelled.
 """
@@ -16,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from orchestrator.providers.manager import Completion, OnDelta
+from orchestrator.providers.mcp_tools import OnTool
 from orchflow_core.errors import OrchflowError
 
 log = logging.getLogger(__name__)
 
-Run = Callable[[OnDelta], Awaitable[Completion]]
+Run = Callable[[OnDelta, OnTool], Awaitable[Completion]]
 
 
 class Pusher(Protocol):
@@ -51,6 +54,11 @@ class _Stream:
             chunk, self.pending = "".join(self.pending), []
             self.ctx.push("ai.delta", {"request_id": self.request_id, "text": chunk})
 
+    def tool(self, event: dict[str, Any]) -> None:
+        """A tool call started or finished: sent after the text before it."""
+        self.flush()
+        self.ctx.push("ai.tool", {"request_id": self.request_id, **event})
+
 
 class StreamedCompletions:
     def __init__(self) -> None:
@@ -72,7 +80,7 @@ class StreamedCompletions:
     async def _run(self, stream: _Stream, run: Run) -> None:
         base = {"request_id": stream.request_id, "provider": stream.provider}
         try:
-            done = await run(stream.delta)
+            done = await run(stream.delta, stream.tool)
         except asyncio.CancelledError:
             stream.flush()
             stream.ctx.push(

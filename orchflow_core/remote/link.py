@@ -74,7 +74,7 @@ AGENT_EVENTS = (
 
 # Streamed completions (ai.complete {stream: true}): the orchestrator sends these to the
 # connection that asked; they become host events of the same names.
-AI_EVENTS = ("ai.delta", "ai.done", "ai.error")
+AI_EVENTS = ("ai.delta", "ai.done", "ai.error", "ai.tool")
 
 # Methods that may be sent again after the connection died mid-call: reads, and
 # subscriptions (they end with the old connection, so re-subscribing is what we want).

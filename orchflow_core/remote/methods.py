@@ -146,7 +146,7 @@ _forward("review.comment", "review.comment", ("agent", "path", "line", "text"))
 _forward("review.send", "review.send", ("agent",))
 _forward("review.finish", "review.finish", ("agent", "strategy"))
 # AI providers (orchestrator/providers): a streamed ai.complete answers at once; its
-# ai.delta, ai.done and ai.error notifications reach Lua as events of the same names.
+# ai.delta, ai.tool, ai.done and ai.error notifications reach Lua as events of the same names.
 _forward("ai.cancel", "ai.cancel", ("request_id",))
 _forward("ai.providers", "ai.providers")
 

@@ -118,3 +118,46 @@ def test_orchflow_config_never_shows_a_key(editor: Editor, isolated: Path) -> No
     text = "\n".join(f["lines"])
     assert "providers = " in text and 'api_key = "[redacted]"' in text
     assert "sk-live-DO-NOT-SHOW-123" not in text
+
+
+def test_a_tool_call_shows_as_a_line_in_the_float(
+    editor: Editor, isolated: Path, private_tmux: TmuxServer, api: FakeApi
+) -> None:
+    """The provider offers a real MCP server's tools (notes_server.py, written with the SDK,
+    started by the orchestrator); the stand-in model asks for ``add`` and answers with its
+    result: the float shows the call between the two rounds' text."""
+    import json
+    import sys
+
+    notes = Path(__file__).parents[1] / "orchestrator" / "mcp_servers" / "notes_server.py"
+    config = isolated / "config" / "orchflow" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    old = config.read_text() if config.exists() else ""
+    config.write_text(
+        old
+        + f'\n[providers.local]\nkind = "openai"\nbase_url = "{api.url}/v1"\nmodel = "{MODEL}"\n'
+        + "tools = true\n"
+        + f'\n[providers.other]\nkind = "openai"\nbase_url = "{api.url}/v1"\nmodel = "m"\n'
+        + 'tools = ["nope"]\n\n[ai]\ndefault_provider = "local"\n'
+        + f"\n[mcp.servers.notes]\ncommand = {json.dumps(sys.executable)}\n"
+        + f"args = {json.dumps(['-I', str(notes)])}\n"
+    )
+    editor.lua("require('orchflow').setup({ orchestrator = { mode = 'sidecar' } })")
+    editor.capture_notify()
+    api.script(
+        ("tools", [("notes__add", {"a": 2, "b": 40})], ["Adding."]),
+        ("tools", [("notes__fail", {"why": "disk full"})]),
+        ("answer", "Done."),
+    )
+    editor.cmd("Orchflow ai complete what is 2 + 40")
+    f = ai_float(editor, lambda f: "done:" in (f["footer"] or ""))
+    assert f["lines"][:2] == ["Adding.", "▸ notes.add … ✓"]
+    assert "▸ notes.fail … ✗ Error executing tool fail: failed on purpose: disk full" in f["lines"]
+    assert f["lines"][-1] == "Done."
+    assert f["footer"].endswith(", 2 tool calls · q close ")
+    editor.wait_until(lambda: "▸ notes.add … ✓" in editor.screen_text())
+    editor.cmd("close")
+    editor.cmd("checkhealth orchflow")
+    health = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
+    assert f"local [default] (openai, {MODEL}); offers the MCP servers' tools" in health
+    assert "other: tools names nope, not in [mcp.servers.*]" in health

@@ -259,6 +259,11 @@ class McpClients:
         breaker.success()
         return result
 
+    def check(self, server: Any) -> str:
+        """``server`` if it can be asked (enabled in config.toml, or ours), else the error a
+        call would raise now (unknown, disabled, misconfigured). Starts nothing."""
+        return self._get(server).name
+
     # -- for ACP agents -----------------------------------------------------------------
     def enabled_specs(self) -> list[ServerSpec]:
         """The user's enabled, valid servers (what ACP agents are offered at session/new)."""

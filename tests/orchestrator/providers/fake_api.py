@@ -19,6 +19,21 @@ scripted: ``script(*steps)`` queues behaviours, one per request, then the defaul
     ("bad_json", [])                       a data line that is not JSON
     ("check_key", "right-key")             401 echoing the wrong key it got (as a careless
                                            server would), else ok
+    ("tools", [("notes__add", {"a": 1})], ["Let me check."])
+                                           ask for these tools (after the optional text),
+                                           as each API streams tool calls: OpenAI's
+                                           ``delta.tool_calls`` pieces (arguments split in
+                                           two) and ``finish_reason: "tool_calls"``;
+                                           Anthropic's ``tool_use`` blocks with
+                                           ``input_json_delta`` pieces and ``stop_reason:
+                                           "tool_use"``
+    ("answer", "It is {result}.")          answer using the tool results the request sent
+                                           back (``{result}``: the last one's text,
+                                           ``{results}``: all of the last round's, joined
+                                           with " | ", ``{errors}``: how many were errors),
+                                           read from the request as each API sends them
+                                           (OpenAI ``role: "tool"`` messages, Anthropic
+                                           ``tool_result`` blocks)
 
 Every request is recorded (path, headers, body) in ``requests``.
 """
@@ -101,6 +116,18 @@ class FakeApi:
             kind = "ok"
         if kind == "status":
             return self.error(h, step[1], f"fake status {step[1]}", anthropic, step[2])
+        calls: list[tuple[str, dict[str, Any]]] = []
+        if kind == "tools":
+            calls = list(step[1])
+            step = ("tools", step[2] if len(step) > 2 else [])
+        if kind == "answer":
+            results = tool_results(body, anthropic)
+            text = step[1].format(
+                result=results[-1][0] if results else "(no tool result)",
+                results=" | ".join(r for r, _ in results),
+                errors=sum(1 for _, e in results if e),
+            )
+            step, kind = ("ok", [text]), "ok"
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Cache-Control", "no-cache")
@@ -109,9 +136,9 @@ class FakeApi:
         pieces = step[1]
         try:
             if anthropic:
-                self.anthropic_stream(h, pieces, kind)
+                self.anthropic_stream(h, pieces, kind, calls)
             else:
-                self.openai_stream(h, pieces, kind)
+                self.openai_stream(h, pieces, kind, calls)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client went away (cancelled): nothing more to send
 
@@ -150,7 +177,13 @@ class FakeApi:
     def wait_released(self) -> None:
         self.released.wait(timeout=60)
 
-    def openai_stream(self, h: BaseHTTPRequestHandler, pieces: list[str], kind: str) -> None:
+    def openai_stream(
+        self,
+        h: BaseHTTPRequestHandler,
+        pieces: list[str],
+        kind: str,
+        calls: list[tuple[str, dict[str, Any]]],
+    ) -> None:
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
         first = {
             **base,
@@ -170,7 +203,29 @@ class FakeApi:
         if kind == "bad_json":
             self.chunk(h, 'data: {"id": "chatcmpl-1", "choices": [\n\n')
             return self.end(h)
-        last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        for i, (name, arguments) in enumerate(calls):
+            text = json.dumps(arguments)
+            cut = len(text) // 2
+            opening = {
+                "index": i,
+                "id": f"call_{i}_{len(self.requests)}",
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            for tool_call in (
+                opening,
+                {"index": i, "function": {"arguments": text[:cut]}},
+                {"index": i, "function": {"arguments": text[cut:]}},
+            ):
+                c = {
+                    **base,
+                    "choices": [
+                        {"index": 0, "delta": {"tool_calls": [tool_call]}, "finish_reason": None}
+                    ],
+                }
+                self.chunk(h, f"data: {json.dumps(c)}\n\n")
+        reason = "tool_calls" if calls else "stop"
+        last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
         self.chunk(h, f"data: {json.dumps(last)}\n\n")
         usage = {
             **base,
@@ -185,7 +240,13 @@ class FakeApi:
         self.chunk(h, "data: [DONE]\n\n")
         self.end(h)
 
-    def anthropic_stream(self, h: BaseHTTPRequestHandler, pieces: list[str], kind: str) -> None:
+    def anthropic_stream(
+        self,
+        h: BaseHTTPRequestHandler,
+        pieces: list[str],
+        kind: str,
+        calls: list[tuple[str, dict[str, Any]]],
+    ) -> None:
         def event(name: str, data: dict[str, Any]) -> None:
             self.chunk(h, f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n")
 
@@ -215,12 +276,50 @@ class FakeApi:
             self.chunk(h, "event: content_block_delta\ndata: {not json\n\n")
             return self.end(h)
         event("content_block_stop", {"index": 0})
+        for i, (name, arguments) in enumerate(calls, start=1):
+            block = {"type": "tool_use", "id": f"toolu_{i}_{len(self.requests)}", "name": name}
+            event("content_block_start", {"index": i, "content_block": {**block, "input": {}}})
+            text = json.dumps(arguments)
+            cut = len(text) // 2
+            for part in (text[:cut], text[cut:]):
+                delta = {"type": "input_json_delta", "partial_json": part}
+                event("content_block_delta", {"index": i, "delta": delta})
+            event("content_block_stop", {"index": i})
         event(
             "message_delta",
             {
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {
+                    "stop_reason": "tool_use" if calls else "end_turn",
+                    "stop_sequence": None,
+                },
                 "usage": {"output_tokens": len(pieces)},
             },
         )
         event("message_stop", {})
         self.end(h)
+
+
+def tool_results(body: dict[str, Any], anthropic: bool) -> list[tuple[str, bool]]:
+    """The last round's tool results in a request body: (text, is_error) each."""
+    messages = body.get("messages") or []
+    if anthropic:
+        for message in reversed(messages):
+            content = message.get("content")
+            if message.get("role") == "user" and isinstance(content, list):
+                out = []
+                for block in content:
+                    if block.get("type") == "tool_result":
+                        text = block.get("content")
+                        if isinstance(text, list):
+                            text = "".join(b.get("text", "") for b in text)
+                        out.append((str(text), bool(block.get("is_error"))))
+                if out:
+                    return out
+        return []
+    out = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        text = str(message.get("content"))
+        out.append((text, text.startswith("error: ")))
+    return out[::-1]
