@@ -515,6 +515,8 @@ class AiAgents:
         return out
 
     async def close(self) -> None:
+        if self.keeper is not None:  # they end with us, but come back with the next one
+            self.keeper.closing = True
         for tui in self._tui.values():  # their panes live on; a new orchestrator re-attaches
             tui.close()
         for agent in list(self._agents.values()):

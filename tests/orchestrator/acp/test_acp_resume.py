@@ -202,3 +202,25 @@ async def test_acp_agents_come_back_after_the_orchestrator_is_killed(
     assert rows["survivor"][0] == loader["acp_session_id"] and rows["survivor"][1] is not None
     assert rows["stopped-one"][1] is not None
     assert rows["forgetful"][1] is None  # stopped gracefully: it comes back next time
+
+
+async def test_acp_agents_come_back_after_a_graceful_stop(
+    tmp_path: Path, private_tmux: TmuxServer, workdir: Path, sessions: Path
+) -> None:
+    base = tmp_path / "home"
+    _config(base, sessions)
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=workdir)
+    async with await server.client() as client:
+        agent = await _agent(client, "loader", "patient")
+        await _turn(client, agent["id"], "echo: said before the stop")
+    assert await server.stop() == 0  # its ACP agents end with it...
+    again = await OrchestratorProcess.start(base, private_tmux.socket, project_root=workdir)
+    try:
+        async with await again.client() as client:  # ...and come back with the next one
+            back = await wait_state(client, agent["id"], {"idle", "error", "exited"})
+            assert back["state"] == "idle", back["state_reason"]
+            assert back["name"] == "patient"
+            assert back["state_reason"] == "restarted with the orchestrator (session/load)"
+            assert "echo=said before the stop" in await _output(client, agent["id"])
+    finally:
+        await again.stop()
