@@ -75,6 +75,7 @@ class AiAgents:
         ``sessions``: where agents' session ids are kept for resuming (resume.py)."""
         self.keeper: SessionKeeper | None = None
         self._revival: asyncio.Task[None] | None = None
+        self.restarting: set[str] = set()  # agent ids agent.restart works on
         if sessions is not None:
             from orchestrator.agents.resume import SessionKeeper
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.agents import registry as agent_registry
 from orchestrator.agents.session_store import SessionRow, SessionStore
 from orchestrator.agents.state import AgentState
-from orchflow_core.errors import ConfigError, NotFoundError, UnavailableError
+from orchflow_core.errors import ConfigError, ConflictError, NotFoundError, UnavailableError
 
 if TYPE_CHECKING:
     from orchestrator.agents.acp_client import AcpAgent
@@ -97,15 +97,26 @@ class SessionKeeper:
 
 # -- agent.restart ---------------------------------------------------------------------
 async def restart(ai: AiAgents, ref: str, *, resume: bool) -> dict[str, Any]:
-    """``agent.restart``: see the module docstring."""
+    """``agent.restart``: see the module docstring (one restart of an agent at a time)."""
     acp = ai.find(ref)
+    tui = None
+    if acp is None:
+        tui = ai.find_tui(ref) or await _tui_of_pane(ai, ref)
+    agent_id = acp.id if acp is not None else tui.id if tui is not None else None
+    if agent_id in ai.restarting:
+        raise ConflictError(f"agent {ref!r} is being restarted already", id=agent_id)
     if acp is not None:
-        return await _restart_acp(ai, acp, resume=resume)
-    tui = ai.find_tui(ref)
-    if tui is None:
-        tui = await _tui_of_pane(ai, ref)
+        ai.restarting.add(acp.id)
+        try:
+            return await _restart_acp(ai, acp, resume=resume)
+        finally:
+            ai.restarting.discard(acp.id)
     if tui is not None:
-        return await _restart_terminal(ai, tui, resume=resume)
+        ai.restarting.add(tui.id)
+        try:
+            return await _restart_terminal(ai, tui, resume=resume)
+        finally:
+            ai.restarting.discard(tui.id)
     raise NotFoundError(
         f"no AI agent {ref!r} to restart (agent.restart takes an ACP or terminal AI agent's "
         "id or name; see agent.list)",

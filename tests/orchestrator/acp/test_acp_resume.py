@@ -141,6 +141,14 @@ async def test_restart_names_bad_input(orch: OrchestratorProcess) -> None:
         with pytest.raises(InvalidArgumentError, match="resume"):
             await client.call("agent.restart", {"id": agent["id"], "resume": "yes"})
         assert (await client.call("agent.get", {"id": agent["id"]}))["state"] == "idle"
+        twice = await asyncio.gather(
+            client.call("agent.restart", {"id": agent["id"]}),
+            client.call("agent.restart", {"id": agent["id"]}),
+            return_exceptions=True,
+        )
+        assert sorted(type(r).__name__ for r in twice) == ["ConflictError", "dict"]
+        assert "being restarted already" in str(next(r for r in twice if isinstance(r, Exception)))
+        assert (await client.call("agent.get", {"id": agent["id"]}))["state"] == "idle"
 
 
 async def test_acp_agents_come_back_after_the_orchestrator_is_killed(
