@@ -192,6 +192,7 @@ class Orchestrator:
 
         await modules_of(self.core)  # their contributed agents join the registry
         assert self.ai_agents is not None
+        await self.ai_agents.revived()  # the ACP agents of the one before, back first
         return self.ai_agents
 
     def provider_manager(self) -> ProviderManager:
@@ -262,6 +263,7 @@ class Orchestrator:
     async def _open_state(self) -> None:
         from orchestrator.agents import AgentManager
         from orchestrator.agents.ai import AiAgents
+        from orchestrator.agents.session_store import SessionStore
         from orchestrator.saved_sessions import SavedSessions
         from orchestrator.schema import open_state_db
         from orchestrator.streams import StreamHub
@@ -293,6 +295,7 @@ class Orchestrator:
             discovery_file=self.discovery_file,
             mcp_servers=lambda: self.mcp_clients().enabled_specs(),
             editor_fs=self.editor_fs,
+            sessions=SessionStore(self.state_db),  # agent.restart, revive (resume.py)
         )
         self.saved = SavedSessions(self.state_db)
         self.streams = StreamHub(self._resolve_stream, self._subscribe_pane)
@@ -740,6 +743,10 @@ class Orchestrator:
     async def _warm_up(self) -> None:
         from orchestrator.agents.leases import leases_of
 
+        try:  # brings back the ACP agents live when the orchestrator before stopped
+            await self.ai_agent_manager()
+        except OrchflowError as exc:
+            log.warning("AI agents unavailable: %s", exc.message)
         try:
             await (await self.agent_manager()).start()
             await (await self.ai_agent_manager()).attach_terminals()
@@ -1044,13 +1051,18 @@ def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
         "reason": "orchflow is the ACP client (initialize, session/new, session/prompt, "
         "session/cancel, session/update, request_permission, fs/* inside the cwd: through "
         "the attached Neovim's buffers when the file is loaded (unsaved edits read, writes one "
-        f"undo step then saved), else the disk); {terminals}",
+        f"undo step then saved), else the disk); {terminals}; "
+        "agent.restart resumes with session/load where the agent offers it (terminal "
+        "agents: their resume/continue flags), and a restarted orchestrator brings its ACP "
+        "agents back, resumed or exited saying why; with several Neovims, fs/* go to the "
+        "agent's creator, else an editor that has the file loaded",
         "methods": [
             "agent.prompt",
             "agent.cancel",
             "agent.answer",
             "agent.turns",
             "agent.watch",
+            "agent.restart",
             "editor.attach",
             "editor.fs_reply",
         ],

@@ -471,6 +471,7 @@ async def agent_create(app: Orchestrator, args: Args, ctx: ConnectionContext) ->
         leases.drop(owner)
         raise
     await leases.bind(owner, agent)
+    app.editor_fs.created_by(str(agent["id"]), ctx)  # its fs/* ask this editor first
     return agent
 
 

@@ -48,6 +48,17 @@ Neovim host) so each schema evolves on its own; both go through ``orchflow_core.
 ``swarm_attempts`` (migration 4) - every attempt of a task:
     (swarm_id, task_id, n) PK, handle, started_at, finished_at, ending (exited, timed_out,
     killed, lost, error), exit_code, reason, output_tail
+
+``agent_sessions`` (migration 8) - one row per AI agent whose conversation can be resumed
+    (orchestrator/agents/session_store.py): ACP agents (their ``session/load`` id) and
+    terminal agents (the vendor session id a hook payload gave).
+    id TEXT PK (the agent's id, kept by ``agent.restart``), name, agent (registry name),
+    transport ('acp' | 'terminal'), cwd, session (tmux session), worktree (JSON meta or
+    NULL), session_id (ACP or vendor session id, NULL until known), load_session (the
+    agent's ``initialize`` offered ``loadSession``: 1/0, NULL until known), created_at,
+    updated_at, stopped_at (``agent.stop``; NULL while the agent is the user's),
+    ended_state / ended_reason (it exited or failed on its own; NULL while live): rows
+    with neither are started again by a restarted orchestrator
 """
 
 from __future__ import annotations
@@ -207,6 +218,28 @@ MIGRATIONS: tuple[Migration, ...] = (
                 lease_s     REAL NOT NULL
             )""",
             "CREATE INDEX locks_by_owner ON locks (owner)",
+        ),
+    ),
+    Migration(
+        8,
+        "orchestrator: AI agents' sessions, to resume them (agent.restart, restarts)",
+        (
+            """CREATE TABLE agent_sessions (
+                id           TEXT PRIMARY KEY,
+                name         TEXT NOT NULL,
+                agent        TEXT NOT NULL,
+                transport    TEXT NOT NULL,
+                cwd          TEXT NOT NULL,
+                session      TEXT,
+                worktree     TEXT,
+                session_id   TEXT,
+                load_session INTEGER,
+                created_at   REAL NOT NULL,
+                updated_at   REAL NOT NULL,
+                stopped_at   REAL,
+                ended_state  TEXT,
+                ended_reason TEXT
+            )""",
         ),
     ),
 )

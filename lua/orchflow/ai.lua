@@ -349,6 +349,41 @@ function M.output(agent)
   return win
 end
 
+--- :Orchflow agent restart {id}: the AI agent starts again under its id and name,
+--- resuming its conversation where it can (ACP session/load, a terminal agent's resume
+--- flags); the notice says how (agent.restart's `how`).
+function M.restart(args)
+  if #args < 1 then
+    error("usage: :Orchflow agent restart {id}", 0)
+  end
+  vim.notify(("orchflow: restarting %s"):format(args[1]), vim.log.levels.INFO)
+  host.call("agent.restart", { id = args[1], resume = true }, function(err, res)
+    if err then
+      return host.report(err)
+    end
+    local what = res.resumed and "resumed" or "restarted"
+    vim.notify(("orchflow: %s %s: %s"):format(res.name, what, res.how), vim.log.levels.INFO)
+  end)
+end
+
+--- Completion for {id}: the AI agents' names (only when the host runs).
+function M.complete_agents(_, rest)
+  if #rest > 0 or not host.running() then
+    return {}
+  end
+  local ok, res = pcall(host.wait, "agent.list", {}, 500)
+  if not ok or type(res) ~= "table" then
+    return {}
+  end
+  local out = {}
+  for _, a in ipairs(res) do
+    if a.type == "ai" then
+      out[#out + 1] = a.name
+    end
+  end
+  return out
+end
+
 --- "3s", "4m", "2h": how long an agent has been in its state.
 function M.age(seconds)
   seconds = tonumber(seconds) or 0

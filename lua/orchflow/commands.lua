@@ -206,6 +206,11 @@ M.tree = {
         plug = "orchflow-agent-answer",
       },
       cancel = { impl = "ai.cancel", desc = "Cancel an AI agent's running turn: {id}" },
+      restart = {
+        impl = "ai.restart",
+        desc = "Start an AI agent again, same id and name, resuming its conversation where it can: {id}",
+        complete = "ai.complete_agents",
+      },
     },
   },
   schedule = {

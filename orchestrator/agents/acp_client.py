@@ -22,6 +22,11 @@ Life of an ``AcpAgent``:
   undo step, then saved); otherwise, or with no editor answering, the disk (a write is
   atomic).
 - ``terminal/*`` run in tmux panes made by the TerminalManager (``AcpTerminals``).
+- Resuming (orchestrator/agents/resume.py): an agent made with ``agent_id`` of an earlier
+  one and ``load_session_id`` calls ``session/load`` instead of ``session/new`` when its
+  ``initialize`` offers ``loadSession``; the replayed conversation arrives as
+  ``session/update`` before the answer and is recorded as any update. ``how`` says what
+  happened ("session/load", or "fresh: <why>").
 - The process ending, a non-JSON line on its stdout, or no answer to ``initialize`` in
   time end it in ``exited`` or ``error`` with the reason; other agents are not touched.
 """
@@ -170,8 +175,9 @@ class AcpAgent:
         max_updates: int = DEFAULT_MAX_UPDATES,
         max_transcript: int = DEFAULT_MAX_TRANSCRIPT,
         editor_fs: EditorFs | None = None,
+        agent_id: str | None = None,
     ) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = agent_id or uuid.uuid4().hex  # agent.restart keeps the id
         self._editor_fs = editor_fs
         self.spec = spec
         self.name = name
@@ -192,6 +198,10 @@ class AcpAgent:
         self.usage: dict[str, Any] = {}
         self.agent_info: dict[str, Any] | None = None
         self.session_id: str | None = None
+        self.load_session_id: str | None = None  # session/load this one (resume.py sets it)
+        self.can_load: bool | None = None  # its initialize offered loadSession
+        self.how: str | None = None  # how its session opened, when resumed or restarted
+        self.ready_reason = "session open"  # the reason of its first idle (resume.py)
         self._mcp_servers = mcp_servers
         self.mcp_servers: list[str] = []  # the MCP servers passed at session/new
         self.mcp_skipped: list[str] = []  # the ones left out, and why
@@ -414,8 +424,9 @@ class AcpAgent:
                     self._mcp_servers(), init.agent_capabilities, agent=self.name
                 )
                 self.mcp_servers = [s.name for s in servers]
-                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
-                self.session_id = new.session_id
+                caps = init.agent_capabilities
+                self.can_load = bool(caps is not None and caps.load_session)
+                await self._open_session(servers)
         except TimeoutError:
             self._fail(
                 f"the agent did not answer initialize and session/new within {timeout:g} s",
@@ -431,8 +442,33 @@ class AcpAgent:
             return
         if self.final:
             return
-        self._set_state(AgentEvent.READY, "acp", "session open")
+        source, reason = "acp", self.ready_reason
+        if self.how is not None:  # restarted: the process did it, the reason says how
+            source, reason = "process", f"{reason} ({self.how})"
+        self._set_state(AgentEvent.READY, source, reason)
         self._ready.set()
+
+    async def _open_session(self, servers: list[Any]) -> None:
+        """``session/load`` of ``load_session_id`` where the agent offers it (its history
+        is replayed as session/update first), else ``session/new``; ``how`` says which."""
+        want = self.load_session_id
+        if want is not None and self.can_load:
+            note = f"[session/load {want}] the conversation so far:\n"
+            self._record("session", self._block("session", note), {"load": want})
+            try:
+                await self._conn.load_session(cwd=self.cwd, session_id=want, mcp_servers=servers)
+            except RequestError as exc:
+                self.how = f"fresh: {self.spec.name} could not load session {want}: {exc}"
+            else:
+                self.session_id, self.how = want, "session/load"
+                return
+        elif want is not None:
+            self.how = f"fresh: {self.spec.name} does not offer session/load"
+        new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
+        self.session_id = new.session_id
+        if self.how is not None:
+            note = f"[new session {new.session_id}] {self.how}\n"
+            self._record("session", self._block("session", note), {"new": new.session_id})
 
     async def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -522,6 +558,25 @@ class AcpAgent:
             if turn.ended_at is None:
                 turn.ended_at = time.time()
                 turn.error = turn.error or (self.state_reason or "the agent stopped")
+
+    def inherit(self, old: AcpAgent) -> None:
+        """Continue ``old``'s record (agent.restart, before ``start``): its transcript,
+        updates, turns and usage, with seq and turn numbers going on from its."""
+        self.created_at = old.created_at
+        self._transcript, self._transcript_len = old._transcript, old._transcript_len
+        self._last_kind = old._last_kind
+        self.updates = collections.deque([*old.updates, *self.updates], maxlen=self.updates.maxlen)
+        self._seq, self.update_count = old._seq, old.update_count
+        self.turns = list(old.turns)
+        self._turn_seq, self._question_seq = old._turn_seq, old._question_seq
+        self.usage = dict(old.usage)
+        self.transitions = collections.deque([*old.transitions, *self.transitions], maxlen=100)
+
+    def dormant(self, final: AgentState, reason: str) -> None:
+        """Shown without a process, ended (a restarted orchestrator's agent that it does
+        not start: ``agent.restart`` can)."""
+        event = AgentEvent.FAIL if final is AgentState.ERROR else AgentEvent.EXIT
+        self._set_state(event, "process", reason)
 
     async def close(self) -> None:
         """For the orchestrator's shutdown: stop, and wait for the agent's tasks."""
@@ -757,7 +812,8 @@ class AcpAgent:
         **kwargs: Any,
     ) -> ReadTextFileResponse:
         target = self._inside_cwd(path, "read")
-        answer = await self._editor_fs.ask("read", target) if self._editor_fs else None
+        fs = self._editor_fs
+        answer = await fs.ask("read", target, agent=self.id) if fs else None
         if answer is not None and answer.get("loaded") and "content" in answer:
             text, source = str(answer["content"]), "buffer"
         else:
@@ -767,7 +823,8 @@ class AcpAgent:
             start = max((line or 1) - 1, 0)
             end = start + limit if limit is not None else len(lines)
             text = "".join(lines[start:end])
-        self._record("fs_read", "", {"path": target, "source": source})
+        editor = answer.get("editor") if source == "buffer" and answer else None
+        self._record("fs_read", "", {"path": target, "source": source, "editor": editor})
         return ReadTextFileResponse(content=text)
 
     async def _read_disk(self, path: str, target: str) -> str:
@@ -784,7 +841,8 @@ class AcpAgent:
         self, session_id: str, path: str, content: str, **kwargs: Any
     ) -> WriteTextFileResponse | None:
         target = self._inside_cwd(path, "write")
-        answer = await self._editor_fs.ask("write", target, content) if self._editor_fs else None
+        fs = self._editor_fs
+        answer = await fs.ask("write", target, content, agent=self.id) if fs else None
         if answer is not None and answer.get("loaded"):
             if answer.get("error") or not answer.get("saved"):
                 why = answer.get("error") or "the buffer was not saved"
@@ -797,7 +855,7 @@ class AcpAgent:
             self._record(
                 "fs_write",
                 self._block("fs_write", f"[wrote] {target} (Neovim buffer, saved)\n"),
-                {"path": target, "source": "buffer"},
+                {"path": target, "source": "buffer", "editor": answer.get("editor")},
             )
             return WriteTextFileResponse()
         await asyncio.to_thread(_write_atomic, target, content)

@@ -9,6 +9,9 @@
   (terminal_ai.py) comes from those hooks, then screen patterns, then quiescence. A
   restarted orchestrator re-attaches to them (state ``starting`` until the next signal).
 
+``agent.restart`` and a restarted orchestrator bring agents back with their conversation
+where the agent can (orchestrator/agents/resume.py; rows in ``agent_sessions``).
+
 Watchers (``agent.watch``) receive ``agent.state``, ``agent.update``, ``agent.turn``,
 ``agent.permission`` and ``agent.permission_closed`` notifications for every ACP agent,
 and ``agent.state`` (with ``transport: "terminal"``, ``question``) for terminal ones.
@@ -16,6 +19,7 @@ and ``agent.state`` (with ``transport: "terminal"``, ``question``) for terminal 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shlex
@@ -32,6 +36,7 @@ from orchflow_core.errors import (
     ConflictError,
     InvalidArgumentError,
     NotFoundError,
+    OrchflowError,
     UnavailableError,
 )
 from orchflow_core.events import Event
@@ -41,6 +46,8 @@ from orchflow_core.terminal.state import PaneState
 if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrator extra)
     from orchestrator.agents.acp_client import AcpAgent
     from orchestrator.agents.editor_fs import EditorFs
+    from orchestrator.agents.resume import SessionKeeper
+    from orchestrator.agents.session_store import SessionStore
     from orchestrator.mcp.client.spec import ServerSpec
 
 log = logging.getLogger(__name__)
@@ -62,8 +69,17 @@ class AiAgents:
         discovery_file: Path | None = None,
         mcp_servers: Callable[[], list[ServerSpec]] = list,
         editor_fs: EditorFs | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
-        """``mcp_servers()``: the user's MCP servers, passed to ACP agents at session/new."""
+        """``mcp_servers()``: the user's MCP servers, passed to ACP agents at session/new.
+        ``sessions``: where agents' session ids are kept for resuming (resume.py)."""
+        self.keeper: SessionKeeper | None = None
+        self._revival: asyncio.Task[None] | None = None
+        self.restarting: set[str] = set()  # agent ids agent.restart works on
+        if sessions is not None:
+            from orchestrator.agents.resume import SessionKeeper
+
+            self.keeper = SessionKeeper(self, sessions)
         self._panes = panes
         self._editor_fs = editor_fs  # fs/* of ACP agents through the editor's buffers
         self._terminals = terminals
@@ -108,6 +124,8 @@ class AiAgents:
     def _tui_stopped(self, rec: PaneRecord) -> None:
         agent = self._tui.get(rec.orchflow_id)
         if agent is not None:
+            if self.keeper is not None:
+                self.keeper.store.stopped(agent.id)
             agent.exited("stopped")
             directory = self._hooks_dir(agent.key)
             if directory is not None:
@@ -145,6 +163,8 @@ class AiAgents:
                 "belong to another orchestrator)",
                 id=ref,
             )
+        if self.keeper is not None:
+            self.keeper.hook(agent, payload)
         return agent.hook(event, payload)
 
     async def attach_terminals(self) -> int:
@@ -203,6 +223,7 @@ class AiAgents:
         wiring: hook_wiring.Wiring,
         *,
         backlog: bool,
+        reason: str | None = None,
     ) -> TerminalAiAgent:
         agent = TerminalAiAgent(
             pane=rec.orchflow_id,
@@ -215,7 +236,10 @@ class AiAgents:
             created_at=rec.created_at,
         )
         if not backlog:
-            agent.state_reason = "re-attached: state unknown until a hook, pattern or quiet"
+            agent.state_reason = (
+                reason or "re-attached: state unknown until a hook, pattern or quiet"
+            )
+            agent.transitions[-1]["reason"] = agent.state_reason  # its first state says why
         self._tui[agent.id] = agent
         sub = await tm.subscribe(rec.orchflow_id)
         if not backlog:  # what it printed before we came is not news
@@ -228,6 +252,8 @@ class AiAgents:
         return agent_registry.load(self._user_registry())
 
     def _notify(self, method: str, params: dict[str, Any]) -> None:
+        if self.keeper is not None and method == "agent.state":
+            self.keeper.observe(params)
         self._publish(WATCH_TOPIC, method, params)
 
     def find(self, ref: str) -> AcpAgent | None:
@@ -356,11 +382,17 @@ class AiAgents:
             acp_agent.worktree = ws
             acp_agent.worktree_env = self._panes.worktrees.env(ws)
         self._agents[acp_agent.id] = acp_agent
+        if self.keeper is not None:
+            self.keeper.created(
+                acp_agent.id, agent=spec.name, transport="acp", view=acp_agent.view()
+            )
         try:
             await acp_agent.start()
         except BaseException:
             acp_agent.worktree = None  # create() removes it
             raise
+        if self.keeper is not None:
+            await self.keeper.store.flush()  # recorded before anyone hears of it
         view = acp_agent.view()
         if prompt is not None:
             view["turn_id"] = acp_agent.prompt(prompt).turn_id
@@ -424,6 +456,8 @@ class AiAgents:
             raise
         rec = tm.resolve(pane["id"])
         agent = await self._follow(tm, rec, spec, key, wiring, backlog=True)
+        if self.keeper is not None:
+            self.keeper.created(agent.id, agent=spec.name, transport="terminal", view=pane)
         log.info(
             "terminal agent %s (%s) in pane %s; hooks: %s",
             name,
@@ -471,6 +505,9 @@ class AiAgents:
             del self._agents[agent.id]
         else:
             await agent.stop()
+        if self.keeper is not None:
+            self.keeper.store.stopped(agent.id)
+            await self.keeper.store.flush()  # a crash right after must not bring it back
         out = {**agent.view(), "stopped": True, "removed": removed}
         if remove_worktree and ws is not None and manager is not None:
             out["worktree"] = {**(out["worktree"] or {}), **await manager.remove(
@@ -479,6 +516,8 @@ class AiAgents:
         return out
 
     async def close(self) -> None:
+        if self.keeper is not None:  # they end with us, but come back with the next one
+            self.keeper.closing = True
         for tui in self._tui.values():  # their panes live on; a new orchestrator re-attaches
             tui.close()
         for agent in list(self._agents.values()):
@@ -486,3 +525,122 @@ class AiAgents:
                 await agent.close()
             except Exception:  # keep stopping the others; the log has it
                 log.exception("stopping agent %s failed", agent.name)
+        if self.keeper is not None:
+            await self.keeper.store.close()
+
+    # -- resuming (orchestrator/agents/resume.py) ------------------------------------------
+    async def restart(self, ref: str, *, resume: bool = True) -> dict[str, Any]:
+        """agent.restart: {id, name, resumed, how}."""
+        from orchestrator.agents import resume as resuming
+
+        return await resuming.restart(self, ref, resume=resume)
+
+    async def revived(self) -> None:
+        """The ACP agents of the orchestrator before this one, back (resume.revive): done
+        once, by the first caller; the others wait for it."""
+        if self._revival is None:
+            self._revival = asyncio.get_running_loop().create_task(self._revive())
+        await asyncio.shield(self._revival)
+
+    async def _revive(self) -> None:
+        if self.keeper is None:
+            return
+        from orchestrator.agents import resume as resuming
+
+        try:
+            await resuming.revive(self, self.keeper.store)
+        except OrchflowError as exc:  # the database: they stay away, the log says why
+            log.error("the ACP agents of the last orchestrator did not come back: %s", exc.message)
+
+    def find_acp(self, agent_id: str) -> AcpAgent | None:
+        return self._agents.get(agent_id)
+
+    def new_acp(
+        self,
+        spec: agent_registry.AgentSpec,
+        *,
+        name: str,
+        cwd: str,
+        session: str | None,
+        agent_id: str,
+    ) -> AcpAgent:
+        """An ACP agent under an earlier one's id (not started, not yet listed)."""
+        from orchestrator.agents.acp_client import AcpAgent
+
+        return AcpAgent(
+            spec=spec,
+            name=name,
+            cwd=cwd,
+            session=session,
+            terminals=self._terminals,
+            publish=self._notify,
+            mcp_servers=self._mcp_servers,
+            editor_fs=self._editor_fs,
+            agent_id=agent_id,
+        )
+
+    def replace_acp(self, agent: AcpAgent) -> None:
+        """List ``agent`` under its id (in place of the one it restarts)."""
+        self._agents[agent.id] = agent
+
+    def worktree_of(self, agent_id: str) -> dict[str, Any] | None:
+        acp = self._agents.get(agent_id)
+        if acp is not None:
+            return acp.worktree
+        tm = self._watching
+        try:
+            rec = tm.resolve(agent_id) if tm is not None else None
+        except OrchflowError:
+            return None
+        ws = rec.meta.get("worktree") if rec is not None else None
+        return ws if isinstance(ws, dict) else None
+
+    def worktree_env(self, ws: dict[str, Any]) -> dict[str, str]:
+        manager = self._panes.worktrees
+        return manager.env(ws) if manager is not None else {}
+
+    async def relaunch_terminal(
+        self, old: TerminalAiAgent, spec: agent_registry.AgentSpec, argv: list[str], how: str
+    ) -> dict[str, Any]:
+        """Run terminal agent ``old``'s TUI again in its pane (what runs there is killed
+        first), as ``argv`` with its hooks wired again; the agent's id and name stay."""
+        tm = await self._panes.tm()
+        self._watch_panes(tm)
+        await tm.refresh()
+        try:
+            rec = tm.resolve(old.id)
+        except NotFoundError:
+            rec = None
+        if rec is None or rec.state is PaneState.CLOSED:
+            raise ConflictError(
+                f"terminal agent {old.name}'s pane is gone: nothing to restart in; create a "
+                "new agent",
+                id=old.id,
+            )
+        directory = self._hooks_dir(old.key)
+        wiring = old.wiring
+        if directory is not None and self._discovery_file is not None:
+            wiring = hook_wiring.wire(
+                spec,
+                key=old.key,
+                agent_dir=directory,
+                discovery_file=self._discovery_file,
+                environ=dict(os.environ),
+            )
+        env = {**spec.env, **wiring.env}
+        ws = rec.meta.get("worktree")
+        if isinstance(ws, dict):
+            env.update(self.worktree_env(ws))
+        old.close()
+        await tm.respawn(rec.orchflow_id, shlex.join([*argv, *wiring.args]), env=env)
+        await tm.set_meta(rec.orchflow_id, hooks=wiring.to_dict())
+        await self._follow(
+            tm, rec, spec, old.key, wiring, backlog=False, reason=f"restarted ({how})"
+        )
+        if self.keeper is not None:
+            self.keeper.store.live_again(old.id)
+        return self._panes.view(tm, rec)
+
+    async def pane_view(self, ref: str) -> dict[str, Any]:
+        """The pane agent ``ref`` as agent.get shows it (NotFoundError if none)."""
+        return await self._panes.get(ref)

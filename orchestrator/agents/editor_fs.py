@@ -12,10 +12,20 @@ saved?, error?}``: ``loaded`` false means the file is not loaded in a buffer (th
 gets the disk). Neovim answers from its own loop (the host pushes the notification with
 an async call; Lua reads or sets the buffer and calls back), so nothing in Neovim waits.
 
-Which editor: the most recent attached connection that is still open (a sidecar has
-exactly one, the Neovim that started it). No editor attached: ``ask`` answers None at
-once (the disk). An editor that does not answer within ``timeout_s``: None and a log
-line (the disk); a late answer is ignored.
+Which editor (several Neovims may share one orchestrator service), first that applies:
+
+1. the editor connection that created the agent (``created_by``), while it is connected,
+   when it has the file loaded;
+2. an editor that has the file loaded in a buffer: every other attached editor is asked
+   at once (a ``read``, bounded by ``timeout_s``), the most recently attached of those that
+   have it serves (a write then goes to that one);
+3. with a single editor to ask, it is asked directly (the most recent attached: a sidecar
+   has exactly one, the Neovim that started it);
+4. else the disk.
+
+No editor attached: ``ask`` answers None at once (the disk). An editor that does not answer
+within ``timeout_s``: it counts as not having the file, and a log line says so; a late
+answer is ignored. An answer names the connection that gave it (``editor``).
 """
 
 from __future__ import annotations
@@ -39,6 +49,19 @@ class EditorFs:
         self._editors: list[ConnectionContext] = []  # oldest first
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self._creators: dict[str, ConnectionContext] = {}  # agent id -> its editor
+
+    def created_by(self, agent_id: str, ctx: ConnectionContext) -> None:
+        """Agent ``agent_id`` was made by connection ``ctx``: while ``ctx`` is an attached
+        editor, that agent's fs/* ask it first."""
+        if ctx.closed:
+            return
+        self._creators[agent_id] = ctx
+        ctx.add_cleanup(lambda: self._forget_creator(agent_id, ctx))
+
+    def _forget_creator(self, agent_id: str, ctx: ConnectionContext) -> None:
+        if self._creators.get(agent_id) is ctx:
+            del self._creators[agent_id]
 
     def attach(self, ctx: ConnectionContext) -> None:
         """``ctx`` is an editor: agents' fs calls ask it first, until it disconnects."""
@@ -62,12 +85,37 @@ class EditorFs:
     def attached(self) -> bool:
         return self.editor() is not None
 
-    async def ask(self, op: str, path: str, content: str | None = None) -> dict[str, Any] | None:
-        """The editor's answer to ``op`` on ``path`` (an absolute, resolved path), or None
-        when no editor is attached or none answered within ``timeout_s`` (logged)."""
-        ctx = self.editor()
-        if ctx is None:
-            return None
+    async def ask(
+        self, op: str, path: str, content: str | None = None, *, agent: str | None = None
+    ) -> dict[str, Any] | None:
+        """The answer to ``op`` on ``path`` (an absolute, resolved path) of the editor that
+        serves agent ``agent`` (see the module docstring), or None when no editor is
+        attached or none answered within ``timeout_s`` (logged): the disk."""
+        live = [c for c in self._editors if not c.closed]
+        creator = self._creators.get(agent) if agent is not None else None
+        answer: dict[str, Any] | None = None
+        if creator is not None and creator in live:
+            answer = await self._ask_one(creator, op, path, content)
+            if answer is not None and answer.get("loaded"):
+                return answer
+            live.remove(creator)
+        if len(live) == 1 and answer is None:
+            return await self._ask_one(live[0], op, path, content)
+        if not live:
+            return answer
+        probes = await asyncio.gather(*(self._ask_one(c, "read", path) for c in live))
+        having = [c for c, a in zip(live, probes, strict=True) if a and a.get("loaded")]
+        if not having:
+            return answer or next((a for a in probes if a is not None), None)
+        chosen = having[-1]  # the most recently attached of those that have it
+        if op == "read":
+            return probes[live.index(chosen)]
+        return await self._ask_one(chosen, op, path, content)
+
+    async def _ask_one(
+        self, ctx: ConnectionContext, op: str, path: str, content: str | None = None
+    ) -> dict[str, Any] | None:
+        """Editor ``ctx``'s answer (with ``editor``: its connection id), or None."""
         request_id = f"fs{next(self._ids)}"
         params: dict[str, Any] = {"request_id": request_id, "op": op, "path": path}
         if content is not None:
@@ -79,10 +127,12 @@ class EditorFs:
                 log.warning("editor %s is gone: %s %s from the disk", ctx.id, op, path)
                 return None
             async with asyncio.timeout(self.timeout_s):
-                return await future
+                return {**await future, "editor": ctx.id}
         except TimeoutError:
             log.warning(
-                "the editor did not answer %s %s within %g s: using the disk",
+                "the editor (connection %s) did not answer %s %s within %g s: "
+                "taken as not having it (else the disk)",
+                ctx.id,
                 op,
                 path,
                 self.timeout_s,

@@ -12,6 +12,7 @@ route ``type: "ai"`` agents here through ``AiAgents``.
     agent.watch {} / agent.unwatch {}  -> {watching}; then agent.* notifications
     agent.registry {}                  -> [registry entry + installed]
     agent.hook {agent, event, payload?} -> {id, name, event, mapped, changed, state}
+    agent.restart {id, resume?}        -> {id, name, resumed, how}
 """
 
 from __future__ import annotations
@@ -128,6 +129,22 @@ async def agent_hook(app: Orchestrator, args: Args, ctx: ConnectionContext) -> A
             param="payload",
         )
     return (await app.ai_agent_manager()).hook(ref, event, payload)
+
+
+@method("agent.restart", "id", "resume")
+async def agent_restart(app: Orchestrator, args: Args, ctx: ConnectionContext) -> Any:
+    """{id, name, resumed, how}: the AI agent ``id`` (id or name) starts again under the
+    same id and name; a running one is stopped first. ACP: ``session/load`` of its session
+    where its ``initialize`` offers ``loadSession`` and ``resume`` (default true), the
+    conversation replayed into its transcript (``how: "session/load"``), else a new session
+    (``how: "fresh: <why>"``). Terminal: its TUI again with the registry's resume flags and
+    the vendor session id its hooks gave, else its continue flags, else fresh (``how:
+    "flags: <command>"`` or ``"fresh: <why>"``). -32002 no such AI agent; an ACP agent that
+    fails to come back is an error naming why (agent.get shows it)."""
+    from orchflow_core.api import param
+
+    resume = param(args, "resume", bool, True)
+    return await (await app.ai_agent_manager()).restart(_text(args, "id"), resume=resume)
 
 
 def ai_or_none(ai: Any, ref: str) -> Any:

@@ -580,6 +580,40 @@ class TmuxBackend:
         )
         return info
 
+    async def respawn_pane(
+        self,
+        pane_id: str,
+        *,
+        command: str,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> PaneInfo:
+        """Run ``command`` in the pane again (``respawn-pane -k``: what runs there is
+        killed first; a dead pane comes alive): the pane keeps its id and its tags, its
+        output goes on in the same stream, and its exit is reported as create_pane's."""
+        _check_pane_id(pane_id)
+        if not command.strip() or "\x00" in command:
+            raise InvalidArgumentError(f"bad command {command!r}", command=command)
+        launch: list[str] = []
+        if cwd is not None:
+            launch += ["-c", format_escape(cwd)]
+        for key, value in (env or {}).items():
+            if not _ENV_KEY.fullmatch(key) or "\x00" in value:
+                raise InvalidArgumentError(f"bad environment variable {key!r}", key=key)
+            launch += ["-e", f"{key}={value}"]
+        go = f"orchflow-go-{uuid.uuid4().hex}"
+        launch += self._command_argv(command, go)
+        await self._pipeline(
+            [
+                ["set-option", "-p", "-u", "-t", pane_id, "@orchflow_exit"],
+                ["respawn-pane", "-k", "-t", pane_id, *launch],
+                ["set-option", "-p", "-t", pane_id, "remain-on-exit", "on"],
+                ["wait-for", "-S", go],
+            ],
+            pane_id=pane_id,
+        )
+        return await self.get_pane(pane_id)
+
     async def set_user_options(self, pane_id: str, options: Mapping[str, str]) -> None:
         """Set the pane's ``@orchflow_<name>`` user options (identity tags other orchflow
         processes read: see orchflow_core/mux/pane_tags.py)."""

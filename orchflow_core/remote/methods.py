@@ -37,6 +37,7 @@ async def orchestrator_status(core: Core, params: Params) -> dict[str, Any]:
 # timeout_s (defaults 30 + 60), so its own error comes back rather than the link's timeout
 MCP_CALL_TIMEOUT_S = 95.0
 _MCP_SLOW = frozenset({"mcp.call", "mcp.list_tools", "mcp.restart"})
+RESTART_CALL_TIMEOUT_S = 95.0  # agent.restart waits for the agent's session to open
 
 
 def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
@@ -63,6 +64,8 @@ def _forward(name: str, remote: str, required: tuple[str, ...] = ()) -> None:
             timeout = 2 * float(core.config["worktree"]["setup_timeout_s"]) + 30
         if remote in _MCP_SLOW:
             timeout = MCP_CALL_TIMEOUT_S
+        if remote == "agent.restart":  # up to the agent's init_timeout_s (default 30 s) + 5
+            timeout = RESTART_CALL_TIMEOUT_S
         return await core.orchestrator.call(remote, out, timeout_s=timeout)
 
     METHODS.method(name)(handler)
@@ -85,6 +88,7 @@ _forward("agent.cancel", "agent.cancel", ("id",))
 _forward("agent.answer", "agent.answer", ("id", "request_id", "option_id"))
 _forward("agent.turns", "agent.turns", ("id",))
 _forward("agent.registry", "agent.registry")
+_forward("agent.restart", "agent.restart", ("id",))  # waits for the agent's session (bounded)
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
 # ACP agents' fs/* through Neovim's buffers: Lua's answer to an editor.fs event
 _forward("editor.fs_reply", "editor.fs_reply", ("request_id",))

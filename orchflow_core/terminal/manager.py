@@ -440,6 +440,45 @@ class TerminalManager:
         self.events.publish("pane.created", **rec.to_dict())
         return rec.to_dict()
 
+    async def respawn(
+        self,
+        ref: str,
+        command: str,
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        origin: str = "user",
+    ) -> dict[str, Any]:
+        """Run ``command`` in pane ``ref`` again, killing what runs there (an exited pane
+        comes back ``idle``): same orchflow id, name and tmux pane. The command crosses the
+        rules as ``new_pane``'s does. Needs a backend that can (tmux's respawn-pane)."""
+        rec = self.resolve(ref)
+        respawn = getattr(self.backend, "respawn_pane", None)
+        if respawn is None:
+            raise UnavailableError(
+                f"the {type(self.backend).__name__} backend cannot run a new command in a "
+                "pane (tmux's respawn-pane): close it and make a new one",
+                feature="terminals",
+            )
+        if rec.state is PaneState.CLOSED:
+            raise ConflictError(f"pane {rec.name} is closed: nothing to respawn", pane=ref)
+        if self.rules is not None:
+            await self.rules.enforce(
+                command,
+                origin=origin,
+                what="new",
+                pane=rec.orchflow_id,
+                pane_name=rec.name or rec.pane_id,
+                pane_type=rec.pane_type,
+            )
+        await respawn(rec.pane_id, command=command, cwd=cwd or rec.cwd, env=env)
+        rec.command, rec.exit_code = command, None
+        if rec.state is PaneState.EXITED:
+            self._set_state(rec, PaneEvent.REVIVE)
+        await set_tags(self.backend, rec.pane_id, {"owner": self.owner, "command": command})
+        await self._save(rec)
+        return rec.to_dict()
+
     async def refresh(self) -> None:
         """Pick up panes that died or vanished since we last looked, panes another process
         made (loaded from their rows), and what it recorded about ours (last command)."""

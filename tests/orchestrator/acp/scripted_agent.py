@@ -6,6 +6,7 @@ SDK's agent side over stdio, newline-delimited JSON-RPC) and follows a script ca
 each prompt's text, so tests drive every path of orchflow's ACP client:
 
     hello                 two message chunks, a thought, a plan, a usage update; end_turn
+    echo: <text>          says "echo=<text>"
     run: <shell line>     a tool call that runs the line in a client terminal, waits for it
                           and reports "exit=<code> output=<text>" as a message
     ask                   asks permission (allow/reject) and says which option came back
@@ -28,6 +29,13 @@ each prompt's text, so tests drive every path of orchflow's ACP client:
 
 Started with ``--silent`` it never answers ``initialize``; with ``--no-mcp-http`` it does not
 advertise ``mcpCapabilities.http`` (it takes stdio MCP servers only).
+
+With ``--sessions <dir>`` it keeps each session's conversation in ``<dir>/<session id>.json``
+(as a real agent keeps its own history on disk) and advertises ``loadSession``; then
+``session/load`` replays that conversation the way the ACP spec says (the user's prompts
+as ``user_message_chunk`` and its own messages as ``agent_message_chunk``
+``session/update`` notifications), answers the load afterwards and takes prompts on the
+loaded session. An unknown session id is refused (resource not found).
 """
 
 from __future__ import annotations
@@ -48,11 +56,13 @@ from acp import (
     update_agent_thought_text,
     update_plan,
     update_tool_call,
+    update_user_message_text,
 )
 from acp.schema import (
     AgentCapabilities,
     Implementation,
     InitializeResponse,
+    LoadSessionResponse,
     McpCapabilities,
     NewSessionResponse,
     PermissionOption,
@@ -63,11 +73,41 @@ from acp.schema import (
 )
 
 
+def _sessions_dir() -> str | None:
+    if "--sessions" not in sys.argv:
+        return None
+    return sys.argv[sys.argv.index("--sessions") + 1]
+
+
 class ScriptedAgent:
     def __init__(self) -> None:
         self._conn: Any = None
         self._cancelled: dict[str, asyncio.Event] = {}
         self.prompts: dict[str, int] = {}  # whoami: prompts per session
+        self._sessions = _sessions_dir()  # where conversations are kept (--sessions)
+
+    def _history_file(self, sid: str) -> str:
+        assert self._sessions is not None
+        return os.path.join(self._sessions, f"{sid}.json")
+
+    def _read(self, sid: str) -> list[dict[str, str]]:
+        with open(self._history_file(sid), encoding="utf-8") as fh:
+            history: list[dict[str, str]] = json.load(fh)
+        return history
+
+    def _write(self, sid: str, history: list[dict[str, str]]) -> None:
+        with open(self._history_file(sid), "w", encoding="utf-8") as fh:
+            json.dump(history, fh)
+
+    def _remember(self, sid: str, role: str, text: str) -> None:
+        """Append one message to the session's conversation on disk (--sessions)."""
+        if self._sessions is None:
+            return
+        try:
+            history = self._read(sid)
+        except FileNotFoundError:
+            history = []
+        self._write(sid, [*history, {"role": role, "text": text}])
 
     def on_connect(self, conn: Any) -> None:
         self._conn = conn
@@ -76,7 +116,8 @@ class ScriptedAgent:
         return InitializeResponse(
             protocol_version=PROTOCOL_VERSION,
             agent_capabilities=AgentCapabilities(
-                mcp_capabilities=McpCapabilities(http="--no-mcp-http" not in sys.argv)
+                load_session=self._sessions is not None,
+                mcp_capabilities=McpCapabilities(http="--no-mcp-http" not in sys.argv),
             ),
             agent_info=Implementation(name="scripted", title="Scripted agent", version="1"),
         )
@@ -87,9 +128,33 @@ class ScriptedAgent:
         self.cwd = cwd
         servers = kwargs.get("mcp_servers") or []
         self.mcp_servers = [s.model_dump(mode="json", by_alias=True) for s in servers]
+        if self._sessions is not None:
+            self._write(sid, [])
         return NewSessionResponse(session_id=sid)
 
+    async def load_session(
+        self, cwd: str, session_id: str, **kwargs: Any
+    ) -> LoadSessionResponse | None:
+        """Replay the stored conversation as session/update, then answer (ACP spec)."""
+        if self._sessions is None:
+            raise RequestError.method_not_found("session/load")
+        try:
+            history = self._read(session_id)
+        except FileNotFoundError:
+            raise RequestError.resource_not_found(session_id) from None
+        self.cwd = cwd
+        servers = kwargs.get("mcp_servers") or []
+        self.mcp_servers = [s.model_dump(mode="json", by_alias=True) for s in servers]
+        for item in history:
+            make = (
+                update_user_message_text if item["role"] == "user" else (update_agent_message_text)
+            )
+            await self._conn.session_update(session_id=session_id, update=make(item["text"]))
+        self._cancelled[session_id] = asyncio.Event()
+        return LoadSessionResponse()
+
     async def say(self, sid: str, text: str) -> None:
+        self._remember(sid, "agent", text)
         await self._conn.session_update(session_id=sid, update=update_agent_message_text(text))
 
     async def cancel(self, session_id: str, **kwargs: Any) -> None:
@@ -99,6 +164,7 @@ class ScriptedAgent:
         sid = session_id
         text = "".join(getattr(b, "text", "") for b in prompt).strip()
         self._cancelled[sid] = asyncio.Event()
+        self._remember(sid, "user", text)
         if text == "hello":
             await self._conn.session_update(sid, update_agent_thought_text("thinking about it"))
             await self._conn.session_update(
@@ -113,6 +179,9 @@ class ScriptedAgent:
                 stop_reason="end_turn",
                 usage=Usage(total_tokens=1500, input_tokens=1000, output_tokens=500),
             )
+        if text.startswith("echo: "):
+            await self.say(sid, f"echo={text[6:]}")
+            return PromptResponse(stop_reason="end_turn")
         if text.startswith("run: "):
             line = text[len("run: ") :]
             await self._conn.session_update(

@@ -18,7 +18,10 @@ pane that calls its hooks exactly as the vendor documents them:
 Typed lines: ``ask: <command>`` asks for permission to run ``<command>`` (answer ``1`` to
 allow); ``drift`` prints text that changes every time (no screen pattern matches it);
 ``confirm`` (plain) asks "Proceed? [y/n]" on screen only, then says "plain is idle";
-anything else is answered at once. The model's answer is canned.
+anything else is answered at once. The model's answer is canned. Started with the
+registry's resume flags (``--resume <id>``) it says "resuming session <id>" and its hooks
+report that session id; with the continue flags (``--continue``, codex ``resume --last``)
+it says "continuing the last session".
 """
 
 from __future__ import annotations
@@ -96,7 +99,13 @@ class Vendor:
 
 
 def main() -> int:
+    global SESSION
     kind = sys.argv[1]
+    if "--resume" in sys.argv:  # claude/gemini: --resume <session id> goes on with it
+        SESSION = sys.argv[sys.argv.index("--resume") + 1]
+        print(f"resuming session {SESSION}", flush=True)
+    if "--continue" in sys.argv or sys.argv[2:4] == ["resume", "--last"]:
+        print("continuing the last session", flush=True)
     vendor = Vendor(kind, sys.argv[2:])
     print(f"{kind} (fake) ready", flush=True)
     if kind == "claude" or kind == "gemini":
