@@ -583,14 +583,14 @@ function M.float()
   return v
 end
 
---- The open float's counters (for tests and :checkhealth-like inspection): how often it
---- read agent.list and how often a line changed.
+--- The open float's counters (for tests and benchmarks): how often it read agent.list, how
+--- often a line changed, and whether a read is due or running (busy).
 function M.stats()
   local v = view
   if not valid(v) then
     return nil
   end
-  return { fetches = v.fetches, draws = v.draws, win = v.win, buf = v.buf }
+  return { fetches = v.fetches, draws = v.draws, win = v.win, buf = v.buf, busy = v.inflight or v.pending or false }
 end
 
 return M
