@@ -144,7 +144,7 @@ function M.row(a, now)
       row.state = a.activity
       row.since = last_out and math.min(now, last_out) or now
     else
-      row.state = a.state .. (present(a.exit_code) and (" " .. a.exit_code) or "")
+      row.state = a.state .. (present(a.exit_code) and ("(" .. a.exit_code .. ")") or "")
       row.since = tonumber(a.created_at) or now
     end
     row.last = one_line(a.command)
@@ -221,7 +221,7 @@ function M.render(rows, now)
     lines[#lines + 1] = line
     at[#lines] = r
     local l = #lines - 1
-    local group = state_hl[r.state] or state_hl[vim.split(r.state, " ")[1]]
+    local group = state_hl[r.state] or state_hl[r.state:match("^%a+")]
     if r.state == "needs_input" then
       hls[#hls + 1] = { l, 0, -1, "OrchflowAgentNeedsInput" } -- the whole row stands out
     elseif group then
@@ -287,15 +287,27 @@ local function draw(v)
     local cfg = require("orchflow.config").get().float
     local max_h = require("orchflow.float").size(cfg.height, vim.o.lines - vim.o.cmdheight - 2)
     local height = math.max(1, math.min(#lines, max_h))
-    if vim.api.nvim_win_get_height(v.win) ~= height then
-      vim.api.nvim_win_set_config(v.win, { height = height })
+    if vim.api.nvim_win_get_height(v.win) ~= height then -- still centred
+      local editor_h = vim.o.lines - vim.o.cmdheight - 2
+      local c = vim.api.nvim_win_get_config(v.win)
+      vim.api.nvim_win_set_config(v.win, {
+        relative = "editor",
+        row = math.max(0, math.floor((editor_h - height) / 2)),
+        col = c.col,
+        height = height,
+      })
     end
   end
-  -- the cursor stays on the agent it was on (its row may have moved)
+  -- the cursor stays on the agent it was on (its row may have moved; on one of its
+  -- overlap lines it stays put)
   local target = nil
-  for line, r in pairs(at) do
-    if under and r.id == under.id and (not target or line < target) then
-      target = line
+  if under and at[cursor_line] and at[cursor_line].id == under.id then
+    target = cursor_line
+  elseif under then
+    for line, r in pairs(at) do
+      if r.id == under.id and (not target or line < target) then
+        target = line
+      end
     end
   end
   target = target or math.min(math.max(cursor_line, #lines > 1 and 2 or 1), #lines)
