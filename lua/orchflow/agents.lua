@@ -25,7 +25,7 @@ local RESTART_TIMEOUT_S = 90 -- agent.restart starts the agent again (its initia
 
 M.ns = vim.api.nvim_create_namespace("orchflow_agents")
 
-M.footer = "a attach  p prompt  A answer  o output  s stop  r restart  R refresh  ? help  q close"
+M.footer = "a attach  p prompt  A answer  o output  s stop  r restart  ? help  q close"
 
 M.keys = {
   { "<CR> a", "attach: the agent's pane in a terminal split (an ACP agent: its output)" },

@@ -116,8 +116,9 @@ def test_rows_show_each_agent_and_a_state_change_appears_without_a_key(
     ed.cmd("Orchflow agent new custom sh -c 'echo ready; exec cat'")
     ed.wait_notify(r"agent \S+ \(custom\)", timeout=20)
     f = open_float(ed)
-    assert f["footer"] == (
-        " a attach  p prompt  A answer  o output  s stop  r restart  R refresh  ? help  q close "
+    assert (
+        f["footer"]
+        == " a attach  p prompt  A answer  o output  s stop  r restart  ? help  q close "
     )
     acp = wait_row(ed, "scripted-1", lambda r: r[3] == "idle")
     assert acp[1:4] == ["scripted", "acp", "idle"] and acp[4].endswith("s")
@@ -381,3 +382,31 @@ def test_help_key_lists_every_key(editor: Editor, isolated: Path, private_tmux: 
     for key in ("<CR> a", "p ", "A ", "o ", "s ", "r ", "R ", "q <Esc>", "? "):
         assert any(line.startswith(key) for line in f["lines"]), key
     assert "restart the agent" in text
+    press(ed, "q")  # the help closes, the list is back
+    ed.wait_until(lambda: len(ed.floats()) == 1)
+    fetches = ed.lua("return require('orchflow.agents').stats().fetches")
+    press(ed, "R")
+    ed.wait_until(
+        lambda: ed.lua("return require('orchflow.agents').stats().fetches") > fetches, timeout=10
+    )
+    press(ed, "q")
+    ed.wait_until(lambda: agents_float(ed) is None)
+    assert ed.lua("return require('orchflow.agents').stats()") is None
+
+
+def test_a_terminal_agent_takes_the_prompt_in_its_tui_and_answer_opens_its_pane(
+    editor: Editor, isolated: Path, private_tmux: TmuxServer
+) -> None:
+    ed = setup(editor, isolated)
+    ed.cmd("Orchflow agent new ai tui")
+    ed.wait_notify(r"agent tui-1 \(tui, terminal\)", timeout=20)
+    open_float(ed)
+    assert wait_row(ed, "tui-1")[1:3] == ["tui", "terminal"]
+    ed.lua("_G.typed = 'fix the flaky test'")
+    cursor_to(ed, "tui-1")
+    press(ed, "p")  # typed into its TUI and submitted
+    ed.wait_notify(r"orchflow: prompted tui-1")
+    cursor_to(ed, "tui-1")
+    press(ed, "A")  # its question is in its TUI: its pane opens
+    ed.wait_until(lambda: "tui got: fix the flaky test" in ed.screen_text(), timeout=15)
+    assert agents_float(ed) is None and ed.lua("return vim.bo.buftype") == "terminal"
