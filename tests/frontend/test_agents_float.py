@@ -161,6 +161,26 @@ def test_rows_show_each_agent_and_a_state_change_appears_without_a_key(
     assert stats["fetches"] >= 2
 
 
+def test_it_follows_the_agents_while_the_user_types_elsewhere(
+    editor: Editor, isolated: Path, private_tmux: TmuxServer
+) -> None:
+    ed = setup(editor, isolated)
+    new_acp_agent(ed)
+    f = open_float(ed)
+    wait_row(ed, "scripted-1", lambda r: r[3] == "idle")
+    ed.cmd("wincmd p")  # back to the file, the float stays open
+    main = ed.lua("return vim.api.nvim_get_current_win()")
+    assert main != f["win"]
+    ed.nv.input("itype here")
+    ed.wait_until(lambda: ed.nv.api.get_mode()["mode"] == "i")
+    ed.lua("require('orchflow.host').call('agent.prompt', { id = 'scripted-1', text = 'hello' })")
+    wait_row(ed, "scripted-1", lambda r: r[3] == "idle" and r[-2:] == ["Hello", "there."])
+    assert ed.nv.api.get_mode()["mode"] == "i"
+    assert ed.lua("return vim.api.nvim_get_current_win()") == main
+    ed.nv.input(" still")
+    ed.wait_until(lambda: ed.lua("return vim.api.nvim_get_current_line()") == "type here still")
+
+
 def test_prompt_output_and_stop_keys(
     editor: Editor, isolated: Path, private_tmux: TmuxServer
 ) -> None:
