@@ -37,6 +37,7 @@ MODULES = [
     "modules",
     "ray",
     "resume",
+    "agents_float",
 ]
 
 

@@ -181,7 +181,7 @@ M.tree = {
         plug = "orchflow-agent-new",
         complete = "orchestrator.complete_agent_types",
       },
-      list = { impl = "orchestrator.agent_list", desc = "List agents", plug = "orchflow-agent-list", key = "<leader>oA" },
+      list = { impl = "agents.open", desc = "The agents float: live states; attach, prompt, answer, output, stop, restart", plug = "orchflow-agent-list", key = "<leader>oA" },
       send = { impl = "orchestrator.agent_send", desc = "Type text into an agent: {id} {text}" },
       stop = { impl = "orchestrator.agent_stop", desc = "Stop an agent: {id}" },
       worktree = {

@@ -13,6 +13,11 @@ M.groups = {
   { name = "OrchflowError", link = "DiagnosticError", desc = "Failures: exited non-zero, errors" },
   { name = "OrchflowSelection", link = "CursorLine", desc = "The selected row in a picker" },
   { name = "OrchflowMatch", link = "Special", desc = "Matched characters in pickers" },
+  { name = "OrchflowAgentNeedsInput", link = "DiagnosticVirtualTextWarn", desc = "An agent waiting for you (its whole row)" },
+  { name = "OrchflowAgentWorking", link = "DiagnosticInfo", desc = "An agent at work (its state)" },
+  { name = "OrchflowAgentIdle", link = "DiagnosticOk", desc = "An idle agent (its state)" },
+  { name = "OrchflowAgentDone", link = "Comment", desc = "An agent that exited (its state)" },
+  { name = "OrchflowAgentError", link = "DiagnosticError", desc = "An agent that ended in error (its state)" },
 }
 
 function M.apply()

@@ -158,35 +158,9 @@ function M.agent_cleanup()
   end), { timeout_s = worktree_timeout() })
 end
 
+--- :Orchflow agent list: the live agents float (lua/orchflow/agents.lua).
 function M.agent_list()
-  call("agent.list", {}, with_result(function(res)
-    local agents = res.agents or res
-    local lines = {}
-    local now = os.time()
-    for _, a in ipairs(agents) do
-      if a.type == "ai" and a.state_age_s then -- ACP or terminal AI agent: its AI state
-        local age = require("orchflow.ai").age(a.state_age_s)
-        local note = a.state_reason ~= vim.NIL and a.state_reason or ""
-        if a.question and a.question ~= vim.NIL then
-          note = a.question
-        elseif a.transport == "terminal" and a.state_source then
-          note = ("[%s] %s"):format(a.state_source, note)
-        end
-        lines[#lines + 1] = ("%-12s %-9s %-12s %-5s %s"):format(a.name, a.agent, a.state, age, note)
-      else -- a pane: its id, type, the pane's state (and how long it has been open)
-        local since = type(a.created_at) == "number" and require("orchflow.ai").age(now - a.created_at) or ""
-        lines[#lines + 1] = ("%-10s %-7s %-9s %-5s %s"):format(a.id, a.type, a.state, since, a.command or "")
-      end
-      -- overlap warning: files this agent's worktree changed that another's changed too
-      for _, o in ipairs(type(a.overlaps) == "table" and a.overlaps or {}) do
-        lines[#lines + 1] = ("  ! %s also changed by %s"):format(o.path, table.concat(o.agents, ", "))
-      end
-    end
-    if #lines == 0 then
-      lines[1] = "No agents. :Orchflow agent new {type} starts one."
-    end
-    show(lines, "orchflow agents")
-  end))
+  return require("orchflow.agents").open()
 end
 
 function M.agent_send(args, info)

@@ -79,6 +79,7 @@ from orchestrator.agents.acp_mcp import acp_servers
 from orchestrator.agents.acp_terminals import AcpTerminals, TerminalsGetter
 from orchestrator.agents.acp_transport import StdioJsonTransport
 from orchestrator.agents.editor_fs import EditorFs
+from orchestrator.agents.last_message import last_message
 from orchestrator.agents.registry import AgentSpec
 from orchestrator.agents.state import FINAL, AgentEvent, AgentState, transition
 from orchestrator.mcp.client.spec import ServerSpec
@@ -265,6 +266,7 @@ class AcpAgent:
             "agent_info": self.agent_info,
             "turns": len(self.turns),
             "last_turn": last.to_dict() if last else None,
+            "last_message": last_message(self.updates),
             "updates": self.update_count,
             "usage": self.usage or None,
             "questions": [q.to_dict() for q in self.questions.values()],

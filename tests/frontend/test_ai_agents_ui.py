@@ -93,12 +93,20 @@ def test_agent_list_shows_state_and_age_and_output_follows_updates(
     ed.cmd("close")
     ed.wait_until(lambda: _state(ed, "scripted-1") == "idle", timeout=15)
     ed.cmd("Orchflow agent list")
-    rows = ed.wait_until(
-        lambda: next((f["lines"] for f in ed.floats() if f["title"] == " orchflow agents "), None)
+    row = ed.wait_until(
+        lambda: next(
+            (
+                line
+                for f in ed.floats()
+                if f["title"] == " orchflow agents "
+                for line in f["lines"]
+                if line.startswith("scripted-1")
+            ),
+            None,
+        )
     )
-    row = next(line for line in rows if line.startswith("scripted-1"))
-    assert row.split()[1:3] == ["scripted", "idle"]
-    assert row.split()[3].endswith("s") and "turn t1 ended: end_turn" in row
+    assert row.split()[1:4] == ["scripted", "acp", "idle"]  # the agents float
+    assert row.split()[4].endswith("s") and row.endswith("Hello there.")
 
 
 def _state(ed: Editor, name: str) -> str | None:

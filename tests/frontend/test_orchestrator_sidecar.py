@@ -83,7 +83,9 @@ def test_agent_new_list_and_output(editor: Editor, private_tmux: TmuxServer) -> 
     lines = ed.wait_until(lambda: [f for f in ed.floats() if "agents" in (f["title"] or "")])[0][
         "lines"
     ]
-    assert any(line.startswith(agent_id) and "custom" in line for line in lines)
+    assert any(  # the agents float: name, type, "pane", state, ..., its command
+        line.split()[1:3] == ["custom", "pane"] and "agent-says-$((40+2))" in line for line in lines
+    )
     ed.nv.input("q")
     ed.cmd(f"Orchflow agent output {agent_id}")
 

@@ -84,7 +84,8 @@ def test_needs_input_notice_names_agent_and_question_waits_for_typing_and_opens_
         lambda: next((f["lines"] for f in ed.floats() if f["title"] == " orchflow agents "), None)
     )
     row = next(line for line in rows if line.startswith("claude-1"))
-    assert row.split()[1:3] == ["claude", "needs_input"] and "Bash: rm -rf build" in row
+    assert row.split()[1:4] == ["claude", "terminal", "needs_input"]
+    assert row.endswith("asks: Bash: rm -rf build")
     pane_id = _agent(ed, "claude-1")["pane_id"]  # "Open its pane": a tmux client in a split
     ed.wait_until(
         lambda: (
