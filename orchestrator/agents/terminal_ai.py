@@ -50,6 +50,8 @@ CARRY = 400  # characters of the last (unfinished) line kept for the next chunk'
 _STATES = {"working": AgentState.WORKING, "needs_input": AgentState.NEEDS_INPUT}
 _STATES["idle"] = AgentState.IDLE
 _RANK = {"process": 0, "quiet": 1, "pattern": 2, "hook": 3}  # how exact a source is
+
+
 def question_of(payload: dict[str, Any]) -> str | None:
     """The question a needs-input hook asks: its message, else the tool and what it would
     do (Claude's PermissionRequest: tool_name + tool_input.command/file_path)."""
