@@ -1066,6 +1066,8 @@ def _acp_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
             "editor.attach",
             "editor.fs_reply",
         ],
+        "login": "auth_required: authenticate by an env_var method whose variables are set, "
+        "else state error saying how to log in (checked against real adapters: doc/agents.md)",
     }
 
 
@@ -1085,6 +1087,8 @@ def _terminal_agents_feature(needs_tmux: dict[str, Any]) -> dict[str, Any]:
         "methods": ["agent.hook"],
         "vendors": {s.name: s.hook_wiring for s in shipped.values() if s.hook_wiring != "none"},
         "sources": ["hook", "pattern", "quiet", "process"],
+        "patterns_checked": "Claude Code 2.1.197, Codex 0.171.0, Gemini CLI 0.61.0, opencode "
+        "1.18.33 (first-run dialogs, working, idle; doc/agents.md 'Checked against')",
     }
 
 

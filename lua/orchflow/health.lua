@@ -36,6 +36,8 @@ try:
         from orchestrator.agents import registry
         user = config.read_toml(paths.config_file()).get("agents")
         out["agents"] = registry.installed(registry.load(user))
+        from orchestrator.agents import versions
+        versions.add_versions(out["agents"])  # npm package.json, else --version (2 s)
     except Exception as exc:
         out["agents_error"] = str(exc)
     try:
@@ -226,7 +228,9 @@ function M.check()
       if argv then
         local path = a.transports[t]
         if path and path ~= vim.NIL then
-          found[#found + 1] = ("%s: %s (%s)"):format(t, table.concat(argv, " "), path)
+          local version = a.versions and a.versions[t]
+          version = (version and version ~= vim.NIL) and (", " .. version) or ""
+          found[#found + 1] = ("%s: %s (%s%s)"):format(t, table.concat(argv, " "), path, version)
         else
           missing[#missing + 1] = ("%s: %s"):format(t, argv[1])
         end

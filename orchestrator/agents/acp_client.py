@@ -75,6 +75,7 @@ from acp.schema import (
     WriteTextFileResponse,
 )
 
+from orchestrator.agents import acp_auth
 from orchestrator.agents.acp_mcp import acp_servers
 from orchestrator.agents.acp_terminals import AcpTerminals, TerminalsGetter
 from orchestrator.agents.acp_transport import StdioJsonTransport
@@ -198,6 +199,9 @@ class AcpAgent:
         self.update_count = 0
         self.usage: dict[str, Any] = {}
         self.agent_info: dict[str, Any] | None = None
+        self.auth_methods: list[dict[str, Any]] = []  # its initialize's (acp_auth.py)
+        self.authenticated: str | None = None  # the env_var method orchflow authenticated with
+        self._caps: Any = None  # its initialize's agentCapabilities (for a second session/new)
         self.session_id: str | None = None
         self.load_session_id: str | None = None  # session/load this one (resume.py sets it)
         self.can_load: bool | None = None  # its initialize offered loadSession
@@ -264,6 +268,8 @@ class AcpAgent:
             "mcp_servers": self.mcp_servers,
             "mcp_skipped": self.mcp_skipped,
             "agent_info": self.agent_info,
+            "auth_methods": self.auth_methods,  # acp_auth.py: names only, never values
+            "authenticated": self.authenticated,
             "turns": len(self.turns),
             "last_turn": last.to_dict() if last else None,
             "last_message": last_message(self.updates),
@@ -422,6 +428,7 @@ class AcpAgent:
                     ),
                 )
                 self.agent_info = _dump(init.agent_info) if init.agent_info else None
+                self.auth_methods, self._caps = acp_auth.methods(init), init.agent_capabilities
                 servers, self.mcp_skipped = acp_servers(
                     self._mcp_servers(), init.agent_capabilities, agent=self.name
                 )
@@ -436,8 +443,8 @@ class AcpAgent:
             )
             return
         except RequestError as exc:
-            self._fail(f"the agent refused to start a session: {exc}", "acp")
-            return
+            if not await self._login_then_open(exc):
+                return
         except ConnectionError:
             await asyncio.sleep(0)  # let the process watcher or the bad line say why
             self._fail(self._gone_reason("during initialize"))
@@ -471,6 +478,53 @@ class AcpAgent:
         if self.how is not None:
             note = f"[new session {new.session_id}] {self.how}\n"
             self._record("session", self._block("session", note), {"new": new.session_id})
+    # -- login (acp_auth.py): authenticate by an env var the agent names, else say how --
+    def _login_reason(self, exc: RequestError, when: str, tried: str | None = None) -> str:
+        return acp_auth.login_reason(
+            label=self.spec.label,
+            hint=self.spec.login,
+            found=self.auth_methods,
+            exc=exc,
+            when=when,
+            tried=tried,
+        )
+
+    async def _login_then_open(self, exc: RequestError) -> bool:
+        """After session/new answered ``exc``: on auth_required with an ``env_var`` method
+        whose variables are set, ``authenticate`` and open the session again (True);
+        otherwise end in error with the reason (False)."""
+        env = acp_auth.agent_env(self.spec.env, self.worktree_env)
+        if not acp_auth.is_auth_error(exc):
+            self._fail(acp_auth.refused_reason(exc, env), "acp")
+            return False
+        method = acp_auth.env_method(self.auth_methods, env)
+        if method is None or self.authenticated is not None:
+            self._fail(self._login_reason(exc, "session/new", self.authenticated), "acp")
+            return False
+        self.authenticated = str(method["id"])
+        log.info("agent %s: authenticate with %s", self.name, self.authenticated)
+        timeout = self.spec.init_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                await self._conn.authenticate(method_id=self.authenticated)
+                servers, _ = acp_servers(self._mcp_servers(), self._caps, agent=self.name)
+                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
+                self.session_id = new.session_id
+        except TimeoutError:
+            self._fail(f"the agent did not answer authenticate within {timeout:g} s", "acp")
+            return False
+        except RequestError as again:
+            if acp_auth.is_auth_error(again):
+                reason = self._login_reason(again, "session/new", self.authenticated)
+            else:
+                reason = acp_auth.refused_reason(again, env)
+            self._fail(reason, "acp")
+            return False
+        except ConnectionError:
+            await asyncio.sleep(0)
+            self._fail(self._gone_reason("during authenticate"))
+            return False
+        return not self.final
 
     async def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -609,7 +663,7 @@ class AcpAgent:
                 return
             turn.started_at = time.time()
             self._current_turn = turn
-            lost = False
+            lost, login = False, ""
             self._set_state(AgentEvent.PROMPT, "acp", f"turn {turn.turn_id}")
             self._record("prompt", self._block("prompt", f"> {turn.text}\n"), {"text": turn.text})
             try:
@@ -618,6 +672,7 @@ class AcpAgent:
                 )
             except RequestError as exc:
                 turn.error = f"the agent answered the prompt with an error: {exc}"
+                login = self._login_reason(exc, "the prompt") if acp_auth.is_auth_error(exc) else ""
             except ConnectionError:
                 turn.error = self.state_reason if self.final else "the connection closed"
                 lost = not self.final and not self._stopping
@@ -636,6 +691,8 @@ class AcpAgent:
                 turn.to_dict(),
             )
             self._cancel_questions()
+            if login:  # no use for turns until the user logs in: say how
+                self._fail(login, "acp")
             if lost:  # the agent went away mid-turn: say so with its exit code
                 await self._exited(within=DEFAULT_STOP_S)
                 self._fail(self._gone_reason("mid-turn"))

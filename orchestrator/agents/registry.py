@@ -34,7 +34,7 @@ WIRINGS = ("none", "claude-settings", "codex-notify", "gemini-settings", "aider-
 HOOK_STATES = ("working", "needs_input", "idle")  # what a hook event or a pattern may report
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _LISTS = ("command", "acp", "resume", "continue")
-_TEXTS = ("label", "submit_key", "file_ref", "transport")
+_TEXTS = ("label", "submit_key", "file_ref", "transport", "login")
 _FIELDS = (*_LISTS, *_TEXTS, "init_timeout_s", "env", "hooks", "patterns", "quiet_s")
 _HOOK_KEYS = ("wiring", "events", "note")
 
@@ -60,6 +60,7 @@ class AgentSpec:
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S
     env: dict[str, str] = field(default_factory=dict)
     source: str = "registry"  # "registry" | "config" | "registry+config"
+    login: str = ""  # how to log in, for an agent that answers auth_required (acp_auth.py)
 
     def argv(self, transport: str) -> tuple[str, ...]:
         return self.acp if transport == "acp" else self.command
@@ -88,6 +89,7 @@ class AgentSpec:
             "transport": self.transport,
             "transports": self.transports(),
             "source": self.source,
+            "login": self.login,
             "installed": {t: self.executable(t) for t in self.transports()},
         }
 

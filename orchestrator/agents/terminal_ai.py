@@ -8,8 +8,9 @@ The agent is the CLI's own TUI in a tmux pane. Its state lives in the one table
   registry maps ``Event`` or ``Event:kind`` (the payload's ``notification_type`` or
   ``type``) to working / needs_input / idle. needs_input carries the question from the
   payload (``message``, or the tool and its command/path).
-- ``pattern``: a regex of the registry's ``patterns`` matched the pane's new output (ANSI
-  stripped); the match that ends last wins; needs_input's question is the matched line.
+- ``pattern``: a regex of the registry's ``patterns`` matched the pane's new output as text
+  (screen_text.py: cursor moves become spaces and line feeds, as real TUIs draw); the match
+  that ends last wins; needs_input's question is the matched line.
 - ``quiet``: no pattern matched: output flowing is ``working``, then ``quiet_s`` seconds
   without output is ``idle`` (``starting`` settles to ``idle`` the same way).
 - ``process``: the pane was made (``starting``) or its process ended (``exited``).
@@ -34,6 +35,7 @@ from typing import Any
 
 from orchestrator.agents.hook_wiring import Wiring
 from orchestrator.agents.registry import AgentSpec
+from orchestrator.agents.screen_text import ScreenText
 from orchestrator.agents.state import FINAL, AgentEvent, AgentState, route, transition
 from orchflow_core.mux.stream import OutputSubscription
 from orchflow_core.terminal.watch import pump
@@ -43,21 +45,11 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, dict[str, Any]], None]  # (method, params)
 
 MAX_QUESTION = 300  # characters of a question kept
+_FRAME = " \t│┃║|"  # a dialog's side borders, stripped from a question (Gemini CLI's box)
 CARRY = 400  # characters of the last (unfinished) line kept for the next chunk's patterns
 _STATES = {"working": AgentState.WORKING, "needs_input": AgentState.NEEDS_INPUT}
 _STATES["idle"] = AgentState.IDLE
 _RANK = {"process": 0, "quiet": 1, "pattern": 2, "hook": 3}  # how exact a source is
-_CSI = re.compile(r"\x1b\[[0-?]*[ -/]*([@-~])")
-_OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-_ESC = re.compile(r"\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean(text: str) -> str:
-    """Terminal output as text: escape sequences out (a cursor-forward is a space, as a TUI
-    uses it), carriage returns and other controls out, line feeds kept."""
-    text = _OSC.sub("", text)
-    text = _CSI.sub(lambda m: " " if m.group(1) == "C" else "", text)
-    return _ESC.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def question_of(payload: dict[str, Any]) -> str | None:
@@ -120,6 +112,7 @@ class TerminalAiAgent:
             for p in ps
         ]
         self._carry = ""
+        self._screen = ScreenText()  # the stream as text (escape sequences as spaces/lines)
         self._quiet: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.transitions.append(self._record())
@@ -260,7 +253,7 @@ class TerminalAiAgent:
     def data(self, chunk: bytes) -> bool:
         if self.final:
             return False
-        text = clean(chunk.decode("utf-8", "replace"))
+        text = self._screen.feed(chunk)
         if not text.strip():
             return True  # cursor moves, a blinking cursor: no activity
         scan = self._carry + text
@@ -275,7 +268,7 @@ class TerminalAiAgent:
             if self._fallback_may(state):
                 line_start = scan.rfind("\n", 0, match.start()) + 1
                 line_end = scan.find("\n", match.end())
-                line = scan[line_start : line_end if line_end >= 0 else None].strip()
+                line = scan[line_start : line_end if line_end >= 0 else None].strip(_FRAME)
                 self.observe(
                     state,
                     "pattern",
@@ -301,6 +294,7 @@ class TerminalAiAgent:
 
     def gap(self, dropped_bytes: int) -> bool:
         self._carry = ""
+        self._screen.reset()
         return not self.final
 
     def end(self, *, pane_gone: bool) -> None:

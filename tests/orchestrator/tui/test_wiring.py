@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agents import hook_wiring, registry
+from orchestrator.agents.screen_text import clean
 from orchestrator.agents.state import AgentEvent, AgentState, route
-from orchestrator.agents.terminal_ai import clean, question_of
+from orchestrator.agents.terminal_ai import question_of
 from orchflow_core.errors import ConfigError, ConflictError
 
 
