@@ -478,6 +478,7 @@ class AcpAgent:
         if self.how is not None:
             note = f"[new session {new.session_id}] {self.how}\n"
             self._record("session", self._block("session", note), {"new": new.session_id})
+
     # -- login (acp_auth.py): authenticate by an env var the agent names, else say how --
     def _login_reason(self, exc: RequestError, when: str, tried: str | None = None) -> str:
         return acp_auth.login_reason(
