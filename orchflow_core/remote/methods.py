@@ -87,7 +87,6 @@ _forward("agent.prompt", "agent.prompt", ("id", "text"))
 _forward("agent.cancel", "agent.cancel", ("id",))
 _forward("agent.answer", "agent.answer", ("id", "request_id", "option_id"))
 _forward("agent.turns", "agent.turns", ("id",))
-_forward("agent.restart", "agent.restart", ("id",))  # the agents float's `r` key
 _forward("agent.registry", "agent.registry")
 _forward("agent.restart", "agent.restart", ("id",))  # waits for the agent's session (bounded)
 _forward("agent.unsubscribe", "stream.unsubscribe", ("id",))
