@@ -283,10 +283,13 @@ class AiAgents:
         session: str | None,
         prompt: str | None,
         worktree: Any = None,
+        resumable: bool = True,
     ) -> dict[str, Any]:
         """A new AI agent; in a worktree of its own (``worktree``: true, false or {branch?,
         base?}; absent: on when ``cwd`` is in a git repository, ``[worktree] ai``), removed
-        again if the agent cannot start."""
+        again if the agent cannot start. ``resumable=False``: not kept in
+        ``agent_sessions``, so a restarted orchestrator does not bring it back (the swarm's
+        pooled agents: the pool that owned them ended with the process)."""
         specs = self.registry()
         spec = specs.get(agent)
         if spec is None:
@@ -326,7 +329,9 @@ class AiAgents:
             raise InvalidArgumentError(f"an agent named {name!r} runs already", param="name")
         wt_spec = await self._panes.default_worktree(worktree, workdir)
         if wt_spec is None:
-            return await self._start(spec, argv, transport, name, workdir, session, prompt, None)
+            return await self._start(
+                spec, argv, transport, name, workdir, session, prompt, None, resumable=resumable
+            )
         manager = self._panes.worktrees
         if manager is None:
             raise InvalidArgumentError("worktrees are not configured here", param="worktree")
@@ -337,7 +342,9 @@ class AiAgents:
         )
         try:
             inside = os.path.normpath(os.path.join(ws["path"], ws["rel"]))
-            return await self._start(spec, argv, transport, name, inside, session, prompt, ws)
+            return await self._start(
+                spec, argv, transport, name, inside, session, prompt, ws, resumable=resumable
+            )
         except BaseException:
             try:
                 await manager.remove(tm, ws)
@@ -357,6 +364,8 @@ class AiAgents:
         session: str | None,
         prompt: str | None,
         ws: dict[str, Any] | None,
+        *,
+        resumable: bool = True,
     ) -> dict[str, Any]:
         if transport == "terminal":
             return await self._create_terminal(spec, argv, name, workdir, session, prompt, ws)
@@ -382,7 +391,7 @@ class AiAgents:
             acp_agent.worktree = ws
             acp_agent.worktree_env = self._panes.worktrees.env(ws)
         self._agents[acp_agent.id] = acp_agent
-        if self.keeper is not None:
+        if self.keeper is not None and resumable:
             self.keeper.created(
                 acp_agent.id, agent=spec.name, transport="acp", view=acp_agent.view()
             )

@@ -153,6 +153,7 @@ class AgentPool:
                 cwd=cwd or None,
                 session=None,
                 prompt=None,
+                resumable=False,  # the pool ends with this process: not brought back
             )
             member = Member(ai.get(view["id"]), key, busy=busy)
         finally:

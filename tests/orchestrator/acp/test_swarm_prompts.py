@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,11 @@ async def test_prompt_tasks_run_on_registry_agents(orch_with_agents: Orchestrato
             tasks[t]["agent_run"]["name"] for t in ("greet", "tool")
         }
         assert all(a["name"].startswith("pool-scripted-") and a["state"] == "idle" for a in pooled)
+        # pooled agents end with the pool: a restarted orchestrator does not bring them back
+        db = sqlite3.connect(orch_with_agents.base / "state" / "orchestrator.db")
+        kept = [r[0] for r in db.execute("SELECT name FROM agent_sessions")]
+        db.close()
+        assert not [n for n in kept if n.startswith("pool-")]
         with pytest.raises(InvalidArgumentError, match="unknown agent 'nobody'"):
             await client.call(
                 "swarm.submit", {"tasks": [{"id": "x", "prompt": "hi", "agent": "nobody"}]}
