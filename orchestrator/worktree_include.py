@@ -75,16 +75,28 @@ async def included_files(git: Git) -> list[str]:
         git.run("ls-files", "-z", "--others", "--ignored", "--exclude-standard"),
     )  # fmt: skip
     wanted = {p for p in ignored.split(b"\0") if p}
-    root = git.root.resolve()
-    files = []
-    for raw in matched.split(b"\0"):
-        if not raw or raw not in wanted:
+    both = [raw.decode(errors="surrogateescape") for raw in matched.split(b"\0") if raw in wanted]
+    return await asyncio.to_thread(_inside, git.root, both)
+
+
+def _inside(root: Path, rels: list[str]) -> list[str]:
+    """``rels`` but those whose resolved parent is outside ``root`` (a symlinked parent
+    directory, or a symlink to a file elsewhere). Each directory is resolved once."""
+    real = root.resolve()
+    dirs: dict[str, bool] = {}
+    out = []
+    for rel in rels:
+        parent = os.path.dirname(rel)
+        inside = dirs.get(parent)
+        if inside is None:
+            inside = dirs[parent] = Path(os.path.realpath(root / parent)).is_relative_to(real)
+        path = root / rel
+        if not inside or (
+            os.path.islink(path) and not Path(os.path.realpath(path)).parent.is_relative_to(real)
+        ):
             continue
-        rel = raw.decode(errors="surrogateescape")
-        if not (root / rel).resolve().parent.is_relative_to(root):  # a symlinked parent
-            continue
-        files.append(rel)
-    return files
+        out.append(rel)
+    return out
 
 
 def staging_dir(path: Path, token: str) -> Path:
@@ -114,8 +126,7 @@ class Stage:
         """Move the staged files into the worktree at ``path``; the number copied."""
         files = await self._task
         if files:
-            await asyncio.to_thread(_merge, self.dir, path)
-            await asyncio.to_thread(shutil.rmtree, self.dir, True)
+            await asyncio.to_thread(_merge_and_drop, self.dir, path)
         return len(files)
 
     async def discard(self) -> None:
@@ -222,6 +233,11 @@ def _copy_xattrs(fin: int, fout: int) -> None:
         except OSError as exc:
             if exc.errno not in _NO_XATTR:
                 raise
+
+
+def _merge_and_drop(staged: Path, dst: Path) -> None:
+    _merge(staged, dst)
+    shutil.rmtree(staged, ignore_errors=True)  # the directories that were merged into
 
 
 def _merge(staged: Path, dst: Path) -> None:

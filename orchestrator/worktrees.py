@@ -20,7 +20,8 @@ half-made is left):
 
 Steps 1 and 2 overlap (measured in benchmarks/bench_worktree.py): the files to copy are
 found and copied aside while the base is read and ``git worktree add`` checks out, then
-moved in. The base's commit and HEAD's branch are one ``rev-parse``; an invalid or taken
+moved in. The base's commit and HEAD's branch are read by the ``rev-parse`` that finds the
+repository (``Git.open_resolving``); an invalid or taken
 branch name is refused by ``git worktree add`` itself before it makes anything, and only
 then are the checks run one by one to say which it was.
 
@@ -228,11 +229,13 @@ class Worktrees:
                 f"agent name {name!r} names the worktree directory: use letters, digits, - and _",
                 param="name",
             )
-        git = await Git.open(cwd)
+        links = self.settings.symlink_dirs()
+        base = spec.get("base")
+        # the base and HEAD's branch are read by the rev-parse that finds the repository
+        git, resolved = await _open_resolving(cwd, base)
         root = git.root
         rel = os.path.relpath(Path(cwd).resolve(), root.resolve())
         include_patterns(root)  # refuse a bad pattern before anything is made
-        links = self.settings.symlink_dirs()
         branch = spec.get("branch") or f"orchflow/{name}"
         if branch.startswith("-"):
             raise InvalidArgumentError(f"{branch!r} is not a valid branch name", param="worktree")
@@ -242,7 +245,7 @@ class Worktrees:
         stage = Stage(git, path, token=uuid.uuid4().hex[:8])
         self._staging.add(stage.dir)
         try:
-            ws = await self._checks_and_add(git, name, branch, spec.get("base"), path, held_ports)
+            ws = await self._checks_and_add(git, name, branch, base, resolved, path, held_ports)
             ws["rel"] = "" if rel == "." else rel
             return await self._bootstrap(git, tm, ws, stage, links)
         except BaseException:
@@ -257,17 +260,17 @@ class Worktrees:
         name: str,
         branch: str,
         base: str | None,
+        resolved: tuple[str, str] | None,
         path: Path,
         held_ports: set[int],
     ) -> dict[str, Any]:
-        """The base resolved, the path checked, a port leased, ``git worktree add -b``.
+        """The path checked, a port leased, ``git worktree add -b``.
 
-        One ``rev-parse`` reads the base's commit and HEAD's branch; the branch name's
-        validity and that it is free are left to ``git worktree add``, which refuses both
-        before it makes anything. Only when git refuses are the separate checks run, to
-        say which (``_refusal``)."""
-        found = await _resolve_fast(git, base)
-        base, base_commit = found if found else await _refusal(git, base, branch)
+        ``resolved``: the base and its commit from ``_open_resolving``;
+        the branch name's validity and that it is free are left to ``git worktree add``,
+        which refuses both before it makes anything. Only when one of them fails are the
+        separate checks run, to say which (``_refusal``)."""
+        base, base_commit = resolved if resolved else await _refusal(git, base, branch)
         if path.exists():
             raise ConflictError(f"worktree path {path} exists already", path=str(path))
         port = await self.lease_port(held_ports)
@@ -543,31 +546,29 @@ class Worktrees:
         return out
 
 
-async def _resolve_fast(git: Git, base: str | None) -> tuple[str, str] | None:
-    """``(base, base commit)`` from one ``rev-parse`` (without a base: HEAD's branch, or
-    the commit of a detached HEAD); None when it fails (an unknown base, no commit yet, a
-    base git would read as an option), for ``_refusal`` to say why."""
+async def _open_resolving(cwd: str, base: str | None) -> tuple[Git, tuple[str, str] | None]:
+    """The repository around ``cwd``, and ``(base, base commit)`` from the same
+    ``rev-parse`` (without a base: HEAD's branch, or the commit of a detached HEAD); None
+    when that fails (an unknown base, no commit yet, a base git would read as an option),
+    for ``_refusal`` to say why."""
     if base is not None and base.startswith("-"):
-        return None
-    rc, out, _ = await git.run(
-        "rev-parse", f"{base or 'HEAD'}^{{commit}}", "--abbrev-ref", "HEAD", "--",
-        ok_codes=(0, 1, 128),
-    )  # fmt: skip
-    lines = out.decode(errors="surrogateescape").splitlines()
-    if rc != 0 or len(lines) != 3 or lines[2] != "--":
-        return None
+        return await Git.open(cwd), None
+    git, lines = await Git.open_resolving(cwd, f"{base or 'HEAD'}^{{commit}}", "--abbrev-ref",
+                                          "HEAD", "--")  # fmt: skip
+    if lines is None or len(lines) != 3 or lines[2] != "--":
+        return git, None
     commit, head = lines[0], lines[1]
     if base is None:
         base = commit if head == "HEAD" else head  # "HEAD": detached, its commit
     elif base == "HEAD":
         base = commit
-    return base, commit
+    return git, (base, commit)
 
 
 async def _refusal(git: Git, base: str | None, branch: str) -> tuple[str, str]:
     """The checks one at a time (at once): raise the reason the base or branch is refused
     (no commit yet, an unknown base, an invalid or taken branch name), or return ``(base,
-    base commit)`` as ``_resolve_fast`` does when there is none."""
+    base commit)`` as ``_open_resolving`` does when there is none."""
     root = git.root
     (rc_head, head, _), (rc_base, out, _), (rc_name, _, _), (rc_taken, _, _) = (
         await asyncio.gather(

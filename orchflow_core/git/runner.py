@@ -152,6 +152,15 @@ class Git:
     @classmethod
     async def open(cls, cwd: str | Path, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Git:
         """The repository containing ``cwd``; UnavailableError if there is none."""
+        repo, _ = await cls.open_resolving(cwd, timeout_s=timeout_s)
+        return repo
+
+    @classmethod
+    async def open_resolving(
+        cls, cwd: str | Path, *revs: str, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> tuple[Git, list[str] | None]:
+        """``open``, and ``git rev-parse <revs>`` in the same process (rev-parse runs no
+        filter or hook): its output lines, or None when one of ``revs`` did not resolve."""
         where = Path(cwd).expanduser()
         if not where.is_dir():
             raise InvalidArgumentError(
@@ -165,7 +174,7 @@ class Git:
         (rc, out, err), config = await asyncio.gather(
             _exec(
                 [binary, "rev-parse", "--is-bare-repository", "--absolute-git-dir",
-                 "--show-toplevel"],
+                 "--show-toplevel", *revs],
                 cwd=where, env=env, stdin=None, timeout_s=timeout_s,
             ),
             _exec(
@@ -178,7 +187,7 @@ class Git:
             raise UnavailableError(
                 f"git: {where} is a bare repository: it has no working tree", cwd=str(where)
             )
-        if rc != 0 or len(lines) < 3:
+        if len(lines) < 3 or (rc != 0 and not revs):  # (with revs: one did not resolve)
             text = err.decode(errors="replace")
             if "not a git repository" in text:
                 raise UnavailableError(
@@ -189,7 +198,7 @@ class Git:
             raise UnavailableError(f"git: {_last_lines(text, 3) or 'rev-parse failed'}")
         repo = cls(root=Path(lines[2]), git_dir=Path(lines[1]), binary=binary)
         repo._load_filters(*config[:2])
-        return repo
+        return repo, (lines[3:] if rc == 0 else None)
 
     def _load_filters(self, rc: int, out: bytes) -> None:
         """From the config (``git config --list --show-scope -z``, which runs nothing):
