@@ -751,6 +751,7 @@ class Orchestrator:
             await (await self.agent_manager()).start()
             await (await self.ai_agent_manager()).attach_terminals()
             await leases_of(self).reattach(await self.agent_manager())
+            leases_of(self).reattach_acp((await self.ai_agent_manager()).live_acp())
         except OrchflowError as exc:
             log.warning("terminals unavailable: %s", exc.message)
         except Exception:

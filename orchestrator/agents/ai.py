@@ -95,6 +95,10 @@ class AiAgents:
         panes.ai_view = self._tui_view
         panes.ai_stopped = self._tui_stopped
 
+    def live_acp(self) -> list[AcpAgent]:
+        """The ACP agents that have not ended."""
+        return [a for a in self._agents.values() if not a.final]
+
     def views_with_worktree(self) -> list[AcpAgent]:
         """The ACP agents that have a worktree."""
         return [a for a in self._agents.values() if a.worktree]

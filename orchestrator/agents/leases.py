@@ -16,8 +16,9 @@ by ``agent.stop`` or when the agent ends:
 
 Either way a log line names the agent and how many locks went. They are stored
 (orchestrator/coordination/lock_journal.py): a restarted orchestrator keeps the locks of
-the agents it re-attaches (``reattach``: their pane's process still runs) with the lease
-they had left, and releases the others.
+the agents it re-attaches (``reattach``: their pane's process still runs;
+``reattach_acp``: ACP agents it brought back) with the lease they had left, and releases
+the others.
 """
 
 from __future__ import annotations
@@ -213,6 +214,21 @@ class AgentLeases:
                 await self._watch(rec.orchflow_id, f"agent {rec.name}")
                 kept += 1
                 log.info("agent %s re-attached: its locks are kept", rec.name)
+        return kept
+
+    def reattach_acp(self, agents: list[Any]) -> int:
+        """After a restart: the ACP agents the orchestrator brought back (``session/load``,
+        orchestrator/agents/resume.py) keep their restored locks; their end is their
+        ``agent.state`` (``on_agent_state``). Those that came back ended do not."""
+        kept = 0
+        for agent in agents:
+            if agent.final:
+                continue
+            owner = agent_owner(agent.id)
+            if self._locks.claim(owner):
+                self._owners[agent.id] = owner
+                kept += 1
+                log.info("ACP agent %s came back: its locks are kept", agent.name)
         return kept
 
     def drop(self, owner: str) -> None:

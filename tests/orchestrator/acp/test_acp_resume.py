@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orchflow_core.errors import InvalidArgumentError, NotFoundError
+from orchflow_core.errors import ConflictError, InvalidArgumentError, NotFoundError
 from orchflow_core.rpc.client import RpcClient
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.acp.conftest import SCRIPT, agents_toml, wait_state
@@ -230,5 +230,47 @@ async def test_acp_agents_come_back_after_a_graceful_stop(
             assert back["name"] == "patient"
             assert back["state_reason"] == "restarted with the orchestrator (session/load)"
             assert "echo=said before the stop" in await _output(client, agent["id"])
+    finally:
+        await again.stop()
+
+
+async def test_an_acp_agent_brought_back_keeps_its_locks(
+    tmp_path: Path, private_tmux: TmuxServer, workdir: Path, sessions: Path
+) -> None:
+    """Locks are stored (migration 7) and agents resumed (migration 8): an ACP agent that
+    comes back with the restarted orchestrator still holds what it declared."""
+    base = tmp_path / "home"
+    _config(base, sessions)
+    server = await OrchestratorProcess.start(base, private_tmux.socket, project_root=workdir)
+    try:
+        async with await server.client() as client:
+            made = await client.call(
+                "agent.create",
+                {
+                    "type": "ai",
+                    "agent": "loader",
+                    "name": "holder",
+                    "locks": [{"resource": "db:main", "mode": "exclusive"}],
+                },
+            )
+            await wait_state(client, made["id"], {"idle"})
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        assert await server.wait() == -signal.SIGKILL
+
+    again = await OrchestratorProcess.start(base, private_tmux.socket, project_root=workdir)
+    try:
+        async with await again.client() as client:
+            back = await wait_state(client, made["id"], {"idle", "error", "exited"})
+            assert back["state"] == "idle"
+            held = (await client.call("lock.list"))["locks"]
+            assert [(lock["resource"], lock["owner"], lock["restored"]) for lock in held] == [
+                ("db:main", "agent holder", True)
+            ]
+            with pytest.raises(ConflictError, match="'db:main' is held by agent holder"):
+                await client.call("lock.acquire", {"resource": "db:main", "mode": "exclusive"})
+            stopped = await client.call("agent.stop", {"id": made["id"]})
+            assert stopped.get("locks_released") == 1
+            assert (await client.call("lock.list"))["locks"] == []
     finally:
         await again.stop()
