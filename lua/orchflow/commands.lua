@@ -64,7 +64,7 @@ M.tree = {
     sub = {
       complete = {
         impl = "complete.complete",
-        desc = "Ask a provider; the answer streams into a float (<C-c> cancels): [@provider] {text}",
+        desc = "Ask a provider; the answer streams into a float (<C-c> cancels): [@provider] [+tools|-tools|+server] {text}",
         plug = "orchflow-ai-complete",
       },
       providers = {

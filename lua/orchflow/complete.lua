@@ -121,8 +121,29 @@ local function cancel(v)
   end
 end
 
---- :Orchflow ai complete [@provider] {text}: the answer streamed into a float.
---- Returns the float's window.
+--- Leading `+tools`, `-tools` and `+<server>` words: ai.complete's tools (nil: the
+--- provider's setting), and the text after them.
+local function tools_words(text)
+  local tools = nil
+  while true do
+    local sign, word, rest = text:match("^%s*([+-])([%w_-]+)%s+(.*)$")
+    if not sign then
+      return tools, text
+    end
+    if word == "tools" then
+      tools = sign == "+"
+    elseif sign == "+" then
+      tools = type(tools) == "table" and tools or {}
+      tools[#tools + 1] = word
+    else
+      return tools, text
+    end
+    text = rest
+  end
+end
+
+--- :Orchflow ai complete [@provider] [+tools|-tools|+server ...] {text}: the answer
+--- streamed into a float. Returns the float's window.
 function M.complete(args, info)
   local A = require("orchflow.args")
   local text = A.rest(args, info)
@@ -131,6 +152,8 @@ function M.complete(args, info)
   if first then
     provider, text = first, rest
   end
+  local tools
+  tools, text = tools_words(text)
   if vim.trim(text) == "" then
     return vim.ui.input({ prompt = "orchflow ai: " }, function(typed)
       if typed and vim.trim(typed) ~= "" then
@@ -155,7 +178,7 @@ function M.complete(args, info)
       cancel(v)
     end,
   })
-  host.call("ai.complete", { prompt = text, provider = provider, stream = true }, function(err, res)
+  host.call("ai.complete", { prompt = text, provider = provider, stream = true, tools = tools }, function(err, res)
     if err then
       v.running = false
       append(buf, "[error] " .. (err.message or tostring(err)))

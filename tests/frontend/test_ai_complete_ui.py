@@ -161,3 +161,13 @@ def test_a_tool_call_shows_as_a_line_in_the_float(
     health = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert f"local [default] (openai, {MODEL}); offers the MCP servers' tools" in health
     assert "other: tools names nope, not in [mcp.servers.*]" in health
+    # per call: -tools offers none, +<server> names the servers
+    editor.cmd("Orchflow ai complete -tools plain please")
+    ai_float(editor, lambda f: f["lines"] == ["Hello, world"] and "done:" in (f["footer"] or ""))
+    body = api.requests[-1]["body"]
+    assert "tools" not in body and body["messages"] == [{"role": "user", "content": "plain please"}]
+    editor.cmd("Orchflow ai complete @other +notes with notes")
+    ai_float(editor, lambda f: f["title"] == " ai: other " and "done:" in (f["footer"] or ""))
+    body = api.requests[-1]["body"]
+    assert body["messages"][-1]["content"] == "with notes"
+    assert "notes__add" in [t["function"]["name"] for t in body["tools"]]
