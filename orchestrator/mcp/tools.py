@@ -503,9 +503,11 @@ def check_size(arguments: Any) -> None:
         )
 
 
-# -- RULES CHOKE POINT -------------------------------------------------------------------
-# Every API call an MCP tool or resource makes passes here, and only here. The rules
-# engine will hook in at this line (origin="mcp") without touching any tool.
+# -- THE ONE WAY IN ------------------------------------------------------------------------
+# Every API call an MCP tool or resource makes passes here, and only here. The rules are
+# not checked here but by the orchestrator's handler every caller goes through
+# (orchestrator/methods.py: a pane command over JSON-RPC has origin "mcp", so a confirm
+# rule refuses it); tests/orchestrator/acp/test_rules_every_path.py drives pane_run.
 async def invoke(api: Api, method: str, params: dict[str, Any]) -> Any:
     return await api.call(method, params)
 
