@@ -36,6 +36,7 @@ MODULES = [
     "providers",
     "modules",
     "ray",
+    "screens",
 ]
 
 
