@@ -3,6 +3,8 @@ starts and the scripted ACP agent (a stand-in for a paid model: scripted_agent.p
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from tests.harness.editor import Editor
@@ -115,11 +117,29 @@ def _state(ed: Editor, name: str) -> str | None:
     )
 
 
+def path_without(names: tuple[str, ...], scratch: Path) -> str:
+    """PATH with ``names`` hidden: a directory holding one of them is replaced by a copy of
+    links to its other entries (a machine may have a real claude installed, npm -g)."""
+    out = []
+    for i, directory in enumerate(os.environ["PATH"].split(os.pathsep)):
+        if not any(shutil.which(n, path=directory) for n in names):
+            out.append(directory)
+            continue
+        shadow = scratch / f"path-{i}"
+        shadow.mkdir()
+        for entry in os.listdir(directory):
+            if entry not in names:
+                (shadow / entry).symlink_to(os.path.join(directory, entry))
+        out.append(str(shadow))
+    return os.pathsep.join(out)
+
+
 def test_checkhealth_lists_which_agents_are_installed(
     editor: Editor, isolated: Path, private_tmux: TmuxServer
 ) -> None:
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(config.read_text() + "\n" + agents_toml())
+    editor.lua("vim.env.PATH = ...", path_without(("claude", "claude-agent-acp"), isolated))
     editor.cmd("checkhealth orchflow")
     text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert "orchflow: AI agents" in text
