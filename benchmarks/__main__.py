@@ -38,6 +38,7 @@ MODULES = [
     "ray",
     "resume",
     "agents_float",
+    "screens",
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.harness.editor import Editor
+from tests.harness.hidden import path_without
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.acp.conftest import agents_toml
 
@@ -128,6 +129,7 @@ def test_checkhealth_lists_which_agents_are_installed(
 ) -> None:
     config = isolated / "config" / "orchflow" / "config.toml"
     config.write_text(config.read_text() + "\n" + agents_toml())
+    editor.lua("vim.env.PATH = ...", path_without(("claude", "claude-agent-acp"), isolated))
     editor.cmd("checkhealth orchflow")
     text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert "orchflow: AI agents" in text

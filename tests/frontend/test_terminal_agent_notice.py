@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.harness.editor import Editor
+from tests.harness.hidden import path_without
 from tests.harness.tmux import TmuxServer
 from tests.orchestrator.tui.conftest import agents_toml
 
@@ -109,6 +110,7 @@ def test_needs_input_notice_names_agent_and_question_waits_for_typing_and_opens_
 def test_checkhealth_says_how_each_terminal_agent_gets_its_state(
     editor: Editor, isolated: Path
 ) -> None:
+    editor.lua("vim.env.PATH = ...", path_without(("claude", "claude-agent-acp"), isolated))
     editor.cmd("checkhealth orchflow")
     text = "\n".join(editor.lua("return vim.api.nvim_buf_get_lines(0, 0, -1, false)"))
     assert "claude not installed (not on PATH: acp: claude-agent-acp, terminal: claude)" in text

@@ -112,8 +112,10 @@ async def test_a_real_screen_gives_the_state_a_user_expects(
         "agent.create", {"type": "ai", "agent": agent_name(screen)}
     )
     seen = await states.next(made["id"], state, source)
+    while question is not None and question not in seen["question"]:
+        # a stream may show an earlier dialog first (the trust answer redrawn with a tick)
+        seen = await states.next(made["id"], state, source)
     if question is not None:
-        assert question in seen["question"]
         got = await client.call("agent.get", {"id": made["id"]})
         assert got["state"] == "needs_input" and question in got["question"]
         listed = {a["id"]: a for a in await client.call("agent.list")}
