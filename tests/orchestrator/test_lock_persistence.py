@@ -95,11 +95,13 @@ async def test_locks_of_reattached_owners_survive_a_sigkill_and_a_connections_do
     finally:
         server.proc.send_signal(signal.SIGKILL)
         await server.proc.wait()
-    # what a killed orchestrator left: every lock it answered for is a row
-    assert _rows(base) == {
+    # what a killed orchestrator left: every lock of an owner that outlives it is a row (a
+    # connection's is written off its round trip, so it may not be yet: it is dropped anyway)
+    rows = _rows(base)
+    assert rows.pop("scratch", before["scratch"]["owner"]) == before["scratch"]["owner"]
+    assert rows == {
         "db:main": "agent migrator",
         "cache": "agent doomed",
-        "scratch": before["scratch"]["owner"],
         "prod": f"swarm {swarm_id} task deploy",
     }
     # while it is down, one agent's pane goes: it cannot be re-attached
