@@ -509,8 +509,8 @@ class AcpAgent:
             async with asyncio.timeout(timeout):
                 await self._conn.authenticate(method_id=self.authenticated)
                 servers, _ = acp_servers(self._mcp_servers(), self._caps, agent=self.name)
-                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=servers)
-                self.session_id = new.session_id
+                self.how = None  # a load refused for want of a login is tried again
+                await self._open_session(servers)
         except TimeoutError:
             self._fail(f"the agent did not answer authenticate within {timeout:g} s", "acp")
             return False
