@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the ACP SDK is imported on the first ACP agent (orchestrato
 log = logging.getLogger(__name__)
 
 WATCH_TOPIC = "agents"
+LOOK_TIMEOUT_S = 5.0  # one look at a terminal agent's pane, at most
 Publisher = Callable[[str, str, dict[str, Any]], int]  # (topic, method, params)
 _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
@@ -89,6 +90,7 @@ class AiAgents:
         self._agents: dict[str, AcpAgent] = {}
         panes.other_worktrees = self.worktree_metas  # their worktrees are in use, ports held
         self._tui: dict[str, TerminalAiAgent] = {}  # terminal agents, by pane orchflow id
+        self._looks: set[asyncio.Task[None]] = set()  # looks at their panes (_look_soon)
         self._state_dir = state_dir  # per-agent hook files live in <state_dir>/agents/<id>
         self._discovery_file = discovery_file  # where the hook CLI finds us
         self._watching: TerminalManager | None = None
@@ -245,12 +247,28 @@ class AiAgents:
             )
             agent.transitions[-1]["reason"] = agent.state_reason  # its first state says why
         self._tui[agent.id] = agent
+        agent.look = lambda: self._look_soon(tm, agent)
         sub = await tm.subscribe(rec.orchflow_id)
         if not backlog:  # what it printed before we came is not news
             while sub.get_nowait() is not None:
                 pass
         agent.start(sub)
         return agent
+
+    def _look_soon(self, tm: TerminalManager, agent: TerminalAiAgent) -> None:
+        """One look at a terminal agent's pane after its output stopped: a process that
+        ended is then a pane.state event (``_on_pane`` ends the agent) within a second,
+        not at the next pane listing."""
+        task = asyncio.get_running_loop().create_task(self._look(tm, agent))
+        self._looks.add(task)
+        task.add_done_callback(self._looks.discard)
+
+    async def _look(self, tm: TerminalManager, agent: TerminalAiAgent) -> None:
+        try:
+            async with asyncio.timeout(LOOK_TIMEOUT_S):
+                await tm.get(agent.id, observed=False)
+        except (OrchflowError, TimeoutError) as exc:  # gone or tmux busy: the next look
+            log.debug("looking at terminal agent %s's pane: %r", agent.name, exc)
 
     def registry(self) -> dict[str, agent_registry.AgentSpec]:
         return agent_registry.load(self._user_registry())

@@ -46,6 +46,7 @@ Publish = Callable[[str, dict[str, Any]], None]  # (method, params)
 
 MAX_QUESTION = 300  # characters of a question kept
 _FRAME = " \t│┃║|"  # a dialog's side borders, stripped from a question (Gemini CLI's box)
+LOOK_AFTER_S = 1.0  # output stopped this long: is its process still there? (at most quiet_s)
 CARRY = 400  # characters of the last (unfinished) line kept for the next chunk's patterns
 _STATES = {"working": AgentState.WORKING, "needs_input": AgentState.NEEDS_INPUT}
 _STATES["idle"] = AgentState.IDLE
@@ -114,6 +115,11 @@ class TerminalAiAgent:
         self._carry = ""
         self._screen = ScreenText()  # the stream as text (escape sequences as spaces/lines)
         self._quiet: asyncio.TimerHandle | None = None
+        # Has its process ended? tmux says nothing when a pane's process exits, so once its
+        # output stops for LOOK_AFTER_S the owner looks at the pane (one round trip; its
+        # pane.state event then ends the agent). Set by AiAgents; None: nobody looks.
+        self.look: Callable[[], None] | None = None
+        self._look: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.transitions.append(self._record())
 
@@ -253,6 +259,8 @@ class TerminalAiAgent:
     def data(self, chunk: bytes) -> bool:
         if self.final:
             return False
+        if self.look is not None:
+            self._arm_look()
         text = self._screen.feed(chunk)
         if not text.strip():
             return True  # cursor moves, a blinking cursor: no activity
@@ -309,10 +317,25 @@ class TerminalAiAgent:
             self._quiet.cancel()
         self._quiet = loop.call_later(self.spec.quiet_s, self._on_quiet)
 
+    def _arm_look(self) -> None:
+        """Any output (a goodbye, the screen restored) restarts the look's clock."""
+        if self._look is not None:
+            self._look.cancel()
+        loop = asyncio.get_running_loop()
+        self._look = loop.call_later(min(LOOK_AFTER_S, self.spec.quiet_s), self._look_now)
+
     def _cancel_quiet(self) -> None:
         if self._quiet is not None:
             self._quiet.cancel()
             self._quiet = None
+        if self._look is not None:
+            self._look.cancel()
+            self._look = None
+
+    def _look_now(self) -> None:
+        self._look = None
+        if self.look is not None and not self.final:
+            self.look()
 
     def _on_quiet(self) -> None:
         self._quiet = None

@@ -117,6 +117,9 @@ def main() -> int:
         if not line:
             return 0
         prompt = line.strip()
+        if prompt == "/exit":  # as the real TUIs: a goodbye, then the process ends
+            print("Goodbye!", flush=True)
+            return 0
         if kind == "claude":
             vendor.fire("UserPromptSubmit", prompt=prompt)
         elif kind == "gemini":

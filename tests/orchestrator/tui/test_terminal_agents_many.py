@@ -62,6 +62,19 @@ async def test_a_tui_that_exits_is_exited(
     assert "its process ended" in got["state_reason"]
 
 
+async def test_a_tui_that_quits_is_exited_without_anyone_asking(
+    client: RpcClient, states: States
+) -> None:
+    """tmux says nothing when a pane's process ends: once the TUI's output stops, the
+    orchestrator looks at its pane, so the ``agent.state`` event comes by itself (no
+    agent.get or pane listing here to notice it)."""
+    agent = await client.call("agent.create", {"type": "ai", "agent": "claude"})
+    await states.next(agent["id"], "idle", "hook")
+    await client.call("agent.send", {"id": agent["id"], "text": "/exit"})
+    ended = await states.next(agent["id"], "exited", "process")
+    assert "its process ended (code 0)" in str(ended["reason"])
+
+
 async def test_a_restarted_orchestrator_follows_its_terminal_agents(
     tmp_path: Path, private_tmux: TmuxServer, tui_orch: OrchestratorProcess, workdir: Path
 ) -> None:
