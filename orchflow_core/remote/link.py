@@ -227,9 +227,11 @@ class OrchestratorLink:
         for name in (*AGENT_EVENTS, *AI_EVENTS):
             client.on_notification(name, functools.partial(self._on_agent_event, name))
         try:
-            await client.call("agent.watch", {})
+            watched = await client.call("agent.watch", {})
         except OrchflowError as exc:  # an older orchestrator: no ACP agents to watch
             log.info("agent.watch refused (%s): no AI agent events", exc.message)
+        else:  # the agents that ran before this editor came: their states, as events
+            self._seed_states(watched)
         if self.editor:
             client.on_notification(
                 "editor.fs", functools.partial(self._on_agent_event, "editor.fs")
@@ -252,6 +254,28 @@ class OrchestratorLink:
         if isinstance(params, dict):
             self._streams.discard(str(params.get("id")))
             self._emit("agent.output_end", params)
+
+    def _seed_states(self, watched: Any) -> None:
+        """``agent.watch``'s answer lists the ACP agents with their state: each becomes an
+        ``agent.state`` event, so the statusline counts agents a new Neovim did not see
+        start (``seeded: true``; the state's own time and source are kept)."""
+        agents = watched.get("agents") if isinstance(watched, dict) else None
+        for agent in agents if isinstance(agents, list) else []:
+            if isinstance(agent, dict) and "id" in agent and "state" in agent:
+                self._emit(
+                    "agent.state",
+                    {
+                        "id": agent["id"],
+                        "name": agent.get("name"),
+                        "agent": agent.get("agent"),
+                        "transport": agent.get("transport", "acp"),
+                        "state": agent["state"],
+                        "source": agent.get("state_source"),
+                        "reason": agent.get("state_reason"),
+                        "at": agent.get("state_at"),
+                        "seeded": True,
+                    },
+                )
 
     async def _watch_connection(self, client: RpcClient) -> None:
         why = await client.wait_closed()

@@ -430,3 +430,24 @@ def test_a_terminal_agent_takes_the_prompt_in_its_tui_and_answer_opens_its_pane(
     press(ed, "A")  # its question is in its TUI: its pane opens
     ed.wait_until(lambda: "tui got: fix the flaky test" in ed.screen_text(), timeout=15)
     assert agents_float(ed) is None and ed.lua("return vim.bo.buftype") == "terminal"
+
+
+def test_a_new_neovim_counts_the_agents_that_ran_before_it_came(
+    service: Service, isolated: Path, private_tmux: TmuxServer
+) -> None:
+    """The statusline's "ai N" after a Neovim restart: an idle ACP agent sends no event, so
+    the link seeds the states from agent.watch's answer when it connects."""
+    work = isolated / "work"
+    first = service_editor(service, work)
+    try:
+        new_acp_agent(first)
+        statusline = "return require('orchflow.statusline').get()"
+        first.wait_until(lambda: "ai 1" in first.lua(statusline), timeout=10)
+    finally:
+        first.close()
+    second = service_editor(service, work)
+    try:
+        second.lua("require('orchflow.host').call('agent.registry', {}, function() end)")
+        second.wait_until(lambda: "ai 1" in second.lua(statusline), timeout=10)
+    finally:
+        second.close()
