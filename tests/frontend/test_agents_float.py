@@ -99,13 +99,6 @@ def open_float(ed: Editor) -> dict[str, Any]:
     return ed.wait_until(lambda: agents_float(ed), timeout=10)
 
 
-def restart_is_built() -> bool:
-    """Whether this orchestrator has agent.restart (another branch adds it)."""
-    from orchestrator import methods
-
-    return "agent.restart" in methods._TABLE
-
-
 def test_rows_show_each_agent_and_a_state_change_appears_without_a_key(
     editor: Editor, isolated: Path, private_tmux: TmuxServer
 ) -> None:
@@ -266,22 +259,6 @@ def test_attach_opens_the_pane_and_acp_attach_its_output(
     assert ed.lua("return vim.bo.buftype") == "terminal"
 
 
-@pytest.mark.skipif(restart_is_built(), reason="agent.restart exists: see the restart test")
-def test_restart_key_shows_the_orchestrators_error_while_it_has_no_restart(
-    editor: Editor, isolated: Path, private_tmux: TmuxServer
-) -> None:
-    ed = setup(editor, isolated)
-    new_acp_agent(ed)
-    open_float(ed)
-    wait_row(ed, "scripted-1", lambda r: r[3] == "idle")
-    cursor_to(ed, "scripted-1")
-    press(ed, "r")
-    ed.wait_notify(r"orchflow: restarting scripted-1")
-    ed.wait_notify(r"orchflow: Method not found: 'agent\.restart'", timeout=10)
-    assert not [m for m, _ in ed.notifications() if m.startswith("orchflow: restarted")]
-
-
-@pytest.mark.skipif(not restart_is_built(), reason="agent.restart is not in this orchestrator yet")
 def test_restart_key_restarts_the_agent_and_says_how(
     editor: Editor, isolated: Path, private_tmux: TmuxServer
 ) -> None:
