@@ -73,7 +73,9 @@ def _bare_ms(argv: list[str]) -> float:
 
 
 async def _ours(repo: Path, wt: Path, base: str) -> tuple[list[float], list[float], int]:
+    from orchestrator.review.comments import CommentRepository
     from orchestrator.review.service import AgentRef, Review
+    from orchestrator.schema import open_state_db
 
     ws: dict[str, Any] = {"path": str(wt), "root": str(repo), "branch": "orchflow/agent",
                           "base": "main", "base_commit": base}  # fmt: skip
@@ -88,7 +90,14 @@ async def _ours(repo: Path, wt: Path, base: str) -> tuple[list[float], list[floa
     async def send(a: AgentRef, text: str) -> dict[str, Any]:
         raise AssertionError("not sent in this benchmark")
 
-    review = Review(resolve, listing, send)
+    state = repo.parent / "state"
+    state.mkdir(exist_ok=True)
+    db = await open_state_db(state)  # review comments are kept there (migration 6)
+
+    async def state_db() -> Any:
+        return db
+
+    review = Review(resolve, listing, send, CommentRepository(state_db))
     opens, accepts = [], []
     hunks = 0
     view: dict[str, Any] = {}
@@ -104,6 +113,7 @@ async def _ours(repo: Path, wt: Path, base: str) -> tuple[list[float], list[floa
         result = await review.accept("agent", [hunk], None)
         accepts.append((time.perf_counter() - t0) * 1000)
         assert len(result["accepted"]) == 1, result
+    await db.close()
     return opens, accepts, hunks
 
 
