@@ -34,7 +34,7 @@ from typing import Any
 
 from benchmarks.bench_hooks import _call, _wait
 from benchmarks.bench_orchestrator import _env
-from benchmarks.common import ROOT, Row, isolated_env, median, p95, spawn_editor
+from benchmarks.common import ROOT, Row, median, p95, sidecar_env, spawn_editor
 
 CHUNKS = 400
 QUESTIONS = 40
@@ -214,19 +214,8 @@ end
 
 def _in_neovim() -> tuple[list[float], list[float]]:
     """(chunk -> transcript buffer, question -> notice) in a headless Neovim, seconds."""
-    base = Path(tempfile.mkdtemp(prefix="orchflow-bench-acp-nvim-"))
-    env = isolated_env()
-    socket = f"orchflow-bench-acp-nvim-{os.getpid()}"
-    for name in ("runtime", "state", "log"):
-        (base / name).mkdir(mode=0o700)
-    config = Path(env["ORCHFLOW_CONFIG"])
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n')
-    env.update(
-        ORCHFLOW_TMUX_SOCKET=socket,
-        ORCHFLOW_RUNTIME_DIR=str(base / "runtime"),
-        ORCHFLOW_STATE_DIR=str(base / "state"),
-        ORCHFLOW_LOG_DIR=str(base / "log"),
+    base, env, socket = sidecar_env(
+        "acp-nvim", f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n'
     )
     nvim = spawn_editor(env, cwd=base)
     try:

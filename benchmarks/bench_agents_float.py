@@ -20,15 +20,12 @@ scripted stand-in for a paid model).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from benchmarks.bench_hooks import _call, _wait
-from benchmarks.common import ROOT, Row, isolated_env, median, p95, spawn_editor
+from benchmarks.common import ROOT, Row, median, p95, sidecar_env, spawn_editor
 
 AGENT = [sys.executable, "-I", str(ROOT / "benchmarks" / "acp_bench_agent.py")]
 TYPED = 15
@@ -93,19 +90,8 @@ return { (ev - _G.sent) / 1e9, (row - _G.sent) / 1e9 }
 
 
 def run() -> list[Row]:
-    base = Path(tempfile.mkdtemp(prefix="orchflow-bench-agents-float-"))
-    env = isolated_env()
-    socket = f"orchflow-bench-agents-float-{os.getpid()}"
-    for name in ("runtime", "state", "log"):
-        (base / name).mkdir(mode=0o700)
-    config = Path(env["ORCHFLOW_CONFIG"])
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n')
-    env.update(
-        ORCHFLOW_TMUX_SOCKET=socket,
-        ORCHFLOW_RUNTIME_DIR=str(base / "runtime"),
-        ORCHFLOW_STATE_DIR=str(base / "state"),
-        ORCHFLOW_LOG_DIR=str(base / "log"),
+    base, env, socket = sidecar_env(
+        "agents-float", f'[agents.bench]\ncommand = {json.dumps(AGENT)}\ntransport = "acp"\n'
     )
     nvim = spawn_editor(env, cwd=base)
     try:

@@ -23,12 +23,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, Row, isolated_env, median, p95, spawn_editor
+from benchmarks.common import ROOT, Row, median, p95, sidecar_env, spawn_editor
 
 FAKE = ROOT / "tests" / "orchestrator" / "tui" / "fake_cli.py"
 NOTICES = 20
@@ -170,20 +169,9 @@ def _cli_runs(agent: dict[str, Any]) -> tuple[list[float], list[float]]:
 
 
 def run() -> list[Row]:
-    base = Path(tempfile.mkdtemp(prefix="orchflow-bench-hooks-"))
-    env = isolated_env()
-    socket = f"orchflow-bench-hooks-{os.getpid()}"
-    for name in ("runtime", "state", "log"):
-        (base / name).mkdir(mode=0o700)
     fake = json.dumps([sys.executable, "-I", str(FAKE), "claude"])
-    config = Path(env["ORCHFLOW_CONFIG"])
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'[agents.claude]\ncommand = {fake}\ntransport = "terminal"\n')
-    env.update(
-        ORCHFLOW_TMUX_SOCKET=socket,
-        ORCHFLOW_RUNTIME_DIR=str(base / "runtime"),
-        ORCHFLOW_STATE_DIR=str(base / "state"),
-        ORCHFLOW_LOG_DIR=str(base / "log"),
+    base, env, socket = sidecar_env(
+        "hooks", f'[agents.claude]\ncommand = {fake}\ntransport = "terminal"\n'
     )
     nvim = spawn_editor(env, cwd=base)
     try:

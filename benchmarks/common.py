@@ -79,6 +79,27 @@ def spawn_editor(env: dict[str, str], *, cwd: Path | None = None) -> Any:
         os.environ.update(old_env)
 
 
+def sidecar_env(name: str, config_toml: str) -> tuple[Path, dict[str, str], str]:
+    """(base, env, tmux socket) for a Neovim whose sidecar orchestrator is the benchmark's
+    own: a temp base with runtime/state/log directories, its own tmux socket, and a
+    config.toml holding ``config_toml``."""
+    base = Path(tempfile.mkdtemp(prefix=f"orchflow-bench-{name}-"))
+    env = isolated_env()
+    socket = f"orchflow-bench-{name}-{os.getpid()}"
+    for sub in ("runtime", "state", "log"):
+        (base / sub).mkdir(mode=0o700)
+    config = Path(env["ORCHFLOW_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(config_toml)
+    env.update(
+        ORCHFLOW_TMUX_SOCKET=socket,
+        ORCHFLOW_RUNTIME_DIR=str(base / "runtime"),
+        ORCHFLOW_STATE_DIR=str(base / "state"),
+        ORCHFLOW_LOG_DIR=str(base / "log"),
+    )
+    return base, env, socket
+
+
 def print_table(rows: list[Row]) -> None:
     header = f"{'benchmark':<52} {'value':>12} {'floor':>12} {'ratio':>7}  {'target'}"
     print(header)

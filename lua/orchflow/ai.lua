@@ -368,20 +368,9 @@ end
 
 --- Completion for {id}: the AI agents' names (only when the host runs).
 function M.complete_agents(_, rest)
-  if #rest > 0 or not host.running() then
-    return {}
-  end
-  local ok, res = pcall(host.wait, "agent.list", {}, 500)
-  if not ok or type(res) ~= "table" then
-    return {}
-  end
-  local out = {}
-  for _, a in ipairs(res) do
-    if a.type == "ai" then
-      out[#out + 1] = a.name
-    end
-  end
-  return out
+  return require("orchflow.orchestrator").agent_names(rest, function(a)
+    return a.type == "ai"
+  end)
 end
 
 --- "3s", "4m", "2h": how long an agent has been in its state.

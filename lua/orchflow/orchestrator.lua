@@ -59,6 +59,25 @@ local function status_lines(s)
   return lines
 end
 
+--- Completion of agent names: those ``keep(agent)`` accepts, from agent.list (only when the
+--- host runs; at most 500 ms).
+function M.agent_names(rest, keep)
+  if #rest > 0 or not host.running() then
+    return {}
+  end
+  local ok, res = pcall(host.wait, "agent.list", {}, 500)
+  if not ok or type(res) ~= "table" then
+    return {}
+  end
+  local out = {}
+  for _, a in ipairs(res) do
+    if keep(a) then
+      out[#out + 1] = a.name
+    end
+  end
+  return out
+end
+
 function M.start()
   host.call("orchestrator.start", {}, with_result(function(s)
     vim.notify(("orchflow: orchestrator %s (%s)"):format(s.state, s.mode), vim.log.levels.INFO)

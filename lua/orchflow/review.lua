@@ -428,20 +428,9 @@ end
 
 --- Completion for {agent}: the agents that have a worktree (only when the host runs).
 function M.complete_agents(_, rest)
-  if #rest > 0 or not host.running() then
-    return {}
-  end
-  local ok, res = pcall(host.wait, "agent.list", {}, 500)
-  if not ok or type(res) ~= "table" then
-    return {}
-  end
-  local out = {}
-  for _, a in ipairs(res) do
-    if type(a.worktree) == "table" then
-      out[#out + 1] = a.name
-    end
-  end
-  return out
+  return require("orchflow.orchestrator").agent_names(rest, function(a)
+    return type(a.worktree) == "table"
+  end)
 end
 
 return M
